@@ -1,0 +1,1 @@
+//! Criterion benchmarks of qftml live in `benches/`; run them with `cargo bench -p qftml-benches`.

@@ -1,0 +1,1 @@
+//! Ensembles on disk.

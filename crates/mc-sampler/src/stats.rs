@@ -1,0 +1,1 @@
+//! Statistics of Markov-chain data.
