@@ -1,9 +1,12 @@
 //! Exact Markov chain Monte Carlo for lattice φ⁴.
 #![deny(missing_docs)]
 
+mod error;
 pub mod ensemble;
 pub mod exact;
 pub mod stats;
+
+pub use error::SamplerError;
 
 /// The one random number generator of the project: portable and reproducible across
 /// platforms and versions.  Seed it explicitly (`SimRng::seed_from_u64(seed)`) and give
