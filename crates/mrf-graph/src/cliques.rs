@@ -8,7 +8,9 @@ use crate::Graph;
 /// cliques).
 pub fn is_clique(graph: &Graph, sites: &[u32]) -> bool {
     sites.iter().enumerate().all(|(k, &i)| {
-        sites[k + 1..].iter().all(|&j| i != j && graph.are_neighbours(i as usize, j as usize))
+        sites[k + 1..]
+            .iter()
+            .all(|&j| i != j && graph.are_neighbours(i as usize, j as usize))
     })
 }
 
@@ -18,9 +20,10 @@ pub fn is_maximal_clique(graph: &Graph, sites: &[u32]) -> bool {
         return false;
     }
     // Any site that extends the clique is a neighbour of its first member.
-    !graph.neighbours(sites[0] as usize).iter().any(|&c| {
-        !sites.contains(&c) && sites.iter().all(|&s| graph.are_neighbours(s as usize, c as usize))
-    })
+    !graph
+        .neighbours(sites[0] as usize)
+        .iter()
+        .any(|&c| !sites.contains(&c) && sites.iter().all(|&s| graph.are_neighbours(s as usize, c as usize)))
 }
 
 /// All maximal cliques of `graph`, each sorted, in lexicographic order.
@@ -86,6 +89,9 @@ impl CliqueCensus {
         for c in cliques {
             *clique_sizes.entry(c.len()).or_insert(0) += 1;
         }
-        Self { n_maximal_cliques: cliques.len(), clique_sizes }
+        Self {
+            n_maximal_cliques: cliques.len(),
+            clique_sizes,
+        }
     }
 }

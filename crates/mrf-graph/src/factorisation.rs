@@ -1,6 +1,6 @@
 //! The Hammersley–Clifford factorisation of a pairwise energy over maximal cliques.
 
-use crate::{maximal_cliques, Graph, GraphError};
+use crate::{Graph, GraphError, maximal_cliques};
 
 /// A real energy (Euclidean action) that decomposes into site and pair terms,
 /// `S(φ) = Σ_i s_i(φ_i) + Σ_k e_k(φ_{i_k}, φ_{j_k})`.
@@ -51,14 +51,20 @@ impl CliqueFactorisation {
     /// be an edge of the graph.
     pub fn new<E: PairwiseEnergy + ?Sized>(graph: &Graph, energy: &E) -> Result<Self, GraphError> {
         if energy.n_sites() != graph.n_sites() {
-            return Err(GraphError::SizeMismatch { energy: energy.n_sites(), graph: graph.n_sites() });
+            return Err(GraphError::SizeMismatch {
+                energy: energy.n_sites(),
+                graph: graph.n_sites(),
+            });
         }
         // Graph edge -> energy pair, so each clique finds its pairs through its sites' edges.
         let mut pair_of_edge = vec![u32::MAX; graph.n_edges()];
         for (k, &[i, j]) in energy.pairs().iter().enumerate() {
             let e = graph
                 .edge_between(i as usize, j as usize)
-                .ok_or(GraphError::NotAnEdge { i: i as usize, j: j as usize })?;
+                .ok_or(GraphError::NotAnEdge {
+                    i: i as usize,
+                    j: j as usize,
+                })?;
             pair_of_edge[e] = k as u32;
         }
         let cliques = maximal_cliques(graph);
@@ -73,7 +79,11 @@ impl CliqueFactorisation {
         for c in &cliques {
             let mut ks = Vec::new();
             for &i in c {
-                for (&j, &e) in graph.neighbours(i as usize).iter().zip(graph.incident_edges(i as usize)) {
+                for (&j, &e) in graph
+                    .neighbours(i as usize)
+                    .iter()
+                    .zip(graph.incident_edges(i as usize))
+                {
                     let k = pair_of_edge[e as usize];
                     if j > i && k != u32::MAX && c.contains(&j) {
                         ks.push(k);
@@ -83,11 +93,19 @@ impl CliqueFactorisation {
             }
             clique_pairs.push(ks);
         }
-        let site_shares =
-            cliques.iter().map(|c| c.iter().map(|&i| (i, 1.0 / site_count[i as usize] as f64)).collect()).collect();
-        let pair_shares =
-            clique_pairs.iter().map(|ks| ks.iter().map(|&k| (k, 1.0 / pair_count[k as usize] as f64)).collect()).collect();
-        Ok(Self { cliques, site_shares, pair_shares })
+        let site_shares = cliques
+            .iter()
+            .map(|c| c.iter().map(|&i| (i, 1.0 / site_count[i as usize] as f64)).collect())
+            .collect();
+        let pair_shares = clique_pairs
+            .iter()
+            .map(|ks| ks.iter().map(|&k| (k, 1.0 / pair_count[k as usize] as f64)).collect())
+            .collect();
+        Ok(Self {
+            cliques,
+            site_shares,
+            pair_shares,
+        })
     }
 
     /// The maximal cliques, each sorted.
@@ -97,12 +115,17 @@ impl CliqueFactorisation {
 
     /// `ln ψ_c(φ) = −S_c(φ)` for every maximal clique.
     pub fn log_potentials<E: PairwiseEnergy + ?Sized>(&self, energy: &E, phi: &[f64]) -> Vec<f64> {
-        (0..self.cliques.len()).map(|c| self.log_potential(energy, c, phi)).collect()
+        (0..self.cliques.len())
+            .map(|c| self.log_potential(energy, c, phi))
+            .collect()
     }
 
     /// `ln ψ_c(φ)` of clique `c`.
     pub fn log_potential<E: PairwiseEnergy + ?Sized>(&self, energy: &E, c: usize, phi: &[f64]) -> f64 {
-        let sites: f64 = self.site_shares[c].iter().map(|&(i, s)| s * energy.site_energy(i as usize, phi[i as usize])).sum();
+        let sites: f64 = self.site_shares[c]
+            .iter()
+            .map(|&(i, s)| s * energy.site_energy(i as usize, phi[i as usize]))
+            .sum();
         let pairs: f64 = self.pair_shares[c]
             .iter()
             .map(|&(k, s)| {
@@ -127,7 +150,13 @@ impl CliqueFactorisation {
 
     /// Unnormalised log conditional of `site` at the values `xs`, from the full product of
     /// potentials with the rest of the field held at `phi`, shifted so its first entry is 0.
-    pub fn log_conditional<E: PairwiseEnergy + ?Sized>(&self, energy: &E, phi: &[f64], site: usize, xs: &[f64]) -> Vec<f64> {
+    pub fn log_conditional<E: PairwiseEnergy + ?Sized>(
+        &self,
+        energy: &E,
+        phi: &[f64],
+        site: usize,
+        xs: &[f64],
+    ) -> Vec<f64> {
         let mut field = phi.to_vec();
         let mut out: Vec<f64> = xs
             .iter()
@@ -161,6 +190,11 @@ impl CliqueFactorisation {
         }
         let after = self.log_conditional(energy, &changed, site, xs);
         let scale = before.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale
+        before
+            .iter()
+            .zip(&after)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+            / scale
     }
 }

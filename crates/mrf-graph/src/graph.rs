@@ -53,8 +53,11 @@ impl Graph {
                 return Err(GraphError::SelfLoop { edge: k, i });
             }
         }
-        let mut keyed: Vec<(u32, u32, usize)> =
-            edges.iter().enumerate().map(|(k, &[i, j])| (i.min(j), i.max(j), k)).collect();
+        let mut keyed: Vec<(u32, u32, usize)> = edges
+            .iter()
+            .enumerate()
+            .map(|(k, &[i, j])| (i.min(j), i.max(j), k))
+            .collect();
         keyed.sort_unstable();
         if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1) {
             return Err(GraphError::DuplicateEdge {
@@ -88,15 +91,24 @@ impl Graph {
         // Neighbour lists in edge order, so site 0 of a square lattice reads right, up, left, down.
         for i in 0..n_sites {
             let range = offsets[i]..offsets[i + 1];
-            let mut pairs: Vec<(u32, u32)> =
-                incident[range.clone()].iter().copied().zip(neighbours[range.clone()].iter().copied()).collect();
+            let mut pairs: Vec<(u32, u32)> = incident[range.clone()]
+                .iter()
+                .copied()
+                .zip(neighbours[range.clone()].iter().copied())
+                .collect();
             pairs.sort_unstable();
             for (slot, (k, j)) in range.zip(pairs) {
                 incident[slot] = k;
                 neighbours[slot] = j;
             }
         }
-        Ok(Self { n_sites, edges, offsets, neighbours, incident })
+        Ok(Self {
+            n_sites,
+            edges,
+            offsets,
+            neighbours,
+            incident,
+        })
     }
 
     /// The graph of a named periodic geometry on `lattice`.
@@ -133,10 +145,14 @@ impl Graph {
     /// edge `i * n_hidden + j` joins visible `i` and hidden `j`.
     pub fn complete_bipartite(n_visible: usize, n_hidden: usize) -> Result<Self, GraphError> {
         if n_visible == 0 {
-            return Err(GraphError::Empty { what: "the visible layer" });
+            return Err(GraphError::Empty {
+                what: "the visible layer",
+            });
         }
         if n_hidden == 0 {
-            return Err(GraphError::Empty { what: "the hidden layer" });
+            return Err(GraphError::Empty {
+                what: "the hidden layer",
+            });
         }
         let edges = (0..n_visible)
             .flat_map(|i| (0..n_hidden).map(move |j| [i as u32, (n_visible + j) as u32]))
@@ -183,11 +199,17 @@ impl Graph {
 
     /// Index of the edge joining `i` and `j`, if any.
     pub fn edge_between(&self, i: usize, j: usize) -> Option<usize> {
-        self.neighbours(i).iter().position(|&n| n as usize == j).map(|p| self.incident_edges(i)[p] as usize)
+        self.neighbours(i)
+            .iter()
+            .position(|&n| n as usize == j)
+            .map(|p| self.incident_edges(i)[p] as usize)
     }
 
     /// Largest number of neighbours of any site.
     pub fn max_degree(&self) -> usize {
-        (0..self.n_sites).map(|i| self.offsets[i + 1] - self.offsets[i]).max().unwrap_or(0)
+        (0..self.n_sites)
+            .map(|i| self.offsets[i + 1] - self.offsets[i])
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -19,7 +19,12 @@ impl Lattice {
     /// A periodic lattice of `lx × ly` sites; both extents must be at least 4.
     pub fn new(lx: usize, ly: usize) -> Result<Self, GraphError> {
         if lx < MIN_EXTENT || ly < MIN_EXTENT || lx.checked_mul(ly).is_none_or(|v| v > u32::MAX as usize) {
-            return Err(GraphError::LatticeTooSmall { geometry: "square", min: MIN_EXTENT, lx, ly });
+            return Err(GraphError::LatticeTooSmall {
+                geometry: "square",
+                min: MIN_EXTENT,
+                lx,
+                ly,
+            });
         }
         Ok(Self { lx, ly })
     }
@@ -78,7 +83,12 @@ impl Lattice {
     /// `(i, i + ŷ)`; pair `2i + d` has direction `d`.  There are `2V` pairs.
     pub fn nearest_neighbour_pairs(&self) -> Vec<[u32; 2]> {
         (0..self.n_sites())
-            .flat_map(|i| [[i as u32, self.shift(i, 1, 0) as u32], [i as u32, self.shift(i, 0, 1) as u32]])
+            .flat_map(|i| {
+                [
+                    [i as u32, self.shift(i, 1, 0) as u32],
+                    [i as u32, self.shift(i, 0, 1) as u32],
+                ]
+            })
             .collect()
     }
 
@@ -86,7 +96,12 @@ impl Lattice {
     /// site `i`, `(i, i + x̂ + ŷ)` then `(i, i + x̂ − ŷ)`.  There are `2V` pairs.
     pub fn diagonal_pairs(&self) -> Vec<[u32; 2]> {
         (0..self.n_sites())
-            .flat_map(|i| [[i as u32, self.shift(i, 1, 1) as u32], [i as u32, self.shift(i, 1, -1) as u32]])
+            .flat_map(|i| {
+                [
+                    [i as u32, self.shift(i, 1, 1) as u32],
+                    [i as u32, self.shift(i, 1, -1) as u32],
+                ]
+            })
             .collect()
     }
 

@@ -36,7 +36,7 @@ mod factorisation;
 mod graph;
 mod lattice;
 
-pub use cliques::{is_clique, is_maximal_clique, maximal_cliques, CliqueCensus};
+pub use cliques::{CliqueCensus, is_clique, is_maximal_clique, maximal_cliques};
 pub use factorisation::{CliqueFactorisation, PairwiseEnergy};
 pub use graph::{Geometry, Graph};
 pub use lattice::Lattice;

@@ -97,11 +97,21 @@ fn too_small_and_malformed_graphs_are_refused() {
         assert!(matches!(err, GraphError::LatticeTooSmall { .. }), "{err}");
         assert!(err.to_string().contains("at least 4"), "{err}");
     }
-    assert!(matches!(Graph::from_edges(2, vec![[0, 0]]), Err(GraphError::SelfLoop { .. })));
-    assert!(matches!(Graph::from_edges(2, vec![[0, 2]]), Err(GraphError::SiteOutOfRange { .. })));
+    assert!(matches!(
+        Graph::from_edges(2, vec![[0, 0]]),
+        Err(GraphError::SelfLoop { .. })
+    ));
+    assert!(matches!(
+        Graph::from_edges(2, vec![[0, 2]]),
+        Err(GraphError::SiteOutOfRange { .. })
+    ));
     assert!(matches!(
         Graph::from_edges(3, vec![[0, 1], [1, 2], [1, 0]]),
-        Err(GraphError::DuplicateEdge { first: 0, second: 2, .. })
+        Err(GraphError::DuplicateEdge {
+            first: 0,
+            second: 2,
+            ..
+        })
     ));
     assert!(matches!(Graph::complete_bipartite(0, 3), Err(GraphError::Empty { .. })));
 }
@@ -112,7 +122,12 @@ fn site_share_on_square_lattice_is_a_quarter() {
     let g = Graph::square(&l);
     let pairs = l.nearest_neighbour_pairs();
     let n = l.n_sites();
-    let energy = ToyEnergy { w: vec![1.0; pairs.len()], pairs, a: vec![1.0; n], b: vec![0.0; n] };
+    let energy = ToyEnergy {
+        w: vec![1.0; pairs.len()],
+        pairs,
+        a: vec![1.0; n],
+        b: vec![0.0; n],
+    };
     let f = CliqueFactorisation::new(&g, &energy).unwrap();
     // One site at φ = 1, everything else 0: each of its four edges carries a/4.
     let mut phi = vec![0.0; n];
@@ -127,7 +142,12 @@ fn energy_must_live_on_the_graph() {
     let l = lattice(4);
     let pairs = l.diagonal_pairs();
     let n = l.n_sites();
-    let energy = ToyEnergy { w: vec![1.0; pairs.len()], pairs, a: vec![1.0; n], b: vec![0.0; n] };
+    let energy = ToyEnergy {
+        w: vec![1.0; pairs.len()],
+        pairs,
+        a: vec![1.0; n],
+        b: vec![0.0; n],
+    };
     let err = CliqueFactorisation::new(&Graph::square(&l), &energy).unwrap_err();
     assert!(matches!(err, GraphError::NotAnEdge { .. }));
 }
@@ -181,7 +201,12 @@ fn non_markov_energy_is_detected() {
     let mut pairs = l.nearest_neighbour_pairs();
     pairs.push([0, 10]);
     let n = l.n_sites();
-    let energy = ToyEnergy { w: vec![0.5; pairs.len()], pairs: pairs.clone(), a: vec![1.0; n], b: vec![0.1; n] };
+    let energy = ToyEnergy {
+        w: vec![0.5; pairs.len()],
+        pairs: pairs.clone(),
+        a: vec![1.0; n],
+        b: vec![0.1; n],
+    };
     assert!(CliqueFactorisation::new(&g, &energy).is_err());
     let extended = Graph::from_edges(n, pairs).unwrap();
     let f = CliqueFactorisation::new(&extended, &energy).unwrap();

@@ -32,7 +32,11 @@ impl Homogeneous {
     }
     /// The inverse map: `κ = w, μ² = 2a − 4w, λ = 4b`.
     pub fn from_wab(w: f64, a: f64, b: f64) -> Self {
-        Self { kappa: w, mu2: 2.0 * a - 4.0 * w, lambda: 4.0 * b }
+        Self {
+            kappa: w,
+            mu2: 2.0 * a - 4.0 * w,
+            lambda: 4.0 * b,
+        }
     }
 }
 
@@ -148,7 +152,14 @@ impl Couplings {
         let v = lattice.n_sites();
         let mut w = vec![params.w(); 2 * v];
         w.extend(std::iter::repeat_n(g_nnn, 2 * v));
-        Self::on_lattice(lattice, PairSet::Both, w, vec![params.a(); v], vec![params.b(); v], vec![0.0; v])
+        Self::on_lattice(
+            lattice,
+            PairSet::Both,
+            w,
+            vec![params.a(); v],
+            vec![params.b(); v],
+            vec![0.0; v],
+        )
     }
 
     fn build(
@@ -162,7 +173,11 @@ impl Couplings {
         let (n, n_pairs) = (graph.n_sites(), graph.n_edges());
         for (param, values, expected) in [("w", &w, n_pairs), ("a", &a, n), ("b", &b, n), ("r", &r, n)] {
             if values.len() != expected {
-                return Err(ActionError::LengthMismatch { param, expected, got: values.len() });
+                return Err(ActionError::LengthMismatch {
+                    param,
+                    expected,
+                    got: values.len(),
+                });
             }
             if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(ActionError::NotFinite { param, index, value });
@@ -178,7 +193,16 @@ impl Couplings {
             neighbour_w.extend(graph.incident_edges(i).iter().map(|&k| w[k as usize]));
             neighbour_offsets.push(neighbour_w.len());
         }
-        let couplings = Self { graph, lattice, w, a, b, r, neighbour_w, neighbour_offsets };
+        let couplings = Self {
+            graph,
+            lattice,
+            w,
+            a,
+            b,
+            r,
+            neighbour_w,
+            neighbour_offsets,
+        };
         couplings.check_normalisable()?;
         Ok(couplings)
     }
@@ -193,17 +217,32 @@ impl Couplings {
         let is_free = |j: usize| self.b[j] == 0.0;
         let dominant = free.iter().all(|&i| {
             let (nbrs, ws) = self.neighbours(i);
-            let off: f64 = nbrs.iter().zip(ws).filter(|(j, _)| is_free(**j as usize)).map(|(_, w)| w.abs()).sum();
+            let off: f64 = nbrs
+                .iter()
+                .zip(ws)
+                .filter(|(j, _)| is_free(**j as usize))
+                .map(|(_, w)| w.abs())
+                .sum();
             2.0 * self.a[i] > off
         });
         if dominant {
             return Ok(());
         }
-        let fail = |detail: String| Err(ActionError::NotNormalisable { n_free: free.len(), first, detail });
+        let fail = |detail: String| {
+            Err(ActionError::NotNormalisable {
+                n_free: free.len(),
+                first,
+                detail,
+            })
+        };
         if free.len() == self.n_sites() {
             if let Some(field) = crate::gaussian::FreeField::from_couplings(self) {
                 let lowest = field.eigenvalues().iter().map(|l| l.re).fold(f64::INFINITY, f64::min);
-                return if lowest > 0.0 { Ok(()) } else { fail(format!("lowest eigenvalue {lowest:.6e}")) };
+                return if lowest > 0.0 {
+                    Ok(())
+                } else {
+                    fail(format!("lowest eigenvalue {lowest:.6e}"))
+                };
             }
         }
         if free.len() > 4096 {
@@ -226,7 +265,11 @@ impl Couplings {
                 }
             }
         }
-        if m.cholesky().is_some() { Ok(()) } else { fail("Cholesky factorisation failed".into()) }
+        if m.cholesky().is_some() {
+            Ok(())
+        } else {
+            fail("Cholesky factorisation failed".into())
+        }
     }
 
     /// The graph of pairs (pair `k` is edge `k`).
@@ -281,7 +324,9 @@ impl Couplings {
     /// The homogeneous parameters, when these are homogeneous nearest-neighbour lattice
     /// couplings with `r = 0`.
     pub fn as_homogeneous(&self) -> Option<Homogeneous> {
-        let (_, PairSet::NearestNeighbour) = self.lattice? else { return None };
+        let (_, PairSet::NearestNeighbour) = self.lattice? else {
+            return None;
+        };
         let all_equal = |v: &[f64]| v.iter().all(|x| *x == v[0]);
         (all_equal(&self.w) && all_equal(&self.a) && all_equal(&self.b) && self.r.iter().all(|x| *x == 0.0))
             .then(|| Homogeneous::from_wab(self.w[0], self.a[0], self.b[0]))
@@ -316,7 +361,11 @@ impl Couplings {
     /// The same graph with new parameters `θ = [w | a | b | r]`, validated.
     pub fn with_params(&self, theta: &[f64]) -> Result<Self, ActionError> {
         if theta.len() != self.n_params() {
-            return Err(ActionError::LengthMismatch { param: "theta", expected: self.n_params(), got: theta.len() });
+            return Err(ActionError::LengthMismatch {
+                param: "theta",
+                expected: self.n_params(),
+                got: theta.len(),
+            });
         }
         let part = |b| theta[self.block(b)].to_vec();
         Self::build(
@@ -367,7 +416,11 @@ impl Couplings {
     /// The conditional `p(φ_i | rest) ∝ exp(−a_i x² − b_i x⁴ + h_i x)`.
     #[inline]
     pub fn conditional(&self, phi: &[f64], i: usize) -> Quartic {
-        Quartic { a: self.a[i], b: self.b[i], h: self.local_field(phi, i) }
+        Quartic {
+            a: self.a[i],
+            b: self.b[i],
+            h: self.local_field(phi, i),
+        }
     }
 
     /// Sufficient statistics `∂S/∂θ` into `out` (length [`Couplings::n_params`]), laid out as
@@ -417,7 +470,11 @@ impl ComplexAction {
     /// The complex action `real + i imag_mass Σφ²`.
     pub fn new(real: Couplings, imag_mass: f64) -> Result<Self, ActionError> {
         if !imag_mass.is_finite() {
-            return Err(ActionError::NotFinite { param: "imag_mass", index: 0, value: imag_mass });
+            return Err(ActionError::NotFinite {
+                param: "imag_mass",
+                index: 0,
+                value: imag_mass,
+            });
         }
         Ok(Self { real, imag_mass })
     }

@@ -48,7 +48,13 @@ impl FreeField {
                 (uniform(nn).then(|| nn[0])?, uniform(diag).then(|| diag[0])?)
             }
         };
-        Some(Self { lattice, kappa, mu2: 2.0 * c.a()[0] - 4.0 * kappa, g_nnn, imag_mass: 0.0 })
+        Some(Self {
+            lattice,
+            kappa,
+            mu2: 2.0 * c.a()[0] - 4.0 * kappa,
+            g_nnn,
+            imag_mass: 0.0,
+        })
     }
 
     /// Eigenvalues `λ_k` of `M`, indexed `k = n_y L_x + n_x`.
@@ -150,7 +156,10 @@ impl GaussianMrf {
             m[(i as usize, j as usize)] -= w;
             m[(j as usize, i as usize)] -= w;
         }
-        Some(Self { precision: m, r: DVector::from_column_slice(c.r()) })
+        Some(Self {
+            precision: m,
+            r: DVector::from_column_slice(c.r()),
+        })
     }
 
     /// Precision matrix `M`.
@@ -160,17 +169,30 @@ impl GaussianMrf {
 
     /// Covariance `M⁻¹`.
     pub fn covariance(&self) -> DMatrix<f64> {
-        self.precision.clone().cholesky().expect("validated couplings are positive definite").inverse()
+        self.precision
+            .clone()
+            .cholesky()
+            .expect("validated couplings are positive definite")
+            .inverse()
     }
 
     /// Mean `−M⁻¹ r`.
     pub fn mean(&self) -> DVector<f64> {
-        -self.precision.clone().cholesky().expect("validated couplings are positive definite").solve(&self.r)
+        -self
+            .precision
+            .clone()
+            .cholesky()
+            .expect("validated couplings are positive definite")
+            .solve(&self.r)
     }
 
     /// `ln det M`.
     pub fn ln_det_precision(&self) -> f64 {
-        let l = self.precision.clone().cholesky().expect("validated couplings are positive definite");
+        let l = self
+            .precision
+            .clone()
+            .cholesky()
+            .expect("validated couplings are positive definite");
         2.0 * l.l().diagonal().iter().map(|d| d.ln()).sum::<f64>()
     }
 

@@ -72,6 +72,15 @@ impl Observables {
 
     /// The values in the order of [`Observables::NAMES`].
     pub fn to_array(&self) -> [f64; 8] {
-        [self.m, self.m_abs, self.m2, self.m4, self.phi2, self.phi4, self.nn, self.action_density]
+        [
+            self.m,
+            self.m_abs,
+            self.m2,
+            self.m4,
+            self.phi2,
+            self.phi4,
+            self.nn,
+            self.action_density,
+        ]
     }
 }

@@ -9,7 +9,11 @@ use mrf_graph::Lattice;
 use crate::{ActionError, ComplexAction, Couplings, Homogeneous, PairSet};
 
 /// The talk's homogeneous point: κ = 1, μ² = −0.9515, λ = 0.7.
-pub const POINT_A: Homogeneous = Homogeneous { kappa: 1.0, mu2: -0.9515, lambda: 0.7 };
+pub const POINT_A: Homogeneous = Homogeneous {
+    kappa: 1.0,
+    mu2: -0.9515,
+    lambda: 0.7,
+};
 
 /// The couplings of `A` exactly as the talk writes them: `w = 1, a = 1.52425, b = 0.175`
 /// (computing `a = (μ² + 4κ)/2` in floating point gives 1.5242499999999999).

@@ -28,7 +28,11 @@ fn field(n: usize, draws: &[f64], salt: usize) -> Vec<f64> {
 
 #[test]
 fn homogeneous_round_trip_and_target_a() {
-    let h = Homogeneous { kappa: 1.0, mu2: -0.9515, lambda: 0.7 };
+    let h = Homogeneous {
+        kappa: 1.0,
+        mu2: -0.9515,
+        lambda: 0.7,
+    };
     assert_eq!((h.w(), h.b()), (1.0, 0.175));
     assert!((h.a() - 1.52425).abs() < 1e-15);
     let back = Homogeneous::from_wab(h.w(), h.a(), h.b());
@@ -63,11 +67,45 @@ fn invalid_couplings_name_the_parameter() {
     let (w, a, b, _) = ok(1.0, 2.5, 0.1);
     check_rejected(Couplings::on_lattice(&l, nn, w, a, b, vec![0.0; 3]), "r has 3 entries");
     // Massless and tachyonic free fields are not normalisable; massive ones are.
-    check_rejected(Couplings::homogeneous(&l, Homogeneous { kappa: 1.0, mu2: 0.0, lambda: 0.0 }), "not positive definite");
-    check_rejected(Couplings::homogeneous(&l, Homogeneous { kappa: 1.0, mu2: -0.5, lambda: 0.0 }), "b[0]");
-    assert!(Couplings::homogeneous(&l, Homogeneous { kappa: 1.0, mu2: 0.01, lambda: 0.0 }).is_ok());
+    check_rejected(
+        Couplings::homogeneous(
+            &l,
+            Homogeneous {
+                kappa: 1.0,
+                mu2: 0.0,
+                lambda: 0.0,
+            },
+        ),
+        "not positive definite",
+    );
+    check_rejected(
+        Couplings::homogeneous(
+            &l,
+            Homogeneous {
+                kappa: 1.0,
+                mu2: -0.5,
+                lambda: 0.0,
+            },
+        ),
+        "b[0]",
+    );
+    assert!(
+        Couplings::homogeneous(
+            &l,
+            Homogeneous {
+                kappa: 1.0,
+                mu2: 0.01,
+                lambda: 0.0
+            }
+        )
+        .is_ok()
+    );
     // A free field with a diagonal coupling: lowest eigenvalue μ² − 4g′ at k = 0.
-    let h = Homogeneous { kappa: 1.0, mu2: 1.0, lambda: 0.0 };
+    let h = Homogeneous {
+        kappa: 1.0,
+        mu2: 1.0,
+        lambda: 0.0,
+    };
     assert!(Couplings::homogeneous_with_diagonal(&l, h, 0.2).is_ok());
     check_rejected(Couplings::homogeneous_with_diagonal(&l, h, 0.3), "lowest eigenvalue");
     // Inhomogeneous, not diagonally dominant: the dense check decides.
@@ -88,7 +126,10 @@ fn with_params_validates() {
     let mut theta = a.params();
     assert_eq!(a.with_params(&theta).unwrap(), a);
     theta[a.block(ParamBlock::B).start + 2] = -1.0;
-    assert!(matches!(a.with_params(&theta), Err(ActionError::NegativeQuartic { index: 2, .. })));
+    assert!(matches!(
+        a.with_params(&theta),
+        Err(ActionError::NegativeQuartic { index: 2, .. })
+    ));
     assert!(a.with_params(&theta[1..]).is_err());
 }
 
@@ -101,7 +142,14 @@ fn gradient_is_exact_because_the_action_is_linear_in_theta() {
     let mut grad = vec![0.0; c.n_params()];
     c.grad_action(&phi, &mut grad);
     let theta = c.params();
-    for k in [0, 17, 63, c.block(ParamBlock::A).start + 4, c.block(ParamBlock::B).start, c.block(ParamBlock::R).end - 1] {
+    for k in [
+        0,
+        17,
+        63,
+        c.block(ParamBlock::A).start + 4,
+        c.block(ParamBlock::B).start,
+        c.block(ParamBlock::R).end - 1,
+    ] {
         let mut t = theta.clone();
         t[k] += 0.25;
         let fd = (c.with_params(&t).unwrap().action(&phi) - c.action(&phi)) / 0.25;
@@ -124,7 +172,11 @@ fn observables_nn_matches_pair_sum() {
 /// Two independent routes to the free field: momentum space and the dense matrix.
 #[track_caller]
 fn check_free_field(l: Lattice, kappa: f64, mu2: f64, g_nnn: f64) {
-    let h = Homogeneous { kappa, mu2, lambda: 0.0 };
+    let h = Homogeneous {
+        kappa,
+        mu2,
+        lambda: 0.0,
+    };
     let c = if g_nnn == 0.0 {
         Couplings::homogeneous(&l, h).unwrap()
     } else {
@@ -154,8 +206,30 @@ fn free_field_momentum_space_equals_dense_matrix() {
 #[test]
 fn gaussian_kl_is_zero_on_itself_and_positive_otherwise() {
     let l = lattice(4);
-    let p = GaussianMrf::from_couplings(&Couplings::homogeneous(&l, Homogeneous { kappa: 1.0, mu2: 1.0, lambda: 0.0 }).unwrap()).unwrap();
-    let q = GaussianMrf::from_couplings(&Couplings::homogeneous(&l, Homogeneous { kappa: 0.8, mu2: 1.5, lambda: 0.0 }).unwrap()).unwrap();
+    let p = GaussianMrf::from_couplings(
+        &Couplings::homogeneous(
+            &l,
+            Homogeneous {
+                kappa: 1.0,
+                mu2: 1.0,
+                lambda: 0.0,
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let q = GaussianMrf::from_couplings(
+        &Couplings::homogeneous(
+            &l,
+            Homogeneous {
+                kappa: 0.8,
+                mu2: 1.5,
+                lambda: 0.0,
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert!(p.kl(&p).abs() < 1e-10);
     assert!(p.kl(&q) > 0.01 && q.kl(&p) > 0.01);
     // KL(p‖q) = ⟨S_q − S_p⟩_p + ln Z_q − ln Z_p; for these zero-mean Gaussians

@@ -1,0 +1,108 @@
+//! Lattice-size parsing and the graph geometries shared by several commands.
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use mrf_graph::{Geometry, Graph, Lattice};
+
+/// `--lattice L` or `--lattice LxLy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatticeSize {
+    pub lx: usize,
+    pub ly: usize,
+}
+
+impl std::str::FromStr for LatticeSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parse = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("`{s}` is not a lattice size: use L or LxLy, e.g. 64 or 32x16"))
+        };
+        match s.split_once(['x', 'X']) {
+            Some((a, b)) => Ok(Self {
+                lx: parse(a)?,
+                ly: parse(b)?,
+            }),
+            None => {
+                let l = parse(s)?;
+                Ok(Self { lx: l, ly: l })
+            }
+        }
+    }
+}
+
+impl LatticeSize {
+    /// The validated periodic lattice.
+    pub fn lattice(self) -> Result<Lattice> {
+        Ok(Lattice::new(self.lx, self.ly)?)
+    }
+}
+
+/// The graphs a command can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GeometryArg {
+    /// Periodic square lattice (nearest neighbours).
+    Square,
+    /// Periodic triangular lattice.
+    Triangular,
+    /// Periodic square lattice with both diagonals.
+    SquareDiagonals,
+    /// Complete bipartite graph (visible × hidden).
+    Bipartite,
+}
+
+impl GeometryArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            GeometryArg::Square => "square",
+            GeometryArg::Triangular => "triangular",
+            GeometryArg::SquareDiagonals => "square-diagonals",
+            GeometryArg::Bipartite => "bipartite",
+        }
+    }
+}
+
+/// Where the geometry flags of a command lead.
+#[derive(Debug, Clone)]
+pub struct BuiltGraph {
+    pub graph: Graph,
+    pub lattice: Option<Lattice>,
+}
+
+/// Build the graph for `--geometry`, `--lattice`, `--visible`, `--hidden`.
+pub fn build_graph(
+    geometry: GeometryArg,
+    lattice: Option<LatticeSize>,
+    visible: Option<usize>,
+    hidden: Option<usize>,
+) -> Result<BuiltGraph> {
+    if geometry == GeometryArg::Bipartite {
+        if lattice.is_some() {
+            bail!("--lattice does not apply to --geometry bipartite; give --visible N --hidden M");
+        }
+        let (Some(n), Some(m)) = (visible, hidden) else {
+            bail!("--geometry bipartite needs --visible N and --hidden M");
+        };
+        return Ok(BuiltGraph {
+            graph: Graph::complete_bipartite(n, m)?,
+            lattice: None,
+        });
+    }
+    if visible.is_some() || hidden.is_some() {
+        bail!("--visible/--hidden only apply to --geometry bipartite");
+    }
+    let size = lattice.with_context(|| format!("--geometry {} needs --lattice L (or LxLy)", geometry.name()))?;
+    let lattice = size.lattice()?;
+    let kind = match geometry {
+        GeometryArg::Square => Geometry::Square,
+        GeometryArg::Triangular => Geometry::Triangular,
+        GeometryArg::SquareDiagonals => Geometry::SquareDiagonals,
+        GeometryArg::Bipartite => unreachable!("handled above"),
+    };
+    Ok(BuiltGraph {
+        graph: Graph::periodic(kind, &lattice),
+        lattice: Some(lattice),
+    })
+}

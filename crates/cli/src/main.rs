@@ -1,0 +1,48 @@
+//! `qftml`: lattice φ⁴ field theory as a machine-learning model, from the command line.
+//!
+//! A thin binary over the libraries: every command validates its input, prints a readable
+//! summary (or one JSON object with `--json`), and long runs write their full configuration
+//! and provenance next to their results.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod action;
+mod geometry;
+mod graph;
+mod output;
+
+/// Lattice φ⁴ field theory as a machine-learning model.
+#[derive(Debug, Parser)]
+#[command(name = "qftml", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build a graph (lattice or bipartite) and print its maximal cliques.
+    Graph(graph::GraphArgs),
+    /// Evaluate the φ⁴ action, its clique factorisation and ∂S/∂θ on a configuration.
+    Action(action::ActionArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Graph(args) => graph::run(&args),
+        Command::Action(args) => action::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
