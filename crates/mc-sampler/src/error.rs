@@ -14,4 +14,47 @@ pub enum SamplerError {
     /// A run configuration is invalid.
     #[error("invalid run configuration: {0}")]
     InvalidConfig(String),
+    /// Reading or writing a file failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done (`read`, `write`, `rename to`, …).
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file is not a readable ensemble: wrong magic, truncated, corrupted, undecodable.
+    #[error("{path} is not a valid ensemble file: {reason}")]
+    CorruptEnsemble {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An ensemble file was written in a format version this build cannot read.
+    #[error(
+        "{path} has ensemble format version {found}, but this build reads version {supported}; \
+         read it with the qftml version that wrote it"
+    )]
+    UnsupportedEnsembleVersion {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The contents of an ensemble are inconsistent (lengths, non-finite numbers, stored
+    /// actions that do not match the couplings, invalid couplings).
+    #[error("invalid ensemble: {0}")]
+    InvalidEnsemble(String),
+    /// A `.npy` file is malformed or of a kind this crate does not read.
+    #[error("{path} is not a .npy file this crate reads: {reason}")]
+    InvalidNpy {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
