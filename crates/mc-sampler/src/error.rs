@@ -57,4 +57,16 @@ pub enum SamplerError {
         /// What is wrong.
         reason: String,
     },
+    /// A one-dimensional quartic density `exp(−a x² − b x⁴ + h x)` cannot be normalised.
+    #[error("cannot sample exp(-a x^2 - b x^4 + h x) with a = {a}, b = {b}, h = {h}: {reason}")]
+    InvalidQuartic {
+        /// Quadratic coefficient.
+        a: f64,
+        /// Quartic coefficient.
+        b: f64,
+        /// Linear coefficient.
+        h: f64,
+        /// What to change.
+        reason: &'static str,
+    },
 }

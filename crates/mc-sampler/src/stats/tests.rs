@@ -104,6 +104,39 @@ fn ar1_errors_have_the_right_coverage() {
     );
 }
 
+/// Slow (`QFTML_SLOW=1`): the coverage study above for ρ = 0.5, 0.9, 0.99 with 1000
+/// chains of 500 τ_int each: mean of `(x̄/err)²` within 0.15 of 1 (its standard deviation is
+/// about √(2/1000) = 0.045) and the average τ_int within 3 standard errors of the exact one.
+#[test]
+fn ar1_coverage_study_slow() {
+    if std::env::var("QFTML_SLOW").as_deref() != Ok("1") {
+        return;
+    }
+    for (k, rho) in [0.5, 0.9, 0.99].into_iter().enumerate() {
+        let (n, chains) = ((500.0 * ar1_tau(rho)) as usize, 1000);
+        let mut z2 = 0.0;
+        let mut taus = Vec::with_capacity(chains);
+        for c in 0..chains {
+            let x = ar1(rho, n, &mut chain_rng(22 + k as u64, c as u64));
+            let est = gamma_method(&[&x]);
+            z2 += (est.mean / est.err).powi(2) / chains as f64;
+            taus.push(est.tau_int);
+        }
+        let mean_tau = taus.iter().sum::<f64>() / chains as f64;
+        let sd = (taus.iter().map(|t| (t - mean_tau).powi(2)).sum::<f64>() / (chains - 1) as f64).sqrt();
+        let se = sd / (chains as f64).sqrt();
+        println!(
+            "ρ = {rho}: ⟨(x̄/err)²⟩ = {z2:.3}, ⟨τ_int⟩ = {mean_tau:.3} ± {se:.3} (exact {})",
+            ar1_tau(rho)
+        );
+        assert!((z2 - 1.0).abs() < 0.15, "ρ = {rho}: mean of (x̄/err)² = {z2}");
+        assert!(
+            (mean_tau - ar1_tau(rho)).abs() < 3.0 * se,
+            "ρ = {rho}: ⟨τ_int⟩ = {mean_tau} ± {se}"
+        );
+    }
+}
+
 /// 100 replicas of 1000 samples of AR(1) with ρ = 0.9: merged, they give the exact τ_int
 /// and error of the overall mean (Var = Var₁₀₀₀/100: no correlation across replica
 /// boundaries), and agree with one chain of 100 000 samples, all within 3σ.

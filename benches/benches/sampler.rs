@@ -1,0 +1,150 @@
+//! Cost of the Markov-chain kernels of `mc-sampler`, in site updates per second.
+//!
+//! Every group reports `Throughput::Elements(site updates)`, so criterion prints
+//! `Melem/s` = million site updates per second (1000 / that = ns per site update).
+//! - `metropolis/L`: one checkerboard Metropolis sweep at the talk's point
+//!   (κ = 1, μ² = −0.9515, λ = 0.7), L = 8, 64, 256, 1024 (the vectorised lattice kernel);
+//!   reading along L shows that the cost per site does not grow with the volume;
+//! - `metropolis_general/L`: the same with slightly inhomogeneous `a`, which forces the
+//!   general neighbour-table kernel;
+//! - `heatbath/L`: one exact heat-bath sweep;
+//! - `wolff/L`: Wolff clusters until at least V sites were added (elements = V; the exact
+//!   ns per site added is printed on stderr);
+//! - `two_chains/threads`: two Metropolis chains at L = 256 through `run_chains` on a pool
+//!   of 1 or 2 threads (elements = site updates of both chains).
+//!
+//! Run: `cargo bench -p qftml-benches --bench sampler` (add a filter, e.g. `-- metropolis/`).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mc_sampler::{Algorithm, Chain, RunConfig, chain_rng, run_chains};
+use mrf_graph::Lattice;
+use phi4_action::{Couplings, Homogeneous, PairSet};
+
+const TALK: Homogeneous = Homogeneous {
+    kappa: 1.0,
+    mu2: -0.9515,
+    lambda: 0.7,
+};
+
+fn talk_point(l: usize) -> Couplings {
+    Couplings::homogeneous(&Lattice::square(l).unwrap(), TALK).unwrap()
+}
+
+/// The talk's point with `a_i` perturbed by a few per mille: same physics, general kernel.
+fn inhomogeneous(l: usize) -> Couplings {
+    let lattice = Lattice::square(l).unwrap();
+    let v = lattice.n_sites();
+    let a = (0..v)
+        .map(|i| TALK.a() * (1.0 + 0.001 * ((i % 7) as f64 - 3.0)))
+        .collect();
+    Couplings::on_lattice(
+        &lattice,
+        PairSet::NearestNeighbour,
+        vec![TALK.w(); 2 * v],
+        a,
+        vec![TALK.b(); v],
+        vec![0.0; v],
+    )
+    .unwrap()
+}
+
+fn thermalised(c: &Couplings, algorithm: Algorithm) -> Chain {
+    let mut chain = Chain::new(c, algorithm, chain_rng(1, 0)).unwrap();
+    chain.thermalise(50);
+    chain
+}
+
+fn sweeps(c: &mut Criterion, group: &str, sizes: &[usize], make: fn(usize) -> Couplings, algorithm: Algorithm) {
+    let mut g = c.benchmark_group(group);
+    for &l in sizes {
+        let mut chain = thermalised(&make(l), algorithm);
+        g.throughput(Throughput::Elements((l * l) as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| b.iter(|| chain.sweep()));
+    }
+    g.finish();
+}
+
+fn metropolis(c: &mut Criterion) {
+    sweeps(c, "metropolis", &[8, 64, 256, 1024], talk_point, Algorithm::Metropolis);
+    sweeps(
+        c,
+        "metropolis_general",
+        &[64, 256],
+        inhomogeneous,
+        Algorithm::Metropolis,
+    );
+}
+
+fn heatbath(c: &mut Criterion) {
+    sweeps(c, "heatbath", &[64, 256], talk_point, Algorithm::HeatBath);
+}
+
+fn wolff(c: &mut Criterion) {
+    let mut g = c.benchmark_group("wolff");
+    for l in [64usize, 256] {
+        let v = l * l;
+        let mut chain = thermalised(&talk_point(l), Algorithm::Hybrid);
+        g.throughput(Throughput::Elements(v as u64));
+        let (mut sites, mut time) = (0usize, Duration::ZERO);
+        g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let mut added = 0;
+                    while added < v {
+                        added += chain.cluster_update();
+                    }
+                    sites += added;
+                }
+                let t = start.elapsed();
+                time += t;
+                t
+            })
+        });
+        eprintln!(
+            "wolff/{l}: {:.2} ns per site added, mean cluster size {:.1}",
+            time.as_secs_f64() * 1e9 / sites.max(1) as f64,
+            chain.stats().mean_cluster_size().unwrap_or(0.0)
+        );
+    }
+    g.finish();
+}
+
+fn two_chains(c: &mut Criterion) {
+    let l = 256;
+    let couplings = talk_point(l);
+    let n_sweeps = 20;
+    let config = RunConfig {
+        algorithm: Algorithm::Metropolis,
+        n_chains: 2,
+        n_therm: 0,
+        n_sweeps,
+        measure_every: n_sweeps,
+        seed: 1,
+        save_configs: false,
+        two_point: false,
+        progress_every: 0,
+    };
+    let mut g = c.benchmark_group("two_chains");
+    g.throughput(Throughput::Elements(2 * n_sweeps * (l * l) as u64));
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, _| {
+            b.iter(|| pool.install(|| black_box(run_chains(&couplings, &config, |_| {}).unwrap())))
+        });
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! { name = benches; config = config(); targets = metropolis, heatbath, wolff, two_chains }
+criterion_main!(benches);

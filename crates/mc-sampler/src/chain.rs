@@ -1,0 +1,651 @@
+//! Markov chains: the update schedules, one chain, and many chains in parallel.
+
+use std::time::Instant;
+
+use mrf_graph::Lattice;
+use phi4_action::{Couplings, Observables};
+use rayon::prelude::*;
+
+use crate::cluster::Wolff;
+use crate::layout::Layout;
+use crate::metropolis::{self, LatticeKernel};
+use crate::{SamplerError, SimRng, chain_rng, heatbath};
+
+/// An update schedule; one *sweep* of each is listed below (`V` = number of sites).
+///
+/// Every schedule is exact for every [`Couplings`] (inhomogeneous, diagonal pairs, any
+/// graph, linear terms, either sign of `w`).  Cluster moves only flip signs, so the schedules
+/// that use them also do local sweeps, which make them ergodic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// One single-site Metropolis sweep in checkerboard order; the step size is tuned
+    /// during thermalisation and then frozen.
+    Metropolis,
+    /// One exact single-site heat-bath sweep in checkerboard order.
+    HeatBath,
+    /// `n_c` Wolff clusters (Brower–Tamayo bonds), then one heat-bath sweep.  `n_c` is set
+    /// during thermalisation so that the clusters cover about `V` sites per sweep, and then
+    /// frozen (a number of clusters that depended on the sizes of the clusters of the
+    /// current sweep would bias the chain).
+    Cluster,
+    /// One Metropolis sweep, then `n_c` Wolff clusters, with `n_c` set during
+    /// thermalisation to cover about `V/2` sites per sweep and then frozen.
+    Hybrid,
+}
+
+impl Algorithm {
+    /// All schedules.
+    pub const ALL: [Algorithm; 4] = [
+        Algorithm::Metropolis,
+        Algorithm::HeatBath,
+        Algorithm::Cluster,
+        Algorithm::Hybrid,
+    ];
+
+    /// The name used on the command line and in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Metropolis => "metropolis",
+            Algorithm::HeatBath => "heatbath",
+            Algorithm::Cluster => "cluster",
+            Algorithm::Hybrid => "hybrid",
+        }
+    }
+
+    /// The schedule called `name` (see [`Algorithm::name`]).
+    pub fn from_name(name: &str) -> Result<Self, SamplerError> {
+        Self::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
+            SamplerError::InvalidConfig(format!(
+                "unknown algorithm {name:?}; use one of metropolis, heatbath, cluster, hybrid"
+            ))
+        })
+    }
+
+    fn uses_metropolis(self) -> bool {
+        matches!(self, Algorithm::Metropolis | Algorithm::Hybrid)
+    }
+
+    /// Sites a schedule aims to flip by clusters per sweep, as a fraction of `V`.
+    fn cluster_work(self) -> Option<f64> {
+        match self {
+            Algorithm::Cluster => Some(1.0),
+            Algorithm::Hybrid => Some(0.5),
+            Algorithm::Metropolis | Algorithm::HeatBath => None,
+        }
+    }
+}
+
+/// Counters of a chain since it was created or since [`Chain::reset_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ChainStats {
+    /// Sweeps done.
+    pub sweeps: u64,
+    /// Metropolis proposals.
+    pub proposals: u64,
+    /// Accepted Metropolis proposals.
+    pub accepted: u64,
+    /// Wolff clusters built.
+    pub clusters: u64,
+    /// Wolff clusters flipped (all of them unless a linear term rejected some).
+    pub clusters_flipped: u64,
+    /// Sites in all clusters built.
+    pub cluster_sites: u64,
+    /// Site updates: `V` per local sweep plus every site added to a cluster.
+    pub site_updates: u64,
+    /// Wall-clock seconds spent in updates (not in measurements).
+    pub update_seconds: f64,
+}
+
+impl ChainStats {
+    /// Metropolis acceptance rate, or the cluster flip rate for schedules without
+    /// Metropolis, or 1 for the heat bath (whose draws are always accepted).
+    pub fn acceptance(&self) -> f64 {
+        if self.proposals > 0 {
+            self.accepted as f64 / self.proposals as f64
+        } else if self.clusters > 0 {
+            self.clusters_flipped as f64 / self.clusters as f64
+        } else {
+            1.0
+        }
+    }
+
+    /// Mean number of sites per Wolff cluster, if any were built.
+    pub fn mean_cluster_size(&self) -> Option<f64> {
+        (self.clusters > 0).then(|| self.cluster_sites as f64 / self.clusters as f64)
+    }
+
+    /// Nanoseconds per site update.
+    pub fn ns_per_site_update(&self) -> f64 {
+        1e9 * self.update_seconds / self.site_updates.max(1) as f64
+    }
+}
+
+/// One Markov chain over `p(φ) ∝ exp(−S(φ; θ))`.
+///
+/// It owns a copy of the couplings, the field (initially `φ = 0`) and its generator.
+///
+/// ```
+/// use mc_sampler::{chain_rng, Algorithm, Chain};
+/// use mrf_graph::Lattice;
+/// use phi4_action::{gaussian::FreeField, Couplings, Homogeneous};
+///
+/// let lattice = Lattice::new(4, 4).unwrap();
+/// let c = Couplings::homogeneous(&lattice, Homogeneous { kappa: 1.0, mu2: 1.0, lambda: 0.0 }).unwrap();
+/// let mut chain = Chain::new(&c, Algorithm::Metropolis, chain_rng(42, 0)).unwrap();
+/// chain.thermalise(100); // tunes the step size
+/// chain.reset_stats();
+/// let phi2: f64 = (0..1000).map(|_| { chain.sweep(); chain.measure().phi2 }).sum::<f64>() / 1000.0;
+/// let exact = FreeField::from_couplings(&c).unwrap().phi2().re;
+/// assert!((phi2 - exact).abs() < 0.05, "{phi2} vs {exact}");
+/// assert!((chain.stats().acceptance() - 0.5).abs() < 0.1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Chain {
+    couplings: Couplings,
+    layout: Layout,
+    algorithm: Algorithm,
+    field: Vec<f64>,
+    sites: Vec<f64>,
+    rng: SimRng,
+    lattice_kernel: Option<LatticeKernel>,
+    wolff: Option<Wolff>,
+    step: f64,
+    clusters_per_sweep: usize,
+    stats: ChainStats,
+}
+
+/// Metropolis step sizes are kept in this range while tuning.
+const STEP_RANGE: (f64, f64) = (1e-4, 1e4);
+/// Acceptance rate the step-size tuning aims at.
+const TARGET_ACCEPTANCE: f64 = 0.5;
+
+impl Chain {
+    /// A chain of `algorithm` for `couplings`, starting from `φ = 0`, drawing from `rng`.
+    pub fn new(couplings: &Couplings, algorithm: Algorithm, rng: SimRng) -> Result<Self, SamplerError> {
+        let layout = Layout::new(couplings);
+        let n = layout.n_sites();
+        let lattice_kernel = layout
+            .fast
+            .filter(|_| algorithm.uses_metropolis())
+            .map(LatticeKernel::new);
+        let wolff = algorithm.cluster_work().map(|_| Wolff::new(n));
+        // A first guess of the Metropolis step: about twice the width of a site's
+        // conditional at zero field.
+        let a_mean = layout.a.iter().sum::<f64>() / n as f64;
+        let step = if a_mean > 0.0 {
+            (2.0 / a_mean).sqrt().clamp(0.1, 10.0)
+        } else {
+            1.0
+        };
+        Ok(Self {
+            couplings: couplings.clone(),
+            layout,
+            algorithm,
+            field: vec![0.0; n],
+            sites: vec![0.0; n],
+            rng,
+            lattice_kernel,
+            wolff,
+            step,
+            clusters_per_sweep: 1,
+            stats: ChainStats::default(),
+        })
+    }
+
+    /// The couplings.
+    pub fn couplings(&self) -> &Couplings {
+        &self.couplings
+    }
+
+    /// The schedule.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Number of sites `V`.
+    pub fn n_sites(&self) -> usize {
+        self.field.len()
+    }
+
+    /// Number of colour classes of the sweep order (2 for even periodic nearest-neighbour
+    /// lattices).
+    pub fn n_colours(&self) -> usize {
+        self.layout.n_colours
+    }
+
+    /// True when Metropolis sweeps use the vectorised homogeneous-lattice kernel.
+    pub fn uses_lattice_kernel(&self) -> bool {
+        self.lattice_kernel.is_some()
+    }
+
+    /// Replace the field (site order `i = y·Lx + x`), e.g. to continue a persistent chain.
+    pub fn set_field(&mut self, phi: &[f64]) -> Result<(), SamplerError> {
+        if phi.len() != self.n_sites() {
+            return Err(SamplerError::InvalidConfig(format!(
+                "the field has {} values but the couplings have {} sites",
+                phi.len(),
+                self.n_sites()
+            )));
+        }
+        if let Some(i) = phi.iter().position(|x| !x.is_finite()) {
+            return Err(SamplerError::InvalidConfig(format!(
+                "phi[{i}] = {} is not finite",
+                phi[i]
+            )));
+        }
+        self.layout.store_sites(phi, &mut self.field);
+        Ok(())
+    }
+
+    /// The field in site order.
+    pub fn field(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.n_sites()];
+        self.layout.to_sites(&self.field, &mut out);
+        out
+    }
+
+    /// The generator (its state, e.g. for a checkpoint).
+    pub fn rng(&self) -> &SimRng {
+        &self.rng
+    }
+
+    /// The Metropolis step size `δ` (proposals `φ + δ(u − ½)`), if the schedule uses
+    /// Metropolis.
+    pub fn step_size(&self) -> Option<f64> {
+        self.algorithm.uses_metropolis().then_some(self.step)
+    }
+
+    /// Set the Metropolis step size (e.g. from a tuned chain); it must be positive.
+    pub fn set_step_size(&mut self, step: f64) -> Result<(), SamplerError> {
+        if !(step.is_finite() && step > 0.0) {
+            return Err(SamplerError::InvalidConfig(format!(
+                "Metropolis step size {step} must be a positive finite number"
+            )));
+        }
+        self.step = step;
+        Ok(())
+    }
+
+    /// Wolff clusters per sweep (schedules with clusters; set by [`Chain::thermalise`]).
+    pub fn clusters_per_sweep(&self) -> Option<usize> {
+        self.algorithm.cluster_work().map(|_| self.clusters_per_sweep)
+    }
+
+    /// Set the number of Wolff clusters per sweep (at least 1).
+    pub fn set_clusters_per_sweep(&mut self, n: usize) -> Result<(), SamplerError> {
+        if n == 0 {
+            return Err(SamplerError::InvalidConfig(
+                "clusters per sweep must be at least 1".into(),
+            ));
+        }
+        self.clusters_per_sweep = n;
+        Ok(())
+    }
+
+    /// Counters since creation or the last [`Chain::reset_stats`].
+    pub fn stats(&self) -> ChainStats {
+        self.stats
+    }
+
+    /// Zero the counters.
+    pub fn reset_stats(&mut self) {
+        self.stats = ChainStats::default();
+    }
+
+    /// One sweep of the schedule (see [`Algorithm`]).  The step size is not changed.
+    pub fn sweep(&mut self) {
+        let start = Instant::now();
+        self.sweep_inner();
+        self.stats.update_seconds += start.elapsed().as_secs_f64();
+    }
+
+    /// `n` sweeps during which the Metropolis step size is tuned towards 50% acceptance
+    /// after every sweep (`δ ← δ·exp(rate − ½)`), and the number of Wolff clusters per
+    /// sweep is set from the mean cluster size of these sweeps.  The tuning stops when this
+    /// returns, so the chain after thermalisation is a homogeneous Markov chain.
+    pub fn thermalise(&mut self, n: u64) {
+        let start = Instant::now();
+        let (clusters, cluster_sites) = (self.stats.clusters, self.stats.cluster_sites);
+        for _ in 0..n {
+            let (proposals, accepted) = (self.stats.proposals, self.stats.accepted);
+            self.sweep_inner();
+            let done = self.stats.proposals - proposals;
+            if done > 0 {
+                let rate = (self.stats.accepted - accepted) as f64 / done as f64;
+                self.step = (self.step * (rate - TARGET_ACCEPTANCE).exp()).clamp(STEP_RANGE.0, STEP_RANGE.1);
+            }
+            if let Some(fraction) = self.algorithm.cluster_work() {
+                let built = self.stats.clusters - clusters;
+                let mean = (self.stats.cluster_sites - cluster_sites) as f64 / built.max(1) as f64;
+                let wanted = fraction * self.n_sites() as f64;
+                self.clusters_per_sweep = (wanted / mean.max(1.0)).ceil().clamp(1.0, wanted.max(1.0)) as usize;
+            }
+        }
+        self.stats.update_seconds += start.elapsed().as_secs_f64();
+    }
+
+    fn sweep_inner(&mut self) {
+        let n = self.n_sites() as u64;
+        match self.algorithm {
+            Algorithm::Metropolis => self.metropolis_sweep(),
+            Algorithm::HeatBath => {
+                heatbath::sweep(&self.layout, &mut self.field, &mut self.rng);
+                self.stats.site_updates += n;
+            }
+            Algorithm::Cluster => {
+                self.cluster_sweep();
+                heatbath::sweep(&self.layout, &mut self.field, &mut self.rng);
+                self.stats.site_updates += n;
+            }
+            Algorithm::Hybrid => {
+                self.metropolis_sweep();
+                self.cluster_sweep();
+            }
+        }
+        self.stats.sweeps += 1;
+    }
+
+    fn metropolis_sweep(&mut self) {
+        let accepted = match &mut self.lattice_kernel {
+            Some(kernel) => kernel.sweep(&mut self.field, &mut self.rng, self.step),
+            None => metropolis::sweep_general(&self.layout, &mut self.field, &mut self.rng, self.step),
+        };
+        let n = self.n_sites() as u64;
+        self.stats.proposals += n;
+        self.stats.accepted += accepted;
+        self.stats.site_updates += n;
+    }
+
+    /// One Wolff cluster update (see [`crate::cluster`]); returns the number of sites in the
+    /// cluster.  Any chain can do it, whatever its schedule; it is exact but flips signs
+    /// only, so it must be combined with sweeps.
+    pub fn cluster_update(&mut self) -> usize {
+        let start = Instant::now();
+        let n = self.n_sites();
+        let wolff = self.wolff.get_or_insert_with(|| Wolff::new(n));
+        let step = wolff.update(&self.layout, &mut self.field, &mut self.rng);
+        self.stats.clusters += 1;
+        self.stats.clusters_flipped += step.flipped as u64;
+        self.stats.cluster_sites += step.size as u64;
+        self.stats.site_updates += step.size as u64;
+        self.stats.update_seconds += start.elapsed().as_secs_f64();
+        step.size
+    }
+
+    /// The fixed number of Wolff updates of a sweep.
+    fn cluster_sweep(&mut self) {
+        let Some(wolff) = &mut self.wolff else { return };
+        let mut added = 0;
+        for _ in 0..self.clusters_per_sweep {
+            let step = wolff.update(&self.layout, &mut self.field, &mut self.rng);
+            added += step.size;
+            self.stats.clusters += 1;
+            self.stats.clusters_flipped += step.flipped as u64;
+        }
+        self.stats.cluster_sites += added as u64;
+        self.stats.site_updates += added as u64;
+    }
+
+    /// The observables of the current field.
+    pub fn measure(&mut self) -> Observables {
+        self.layout.to_sites(&self.field, &mut self.sites);
+        Observables::measure(&self.couplings, &self.sites)
+    }
+
+    /// Consume the chain, giving back its field (site order) and generator.
+    pub fn into_parts(self) -> (Vec<f64>, SimRng) {
+        let phi = self.field();
+        (phi, self.rng)
+    }
+}
+
+/// Point-to-point two-point function along the axes of a periodic lattice,
+/// `G(r) = (1/2V) Σ_i φ_i (φ_{i + r x̂} + φ_{i + r ŷ})` for `r = 0, …, out.len() − 1`
+/// (not connected: subtract `⟨m⟩²` after averaging, where it is not zero).  Costs
+/// `O(V · out.len())`.  Distances should stay below `min(Lx, Ly)`; larger ones wrap.
+pub fn two_point_axes(lattice: &Lattice, phi: &[f64], out: &mut [f64]) {
+    let (lx, ly) = (lattice.lx(), lattice.ly());
+    let v = (lx * ly) as f64;
+    for (r, g) in out.iter_mut().enumerate() {
+        let mut s = 0.0;
+        for y in 0..ly {
+            let row = &phi[y * lx..(y + 1) * lx];
+            let far = &phi[((y + r) % ly) * lx..][..lx];
+            for x in 0..lx {
+                s += row[x] * (row[(x + r) % lx] + far[x]);
+            }
+        }
+        *g = s / (2.0 * v);
+    }
+}
+
+/// A run of independent chains.  A plain parameter struct: every field must be given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// The update schedule.
+    pub algorithm: Algorithm,
+    /// Number of independent chains (each with its own stream [`chain_rng`]`(seed, chain)`).
+    pub n_chains: usize,
+    /// Thermalisation sweeps per chain (the Metropolis step is tuned only here).
+    pub n_therm: u64,
+    /// Sweeps per chain after thermalisation.
+    pub n_sweeps: u64,
+    /// Measure every this many sweeps (`n_sweeps / measure_every` measurements per chain).
+    pub measure_every: u64,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Keep every measured configuration.
+    pub save_configs: bool,
+    /// Measure the two-point function [`two_point_axes`] for `r = 0..=min(Lx, Ly)/2`
+    /// (lattice couplings only; costs `O(V·L)` per measurement).
+    pub two_point: bool,
+    /// Call the progress callback every this many sweeps of a chain (0: never).
+    pub progress_every: u64,
+}
+
+impl RunConfig {
+    fn validate(&self, couplings: &Couplings) -> Result<(), SamplerError> {
+        let bad = |msg: String| Err(SamplerError::InvalidConfig(msg));
+        if self.n_chains == 0 {
+            return bad("n_chains is 0; run at least one chain".into());
+        }
+        if self.measure_every == 0 {
+            return bad("measure_every is 0; measure every 1 or more sweeps".into());
+        }
+        if self.n_sweeps < self.measure_every {
+            return bad(format!(
+                "n_sweeps = {} gives no measurement with measure_every = {}; raise n_sweeps",
+                self.n_sweeps, self.measure_every
+            ));
+        }
+        if self.two_point && couplings.lattice().is_none() {
+            return bad("two_point needs couplings on a lattice; set two_point = false for a general graph".into());
+        }
+        let n_meas = self.n_sweeps / self.measure_every;
+        if self.save_configs && (n_meas as u128) * (couplings.n_sites() as u128) * (self.n_chains as u128) > 1 << 31 {
+            return bad(format!(
+                "saving {n_meas} configurations of {} sites for {} chains needs more than 16 GiB; \
+                 raise measure_every or set save_configs = false",
+                couplings.n_sites(),
+                self.n_chains
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Wall-clock cost of a chain's updates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Seconds spent in updates (thermalisation and measurement sweeps, not measurements).
+    pub update_seconds: f64,
+    /// Site updates done in that time (`V` per local sweep plus sites added to clusters).
+    pub site_updates: u64,
+}
+
+impl Timing {
+    /// Nanoseconds per site update.
+    pub fn ns_per_site_update(&self) -> f64 {
+        1e9 * self.update_seconds / self.site_updates.max(1) as f64
+    }
+}
+
+/// The output of one chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainOutput {
+    /// Chain index (its stream).
+    pub chain: u64,
+    /// Observables of every measurement, in order.
+    pub observables: Vec<Observables>,
+    /// The measured configurations, flattened (`observables.len() × V`, site order), when
+    /// `save_configs` was set.
+    pub configs: Option<Vec<f64>>,
+    /// [`two_point_axes`] of every measurement, flattened (`observables.len() × (r_max + 1)`),
+    /// when `two_point` was set.
+    pub two_point: Option<Vec<f64>>,
+    /// The last configuration (site order).
+    pub last_field: Vec<f64>,
+    /// Acceptance after thermalisation (see [`ChainStats::acceptance`]).
+    pub acceptance: f64,
+    /// The frozen Metropolis step size, if the schedule uses Metropolis.
+    pub step_size: Option<f64>,
+    /// Mean Wolff cluster size after thermalisation, if the schedule uses clusters.
+    pub mean_cluster_size: Option<f64>,
+    /// The frozen number of Wolff clusters per sweep, if the schedule uses clusters.
+    pub clusters_per_sweep: Option<usize>,
+    /// Cost of all updates of the chain, thermalisation included.
+    pub timing: Timing,
+}
+
+impl ChainOutput {
+    /// The time series of observable `k` (index into [`Observables::NAMES`]).
+    pub fn series(&self, k: usize) -> Vec<f64> {
+        self.observables.iter().map(|o| o.to_array()[k]).collect()
+    }
+}
+
+/// The output of [`run_chains`]: one entry per chain, in chain order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutput {
+    /// Per-chain results, ordered by chain index.
+    pub chains: Vec<ChainOutput>,
+    /// Largest distance of the two-point function (`min(Lx, Ly)/2`), if measured.
+    pub two_point_r_max: Option<usize>,
+    /// Wall-clock seconds of the whole run.
+    pub wall_seconds: f64,
+}
+
+impl RunOutput {
+    /// Measurements per chain.
+    pub fn n_measurements(&self) -> usize {
+        self.chains.first().map_or(0, |c| c.observables.len())
+    }
+
+    /// Update cost summed over chains (CPU time, not wall time).
+    pub fn timing(&self) -> Timing {
+        Timing {
+            update_seconds: self.chains.iter().map(|c| c.timing.update_seconds).sum(),
+            site_updates: self.chains.iter().map(|c| c.timing.site_updates).sum(),
+        }
+    }
+
+    /// Mean acceptance over chains.
+    pub fn acceptance(&self) -> f64 {
+        self.chains.iter().map(|c| c.acceptance).sum::<f64>() / self.chains.len().max(1) as f64
+    }
+}
+
+/// Run `config.n_chains` independent chains of `couplings` in parallel (rayon).
+///
+/// Chain `c` draws from [`chain_rng`]`(config.seed, c)` only, and the results are
+/// collected in chain order, so the output (timings aside) is bit-identical for any number
+/// of threads.  `progress(n)` is called from the worker threads with the number of sweeps
+/// a chain has done since its last call (thermalisation included), every
+/// `config.progress_every` sweeps; the total over a run is
+/// `n_chains · (n_therm + n_sweeps)`.
+pub fn run_chains<F>(couplings: &Couplings, config: &RunConfig, progress: F) -> Result<RunOutput, SamplerError>
+where
+    F: Fn(u64) + Sync,
+{
+    config.validate(couplings)?;
+    let start = Instant::now();
+    let chains = (0..config.n_chains as u64)
+        .into_par_iter()
+        .map(|c| run_one(couplings, config, c, &progress))
+        .collect::<Result<Vec<_>, _>>()?;
+    let two_point_r_max = config
+        .two_point
+        .then(|| couplings.lattice().map(|(l, _)| l.lx().min(l.ly()) / 2))
+        .flatten();
+    Ok(RunOutput {
+        chains,
+        two_point_r_max,
+        wall_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn run_one<F>(couplings: &Couplings, config: &RunConfig, c: u64, progress: &F) -> Result<ChainOutput, SamplerError>
+where
+    F: Fn(u64) + Sync,
+{
+    let mut chain = Chain::new(couplings, config.algorithm, chain_rng(config.seed, c))?;
+    let n = chain.n_sites();
+    let mut pending = 0u64;
+    let mut tick = |k: u64| {
+        pending += k;
+        if config.progress_every > 0 && pending >= config.progress_every {
+            progress(pending);
+            pending = 0;
+        }
+    };
+    let mut done = 0;
+    while done < config.n_therm {
+        let k = config.progress_every.clamp(1, config.n_therm - done);
+        chain.thermalise(k);
+        done += k;
+        tick(k);
+    }
+    let therm_stats = chain.stats();
+    chain.reset_stats();
+
+    let n_meas = (config.n_sweeps / config.measure_every) as usize;
+    let mut observables = Vec::with_capacity(n_meas);
+    let mut configs = config.save_configs.then(|| Vec::with_capacity(n_meas * n));
+    let lattice = couplings.lattice().map(|(l, _)| l);
+    let r_len = lattice.map_or(0, |l| l.lx().min(l.ly()) / 2 + 1);
+    let mut two_point = config.two_point.then(|| Vec::with_capacity(n_meas * r_len));
+    let mut g = vec![0.0; r_len];
+    for sweep in 1..=config.n_sweeps {
+        chain.sweep();
+        if sweep % config.measure_every == 0 {
+            observables.push(chain.measure());
+            if let Some(configs) = &mut configs {
+                configs.extend_from_slice(&chain.sites);
+            }
+            if let (Some(tp), Some(l)) = (&mut two_point, lattice) {
+                two_point_axes(&l, &chain.sites, &mut g);
+                tp.extend_from_slice(&g);
+            }
+        }
+        tick(1);
+    }
+    if pending > 0 && config.progress_every > 0 {
+        progress(pending);
+    }
+    let stats = chain.stats();
+    Ok(ChainOutput {
+        chain: c,
+        observables,
+        configs,
+        two_point,
+        last_field: chain.field(),
+        acceptance: stats.acceptance(),
+        step_size: chain.step_size(),
+        mean_cluster_size: stats.mean_cluster_size(),
+        clusters_per_sweep: chain.clusters_per_sweep(),
+        timing: Timing {
+            update_seconds: stats.update_seconds + therm_stats.update_seconds,
+            site_updates: stats.site_updates + therm_stats.site_updates,
+        },
+    })
+}

@@ -1,0 +1,759 @@
+//! Exactness tests of the kernels: the quartic sampler against quadrature, every schedule
+//! against the exact free field and against quadrature on a tiny graph, the schedules
+//! against each other at the talk's interacting point, golden values and the thread-count
+//! identity.
+//!
+//! Statistical tests use a fixed seed and `|estimate − exact| < K σ`, with σ from binned
+//! chains (32 bins per chain, so each bin is far longer than the autocorrelation time) or
+//! the plain standard error for independent draws.  Tests longer than about 10 s run only
+//! with `QFTML_SLOW=1`.
+
+use mrf_graph::{Graph, Lattice};
+use phi4_action::gaussian::FreeField;
+use phi4_action::{Couplings, Homogeneous, PairSet, Quartic};
+use rand::distr::Distribution;
+use rayon::ThreadPoolBuilder;
+
+use crate::fastexp::{APPROX_REL_ERR, exp_neg, exp_neg_approx};
+use crate::layout::Layout;
+use crate::quartic::Envelope;
+use crate::{Algorithm, Chain, QuarticSampler, RunConfig, RunOutput, SamplerError, chain_rng, run_chains};
+
+/// Tolerance of the statistical tests, in standard errors.
+const K: f64 = 4.5;
+
+fn slow() -> bool {
+    std::env::var("QFTML_SLOW").is_ok_and(|v| v == "1")
+}
+
+fn config(algorithm: Algorithm, n_chains: usize, n_sweeps: u64, seed: u64) -> RunConfig {
+    RunConfig {
+        algorithm,
+        n_chains,
+        n_therm: 500,
+        n_sweeps,
+        measure_every: 1,
+        seed,
+        save_configs: false,
+        two_point: false,
+        progress_every: 0,
+    }
+}
+
+/// Mean and error of a quantity from several chains, by binning each chain into 32 bins.
+fn binned(series: &[Vec<f64>]) -> (f64, f64) {
+    let bins: Vec<f64> = series
+        .iter()
+        .flat_map(|s| {
+            let size = s.len() / 32;
+            s.chunks_exact(size)
+                .map(|c| c.iter().sum::<f64>() / size as f64)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let n = bins.len() as f64;
+    let mean = bins.iter().sum::<f64>() / n;
+    let var = bins.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+fn observable(out: &RunOutput, f: impl Fn(&phi4_action::Observables) -> f64) -> (f64, f64) {
+    binned(
+        &out.chains
+            .iter()
+            .map(|c| c.observables.iter().map(&f).collect())
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[track_caller]
+fn check_close(what: &str, (mean, err): (f64, f64), exact: f64) {
+    assert!(
+        (mean - exact).abs() < K * err,
+        "{what}: {mean} ± {err} vs exact {exact} ({:.1}σ)",
+        (mean - exact) / err
+    );
+    assert!(
+        err < 0.05 * exact.abs().max(0.1),
+        "{what}: error {err} too large to test anything"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// fast exponential
+
+#[test]
+fn exp_neg_matches_libm_to_a_few_ulp() {
+    let mut worst: f64 = 0.0;
+    for k in 0..200_000 {
+        let x = k as f64 * 0.0035 + 1e-9 * (k % 7) as f64;
+        let (ours, libm) = (exp_neg(x), (-x).exp());
+        worst = worst.max(((ours - libm) / libm).abs());
+        let approx = exp_neg_approx(x);
+        assert!(
+            ((approx - ours) / ours).abs() < APPROX_REL_ERR,
+            "approx at {x}: {approx} vs {ours}"
+        );
+    }
+    assert!(worst < 1e-15, "worst relative error {worst}");
+    assert_eq!(exp_neg(0.0), 1.0);
+    assert_eq!(exp_neg(-3.0), 1.0);
+    assert!(exp_neg(1e6) > 0.0 && exp_neg(1e6) < 1e-300);
+}
+
+// ---------------------------------------------------------------------------------------
+// quartic sampler
+
+/// Normalised density on a grid by the midpoint rule, and its CDF.
+struct Quadrature {
+    lo: f64,
+    dx: f64,
+    cdf: Vec<f64>,
+    moments: [f64; 4],
+}
+
+impl Quadrature {
+    fn new(q: Quartic) -> Self {
+        // The log density is −∞ far out; find where it is 40 below its maximum.
+        let (lo, hi, n) = (-30.0, 30.0, 600_000);
+        let dx = (hi - lo) / n as f64;
+        let logs: Vec<f64> = (0..n).map(|k| q.log_density(lo + (k as f64 + 0.5) * dx)).collect();
+        let max = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let dens: Vec<f64> = logs.iter().map(|l| (l - max).exp()).collect();
+        let z: f64 = dens.iter().sum();
+        let mut cdf = Vec::with_capacity(n + 1);
+        let mut acc = 0.0;
+        cdf.push(0.0);
+        let mut moments = [0.0; 4];
+        for (k, d) in dens.iter().enumerate() {
+            let x = lo + (k as f64 + 0.5) * dx;
+            acc += d / z;
+            cdf.push(acc);
+            for (p, m) in moments.iter_mut().enumerate() {
+                *m += x.powi(p as i32 + 1) * d / z;
+            }
+        }
+        Self { lo, dx, cdf, moments }
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        let t = (x - self.lo) / self.dx;
+        if t <= 0.0 {
+            return 0.0;
+        }
+        let k = t.floor() as usize;
+        if k + 1 >= self.cdf.len() {
+            return 1.0;
+        }
+        self.cdf[k] + (t - k as f64) * (self.cdf[k + 1] - self.cdf[k])
+    }
+}
+
+/// KS statistic √n·D must stay below 1.95 (asymptotic p = 0.001), and the first four
+/// moments within K standard errors (independent draws).
+#[track_caller]
+fn check_quartic(q: Quartic, seed: u64) {
+    let sampler = QuarticSampler::new(q).unwrap();
+    let quad = Quadrature::new(q);
+    let mut rng = chain_rng(seed, 0);
+    let n = 20_000;
+    let mut xs: Vec<f64> = (0..n).map(|_| sampler.sample(&mut rng)).collect();
+    for p in 0..4 {
+        let v: Vec<f64> = xs.iter().map(|x| x.powi(p as i32 + 1)).collect();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let err = (v.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0) / n as f64).sqrt();
+        let exact = quad.moments[p];
+        assert!(
+            (mean - exact).abs() < K * err,
+            "{q:?}: moment {} = {mean} ± {err} vs {exact}",
+            p + 1
+        );
+    }
+    xs.sort_by(f64::total_cmp);
+    let d = xs
+        .iter()
+        .enumerate()
+        .map(|(k, &x)| {
+            let c = quad.cdf(x);
+            (c - k as f64 / n as f64)
+                .abs()
+                .max(((k + 1) as f64 / n as f64 - c).abs())
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        d * (n as f64).sqrt() < 1.95,
+        "{q:?}: KS statistic {}",
+        d * (n as f64).sqrt()
+    );
+}
+
+#[test]
+fn quartic_single_well() {
+    check_quartic(
+        Quartic {
+            a: 1.52425,
+            b: 0.175,
+            h: 0.0,
+        },
+        1,
+    );
+    check_quartic(
+        Quartic {
+            a: 1.52425,
+            b: 0.175,
+            h: 2.3,
+        },
+        2,
+    );
+}
+
+#[test]
+fn quartic_double_well() {
+    check_quartic(
+        Quartic {
+            a: -1.0,
+            b: 0.25,
+            h: 0.0,
+        },
+        3,
+    );
+    check_quartic(
+        Quartic {
+            a: -2.0,
+            b: 0.5,
+            h: 0.7,
+        },
+        4,
+    );
+    // Ising-like: deep wells at ±1.
+    check_quartic(
+        Quartic {
+            a: -6.0,
+            b: 3.0,
+            h: -0.4,
+        },
+        5,
+    );
+}
+
+#[test]
+fn quartic_large_field_and_edge_cases() {
+    check_quartic(
+        Quartic {
+            a: 1.5,
+            b: 0.175,
+            h: 20.0,
+        },
+        6,
+    );
+    check_quartic(
+        Quartic {
+            a: -1.0,
+            b: 0.1,
+            h: -35.0,
+        },
+        7,
+    );
+    check_quartic(Quartic { a: 0.0, b: 1.0, h: 0.0 }, 8);
+    check_quartic(Quartic { a: 0.8, b: 0.0, h: 0.3 }, 9);
+    check_quartic(
+        Quartic {
+            a: 2.0,
+            b: 1e-9,
+            h: -1.0,
+        },
+        10,
+    );
+}
+
+/// The optimised envelope keeps the acceptance high where the brief's `c² = max(0, −a/b)`
+/// collapses (large field) or is undefined (`a = 0`).
+#[test]
+fn quartic_envelope_acceptance_stays_high() {
+    for (a, b, h, min) in [
+        (1.5, 0.175, 10.0, 0.55),
+        (1.5, 0.175, 100.0, 0.55),
+        (0.0, 1.0, 0.0, 0.6),
+        (1.52425, 0.175, 0.0, 0.8),
+    ] {
+        let acc = Envelope::new(a, b, h).acceptance();
+        assert!(acc > min, "a = {a}, b = {b}, h = {h}: acceptance {acc}");
+    }
+}
+
+#[test]
+fn quartic_rejects_unnormalisable_densities() {
+    for (a, b, h) in [
+        (0.0, 0.0, 1.0),
+        (-1.0, 0.0, 0.0),
+        (1.0, -0.1, 0.0),
+        (f64::NAN, 1.0, 0.0),
+        (1.0, 1.0, f64::INFINITY),
+    ] {
+        let err = QuarticSampler::new(Quartic { a, b, h }).unwrap_err();
+        assert!(matches!(err, SamplerError::InvalidQuartic { .. }), "{err}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// layout
+
+#[test]
+fn colourings_are_proper_and_orders_are_permutations() {
+    let lattice = |lx, ly| Lattice::new(lx, ly).unwrap();
+    let h = Homogeneous {
+        kappa: 1.0,
+        mu2: 1.0,
+        lambda: 0.0,
+    };
+    let cases = [
+        (Couplings::homogeneous(&lattice(8, 6), h).unwrap(), 2),
+        (Couplings::homogeneous(&lattice(5, 7), h).unwrap(), 4),
+        (Couplings::homogeneous_with_diagonal(&lattice(8, 8), h, 0.2).unwrap(), 4),
+    ];
+    for (c, colours) in cases {
+        let layout = Layout::new(&c);
+        assert!(layout.n_colours <= colours, "{} colours", layout.n_colours);
+        let mut seen = layout.perm.clone();
+        seen.sort_unstable();
+        assert!(seen.iter().enumerate().all(|(k, &i)| k == i as usize));
+        // A proper colouring: the storage order is a sequence of independent sets, so no
+        // neighbour of s appears in s's own class.  Classes are contiguous; find them.
+        let n = c.n_sites();
+        let mut class = vec![0usize; n];
+        let mut k = 0;
+        for s in 1..n {
+            if layout
+                .neighbours(s)
+                .0
+                .iter()
+                .any(|&j| (j as usize) < s && class[j as usize] == k)
+            {
+                k += 1;
+            }
+            class[s] = k;
+        }
+        for s in 0..n {
+            assert!(
+                layout.neighbours(s).0.iter().all(|&j| class[j as usize] != class[s]),
+                "site {s}"
+            );
+        }
+        let phi: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let (mut stored, mut back) = (vec![0.0; n], vec![0.0; n]);
+        layout.store_sites(&phi, &mut stored);
+        layout.to_sites(&stored, &mut back);
+        assert_eq!(phi, back);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Metropolis kernels agree
+
+/// The lattice kernel's two-stage test (cheap exponential, then the accurate one where it
+/// cannot decide) makes exactly the decisions of the accurate test.  Random inputs give
+/// about 20 undecided tests in 2·10⁶.
+#[test]
+fn lattice_row_update_equals_accurate_test() {
+    use rand::{Rng, RngCore};
+    let mut rng = chain_rng(99, 0);
+    let n = 64;
+    let (w, a, b, r, delta) = (1.0, 1.52425, 0.175, 0.1, 2.5);
+    let mut undecided = 0;
+    for _ in 0..32_000 {
+        let row: Vec<f64> = (0..n).map(|_| rng.random_range(-2.5..2.5)).collect();
+        let hs: Vec<f64> = (0..n).map(|_| rng.random_range(-4.0..4.0)).collect();
+        let up: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let down: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let bits: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
+        let (mut fast, mut old) = (row.clone(), vec![0.0; n]);
+        let accepted = crate::metropolis::row_update(&mut fast, &mut old, &hs, &up, &down, &bits, w, a, b, r, delta);
+        let mut count = 0;
+        for k in 0..n {
+            let h = w * hs[k] + w * (up[k] + down[k]) - r;
+            let (x, acc) = crate::metropolis::update(row[k], h, a, b, delta, bits[k]);
+            assert_eq!(x.to_bits(), fast[k].to_bits());
+            count += acc as u64;
+            let (_, ds, u) = crate::metropolis::propose(row[k], h, a, b, delta, bits[k]);
+            undecided += crate::metropolis::undecided(ds, u, exp_neg_approx(ds)) as u64;
+        }
+        assert_eq!(count, accepted);
+    }
+    assert!(undecided > 0, "the test never exercised the accurate fallback");
+}
+
+// ---------------------------------------------------------------------------------------
+// free field, every schedule
+
+#[track_caller]
+fn check_free_field(c: &Couplings, algorithm: Algorithm, seed: u64) {
+    let exact = FreeField::from_couplings(c).unwrap();
+    let v = c.n_sites() as f64;
+    let out = run_chains(c, &config(algorithm, 4, 20_000, seed), |_| {}).unwrap();
+    let name = algorithm.name();
+    check_close(&format!("{name} phi2"), observable(&out, |o| o.phi2), exact.phi2().re);
+    check_close(&format!("{name} V m2"), observable(&out, |o| v * o.m2), exact.v_m2().re);
+    if c.lattice().unwrap().1 == PairSet::NearestNeighbour {
+        check_close(&format!("{name} nn"), observable(&out, |o| o.nn), exact.nn().re);
+    }
+    check_close(
+        &format!("{name} action"),
+        observable(&out, |o| o.action_density),
+        exact.action_density(),
+    );
+}
+
+fn free_8x8() -> Couplings {
+    Couplings::homogeneous(
+        &Lattice::square(8).unwrap(),
+        Homogeneous {
+            kappa: 1.0,
+            mu2: 1.0,
+            lambda: 0.0,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn free_field_metropolis() {
+    check_free_field(&free_8x8(), Algorithm::Metropolis, 11);
+}
+
+#[test]
+fn free_field_heatbath() {
+    check_free_field(&free_8x8(), Algorithm::HeatBath, 12);
+}
+
+#[test]
+fn free_field_cluster() {
+    check_free_field(&free_8x8(), Algorithm::Cluster, 13);
+}
+
+#[test]
+fn free_field_hybrid() {
+    check_free_field(&free_8x8(), Algorithm::Hybrid, 14);
+}
+
+/// Non-bipartite pair sets use the general kernels and a greedy colouring: diagonals
+/// (4 colours) and odd extents.
+#[test]
+fn free_field_general_graphs_every_schedule() {
+    let h = Homogeneous {
+        kappa: 1.0,
+        mu2: 1.0,
+        lambda: 0.0,
+    };
+    let diag = Couplings::homogeneous_with_diagonal(&Lattice::square(8).unwrap(), h, 0.2).unwrap();
+    let odd = Couplings::homogeneous(&Lattice::new(5, 7).unwrap(), h).unwrap();
+    for (k, algorithm) in Algorithm::ALL.into_iter().enumerate() {
+        check_free_field(&diag, algorithm, 20 + k as u64);
+        check_free_field(&odd, algorithm, 30 + k as u64);
+    }
+}
+
+#[test]
+fn free_field_two_point_function() {
+    let c = free_8x8();
+    let exact = FreeField::from_couplings(&c).unwrap();
+    let mut cfg = config(Algorithm::HeatBath, 4, 20_000, 15);
+    cfg.two_point = true;
+    let out = run_chains(&c, &cfg, |_| {}).unwrap();
+    let r_len = out.two_point_r_max.unwrap() + 1;
+    assert_eq!(r_len, 5);
+    for r in 0..r_len {
+        let series: Vec<Vec<f64>> = out
+            .chains
+            .iter()
+            .map(|ch| {
+                ch.two_point
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .skip(r)
+                    .step_by(r_len)
+                    .copied()
+                    .collect()
+            })
+            .collect();
+        check_close(&format!("G({r})"), binned(&series), exact.two_point(r as isize, 0).re);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// a tiny graph against quadrature
+
+/// A triangle (not bipartite) with one antiferromagnetic pair, a double-well site and
+/// linear terms: every kernel must reproduce moments from 3-D quadrature.  This checks
+/// detailed balance of each kernel on the smallest system where the order of updates,
+/// frustration and the cluster's linear-term accept/reject all matter.
+fn triangle() -> Couplings {
+    let graph = Graph::from_edges(3, vec![[0, 1], [1, 2], [0, 2]]).unwrap();
+    Couplings::new(
+        graph,
+        vec![0.8, -0.5, 0.6],
+        vec![0.9, -0.6, 1.2],
+        vec![0.3, 0.4, 0.2],
+        vec![0.25, -0.3, 0.0],
+    )
+    .unwrap()
+}
+
+fn triangle_exact(c: &Couplings) -> [f64; 5] {
+    let (lo, n) = (-4.5, 181);
+    let dx = 9.0 / n as f64;
+    let grid: Vec<f64> = (0..n).map(|k| lo + (k as f64 + 0.5) * dx).collect();
+    let mut sums = [0.0; 6];
+    for &x in &grid {
+        for &y in &grid {
+            for &z in &grid {
+                let p = (-c.action(&[x, y, z])).exp();
+                for (s, v) in sums.iter_mut().zip([1.0, x, y * y, x * y, y * z, x * y * z]) {
+                    *s += p * v;
+                }
+            }
+        }
+    }
+    [
+        sums[1] / sums[0],
+        sums[2] / sums[0],
+        sums[3] / sums[0],
+        sums[4] / sums[0],
+        sums[5] / sums[0],
+    ]
+}
+
+#[test]
+fn tiny_graph_every_schedule_matches_quadrature() {
+    let c = triangle();
+    let exact = triangle_exact(&c);
+    for (k, algorithm) in Algorithm::ALL.into_iter().enumerate() {
+        let mut cfg = config(algorithm, 4, 50_000, 40 + k as u64);
+        cfg.save_configs = true;
+        let out = run_chains(&c, &cfg, |_| {}).unwrap();
+        let moments: [fn(&[f64]) -> f64; 5] = [
+            |p| p[0],
+            |p| p[1] * p[1],
+            |p| p[0] * p[1],
+            |p| p[1] * p[2],
+            |p| p[0] * p[1] * p[2],
+        ];
+        for (m, (f, truth)) in moments.iter().zip(exact).enumerate() {
+            let series: Vec<Vec<f64>> = out
+                .chains
+                .iter()
+                .map(|ch| ch.configs.as_ref().unwrap().chunks_exact(3).map(f).collect())
+                .collect();
+            let (mean, err) = binned(&series);
+            assert!(
+                (mean - truth).abs() < K * err,
+                "{} moment {m}: {mean} ± {err} vs quadrature {truth}",
+                algorithm.name()
+            );
+        }
+        if matches!(algorithm, Algorithm::Cluster | Algorithm::Hybrid) {
+            // The linear terms must have rejected some flips.
+            let ch = &out.chains[0];
+            assert!(ch.mean_cluster_size.is_some());
+        }
+    }
+}
+
+/// With linear terms the Wolff flip is a proposal: some flips are rejected.
+#[test]
+fn cluster_flips_are_rejected_with_linear_terms() {
+    let mut chain = Chain::new(&triangle(), Algorithm::Cluster, chain_rng(5, 0)).unwrap();
+    chain.thermalise(100);
+    for _ in 0..1000 {
+        chain.sweep();
+    }
+    let s = chain.stats();
+    assert!(
+        s.clusters_flipped < s.clusters && s.clusters_flipped > s.clusters / 4,
+        "{s:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// interacting theory: the schedules agree with each other
+
+#[test]
+fn schedules_agree_at_the_talks_point() {
+    let c = Couplings::homogeneous(
+        &Lattice::square(8).unwrap(),
+        Homogeneous {
+            kappa: 1.0,
+            mu2: -0.9515,
+            lambda: 0.7,
+        },
+    )
+    .unwrap();
+    let n_sweeps = if slow() { 100_000 } else { 20_000 };
+    let results: Vec<[(f64, f64); 3]> = Algorithm::ALL
+        .iter()
+        .enumerate()
+        .map(|(k, &alg)| {
+            let out = run_chains(&c, &config(alg, 4, n_sweeps, 50 + k as u64), |_| {}).unwrap();
+            [
+                observable(&out, |o| o.phi2),
+                observable(&out, |o| o.m_abs),
+                observable(&out, |o| o.m2),
+            ]
+        })
+        .collect();
+    for i in 0..results.len() {
+        for j in i + 1..results.len() {
+            for (q, ((m1, e1), (m2, e2))) in results[i].iter().zip(&results[j]).enumerate() {
+                let err = (e1 * e1 + e2 * e2).sqrt();
+                assert!(
+                    (m1 - m2).abs() < K * err,
+                    "observable {q}: {} {m1} ± {e1} vs {} {m2} ± {e2}",
+                    Algorithm::ALL[i].name(),
+                    Algorithm::ALL[j].name()
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// reproducibility
+
+#[test]
+fn same_seed_same_output_on_one_and_two_threads() {
+    let c = Couplings::homogeneous(
+        &Lattice::new(8, 6).unwrap(),
+        Homogeneous {
+            kappa: 1.0,
+            mu2: -0.9515,
+            lambda: 0.7,
+        },
+    )
+    .unwrap();
+    for algorithm in Algorithm::ALL {
+        let mut cfg = config(algorithm, 5, 200, 77);
+        cfg.n_therm = 50;
+        cfg.save_configs = true;
+        cfg.two_point = true;
+        let run = |threads| {
+            let pool = ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut out = pool.install(|| run_chains(&c, &cfg, |_| {})).unwrap();
+            for ch in &mut out.chains {
+                ch.timing.update_seconds = 0.0;
+            }
+            out.wall_seconds = 0.0;
+            out
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one, two, "{}", algorithm.name());
+        assert_eq!(one.chains.len(), 5);
+        assert!(one.chains.windows(2).all(|w| w[0].observables != w[1].observables));
+    }
+}
+
+/// Golden values: a change of generator, stream layout, proposal, sampler or summation
+/// order changes these numbers.
+#[test]
+fn golden_values() {
+    let sampler = QuarticSampler::new(Quartic {
+        a: 1.52425,
+        b: 0.175,
+        h: 0.5,
+    })
+    .unwrap();
+    let mut rng = chain_rng(2026, 0);
+    let draws: Vec<u64> = (0..3).map(|_| sampler.sample(&mut rng).to_bits()).collect();
+    let c = Couplings::homogeneous(
+        &Lattice::square(4).unwrap(),
+        Homogeneous {
+            kappa: 1.0,
+            mu2: -0.9515,
+            lambda: 0.7,
+        },
+    )
+    .unwrap();
+    let magnetisations: Vec<Vec<u64>> = Algorithm::ALL
+        .iter()
+        .map(|&alg| {
+            let mut chain = Chain::new(&c, alg, chain_rng(2026, 1)).unwrap();
+            (0..3)
+                .map(|_| {
+                    chain.sweep();
+                    chain.measure().m.to_bits()
+                })
+                .collect()
+        })
+        .collect();
+    // As f64: draws 0.35399565506510955, −0.6101715115150859, −0.5470391456817764; first m
+    // −0.06245704348635423 (Metropolis), 0.01857498367005221 (heat bath),
+    // −0.18135140217282109 (cluster), −0.08561097074214769 (hybrid).
+    let golden_draws: [u64; 3] = [4600048638718873928, 13827043192783835090, 13826474546985351269];
+    let golden_m: [[u64; 3]; 4] = [
+        [13812533866459268089, 13812400819311206176, 13808234921377075069],
+        [4581011095938654988, 13823179734172682179, 13822191085785487613],
+        [13819073930003300304, 13826365297815307973, 13824766754091990690],
+        [13814205378092871340, 13818046596354227866, 13816704657458028356],
+    ];
+    assert_eq!(draws, golden_draws, "quartic draws");
+    for (k, m) in magnetisations.iter().enumerate() {
+        assert_eq!(m.as_slice(), golden_m[k].as_slice(), "{}", Algorithm::ALL[k].name());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// configuration errors
+
+#[test]
+fn invalid_configurations_say_what_to_change() {
+    let c = free_8x8();
+    let good = config(Algorithm::Metropolis, 1, 10, 1);
+    let bad = [
+        RunConfig {
+            n_chains: 0,
+            ..good.clone()
+        },
+        RunConfig {
+            measure_every: 0,
+            ..good.clone()
+        },
+        RunConfig {
+            n_sweeps: 5,
+            measure_every: 10,
+            ..good.clone()
+        },
+    ];
+    for cfg in bad {
+        let err = run_chains(&c, &cfg, |_| {}).unwrap_err();
+        assert!(matches!(err, SamplerError::InvalidConfig(_)), "{err}");
+    }
+    let graph = Graph::from_edges(2, vec![[0, 1]]).unwrap();
+    let g = Couplings::new(graph, vec![0.5], vec![1.0, 1.0], vec![0.1, 0.1], vec![0.0, 0.0]).unwrap();
+    let err = run_chains(
+        &g,
+        &RunConfig {
+            two_point: true,
+            ..good
+        },
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("two_point"), "{err}");
+    let mut chain = Chain::new(&c, Algorithm::Metropolis, chain_rng(1, 0)).unwrap();
+    assert!(chain.set_field(&[0.0; 3]).is_err());
+    assert!(chain.set_step_size(-1.0).is_err());
+    assert!(Algorithm::from_name("wolff").is_err());
+}
+
+#[test]
+fn progress_counts_every_sweep() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let total = AtomicU64::new(0);
+    let mut cfg = config(Algorithm::HeatBath, 3, 250, 1);
+    cfg.n_therm = 30;
+    cfg.progress_every = 7;
+    run_chains(&free_8x8(), &cfg, |n| {
+        total.fetch_add(n, Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(total.load(Ordering::Relaxed), 3 * 280);
+}
