@@ -1,0 +1,279 @@
+//! In-memory ensembles: per chain, the sampled action and the sufficient statistics of every
+//! configuration.
+
+use mrf_graph::Lattice;
+use phi4_action::Couplings;
+
+use crate::ReweightError;
+use mc_sampler::stats::gamma_method;
+
+use crate::target::{SufficientStats, Target, dot};
+
+/// What is known about the action `S` the configurations were sampled from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SampledAction {
+    /// A homogeneous real action: `T − S` is then evaluated from the differences of the
+    /// couplings (exactly zero when the target equals `S`), and the ensemble can enter
+    /// multi-histogram reweighting.
+    Homogeneous(Target),
+    /// Any other action (e.g. trained inhomogeneous couplings): `T − S` uses the recorded
+    /// per-configuration `S`.
+    Recorded,
+}
+
+/// One Markov chain (or one batch of independent draws), in sampling order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chain {
+    action: Vec<f64>,
+    stats: Vec<SufficientStats>,
+}
+
+impl Chain {
+    /// A chain from the sampled action `S(φ)` and the sums of every configuration.
+    pub fn new(action: Vec<f64>, stats: Vec<SufficientStats>) -> Result<Self, ReweightError> {
+        if action.len() != stats.len() {
+            return Err(ReweightError::ChainLength {
+                actions: action.len(),
+                stats: stats.len(),
+            });
+        }
+        if let Some(index) = action.iter().position(|s| !s.is_finite()) {
+            return Err(ReweightError::NotFinite {
+                what: "sampled action",
+                index,
+            });
+        }
+        if let Some(index) = stats
+            .iter()
+            .position(|s| ![s.nn, s.nnn, s.phi1, s.phi2, s.phi4].iter().all(|x| x.is_finite()))
+        {
+            return Err(ReweightError::NotFinite {
+                what: "sufficient statistics",
+                index,
+            });
+        }
+        Ok(Self { action, stats })
+    }
+
+    /// A chain from configurations sampled from `sampled` on `lattice` (measures `S` and the
+    /// sums; the configurations themselves are not kept).
+    pub fn from_configs<'a>(
+        sampled: &Couplings,
+        lattice: &Lattice,
+        configs: impl IntoIterator<Item = &'a [f64]>,
+    ) -> Result<Self, ReweightError> {
+        let (mut action, mut stats) = (Vec::new(), Vec::new());
+        for phi in configs {
+            if phi.len() != lattice.n_sites() {
+                return Err(ReweightError::ConfigSize {
+                    expected: lattice.n_sites(),
+                    got: phi.len(),
+                });
+            }
+            action.push(sampled.action(phi));
+            stats.push(SufficientStats::measure(lattice, phi));
+        }
+        Self::new(action, stats)
+    }
+
+    /// Number of configurations.
+    pub fn len(&self) -> usize {
+        self.action.len()
+    }
+
+    /// True when the chain has no configurations.
+    pub fn is_empty(&self) -> bool {
+        self.action.is_empty()
+    }
+
+    /// The sampled action per configuration.
+    pub fn action(&self) -> &[f64] {
+        &self.action
+    }
+
+    /// The sums per configuration.
+    pub fn stats(&self) -> &[SufficientStats] {
+        &self.stats
+    }
+}
+
+/// Prior complex log-weights of a reweighted ensemble (see [`Ensemble::reweighted`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Prior {
+    /// Per chain: `−(Re T₁ − S)` per configuration.
+    pub log_weight: Vec<Vec<f64>>,
+    /// Per chain: `Im T₁` per configuration.
+    pub phase: Vec<Vec<f64>>,
+}
+
+/// Samples of one action on one lattice: one or more chains with their sampled action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ensemble {
+    pub(crate) lattice: Lattice,
+    pub(crate) sampled: SampledAction,
+    pub(crate) chains: Vec<Chain>,
+    /// The (possibly complex) action the weights currently represent; `None` means the sampled
+    /// action itself.
+    pub(crate) reference: Option<Target>,
+    pub(crate) prior: Option<Prior>,
+    /// Largest Γ-method τ_int of the observables and the sampled action.
+    pub(crate) tau_int: f64,
+}
+
+impl Ensemble {
+    /// An ensemble of `chains` sampled from `sampled` on `lattice`.
+    ///
+    /// With [`SampledAction::Homogeneous`] the recorded actions are checked against the
+    /// couplings (relative tolerance 1e-9), so a mislabelled ensemble is an error.
+    pub fn new(lattice: Lattice, sampled: SampledAction, chains: Vec<Chain>) -> Result<Self, ReweightError> {
+        if chains.is_empty() || chains.iter().all(Chain::is_empty) {
+            return Err(ReweightError::Empty);
+        }
+        if let SampledAction::Homogeneous(s) = sampled {
+            if s.is_complex() {
+                return Err(ReweightError::ComplexSampled { imag_mass: s.imag_mass });
+            }
+            s.couplings(&lattice)?;
+            let coef = s.coefficients();
+            for (chain, c) in chains.iter().enumerate() {
+                for (index, (&recorded, st)) in c.action.iter().zip(&c.stats).enumerate() {
+                    let computed = dot(&coef, st);
+                    let scale = (coef[0] * st.nn).abs()
+                        + (coef[1] * st.nnn).abs()
+                        + (coef[2] * st.phi1).abs()
+                        + (coef[3] * st.phi2).abs()
+                        + (coef[4] * st.phi4).abs();
+                    if (recorded - computed).abs() > 1e-9 * scale + 1e-12 {
+                        return Err(ReweightError::ActionMismatch {
+                            chain,
+                            index,
+                            recorded,
+                            computed,
+                        });
+                    }
+                }
+            }
+        }
+        let tau_int = observables_tau_int(&lattice, &chains);
+        Ok(Self {
+            lattice,
+            sampled,
+            chains,
+            reference: None,
+            prior: None,
+            tau_int,
+        })
+    }
+
+    /// The largest integrated autocorrelation time (Γ-method, chains as replicas) of the
+    /// per-configuration observables `m, |m|, m², m⁴, φ², φ⁴, nn` and of the sampled action.
+    /// Every reweighted point uses at least this for its bin size.
+    pub fn tau_int(&self) -> f64 {
+        self.tau_int
+    }
+
+    /// The lattice.
+    pub fn lattice(&self) -> &Lattice {
+        &self.lattice
+    }
+
+    /// The sampled action.
+    pub fn sampled(&self) -> SampledAction {
+        self.sampled
+    }
+
+    /// The chains.
+    pub fn chains(&self) -> &[Chain] {
+        &self.chains
+    }
+
+    /// Total number of configurations.
+    pub fn n_configs(&self) -> usize {
+        self.chains.iter().map(Chain::len).sum()
+    }
+
+    /// True when the weights represent the sampled action (no [`Ensemble::reweighted`] step).
+    pub fn is_unweighted(&self) -> bool {
+        self.prior.is_none()
+    }
+
+    /// The same configurations carrying the weights `e^{−(T − S)}` of `target`, so that
+    /// reweighting the result to `T₂` multiplies by `e^{−(T₂ − T)}`: a chain of reweightings
+    /// `S → T → T₂`.  The result equals the direct `S → T₂` up to rounding.
+    pub fn reweighted(&self, target: &Target) -> Result<Self, ReweightError> {
+        target.couplings(&self.lattice)?;
+        let mut log_weight = Vec::with_capacity(self.chains.len());
+        let mut phase = Vec::with_capacity(self.chains.len());
+        for chain in 0..self.chains.len() {
+            let (lw, th) = self.log_weights(chain, target);
+            log_weight.push(lw);
+            phase.push(th);
+        }
+        Ok(Self {
+            lattice: self.lattice,
+            sampled: self.sampled,
+            chains: self.chains.clone(),
+            reference: Some(*target),
+            prior: Some(Prior { log_weight, phase }),
+            tau_int: self.tau_int,
+        })
+    }
+
+    /// Per configuration of `chain`: the log-weight `−(Re T − S)` and the phase angle `Im T`
+    /// of `target` relative to the sampled measure.
+    pub(crate) fn log_weights(&self, chain: usize, target: &Target) -> (Vec<f64>, Vec<f64>) {
+        let c = &self.chains[chain];
+        // The action the current weights represent, and T minus it from coupling differences.
+        let (reference_coef, reference_c) = match (self.reference, self.sampled) {
+            (Some(r), _) | (None, SampledAction::Homogeneous(r)) => (Some(r.coefficients()), r.imag_mass),
+            (None, SampledAction::Recorded) => (None, 0.0),
+        };
+        let t_coef = target.coefficients();
+        let lw: Vec<f64> = match reference_coef {
+            Some(rc) => {
+                let diff: [f64; 5] = std::array::from_fn(|j| t_coef[j] - rc[j]);
+                c.stats.iter().map(|s| -dot(&diff, s)).collect()
+            }
+            None => c
+                .stats
+                .iter()
+                .zip(&c.action)
+                .map(|(s, &a)| -(dot(&t_coef, s) - a))
+                .collect(),
+        };
+        let dc = target.imag_mass - reference_c;
+        let th: Vec<f64> = c.stats.iter().map(|s| dc * s.phi2).collect();
+        match &self.prior {
+            Some(p) => (
+                lw.iter().zip(&p.log_weight[chain]).map(|(a, b)| a + b).collect(),
+                th.iter().zip(&p.phase[chain]).map(|(a, b)| a + b).collect(),
+            ),
+            None => (lw, th),
+        }
+    }
+}
+
+fn observables_tau_int(lattice: &Lattice, chains: &[Chain]) -> f64 {
+    let v = lattice.n_sites() as f64;
+    let per_config: [&dyn Fn(&SufficientStats) -> f64; 7] = [
+        &|s| s.phi1 / v,
+        &|s| (s.phi1 / v).abs(),
+        &|s| (s.phi1 / v).powi(2),
+        &|s| (s.phi1 / v).powi(4),
+        &|s| s.phi2 / v,
+        &|s| s.phi4 / v,
+        &|s| s.nn / (2.0 * v),
+    ];
+    let mut tau = 0.5_f64;
+    for f in per_config {
+        let series: Vec<Vec<f64>> = chains.iter().map(|c| c.stats.iter().map(f).collect()).collect();
+        let refs: Vec<&[f64]> = series.iter().map(Vec::as_slice).collect();
+        tau = tau.max(finite_or_half(gamma_method(&refs).tau_int));
+    }
+    let refs: Vec<&[f64]> = chains.iter().map(|c| c.action.as_slice()).collect();
+    tau.max(finite_or_half(gamma_method(&refs).tau_int))
+}
+
+fn finite_or_half(tau: f64) -> f64 {
+    if tau.is_finite() { tau } else { 0.5 }
+}

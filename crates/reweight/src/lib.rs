@@ -1,0 +1,147 @@
+//! Reweighting of lattice φ⁴ ensembles: from samples of one action to expectation values
+//! under another.
+//!
+//! Configurations drawn from `p_S ∝ e^{−S}` also describe any other action `T`:
+//! `⟨O⟩_T = ⟨O e^{−(T−S)}⟩_S / ⟨e^{−(T−S)}⟩_S`, as long as the two distributions overlap.
+//! For a complex target `T = T_re + i T_im` the weight carries a phase,
+//! `⟨O⟩_T = ⟨O e^{−i T_im}⟩_{T_re} / ⟨e^{−i T_im}⟩_{T_re}`, and the average phase
+//! `⟨e^{−i T_im}⟩_{T_re} = Z_T / Z_{T_re}` measures how severe the sign problem is.
+//! Every homogeneous action is linear in five sums per configuration ([`SufficientStats`]:
+//! `Σ_⟨ij⟩ φφ`, `Σ_⟨⟨ij⟩⟩ φφ`, `Σφ`, `Σφ²`, `Σφ⁴`), so an [`Ensemble`] stores those once
+//! and each point of a coupling scan ([`scan`], [`trajectory`]) costs O(configurations).
+//! Weights are formed in log space (the maximum subtracted); errors come from a
+//! delete-one-bin jackknife over bins inside chains whose size follows the Γ-method `τ_int`
+//! of the weighted series, so autocorrelation is respected, and derived quantities (χ, the
+//! Binder cumulant, the phase) are jackknifed as functions of means.  Each point carries its
+//! overlap diagnostics ([`Overlap`]: Kish effective sample size, histograms of `T − S`,
+//! KL estimates) and a `flagged` verdict ([`Thresholds`]).  Several ensembles at different
+//! couplings combine by multi-histogram reweighting ([`multi_histogram`], MBAR), which gives
+//! free-energy differences `−ln(Z_k/Z_0)` and expectations at unsampled couplings.
+//!
+//! The library works on in-memory data only: per chain, the sampled action and the sums of
+//! each configuration ([`Chain::new`], or [`Chain::from_configs`] from configurations).
+//!
+//! # Example
+//!
+//! Exact draws of a free field on a 4×4 lattice, reweighted to a diagonal coupling g′ and to
+//! an imaginary mass, against the exact Gaussian answers.
+//!
+//! ```
+//! use mc_sampler::{chain_rng, exact::ExactGaussian};
+//! use mrf_graph::Lattice;
+//! use phi4_action::gaussian::{FreeField, GaussianMrf};
+//! use phi4_action::Homogeneous;
+//! use reweight::{Chain, Ensemble, ReweightOptions, SampledAction, Target, reweight};
+//!
+//! let lattice = Lattice::new(4, 4).unwrap();
+//! let sampled = Target::new(Homogeneous { kappa: 1.0, mu2: 1.0, lambda: 0.0 });
+//! let couplings = sampled.couplings(&lattice).unwrap();
+//! let draws = ExactGaussian::new(&GaussianMrf::from_couplings(&couplings).unwrap());
+//! let mut rng = chain_rng(42, 0);
+//! let configs: Vec<Vec<f64>> = (0..4000).map(|_| draws.sample(&mut rng)).collect();
+//! let chain = Chain::from_configs(&couplings, &lattice, configs.iter().map(|c| c.as_slice())).unwrap();
+//! let ensemble = Ensemble::new(lattice, SampledAction::Homogeneous(sampled), vec![chain]).unwrap();
+//!
+//! let target = sampled.with_g_nnn(0.05).with_imag_mass(0.05);
+//! let result = reweight(&ensemble, &target, &ReweightOptions::recommended()).unwrap();
+//! let exact = FreeField { lattice, kappa: 1.0, mu2: 1.0, g_nnn: 0.05, imag_mass: 0.05 };
+//! let phi2 = result.observables.phi2;
+//! assert!((phi2.re - exact.phi2().re).abs() < 5.0 * phi2.err_re);
+//! assert!((phi2.im - exact.phi2().im).abs() < 5.0 * phi2.err_im);
+//! let phase = result.avg_phase.unwrap();
+//! assert!(!result.flagged && phase.abs > 0.9 && result.overlap.ess > 1000.0);
+//! ```
+#![deny(missing_docs)]
+
+mod ensemble;
+mod mbar;
+mod single;
+mod target;
+
+pub use ensemble::{Chain, Ensemble, SampledAction};
+pub use mbar::{
+    MbarOptions, MbarPoint, MbarSolution, MultiHistogram, MultiHistogramOptions, ReducedPotentials,
+    asymptotic_covariance, multi_histogram, solve_mbar,
+};
+pub use single::{
+    Estimate, ObservableEstimates, Overlap, OverlapHistogram, Phase, RealEstimate, ReweightOptions, Reweighted,
+    Thresholds, reweight, scan,
+};
+pub use target::{Coupling, Scan, SufficientStats, Target, trajectory};
+
+/// Errors of the reweighting library.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReweightError {
+    /// No configurations.
+    #[error("the ensemble has no configurations; give at least one non-empty chain")]
+    Empty,
+    /// Per-configuration columns of different lengths.
+    #[error("a chain has {actions} actions but {stats} sets of sums; give one of each per configuration")]
+    ChainLength {
+        /// Number of actions.
+        actions: usize,
+        /// Number of sums.
+        stats: usize,
+    },
+    /// A configuration of the wrong size.
+    #[error("a configuration has {got} sites but the lattice has {expected}")]
+    ConfigSize {
+        /// Lattice volume.
+        expected: usize,
+        /// Configuration length.
+        got: usize,
+    },
+    /// NaN or infinity in the input.
+    #[error("the {what} of configuration {index} is not finite; drop or re-measure it")]
+    NotFinite {
+        /// Which column.
+        what: &'static str,
+        /// Configuration index within its chain.
+        index: usize,
+    },
+    /// The recorded action does not match the declared couplings.
+    #[error(
+        "chain {chain}, configuration {index}: recorded action {recorded} but the declared sampled couplings \
+         give {computed}; declare the right couplings or use SampledAction::Recorded"
+    )]
+    ActionMismatch {
+        /// Chain.
+        chain: usize,
+        /// Configuration.
+        index: usize,
+        /// Recorded `S`.
+        recorded: f64,
+        /// `S` from the couplings.
+        computed: f64,
+    },
+    /// A complex action was declared as the sampled one.
+    #[error("the sampled action has imaginary mass {imag_mass}; only real actions can be sampled")]
+    ComplexSampled {
+        /// The imaginary mass.
+        imag_mass: f64,
+    },
+    /// The real part of a target is not a normalisable action.
+    #[error("target {target:?} is not a valid action: {source}")]
+    Target {
+        /// The target.
+        target: Target,
+        /// Why.
+        source: phi4_action::ActionError,
+    },
+    /// A scan specification that does not parse.
+    #[error(
+        "bad scan `{spec}`: {reason} (expected NAME=FROM:TO:N with NAME one of kappa, mu2, lambda, g-nnn, linear, imag-mass)"
+    )]
+    BadScan {
+        /// The specification.
+        spec: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Multi-histogram input or convergence problem.
+    #[error("multi-histogram reweighting: {0}")]
+    Mbar(String),
+}
+
+#[cfg(test)]
+mod tests;
