@@ -1,0 +1,668 @@
+//! Figures with plotters: font registration, saving one drawing as PNG and SVG,
+//! and generic line plots (with error bars) and category plots.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::fsutil::{rename, temp_sibling};
+
+/// DejaVu Sans, embedded so bitmap text renders the same on every machine
+/// (see `assets/LICENSE-DejaVu.txt`).
+static DEJAVU_SANS: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// The font family every figure uses.
+pub const FONT: &str = "sans-serif";
+
+/// Registers the embedded font with plotters (once per process).
+pub fn register_fonts() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        [FontStyle::Normal, FontStyle::Bold]
+            .into_iter()
+            .all(|style| plotters::style::register_font(FONT, style, DEJAVU_SANS).is_ok())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!("the embedded DejaVu Sans font could not be loaded"))
+    }
+}
+
+/// Colours for series and highlights (the Tableau 10 palette).
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// The `i`-th palette colour (cycling).
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Something that can draw itself on any plotters backend.
+pub trait Plot {
+    /// Draws on `root`, which has already been filled white.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Saves `plot` as `dir/name.png` and `dir/name.svg` (each written to a temporary
+/// file and renamed into place); returns the two paths.
+pub fn save_png_svg(plot: &impl Plot, dir: &Path, name: &str, size: (u32, u32)) -> Result<[PathBuf; 2]> {
+    register_fonts()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let png = dir.join(format!("{name}.png"));
+    let svg = dir.join(format!("{name}.svg"));
+
+    let tmp = temp_sibling(&png);
+    {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        plot.draw(&root)
+            .with_context(|| format!("cannot draw {}", png.display()))?;
+        root.present()?;
+    }
+    rename(&tmp, &png)?;
+
+    let tmp = temp_sibling(&svg);
+    {
+        let root = SVGBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        plot.draw(&root)
+            .with_context(|| format!("cannot draw {}", svg.display()))?;
+        root.present()?;
+    }
+    rename(&tmp, &svg)?;
+    Ok([png, svg])
+}
+
+/// A font of the figure family at `size` pixels.
+pub fn font(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().into()
+}
+
+/// Tick labels: short, scientific for very small or large values.
+pub fn tick_label(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 {
+        "0".to_owned()
+    } else if !(1e-3..1e5).contains(&a) {
+        let e = a.log10().round();
+        if (a / 10f64.powf(e) - 1.0).abs() < 1e-9 {
+            format!("{}1e{}", if v < 0.0 { "-" } else { "" }, e as i32)
+        } else {
+            format!("{v:.1e}")
+        }
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// A point with an optional symmetric error in y.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Abscissa.
+    pub x: f64,
+    /// Ordinate.
+    pub y: f64,
+    /// Standard error of `y`.
+    pub y_err: Option<f64>,
+}
+
+impl Point {
+    /// A point without error bar.
+    pub fn new(x: f64, y: f64) -> Self {
+        Self { x, y, y_err: None }
+    }
+
+    /// A point with error bar `± err`.
+    pub fn with_err(x: f64, y: f64, err: f64) -> Self {
+        Self { x, y, y_err: Some(err) }
+    }
+}
+
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesStyle {
+    /// Connected line.
+    Line,
+    /// Markers only.
+    Points,
+    /// Line with markers.
+    LinePoints,
+    /// Dashed line (references, exact curves).
+    Dashed,
+}
+
+/// One data series of a [`LinePlot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Legend label (empty: not in the legend).
+    pub label: String,
+    /// The data.
+    pub points: Vec<Point>,
+    /// Line, points or both.
+    pub style: SeriesStyle,
+    /// Colour (default: palette by index).
+    pub color: Option<RGBColor>,
+}
+
+impl Series {
+    /// A series in the given style.
+    pub fn new(label: impl Into<String>, points: Vec<Point>, style: SeriesStyle) -> Self {
+        Self {
+            label: label.into(),
+            points,
+            style,
+            color: None,
+        }
+    }
+
+    /// Sets the colour.
+    pub fn color(mut self, color: RGBColor) -> Self {
+        self.color = Some(color);
+        self
+    }
+}
+
+/// A horizontal reference line (an exact value, a tolerance).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefLine {
+    /// Height.
+    pub y: f64,
+    /// Legend label.
+    pub label: String,
+}
+
+/// A line plot with optional log axes, error bars, legend and reference lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinePlot {
+    /// Caption above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Logarithmic x axis.
+    pub x_log: bool,
+    /// Logarithmic y axis.
+    pub y_log: bool,
+    /// Fixed x range (default: from the data).
+    pub x_range: Option<(f64, f64)>,
+    /// Fixed y range (default: from the data and reference lines).
+    pub y_range: Option<(f64, f64)>,
+    /// Data series.
+    pub series: Vec<Series>,
+    /// Horizontal reference lines.
+    pub ref_lines: Vec<RefLine>,
+}
+
+impl LinePlot {
+    /// An empty plot with linear axes.
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            x_log: false,
+            y_log: false,
+            x_range: None,
+            y_range: None,
+            series: Vec::new(),
+            ref_lines: Vec::new(),
+        }
+    }
+
+    /// Logarithmic x axis.
+    pub fn log_x(mut self) -> Self {
+        self.x_log = true;
+        self
+    }
+
+    /// Logarithmic y axis.
+    pub fn log_y(mut self) -> Self {
+        self.y_log = true;
+        self
+    }
+
+    /// Fixes the x range.
+    pub fn x_range(mut self, lo: f64, hi: f64) -> Self {
+        self.x_range = Some((lo, hi));
+        self
+    }
+
+    /// Fixes the y range.
+    pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo, hi));
+        self
+    }
+
+    /// Adds a series.
+    pub fn series(mut self, s: Series) -> Self {
+        self.series.push(s);
+        self
+    }
+
+    /// Adds a horizontal reference line.
+    pub fn ref_line(mut self, y: f64, label: impl Into<String>) -> Self {
+        self.ref_lines.push(RefLine { y, label: label.into() });
+        self
+    }
+
+    /// The x range drawn: the fixed one, or the data's padded range.
+    pub fn resolved_x_range(&self) -> (f64, f64) {
+        self.x_range.unwrap_or_else(|| {
+            let xs = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.x));
+            padded_range(xs, self.x_log)
+        })
+    }
+
+    /// The y range drawn: the fixed one, or the padded range of data, error bars
+    /// and reference lines.
+    pub fn resolved_y_range(&self) -> (f64, f64) {
+        self.y_range.unwrap_or_else(|| {
+            let ys = self
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .flat_map(|p| {
+                    let e = p.y_err.unwrap_or(0.0);
+                    [p.y - e, p.y + e]
+                })
+                .chain(self.ref_lines.iter().map(|r| r.y));
+            padded_range(ys, self.y_log)
+        })
+    }
+}
+
+/// The range of the finite values (positive ones on a log axis), padded by 5 %
+/// (linear) or a quarter decade (log); a degenerate range is widened.
+pub fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && (!log || *v > 0.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !lo.is_finite() {
+        return if log { (0.1, 10.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        let (l, h) = (lo.log10(), hi.log10());
+        let pad = ((h - l) * 0.05).max(0.25);
+        (10f64.powf(l - pad), 10f64.powf(h + pad))
+    } else if hi > lo {
+        let pad = 0.05 * (hi - lo);
+        (lo - pad, hi + pad)
+    } else {
+        let pad = if lo == 0.0 { 1.0 } else { 0.1 * lo.abs() };
+        (lo - pad, hi + pad)
+    }
+}
+
+/// One axis: linear, or logarithmic drawn as log10 of the data on a linear scale
+/// (so values far below 1e-16 keep their tick labels, which plotters' own log axis
+/// drops) with decades labelled `1e-12`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Axis {
+    /// Logarithmic.
+    pub log: bool,
+    /// Drawing range (log10 of the data range on a log axis).
+    pub range: (f64, f64),
+}
+
+impl Axis {
+    /// An axis over the data range `(lo, hi)` (positive on a log axis).
+    pub fn new(log: bool, (lo, hi): (f64, f64)) -> Self {
+        let range = if log {
+            (lo.max(f64::MIN_POSITIVE).log10(), hi.max(f64::MIN_POSITIVE).log10())
+        } else {
+            (lo, hi)
+        };
+        Self { log, range }
+    }
+
+    /// Data value to drawing coordinate; `None` for non-positive values on a log axis.
+    pub fn to_coord(self, v: f64) -> Option<f64> {
+        match (self.log, v > 0.0) {
+            (false, _) => v.is_finite().then_some(v),
+            (true, true) => Some(v.log10()).filter(|c| c.is_finite()),
+            (true, false) => None,
+        }
+    }
+
+    /// Whether only whole decades are labelled (log axes spanning two decades or more).
+    fn decades_only(self) -> bool {
+        self.log && (self.range.1 - self.range.0).abs() >= 2.0
+    }
+
+    /// How many labels to ask plotters for: one per decade on a wide log axis.
+    pub fn n_labels(self) -> usize {
+        if self.decades_only() {
+            ((self.range.1 - self.range.0).abs().ceil() as usize + 1).clamp(3, 12)
+        } else {
+            8
+        }
+    }
+
+    /// Tick label at drawing coordinate `c`.
+    pub fn label(self, c: f64) -> String {
+        if !self.log {
+            return tick_label(c);
+        }
+        if (c - c.round()).abs() < 1e-9 {
+            let e = c.round() as i32;
+            if (-2..=3).contains(&e) {
+                tick_label(10f64.powi(e))
+            } else {
+                format!("1e{e}")
+            }
+        } else if self.decades_only() {
+            String::new()
+        } else {
+            // two significant digits between decades
+            let v = 10f64.powf(c);
+            let e = v.log10().floor();
+            let m = (v / 10f64.powf(e) * 10.0).round() / 10.0;
+            tick_label(m * 10f64.powf(e))
+        }
+    }
+}
+
+impl Plot for LinePlot {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let ax = Axis::new(self.x_log, self.resolved_x_range());
+        let ay = Axis::new(self.y_log, self.resolved_y_range());
+        let ((x0, x1), (y0, y1)) = (ax.range, ay.range);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, font(26))
+            .margin(16)
+            .x_label_area_size(56)
+            .y_label_area_size(84)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .label_style(font(18))
+            .axis_desc_style(font(20))
+            .x_labels(ax.n_labels())
+            .y_labels(ay.n_labels())
+            .x_label_formatter(&|c| ax.label(*c))
+            .y_label_formatter(&|c| ay.label(*c))
+            .max_light_lines(2)
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()?;
+
+        let mut any_label = false;
+        for r in &self.ref_lines {
+            let Some(y) = ay.to_coord(r.y) else { continue };
+            let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(1);
+            let anno = chart.draw_series(DashedLineSeries::new([(x0, y), (x1, y)], 8, 5, style))?;
+            if !r.label.is_empty() {
+                any_label = true;
+                anno.label(r.label.clone())
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(90, 90, 90)));
+            }
+        }
+
+        for (i, s) in self.series.iter().enumerate() {
+            let c = s.color.unwrap_or_else(|| color(i));
+            let line_style = ShapeStyle::from(&c).stroke_width(2);
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .filter_map(|p| Some((ax.to_coord(p.x)?, ay.to_coord(p.y)?)))
+                .collect();
+
+            // error bars first, so markers sit on top
+            let bar = ShapeStyle::from(&c).stroke_width(1);
+            for p in &s.points {
+                let (Some(x), Some(e)) = (ax.to_coord(p.x), p.y_err.filter(|e| *e > 0.0)) else {
+                    continue;
+                };
+                let lo = ay.to_coord(p.y - e).unwrap_or(y0).max(y0);
+                let Some(hi) = ay.to_coord(p.y + e) else { continue };
+                chart.draw_series([PathElement::new(vec![(x, lo), (x, hi)], bar)])?;
+                chart.draw_series(
+                    [lo, hi].map(|y| EmptyElement::at((x, y)) + PathElement::new(vec![(-4, 0), (4, 0)], bar)),
+                )?;
+            }
+
+            let anno = match s.style {
+                SeriesStyle::Line | SeriesStyle::LinePoints => {
+                    chart.draw_series(LineSeries::new(pts.clone(), line_style))?
+                }
+                SeriesStyle::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 10, 6, line_style))?,
+                SeriesStyle::Points => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?,
+            };
+            if !s.label.is_empty() {
+                any_label = true;
+                let style = s.style;
+                anno.label(s.label.clone()).legend(move |(x, y)| {
+                    let line = match style {
+                        SeriesStyle::Points => ShapeStyle::from(&TRANSPARENT),
+                        _ => ShapeStyle::from(&c).stroke_width(2),
+                    };
+                    let marker = match style {
+                        SeriesStyle::Points | SeriesStyle::LinePoints => 4,
+                        _ => 0,
+                    };
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (20, 0)], line)
+                        + Circle::new((10, 0), marker, c.filled())
+                });
+            }
+            if s.style == SeriesStyle::LinePoints {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+            }
+        }
+
+        if any_label {
+            chart
+                .configure_series_labels()
+                .label_font(font(18))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(160, 160, 160))
+                .draw()?;
+        }
+        Ok(())
+    }
+}
+
+/// One series of a [`CategoryPlot`]: values attached to category indices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategorySeries {
+    /// Legend label (empty: not in the legend).
+    pub label: String,
+    /// `(category index, value)`; several values per category are spread sideways.
+    pub values: Vec<(usize, f64)>,
+    /// Colour (default: palette by index).
+    pub color: Option<RGBColor>,
+}
+
+/// Points over named categories (geometries, methods), optionally on a log y axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryPlot {
+    /// Caption above the plot.
+    pub title: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Category names along x.
+    pub categories: Vec<String>,
+    /// Logarithmic y axis.
+    pub y_log: bool,
+    /// Fixed y range (default: from the data and reference lines).
+    pub y_range: Option<(f64, f64)>,
+    /// Data series.
+    pub series: Vec<CategorySeries>,
+    /// Horizontal reference lines.
+    pub ref_lines: Vec<RefLine>,
+}
+
+impl CategoryPlot {
+    /// An empty plot over these categories.
+    pub fn new<S: Into<String>>(
+        title: impl Into<String>,
+        y_label: impl Into<String>,
+        categories: impl IntoIterator<Item = S>,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            y_label: y_label.into(),
+            categories: categories.into_iter().map(Into::into).collect(),
+            y_log: false,
+            y_range: None,
+            series: Vec::new(),
+            ref_lines: Vec::new(),
+        }
+    }
+
+    /// Logarithmic y axis.
+    pub fn log_y(mut self) -> Self {
+        self.y_log = true;
+        self
+    }
+
+    /// Fixes the y range.
+    pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo, hi));
+        self
+    }
+
+    /// Adds a series.
+    pub fn series(mut self, label: impl Into<String>, values: Vec<(usize, f64)>) -> Self {
+        self.series.push(CategorySeries {
+            label: label.into(),
+            values,
+            color: None,
+        });
+        self
+    }
+
+    /// Adds a horizontal reference line.
+    pub fn ref_line(mut self, y: f64, label: impl Into<String>) -> Self {
+        self.ref_lines.push(RefLine { y, label: label.into() });
+        self
+    }
+
+    /// The points actually drawn: several values of one series in one category are
+    /// spread over ±0.3 around the category, series are offset from each other.
+    pub fn positions(&self) -> Vec<Vec<(f64, f64)>> {
+        let n_series = self.series.len().max(1) as f64;
+        self.series
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let band = 0.6 / n_series;
+                let start = -0.3 + band * k as f64;
+                (0..self.categories.len())
+                    .flat_map(|cat| {
+                        let vals: Vec<f64> = s.values.iter().filter(|(c, _)| *c == cat).map(|(_, v)| *v).collect();
+                        let m = vals.len() as f64;
+                        vals.into_iter()
+                            .enumerate()
+                            .map(move |(j, v)| (cat as f64 + start + band * (j as f64 + 0.5) / m, v))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn resolved_y_range(&self) -> (f64, f64) {
+        self.y_range.unwrap_or_else(|| {
+            let ys = self
+                .series
+                .iter()
+                .flat_map(|s| s.values.iter().map(|v| v.1))
+                .chain(self.ref_lines.iter().map(|r| r.y));
+            padded_range(ys, self.y_log)
+        })
+    }
+}
+
+impl Plot for CategoryPlot {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let ay = Axis::new(self.y_log, self.resolved_y_range());
+        let (y0, y1) = ay.range;
+        let n = self.categories.len();
+        let (x0, x1) = (-0.5, n as f64 - 0.5);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, font(26))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(84)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        let name = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                self.categories[i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n.max(2) * 2 + 1)
+            .x_label_formatter(&name)
+            .y_labels(ay.n_labels())
+            .y_label_formatter(&|c| ay.label(*c))
+            .y_desc(self.y_label.as_str())
+            .label_style(font(18))
+            .axis_desc_style(font(20))
+            .max_light_lines(2)
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()?;
+
+        let mut any_label = false;
+        for r in &self.ref_lines {
+            let Some(y) = ay.to_coord(r.y) else { continue };
+            let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(1);
+            let anno = chart.draw_series(DashedLineSeries::new([(x0, y), (x1, y)], 8, 5, style))?;
+            if !r.label.is_empty() {
+                any_label = true;
+                anno.label(r.label.clone())
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(90, 90, 90)));
+            }
+        }
+        for (k, (s, pts)) in self.series.iter().zip(self.positions()).enumerate() {
+            let c = s.color.unwrap_or_else(|| color(k));
+            let pts = pts.into_iter().filter_map(|(x, v)| Some((x, ay.to_coord(v)?)));
+            let anno = chart.draw_series(pts.map(|p| Circle::new(p, 5, c.filled())))?;
+            if !s.label.is_empty() {
+                any_label = true;
+                anno.label(s.label.clone())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
+            }
+        }
+        if any_label {
+            chart
+                .configure_series_labels()
+                .label_font(font(18))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(160, 160, 160))
+                .draw()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! Running the release build of the `qftml` binary and reading its `--json` output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+use crate::provenance::CommandRecord;
+
+/// Builds `cargo build --release -p cli` and returns the path of the `qftml` binary.
+///
+/// Cargo's own progress goes to stderr; the binary's path is read from cargo's
+/// JSON messages, so a custom target directory works.
+pub fn build_release(root: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .args(["build", "--release", "-p", "cli", "--bin", "qftml"])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo to build the qftml release binary")?;
+    if !output.status.success() {
+        bail!("`cargo build --release -p cli` failed; fix the build and run again");
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    executable_from_cargo_messages(&stdout)
+        .ok_or_else(|| anyhow!("cargo built the cli package but reported no `qftml` executable"))
+}
+
+/// The `executable` of the `qftml` binary in cargo's `--message-format=json` output.
+pub fn executable_from_cargo_messages(stdout: &str) -> Option<PathBuf> {
+    stdout
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "qftml")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+}
+
+/// A `qftml` binary and the commands run with it.
+#[derive(Debug, Clone)]
+pub struct Qftml {
+    path: PathBuf,
+}
+
+impl Qftml {
+    /// Uses the binary at `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    /// The binary's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `qftml --version`, trimmed.
+    pub fn version(&self) -> Result<String> {
+        let out = Command::new(&self.path)
+            .arg("--version")
+            .output()
+            .with_context(|| format!("cannot run {}", self.path.display()))?;
+        if !out.status.success() {
+            bail!(
+                "`qftml --version` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Runs `qftml ARGS --json`, returning the parsed JSON and a record of the command.
+    /// A failing command is an error that quotes the command's stderr.
+    pub fn run_json(&self, args: &[&str]) -> (Result<Value>, CommandRecord) {
+        let mut argv: Vec<String> = vec!["qftml".to_owned()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        argv.push("--json".to_owned());
+        let start = Instant::now();
+        let out = Command::new(&self.path).args(&argv[1..]).stdin(Stdio::null()).output();
+        let record = |code| CommandRecord {
+            argv: argv.clone(),
+            wall_seconds: start.elapsed().as_secs_f64(),
+            exit_code: code,
+        };
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                let r = record(None);
+                return (Err(anyhow!("cannot run {}: {e}", self.path.display())), r);
+            }
+        };
+        let rec = record(out.status.code());
+        let result = if out.status.success() {
+            serde_json::from_slice(&out.stdout).with_context(|| {
+                format!(
+                    "`{}` printed output that is not JSON: {}",
+                    argv.join(" "),
+                    String::from_utf8_lossy(&out.stdout)
+                        .chars()
+                        .take(400)
+                        .collect::<String>()
+                )
+            })
+        } else {
+            Err(anyhow!(
+                "`{}` failed ({}): {}",
+                argv.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        };
+        (result, rec)
+    }
+}
+
+/// Reads a required number from a JSON object, naming the field if it is absent.
+pub fn num(v: &Value, field: &str) -> Result<f64> {
+    v.get(field)
+        .and_then(Value::as_f64)
+        .ok_or_else(|| anyhow!("qftml output has no numeric field `{field}`: {}", abbreviate(v)))
+}
+
+/// Reads a required non-negative integer from a JSON object.
+pub fn uint(v: &Value, field: &str) -> Result<u64> {
+    v.get(field)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| anyhow!("qftml output has no integer field `{field}`: {}", abbreviate(v)))
+}
+
+/// The first 300 characters of a JSON value, for error messages.
+pub fn abbreviate(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 300 {
+        format!("{}…", s.chars().take(300).collect::<String>())
+    } else {
+        s
+    }
+}
