@@ -301,12 +301,17 @@ impl Chain {
 
     /// `n` sweeps during which the Metropolis step size is tuned towards 50% acceptance
     /// after every sweep (`δ ← δ·exp(rate − ½)`), and the number of Wolff clusters per
-    /// sweep is set from the mean cluster size of these sweeps.  The tuning stops when this
+    /// sweep is set from the mean cluster size of the second half of these sweeps.  The tuning stops when this
     /// returns, so the chain after thermalisation is a homogeneous Markov chain.
     pub fn thermalise(&mut self, n: u64) {
         let start = Instant::now();
-        let (clusters, cluster_sites) = (self.stats.clusters, self.stats.cluster_sites);
-        for _ in 0..n {
+        // Cluster sizes of the second half of these sweeps set the number of clusters, so
+        // that small clusters of a cold start do not count.
+        let mut baseline = (self.stats.clusters, self.stats.cluster_sites);
+        for k in 0..n {
+            if k == n / 2 && k > 0 {
+                baseline = (self.stats.clusters, self.stats.cluster_sites);
+            }
             let (proposals, accepted) = (self.stats.proposals, self.stats.accepted);
             self.sweep_inner();
             let done = self.stats.proposals - proposals;
@@ -315,8 +320,8 @@ impl Chain {
                 self.step = (self.step * (rate - TARGET_ACCEPTANCE).exp()).clamp(STEP_RANGE.0, STEP_RANGE.1);
             }
             if let Some(fraction) = self.algorithm.cluster_work() {
-                let built = self.stats.clusters - clusters;
-                let mean = (self.stats.cluster_sites - cluster_sites) as f64 / built.max(1) as f64;
+                let built = self.stats.clusters - baseline.0;
+                let mean = (self.stats.cluster_sites - baseline.1) as f64 / built.max(1) as f64;
                 let wanted = fraction * self.n_sites() as f64;
                 self.clusters_per_sweep = (wanted / mean.max(1.0)).ceil().clamp(1.0, wanted.max(1.0)) as usize;
             }

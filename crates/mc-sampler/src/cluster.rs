@@ -21,6 +21,24 @@ use rand::Rng;
 use crate::fastexp::{exp_neg, uniform53};
 use crate::layout::Layout;
 
+/// `u ≥ exp(−x)` for `x > 0`, decided without `exp` in most cases by Taylor bounds:
+/// `1 − x + x²/2 − x³/6 ≤ exp(−x) ≤ 1/(1 + x + x²/2 + x³/6)`.  Only a `u` between the
+/// bounds (with margins far above rounding) goes to the accurate exponential, so the result
+/// is always that of `u ≥ exp_neg(x)`.
+#[inline(always)]
+fn bond(u: f64, x: f64) -> bool {
+    const MARGIN: f64 = 1e-12;
+    let x2 = x * x;
+    let (even, odd) = (1.0 + 0.5 * x2, x * (1.0 + x2 * (1.0 / 6.0)));
+    if u * (even + odd) >= 1.0 + MARGIN {
+        true
+    } else if u < (even - odd) - MARGIN {
+        false
+    } else {
+        u >= exp_neg(x)
+    }
+}
+
 /// Work space of the Wolff update: a generation stamp per site (no clearing between
 /// clusters) and the member list, reused as the growth stack.
 #[derive(Debug, Clone)]
@@ -74,7 +92,7 @@ impl Wolff {
                 }
                 let coupling = w * xi * field[j];
                 // Bond with probability 1 − exp(−2 w φ_iφ_j) on satisfied pairs.
-                if coupling > 0.0 && uniform53(rng.next_u64()) >= exp_neg(2.0 * coupling) {
+                if coupling > 0.0 && bond(uniform53(rng.next_u64()), 2.0 * coupling) {
                     self.stamp[j] = generation;
                     self.members.push(j as u32);
                 }

@@ -757,3 +757,55 @@ fn progress_counts_every_sweep() {
     .unwrap();
     assert_eq!(total.load(Ordering::Relaxed), 3 * 280);
 }
+
+// ---------------------------------------------------------------------------------------
+// autocorrelation at the talk's point (QFTML_SLOW=1)
+
+/// τ_int(m²) at the talk's point on 64², from the Γ-method over 2 chains: the hybrid
+/// schedule must stay at or below 5 sweeps; the Metropolis value is printed beside it.
+/// Run with `QFTML_SLOW=1 cargo test -p mc-sampler --release tau_int -- --nocapture`.
+#[test]
+fn tau_int_of_m2_at_the_talks_point_on_64x64() {
+    if !slow() {
+        return;
+    }
+    let c = Couplings::homogeneous(
+        &Lattice::square(64).unwrap(),
+        Homogeneous {
+            kappa: 1.0,
+            mu2: -0.9515,
+            lambda: 0.7,
+        },
+    )
+    .unwrap();
+    let mut taus = Vec::new();
+    for (algorithm, n_sweeps) in [
+        (Algorithm::Hybrid, 20_000),
+        (Algorithm::Cluster, 20_000),
+        (Algorithm::HeatBath, 100_000),
+        (Algorithm::Metropolis, 100_000),
+    ] {
+        let mut cfg = config(algorithm, 2, n_sweeps, 64);
+        cfg.n_therm = 2_000;
+        let out = run_chains(&c, &cfg, |_| {}).unwrap();
+        let series: Vec<Vec<f64>> = out.chains.iter().map(|ch| ch.series(2)).collect();
+        let refs: Vec<&[f64]> = series.iter().map(|s| s.as_slice()).collect();
+        let est = crate::stats::gamma_method(&refs);
+        let t = out.timing();
+        println!(
+            "{:>10}: m2 = {:.5} ± {:.5}, tau_int(m2) = {:.2} ± {:.2} sweeps, {:.2} ns/site-update, clusters/sweep {:?}, mean size {:?}, acceptance {:.3}{}",
+            algorithm.name(),
+            est.mean,
+            est.err,
+            est.tau_int,
+            est.tau_int_err,
+            t.ns_per_site_update(),
+            out.chains[0].clusters_per_sweep,
+            out.chains[0].mean_cluster_size,
+            out.acceptance(),
+            est.warning.map(|w| format!(" (warning: {w})")).unwrap_or_default()
+        );
+        taus.push((algorithm, est.tau_int));
+    }
+    assert!(taus[0].1 <= 5.0, "hybrid tau_int(m2) = {}", taus[0].1);
+}
