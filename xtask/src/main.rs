@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             match xtask::reproduce::reproduce(&opts) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => {
-                    eprintln!("reproduce: some checks failed; see REPORT.md");
+                    eprintln!("reproduce: a figure failed or a check did not pass; see REPORT.md");
                     ExitCode::FAILURE
                 }
                 Err(e) => {

@@ -73,24 +73,37 @@ impl Qftml {
     }
 
     /// Runs `qftml ARGS --json`, returning the parsed JSON and a record of the command.
-    /// A failing command is an error that quotes the command's stderr.
+    /// The command's stderr (progress, warnings) is passed through, indented, as it
+    /// arrives; a failing command is an error that quotes the end of its stderr.
     pub fn run_json(&self, args: &[&str]) -> (Result<Value>, CommandRecord) {
         let mut argv: Vec<String> = vec!["qftml".to_owned()];
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         argv.push("--json".to_owned());
         let start = Instant::now();
-        let out = Command::new(&self.path).args(&argv[1..]).stdin(Stdio::null()).output();
         let record = |code| CommandRecord {
             argv: argv.clone(),
             wall_seconds: start.elapsed().as_secs_f64(),
             exit_code: code,
         };
+        let child = Command::new(&self.path)
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => return (Err(anyhow!("cannot run {}: {e}", self.path.display())), record(None)),
+        };
+        let stderr = child
+            .stderr
+            .take()
+            .map(|pipe| std::thread::spawn(move || forward_stderr(pipe)));
+        let out = child.wait_with_output();
+        let stderr_tail = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
         let out = match out {
             Ok(o) => o,
-            Err(e) => {
-                let r = record(None);
-                return (Err(anyhow!("cannot run {}: {e}", self.path.display())), r);
-            }
+            Err(e) => return (Err(anyhow!("cannot run {}: {e}", self.path.display())), record(None)),
         };
         let rec = record(out.status.code());
         let result = if out.status.success() {
@@ -109,11 +122,26 @@ impl Qftml {
                 "`{}` failed ({}): {}",
                 argv.join(" "),
                 out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
+                stderr_tail.trim()
             ))
         };
         (result, rec)
     }
+}
+
+/// Copies a child's stderr to ours line by line (indented), returning its last lines.
+pub(crate) fn forward_stderr(pipe: impl std::io::Read) -> String {
+    use std::io::BufRead;
+    const KEEP: usize = 30;
+    let mut tail = std::collections::VecDeque::with_capacity(KEEP);
+    for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+        eprintln!("      | {line}");
+        if tail.len() == KEEP {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    Vec::from(tail).join("\n")
 }
 
 /// Reads a required number from a JSON object, naming the field if it is absent.

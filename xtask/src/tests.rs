@@ -583,3 +583,24 @@ fn elapsed_helpers_are_monotone() {
     assert!(t.elapsed().as_secs_f64() >= 0.0);
     assert!(crate::fsutil::unix_seconds(SystemTime::now()) > 1.7e9);
 }
+
+#[test]
+fn qftml_stderr_is_forwarded_and_its_tail_kept() {
+    let lines: String = (0..40).map(|k| format!("line {k}\n")).collect();
+    let tail = crate::qftml::forward_stderr(lines.as_bytes());
+    assert!(tail.starts_with("line 10\n") && tail.ends_with("line 39"), "{tail}");
+}
+
+#[test]
+fn a_missing_qftml_binary_is_a_recorded_error() {
+    let q = crate::qftml::Qftml::new(PathBuf::from("/nonexistent/qftml"));
+    let (result, record) = q.run_json(&["graph", "--geometry", "square"]);
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("cannot run /nonexistent/qftml")
+    );
+    assert_eq!(record.argv, ["qftml", "graph", "--geometry", "square", "--json"]);
+    assert_eq!(record.exit_code, None);
+}
