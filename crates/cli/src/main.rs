@@ -9,9 +9,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod action;
+mod couplings_file;
 mod geometry;
 mod graph;
 mod output;
+mod reweight;
+mod sample;
 
 /// Lattice φ⁴ field theory as a machine-learning model.
 #[derive(Debug, Parser)]
@@ -27,6 +30,10 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Evaluate the φ⁴ action, its clique factorisation and ∂S/∂θ on a configuration.
     Action(action::ActionArgs),
+    /// Sample φ⁴ with Markov chains; observables with Γ-method errors.
+    Sample(sample::SampleArgs),
+    /// Reweight stored ensembles to other (also complex) actions; scans; multi-histogram.
+    Reweight(reweight::ReweightArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Graph(args) => graph::run(&args),
         Command::Action(args) => action::run(&args),
+        Command::Sample(args) => sample::run(&args),
+        Command::Reweight(args) => reweight::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,6 @@ pub fn print_json(value: &Value) -> Result<()> {
 }
 
 /// Provenance of a result: program version, source revision, command line.
-#[allow(dead_code)]
 pub fn provenance() -> Value {
     json!({
         "program": "qftml",
@@ -28,7 +27,6 @@ pub fn provenance() -> Value {
 
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, then rename,
 /// so an interrupted run never leaves a half-written file in place of a good one.
-#[allow(dead_code)]
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -46,4 +44,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())
+}
+
+/// A progress bar on stderr; drawn only when stderr is a terminal.
+pub fn progress_bar(total: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    let template = format!("{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {unit} (eta {{eta}})");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }

@@ -164,3 +164,292 @@ fn action_on_a_given_field() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The free field sampled by every algorithm agrees with the exact eigenvalue results
+/// (DESIGN.md section 4) within 4 standard errors that include autocorrelation.
+#[test]
+fn sample_free_field_agrees_with_exact_for_every_algorithm() {
+    for algorithm in ["metropolis", "heatbath", "cluster", "hybrid"] {
+        let v = json(&[
+            "sample",
+            "--lattice",
+            "8",
+            "--kappa",
+            "1",
+            "--mu2",
+            "1",
+            "--lambda",
+            "0",
+            "--sweeps",
+            "20000",
+            "--seed",
+            "1",
+            "--algorithm",
+            algorithm,
+            "--json",
+        ]);
+        let exact = &v["exact_free_field"];
+        for name in ["phi2", "m2", "nn", "m_abs", "action_density"] {
+            let o = &v["observables"][name];
+            let (mean, err) = (o["mean"].as_f64().unwrap(), o["err"].as_f64().unwrap());
+            let truth = exact[name].as_f64().unwrap();
+            assert!(
+                err > 0.0 && o["tau_int"].as_f64().unwrap() >= 0.5 - 1e-9,
+                "{algorithm} {name}: {o}"
+            );
+            assert!(
+                (mean - truth).abs() < 4.0 * err,
+                "{algorithm} {name}: {mean} ± {err} vs exact {truth}"
+            );
+        }
+        assert!(v["observables"]["chi"]["err"].as_f64().unwrap() > 0.0);
+        assert_eq!(v["n_configs"], 40_000);
+        assert!(v["timing"]["ns_per_site_update"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn sample_is_bit_identical_on_one_or_two_threads() {
+    let run = |threads: &str| {
+        let mut v = json(&[
+            "sample",
+            "--lattice",
+            "8",
+            "--kappa",
+            "1",
+            "--mu2",
+            "-0.9515",
+            "--lambda",
+            "0.7",
+            "--sweeps",
+            "500",
+            "--therm",
+            "100",
+            "--chains",
+            "3",
+            "--seed",
+            "9",
+            "--threads",
+            threads,
+            "--json",
+        ]);
+        v["observables"].take()
+    };
+    assert_eq!(run("1"), run("2"));
+}
+
+#[test]
+fn sample_writes_its_ensemble_and_refuses_bad_input() {
+    let dir = std::env::temp_dir().join(format!("qftml-sample-test-{}", std::process::id()));
+    let out = dir.join("run");
+    let v = json(&[
+        "sample",
+        "--lattice",
+        "6x4",
+        "--kappa",
+        "1",
+        "--mu2",
+        "1",
+        "--lambda",
+        "0.2",
+        "--sweeps",
+        "50",
+        "--therm",
+        "10",
+        "--algorithm",
+        "heatbath",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    for file in ["ensemble.qfe", "config.toml", "results.json"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(written["observables"], v["observables"]);
+    assert_eq!(written["config"]["lattice"], "6x4");
+
+    // The written config reproduces the run.
+    let again = json(&[
+        "sample",
+        "--config",
+        out.join("config.toml").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(again["observables"], v["observables"]);
+
+    check_refused(&["sample", "--lattice", "8", "--kappa", "1", "--mu2", "1"], "--lambda");
+    check_refused(
+        &[
+            "sample",
+            "--lattice",
+            "8",
+            "--kappa",
+            "1",
+            "--mu2",
+            "1",
+            "--lambda",
+            "0",
+            "--algorithm",
+            "gibbs",
+        ],
+        "unknown algorithm",
+    );
+    check_refused(&["sample", "--kappa", "1", "--mu2", "1", "--lambda", "0"], "--lattice");
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        "{\"format\": \"qftml-couplings\", \"version\": 1, \"lattice\": [4, 4]",
+    )
+    .unwrap();
+    check_refused(
+        &["sample", "--couplings", bad.to_str().unwrap()],
+        "not a couplings file",
+    );
+    let toml = dir.join("run.toml");
+    std::fs::write(&toml, "lattice = \"8\"\nkapa = 1.0\n").unwrap();
+    check_refused(&["sample", "--config", toml.to_str().unwrap()], "kapa");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A free-field heat-bath ensemble (8×8, κ = 1, μ² = 1, λ = 0) stored with `--out`.
+fn free_field_ensemble(dir: &std::path::Path, mu2: &str, seed: &str) -> String {
+    let out = dir.join(format!("ff-mu2-{mu2}"));
+    json(&[
+        "sample",
+        "--lattice",
+        "8",
+        "--kappa",
+        "1",
+        "--mu2",
+        mu2,
+        "--lambda",
+        "0",
+        "--sweeps",
+        "20000",
+        "--therm",
+        "500",
+        "--algorithm",
+        "heatbath",
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    out.to_str().unwrap().to_string()
+}
+
+/// Exact free-field ⟨φ²⟩ on 8×8 with κ = 1 from the eigenvalues (DESIGN.md section 4):
+/// λ_k = μ² + 2Σ(1 − cos k) − 4g′ cos k_x cos k_y + 2ic.
+fn exact_phi2(mu2: f64, g_nnn: f64, c: f64) -> (f64, f64) {
+    let l = 8;
+    let (mut re, mut im) = (0.0, 0.0);
+    for nx in 0..l {
+        for ny in 0..l {
+            let (cx, cy) = (
+                (2.0 * std::f64::consts::PI * nx as f64 / l as f64).cos(),
+                (2.0 * std::f64::consts::PI * ny as f64 / l as f64).cos(),
+            );
+            let lr = mu2 + 2.0 * (2.0 - cx - cy) - 4.0 * g_nnn * cx * cy;
+            let li = 2.0 * c;
+            let d = lr * lr + li * li;
+            re += lr / d;
+            im -= li / d;
+        }
+    }
+    let v = (l * l) as f64;
+    (re / v, im / v)
+}
+
+#[test]
+fn reweight_free_field_to_diagonal_and_imaginary_mass() {
+    let dir = std::env::temp_dir().join(format!("qftml-reweight-test-{}", std::process::id()));
+    let ens = free_field_ensemble(&dir, "1", "5");
+    let sampled: Value =
+        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(&ens).join("results.json")).unwrap())
+            .unwrap();
+
+    // Identity: the sampled action itself gives the plain means and ESS = N.
+    let id = json(&["reweight", "--ensemble", &ens, "--json"]);
+    assert_eq!(id["ess"].as_f64().unwrap(), 40_000.0);
+    let plain = sampled["observables"]["phi2"]["mean"].as_f64().unwrap();
+    assert!((id["observables"]["phi2"]["mean"].as_f64().unwrap() - plain).abs() < 1e-12);
+
+    // A real target: the diagonal coupling g′ = 0.05.
+    let g = json(&["reweight", "--ensemble", &ens, "--g-nnn", "0.05", "--json"]);
+    let (exact, _) = exact_phi2(1.0, 0.05, 0.0);
+    let o = &g["observables"]["phi2"];
+    assert!(
+        (o["mean"].as_f64().unwrap() - exact).abs() < 4.0 * o["err"].as_f64().unwrap(),
+        "{o} vs {exact}"
+    );
+    assert_eq!(g["flagged"], false);
+
+    // A complex target: the imaginary mass c = 0.1.
+    let c = json(&["reweight", "--ensemble", &ens, "--imag-mass", "0.1", "--json"]);
+    let (re, im) = exact_phi2(1.0, 0.0, 0.1);
+    let o = &c["observables"]["phi2"];
+    assert!(
+        (o["re"].as_f64().unwrap() - re).abs() < 4.0 * o["err_re"].as_f64().unwrap(),
+        "{o} vs {re}"
+    );
+    assert!(
+        (o["im"].as_f64().unwrap() - im).abs() < 4.0 * o["err_im"].as_f64().unwrap(),
+        "{o} vs {im}"
+    );
+    assert!(c["avg_phase"]["abs"].as_f64().unwrap() > 0.5);
+
+    // A scan: one point per value, each with its own diagnostics; far points are flagged.
+    let s = json(&["reweight", "--ensemble", &ens, "--scan", "g-nnn=0:0.24:4", "--json"]);
+    let points = s["points"].as_array().unwrap();
+    assert_eq!(points.len(), 4);
+    assert_eq!(points[0]["g_nnn"], 0.0);
+    assert_eq!(points[0]["flagged"], false);
+
+    // Multi-histogram over two ensembles at μ² = 1 and 1.3, evaluated at μ² = 1.15.
+    let ens2 = free_field_ensemble(&dir, "1.3", "6");
+    let mh = json(&[
+        "reweight",
+        "--ensemble",
+        &ens,
+        "--ensemble",
+        &ens2,
+        "--mu2",
+        "1.15",
+        "--json",
+    ]);
+    let (exact, _) = exact_phi2(1.15, 0.0, 0.0);
+    let o = &mh["observables"]["phi2"];
+    assert!(
+        (o["mean"].as_f64().unwrap() - exact).abs() < 4.0 * o["err"].as_f64().unwrap(),
+        "{o} vs {exact}"
+    );
+    assert_eq!(mh["method"], "multi-histogram");
+
+    check_refused(
+        &[
+            "reweight",
+            "--ensemble",
+            &ens,
+            "--ensemble",
+            &ens2,
+            "--imag-mass",
+            "0.1",
+        ],
+        "real targets only",
+    );
+    check_refused(&["reweight", "--ensemble", &ens, "--scan", "g-nnn=0:0.1"], "bad --scan");
+    // A corrupted ensemble file is detected, not misread.
+    let file = std::path::Path::new(&ens).join("ensemble.qfe");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&file, &bytes).unwrap();
+    check_refused(&["reweight", "--ensemble", &ens], "checksum");
+    check_refused(
+        &["reweight", "--ensemble", dir.join("missing").to_str().unwrap()],
+        "cannot use ensemble",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

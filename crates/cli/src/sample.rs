@@ -1,0 +1,377 @@
+//! `qftml sample`: Markov-chain Monte Carlo of lattice φ⁴ with Γ-method error bars.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use mc_sampler::ensemble::{self, Ensemble, EnsembleHeader};
+use mc_sampler::stats::{chi_and_binder, gamma_method};
+use mc_sampler::{Algorithm, RunConfig, RunOutput, run_chains};
+use phi4_action::gaussian::FreeField;
+use phi4_action::{Couplings, Homogeneous, Observables};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::couplings_file::CouplingsFile;
+use crate::geometry::LatticeSize;
+use crate::output::{print_json, progress_bar, provenance, write_atomic};
+
+/// Sample p(φ) ∝ exp(−S) with Markov chains and report observables with Γ-method errors.
+///
+/// The action is homogeneous lattice φ⁴ (--kappa, --mu2, --lambda, optionally the diagonal
+/// term −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j via --g-nnn) or inhomogeneous couplings read from --couplings.
+/// Settings can also come from a TOML run config (--config); flags override it.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// TOML run config with any of the keys below (e.g. `lattice = "64"`, `kappa = 1.0`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Periodic lattice size, L or LxLy (at least 4 in each direction).
+    #[arg(long)]
+    pub lattice: Option<LatticeSize>,
+    /// Hopping parameter κ.
+    #[arg(long, allow_negative_numbers = true)]
+    pub kappa: Option<f64>,
+    /// Bare mass squared μ².
+    #[arg(long, allow_negative_numbers = true)]
+    pub mu2: Option<f64>,
+    /// Quartic coupling λ.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lambda: Option<f64>,
+    /// Diagonal next-nearest-neighbour coupling g′ of −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j.
+    #[arg(long, allow_negative_numbers = true)]
+    pub g_nnn: Option<f64>,
+    /// Inhomogeneous couplings (JSON: lattice, pair_set, w, a, b, r), e.g. from training.
+    #[arg(long)]
+    pub couplings: Option<PathBuf>,
+    /// Update schedule: metropolis, heatbath, cluster or hybrid [default: hybrid].
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// Measured sweeps per chain [default: 10000].
+    #[arg(long)]
+    pub sweeps: Option<u64>,
+    /// Thermalisation sweeps per chain [default: 1000].
+    #[arg(long)]
+    pub therm: Option<u64>,
+    /// Independent chains [default: 2].
+    #[arg(long)]
+    pub chains: Option<usize>,
+    /// Measure every this many sweeps [default: 1].
+    #[arg(long)]
+    pub measure_every: Option<u64>,
+    /// Seed of the run; chain c uses stream c [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads [default: all cores]; results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the ensemble (configurations, actions, observables), .npy exports, the
+    /// resolved config and results.json into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The TOML run config: every key optional, flags override.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleConfig {
+    pub lattice: Option<String>,
+    pub kappa: Option<f64>,
+    pub mu2: Option<f64>,
+    pub lambda: Option<f64>,
+    pub g_nnn: Option<f64>,
+    pub couplings: Option<PathBuf>,
+    pub algorithm: Option<String>,
+    pub sweeps: Option<u64>,
+    pub therm: Option<u64>,
+    pub chains: Option<usize>,
+    pub measure_every: Option<u64>,
+    pub seed: Option<u64>,
+}
+
+impl SampleConfig {
+    fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not a valid sample config", path.display()))
+    }
+
+    /// Flags override the file.
+    fn merged(mut self, a: &SampleArgs) -> Self {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if a.$f.is_some() { self.$f = a.$f.clone(); } )* };
+        }
+        take!(
+            kappa,
+            mu2,
+            lambda,
+            g_nnn,
+            couplings,
+            algorithm,
+            sweeps,
+            therm,
+            chains,
+            measure_every,
+            seed
+        );
+        if let Some(l) = a.lattice {
+            self.lattice = Some(format!("{}x{}", l.lx, l.ly));
+        }
+        self
+    }
+}
+
+/// What a resolved run samples.
+pub struct Resolved {
+    pub couplings: Couplings,
+    pub run: RunConfig,
+    pub config: SampleConfig,
+}
+
+pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
+    let file = match &args.config {
+        Some(p) => SampleConfig::read(p)?,
+        None => SampleConfig::default(),
+    };
+    let mut config = file.merged(args);
+    let couplings = match &config.couplings {
+        Some(path) => {
+            if config.kappa.is_some() || config.mu2.is_some() || config.lambda.is_some() || config.g_nnn.is_some() {
+                bail!("give either --couplings or --kappa/--mu2/--lambda/--g-nnn, not both");
+            }
+            let c = CouplingsFile::read(path)?.couplings()?;
+            if let Some(size) = &config.lattice {
+                let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
+                let (lattice, _) = c.lattice().context("couplings file has no lattice")?;
+                if (l.lx, l.ly) != (lattice.lx(), lattice.ly()) {
+                    bail!(
+                        "--lattice {}x{} disagrees with the couplings file ({}x{}); drop --lattice",
+                        l.lx,
+                        l.ly,
+                        lattice.lx(),
+                        lattice.ly()
+                    );
+                }
+            }
+            c
+        }
+        None => {
+            let size: LatticeSize = config
+                .lattice
+                .as_deref()
+                .context("give --lattice L (or LxLy), or --couplings FILE")?
+                .parse()
+                .map_err(anyhow::Error::msg)?;
+            let lattice = size.lattice()?;
+            let (Some(kappa), Some(mu2), Some(lambda)) = (config.kappa, config.mu2, config.lambda) else {
+                bail!("give all of --kappa, --mu2 and --lambda (or --couplings FILE)");
+            };
+            let params = Homogeneous { kappa, mu2, lambda };
+            let c = match config.g_nnn {
+                Some(g) if g != 0.0 => Couplings::homogeneous_with_diagonal(&lattice, params, g),
+                _ => Couplings::homogeneous(&lattice, params),
+            };
+            c.context("these couplings cannot be sampled")?
+        }
+    };
+    let algorithm = Algorithm::from_name(config.algorithm.get_or_insert_with(|| "hybrid".into()))?;
+    let run = RunConfig {
+        algorithm,
+        n_chains: *config.chains.get_or_insert(2),
+        n_therm: *config.therm.get_or_insert(1000),
+        n_sweeps: *config.sweeps.get_or_insert(10_000),
+        measure_every: *config.measure_every.get_or_insert(1),
+        seed: *config.seed.get_or_insert(1),
+        save_configs: args.out.is_some(),
+        two_point: false,
+        progress_every: 0,
+    };
+    Ok(Resolved { couplings, run, config })
+}
+
+/// The observables reported with Γ-method errors (names as in `Observables::NAMES`).
+pub const REPORTED: [&str; 6] = ["phi2", "m_abs", "m2", "m4", "nn", "action_density"];
+
+fn index_of(name: &str) -> usize {
+    Observables::NAMES
+        .iter()
+        .position(|n| *n == name)
+        .expect("a known observable")
+}
+
+/// The `observables` object and the warnings of a run.
+pub fn summarise(out: &RunOutput, n_sites: usize) -> (Value, Vec<String>) {
+    let series: Vec<Vec<Vec<f64>>> = (0..Observables::NAMES.len())
+        .map(|k| out.chains.iter().map(|c| c.series(k)).collect())
+        .collect();
+    let refs = |k: usize| -> Vec<&[f64]> { series[k].iter().map(Vec::as_slice).collect() };
+    let mut obs = serde_json::Map::new();
+    let mut warnings = Vec::new();
+    for name in REPORTED {
+        let g = gamma_method(&refs(index_of(name)));
+        if let Some(w) = &g.warning {
+            warnings.push(format!("{name}: {w}"));
+        }
+        obs.insert(
+            name.into(),
+            json!({ "mean": g.mean, "err": g.err, "tau_int": g.tau_int, "tau_int_err": g.tau_int_err }),
+        );
+    }
+    let cumulants = chi_and_binder(
+        &refs(index_of("m_abs")),
+        &refs(index_of("m2")),
+        &refs(index_of("m4")),
+        n_sites,
+    );
+    if let Some(w) = &cumulants.warning {
+        warnings.push(format!("chi/binder: {w}"));
+    }
+    obs.insert(
+        "chi".into(),
+        json!({ "mean": cumulants.chi.mean, "err": cumulants.chi.err }),
+    );
+    obs.insert(
+        "binder".into(),
+        json!({ "mean": cumulants.binder.mean, "err": cumulants.binder.err }),
+    );
+    (Value::Object(obs), warnings)
+}
+
+/// Exact free-field values, when the sampled action is a homogeneous free field.
+fn exact_values(c: &Couplings) -> Option<Value> {
+    let f = FreeField::from_couplings(c)?;
+    Some(json!({
+        "phi2": f.phi2().re, "m_abs": f.m_abs(), "m2": f.m2().re, "m4": f.m4().re, "nn": f.nn().re,
+        "action_density": f.action_density(), "chi": f.chi(), "binder": 0.0, "v_m2": f.v_m2().re,
+    }))
+}
+
+pub fn run(args: &SampleArgs) -> Result<()> {
+    let Resolved {
+        couplings,
+        run: run_config,
+        config,
+    } = resolve(args)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create --out {}", dir.display()))?;
+    }
+    let total = run_config.n_chains as u64 * (run_config.n_therm + run_config.n_sweeps);
+    let bar = progress_bar(total, "sweeps");
+    let mut rc = run_config.clone();
+    rc.progress_every = (run_config.n_therm + run_config.n_sweeps).div_ceil(200).max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let out = pool.install(|| run_chains(&couplings, &rc, |n| bar.inc(n)))?;
+    bar.finish_and_clear();
+
+    let n_sites = couplings.n_sites();
+    let (observables, warnings) = summarise(&out, n_sites);
+    let timing = out.timing();
+    let n_configs = out.n_measurements() * out.chains.len();
+    let result = json!({
+        "observables": observables,
+        "acceptance": out.acceptance(),
+        "n_configs": n_configs,
+        "n_chains": out.chains.len(),
+        "n_sites": n_sites,
+        "algorithm": run_config.algorithm.name(),
+        "step_size": out.chains.first().and_then(|c| c.step_size),
+        "mean_cluster_size": out.chains.first().and_then(|c| c.mean_cluster_size),
+        "timing": { "wall_s": out.wall_seconds, "update_cpu_s": timing.update_seconds, "ns_per_site_update": timing.ns_per_site_update() },
+        "exact_free_field": exact_values(&couplings),
+        "warnings": warnings,
+        "config": config,
+        "provenance": provenance(),
+    });
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(dir) = &args.out {
+        write_outputs(dir, &couplings, &run_config, &config, out, &result)?;
+    }
+    if args.json {
+        return print_json(&result);
+    }
+    print_text(&result);
+    Ok(())
+}
+
+fn write_outputs(
+    dir: &Path,
+    couplings: &Couplings,
+    run: &RunConfig,
+    config: &SampleConfig,
+    out: RunOutput,
+    result: &Value,
+) -> Result<()> {
+    let prov = provenance();
+    let mut header = EnsembleHeader::new(
+        couplings,
+        run.algorithm.name(),
+        run.seed,
+        run.n_chains,
+        run.n_therm as usize,
+        run.n_sweeps as usize,
+        run.measure_every as usize,
+    )?;
+    for (k, v) in prov.as_object().expect("provenance is an object") {
+        header = header.with_provenance(k.clone(), v.to_string());
+    }
+    let chains = out
+        .chains
+        .into_iter()
+        .map(|c| {
+            let mut chain = ensemble::Chain::default();
+            let configs = c.configs.unwrap_or_default();
+            for (phi, o) in configs.chunks_exact(couplings.n_sites()).zip(&c.observables) {
+                chain.push_measured(phi, o.action_density * couplings.n_sites() as f64, *o);
+            }
+            chain
+        })
+        .collect();
+    let ensemble = Ensemble::from_parts(header, chains)?;
+    ensemble.write(dir.join("ensemble.qfe"))?;
+    ensemble.export_npy(dir)?;
+    write_atomic(&dir.join("config.toml"), toml::to_string(config)?.as_bytes())?;
+    write_atomic(
+        &dir.join("results.json"),
+        serde_json::to_string_pretty(result)?.as_bytes(),
+    )?;
+    Ok(())
+}
+
+fn print_text(r: &Value) {
+    println!(
+        "{} on {} sites: {} configurations from {} chains, acceptance {:.3}",
+        r["algorithm"].as_str().unwrap_or("?"),
+        r["n_sites"],
+        r["n_configs"],
+        r["n_chains"],
+        r["acceptance"].as_f64().unwrap_or(f64::NAN)
+    );
+    println!("{:<16} {:>14} {:>12} {:>10}", "observable", "mean", "error", "tau_int");
+    for (name, v) in r["observables"].as_object().into_iter().flatten() {
+        let tau = v["tau_int"].as_f64().map_or(String::from("-"), |t| format!("{t:.2}"));
+        println!(
+            "{name:<16} {:>14.8} {:>12.2e} {tau:>10}",
+            v["mean"].as_f64().unwrap_or(f64::NAN),
+            v["err"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(exact) = r["exact_free_field"].as_object() {
+        let list: Vec<String> = exact
+            .iter()
+            .map(|(k, v)| format!("{k} = {:.8}", v.as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        println!("exact free field: {}", list.join(", "));
+    }
+    println!(
+        "timing: {:.2} s wall, {:.2} ns per site update",
+        r["timing"]["wall_s"].as_f64().unwrap_or(f64::NAN),
+        r["timing"]["ns_per_site_update"].as_f64().unwrap_or(f64::NAN)
+    );
+}

@@ -1,0 +1,350 @@
+//! Reweighting figures: reweighted against direct simulation along g′ at the talk's point,
+//! and reweighting a free field to the complex action `+ i c Σφ²` against its exact values.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::figure::FigureCtx;
+use crate::plot::{LinePlot, Point, Series, SeriesStyle};
+use crate::qftml::num;
+use crate::report::{Check, Table, fmt_measured};
+
+/// Tolerance of the statistical checks, in combined standard errors.
+const K_SIGMA: f64 = 4.0;
+
+/// `(mean, err)` of a real observable in `qftml sample`/`reweight` output.
+fn real(p: &Value, name: &str) -> Result<(f64, f64)> {
+    let o = &p["observables"][name];
+    Ok((num(o, "mean")?, num(o, "err")?))
+}
+
+/// `reweight-gnnn`: one ensemble at g′ = 0 reweighted along g′, against direct simulations.
+pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
+    let l = fig.param("lattice", 8u64, 16u64);
+    let sweeps = fig.param("sweeps", 20_000u64, 200_000u64);
+    let direct_sweeps = fig.param("direct_sweeps", 10_000u64, 100_000u64);
+    let g_max = fig.param("g_nnn_max", 0.1, 0.06);
+    let seed = fig.seed("seed", 11);
+    fig.fixed(
+        "couplings",
+        "kappa = 1, mu2 = -0.9515, lambda = 0.7 (target A), sampled at g_nnn = 0",
+    );
+    fig.fixed("algorithm", "hybrid");
+    let data = fig.data_dir()?;
+    let ens = data.join("ensemble-g0");
+    let (ls, ss, ds, seeds) = (
+        l.to_string(),
+        sweeps.to_string(),
+        direct_sweeps.to_string(),
+        seed.to_string(),
+    );
+    let point = ["--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7"];
+    let mut args = vec![
+        "sample",
+        "--lattice",
+        &ls,
+        "--sweeps",
+        &ss,
+        "--seed",
+        &seeds,
+        "--algorithm",
+        "hybrid",
+    ];
+    args.extend(point);
+    let ens_str = ens.to_str().context("data directory is not UTF-8")?.to_owned();
+    args.extend(["--out", &ens_str]);
+    fig.qftml(&args)?;
+    fig.output(format!("data/{}/ensemble-g0/ensemble.qfe", fig.name()));
+    let scan = format!("g-nnn={}:{}:21", -g_max, g_max);
+    let rw = fig.qftml(&["reweight", "--ensemble", &ens_str, "--scan", &scan])?;
+    let points = rw["points"].as_array().context("qftml reweight printed no points")?;
+
+    let observables = [("phi2", "⟨φ²⟩"), ("m2", "⟨m²⟩")];
+    let mut rw_series: Vec<Vec<Point>> = vec![Vec::new(); observables.len()];
+    let mut n_flagged = 0;
+    for p in points {
+        if p["flagged"] == true {
+            n_flagged += 1;
+            continue;
+        }
+        let g = num(p, "g_nnn")?;
+        for (k, (name, _)) in observables.iter().enumerate() {
+            let (mean, err) = real(p, name)?;
+            rw_series[k].push(Point::with_err(g, mean, err));
+        }
+    }
+
+    let direct_values: Vec<f64> = [-1.0, -0.5, 0.5, 1.0].iter().map(|f| f * g_max).collect();
+    let mut table = Table::new(["g′", "observable", "reweighted", "direct", "ESS", "flagged"]);
+    let mut direct_series: Vec<Vec<Point>> = vec![Vec::new(); observables.len()];
+    for (n, &g) in direct_values.iter().enumerate() {
+        let gs = format!("{g}");
+        let dseed = (seed + 1 + n as u64).to_string();
+        let mut args = vec![
+            "sample",
+            "--lattice",
+            &ls,
+            "--sweeps",
+            &ds,
+            "--seed",
+            &dseed,
+            "--algorithm",
+            "hybrid",
+        ];
+        args.extend(point);
+        args.extend(["--g-nnn", &gs]);
+        let direct = fig.qftml(&args)?;
+        let gt = format!("{g}");
+        let one = fig.qftml(&["reweight", "--ensemble", &ens_str, "--g-nnn", &gt])?;
+        let flagged = one["flagged"] == true;
+        for (k, (name, label)) in observables.iter().enumerate() {
+            let (dm, de) = real(&direct, name)?;
+            let (rm, re) = real(&one, name)?;
+            direct_series[k].push(Point::with_err(g, dm, de));
+            table.row([
+                format!("{g:+.4}"),
+                (*label).to_owned(),
+                fmt_measured(rm, Some(re)),
+                fmt_measured(dm, Some(de)),
+                format!("{:.0}", num(&one, "ess")?),
+                flagged.to_string(),
+            ]);
+            if !flagged {
+                fig.check(
+                    Check::sigma(
+                        format!("{label} at g′ = {g:+.4}, reweighted from g′ = 0"),
+                        rm,
+                        re,
+                        dm,
+                        K_SIGMA,
+                        "direct simulation",
+                    )
+                    .with_reference_err(de),
+                );
+            }
+        }
+        fig.progress(format!("g′ = {g:+.4}: direct simulation done"));
+    }
+    fig.table(
+        format!("Reweighted (from one ensemble at g′ = 0) against direct simulation, {l}×{l}"),
+        table,
+    );
+    fig.note(format!(
+        "{n_flagged} of {} scan points were flagged for poor overlap and are not drawn. \
+         The reweighted curve and the direct points come from independent chains.",
+        points.len()
+    ));
+    for (k, (name, label)) in observables.iter().enumerate() {
+        let plot = LinePlot::new(
+            format!("{label} along g′ at κ = 1, μ² = −0.9515, λ = 0.7 ({l}×{l})"),
+            "g′",
+            *label,
+        )
+        .series(Series::new(
+            "reweighted from g′ = 0",
+            rw_series[k].clone(),
+            SeriesStyle::LinePoints,
+        ))
+        .series(Series::new(
+            "direct simulation",
+            direct_series[k].clone(),
+            SeriesStyle::Points,
+        ));
+        fig.plot_named(&format!("{}-{name}", fig.name()), &plot, (1000, 650))?;
+    }
+    Ok(())
+}
+
+/// Exact free-field eigenvalues on `l × l` with κ = 1: `(re, im)` of
+/// `μ² + 2Σ(1 − cos k) + 2ic` (DESIGN.md section 4).
+fn eigenvalues(l: usize, mu2: f64, c: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(l * l);
+    for nx in 0..l {
+        for ny in 0..l {
+            let k = |n: usize| (2.0 * std::f64::consts::PI * n as f64 / l as f64).cos();
+            out.push((mu2 + 2.0 * (2.0 - k(nx) - k(ny)), 2.0 * c));
+        }
+    }
+    out
+}
+
+/// Exact `⟨φ²⟩ = (1/V) Σ_k 1/λ_k` as `(re, im)`.
+pub fn exact_phi2(l: usize, mu2: f64, c: f64) -> (f64, f64) {
+    let ev = eigenvalues(l, mu2, c);
+    let v = ev.len() as f64;
+    ev.iter().fold((0.0, 0.0), |(re, im), (a, b)| {
+        let d = a * a + b * b;
+        (re + a / d / v, im - b / d / v)
+    })
+}
+
+/// Exact `|Z_T / Z_{Re T}| = Π_k |λ_k / (λ_k + 2ic)|^{1/2}`.
+pub fn exact_phase_abs(l: usize, mu2: f64, c: f64) -> f64 {
+    eigenvalues(l, mu2, 0.0)
+        .iter()
+        .map(|(a, _)| -0.25 * (1.0 + 4.0 * c * c / (a * a)).ln())
+        .sum::<f64>()
+        .exp()
+}
+
+/// `reweight-complex`: a free field reweighted to `+ i c Σφ²`: Re/Im ⟨φ²⟩ against c, and the
+/// average phase against the volume, with the exact values.
+pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
+    let mu2 = fig.fixed("mu2", 1.0);
+    let c_talk = fig.fixed("imag_mass_of_the_talk", 0.15);
+    let sweeps = fig.param("sweeps", 20_000u64, 200_000u64);
+    let sizes: Vec<u64> = if fig.quick() {
+        vec![4, 6, 8, 12]
+    } else {
+        vec![4, 6, 8, 12, 16, 24]
+    };
+    fig.fixed("lattices", sizes.iter().map(|l| Value::from(*l)).collect::<Vec<_>>());
+    let seed = fig.seed("seed", 21);
+    fig.fixed(
+        "couplings",
+        "free field kappa = 1, lambda = 0, sampled by heat bath at c = 0",
+    );
+    let data = fig.data_dir()?;
+    let ss = sweeps.to_string();
+    let mut phase_points = Vec::new();
+    let mut phase_exact = Vec::new();
+    let mut table = Table::new([
+        "L",
+        "c",
+        "Re ⟨φ²⟩",
+        "exact Re",
+        "Im ⟨φ²⟩",
+        "exact Im",
+        "|⟨e^{−iθ}⟩|",
+        "exact",
+    ]);
+    let (mut re_pts, mut im_pts, mut re_exact, mut im_exact) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (n, &l) in sizes.iter().enumerate() {
+        let ens = data.join(format!("free-{l}"));
+        let ens_str = ens.to_str().context("data directory is not UTF-8")?.to_owned();
+        let (ls, seeds, mu2s) = (l.to_string(), (seed + n as u64).to_string(), mu2.to_string());
+        fig.qftml(&[
+            "sample",
+            "--lattice",
+            &ls,
+            "--kappa",
+            "1",
+            "--mu2",
+            &mu2s,
+            "--lambda",
+            "0",
+            "--sweeps",
+            &ss,
+            "--seed",
+            &seeds,
+            "--algorithm",
+            "heatbath",
+            "--out",
+            &ens_str,
+        ])?;
+        let cs = c_talk.to_string();
+        let p = fig.qftml(&["reweight", "--ensemble", &ens_str, "--imag-mass", &cs])?;
+        let phase = &p["avg_phase"];
+        let (abs, abs_err) = (num(phase, "abs")?, num(phase, "err")?);
+        let exact_abs = exact_phase_abs(l as usize, mu2, c_talk);
+        phase_points.push(Point::with_err((l * l) as f64, abs, abs_err));
+        phase_exact.push(Point::new((l * l) as f64, exact_abs));
+        let o = &p["observables"]["phi2"];
+        let (re, im, err_re, err_im) = (num(o, "re")?, num(o, "im")?, num(o, "err_re")?, num(o, "err_im")?);
+        let (ex_re, ex_im) = exact_phi2(l as usize, mu2, c_talk);
+        table.row([
+            l.to_string(),
+            c_talk.to_string(),
+            fmt_measured(re, Some(err_re)),
+            format!("{ex_re:.6}"),
+            fmt_measured(im, Some(err_im)),
+            format!("{ex_im:.6}"),
+            fmt_measured(abs, Some(abs_err)),
+            format!("{exact_abs:.6}"),
+        ]);
+        if p["flagged"] != true {
+            fig.check(Check::sigma(
+                format!("Re ⟨φ²⟩, {l}×{l}, c = {c_talk}"),
+                re,
+                err_re,
+                ex_re,
+                K_SIGMA,
+                "exact",
+            ));
+            fig.check(Check::sigma(
+                format!("Im ⟨φ²⟩, {l}×{l}, c = {c_talk}"),
+                im,
+                err_im,
+                ex_im,
+                K_SIGMA,
+                "exact",
+            ));
+            fig.check(Check::sigma(
+                format!("|average phase|, {l}×{l}, c = {c_talk}"),
+                abs,
+                abs_err,
+                exact_abs,
+                K_SIGMA,
+                "exact",
+            ));
+        }
+        if l == 8 {
+            let scan = fig.qftml(&["reweight", "--ensemble", &ens_str, "--scan", "imag-mass=0:0.3:13"])?;
+            for q in scan["points"].as_array().context("no scan points")? {
+                let c = num(q, "imag_mass")?;
+                let o = &q["observables"]["phi2"];
+                let (ex_re, ex_im) = exact_phi2(8, mu2, c);
+                re_exact.push(Point::new(c, ex_re));
+                im_exact.push(Point::new(c, ex_im));
+                if q["flagged"] == true {
+                    continue;
+                }
+                // At c = 0 the target is real and the output has mean/err.
+                let re = o
+                    .get("re")
+                    .or(o.get("mean"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(f64::NAN);
+                let im = o.get("im").and_then(Value::as_f64).unwrap_or(0.0);
+                let err_re = o.get("err_re").or(o.get("err")).and_then(Value::as_f64).unwrap_or(0.0);
+                let err_im = o.get("err_im").and_then(Value::as_f64).unwrap_or(0.0);
+                re_pts.push(Point::with_err(c, re, err_re));
+                im_pts.push(Point::with_err(c, im, err_im));
+            }
+        }
+        fig.progress(format!(
+            "L = {l}: |phase| = {abs:.4} ± {abs_err:.1e} (exact {exact_abs:.4})"
+        ));
+    }
+    fig.table(
+        format!("Free field reweighted to the imaginary mass c = {c_talk} (κ = 1, μ² = {mu2})"),
+        table,
+    );
+    let phase_plot = LinePlot::new(format!("Average phase at c = {c_talk}"), "V", "|⟨exp(−i c Σφ²)⟩|")
+        .log_x()
+        .log_y()
+        .series(Series::new("reweighted", phase_points, SeriesStyle::Points))
+        .series(Series::new("exact", phase_exact, SeriesStyle::Dashed));
+    fig.plot_named(&format!("{}-phase", fig.name()), &phase_plot, (1000, 650))?;
+    let phi2_plot = LinePlot::new("⟨φ²⟩ under S + i c Σφ² (8×8 free field)", "c", "⟨φ²⟩")
+        .series(Series::new("Re, reweighted", re_pts, SeriesStyle::Points))
+        .series(Series::new("Re, exact", re_exact, SeriesStyle::Dashed))
+        .series(Series::new("Im, reweighted", im_pts, SeriesStyle::Points))
+        .series(Series::new("Im, exact", im_exact, SeriesStyle::Dashed));
+    fig.plot_named(&format!("{}-phi2", fig.name()), &phi2_plot, (1000, 650))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_free_field_values() {
+        // c = 0: real ⟨φ²⟩ and unit phase.
+        let (re, im) = exact_phi2(8, 1.0, 0.0);
+        assert!(re > 0.25 && re < 0.26 && im == 0.0);
+        assert!((exact_phase_abs(8, 1.0, 0.0) - 1.0).abs() < 1e-15);
+        // The phase shrinks exponentially with the volume.
+        assert!(exact_phase_abs(16, 1.0, 0.15) < exact_phase_abs(8, 1.0, 0.15).powi(3));
+    }
+}
