@@ -304,15 +304,24 @@ impl Chain {
     /// sweep is set from the mean cluster size of the second half of these sweeps.  The tuning stops when this
     /// returns, so the chain after thermalisation is a homogeneous Markov chain.
     pub fn thermalise(&mut self, n: u64) {
-        let start = Instant::now();
-        // Cluster sizes of the second half of these sweeps set the number of clusters, so
-        // that small clusters of a cold start do not count.
+        self.thermalise_observed(n, |_| {});
+    }
+
+    /// [`Chain::thermalise`], calling `after_sweep(k)` after sweep `k` (outside the timed
+    /// updates), so that progress reports cannot change the tuning.
+    fn thermalise_observed(&mut self, n: u64, mut after_sweep: impl FnMut(u64)) {
+        let mut seconds = 0.0;
+        // The number of clusters follows the mean cluster size of the last sweep during the
+        // first half of these sweeps, and the mean over the second half at the end, so that
+        // neither the small clusters of a cold start nor one noisy sweep set it.
         let mut baseline = (self.stats.clusters, self.stats.cluster_sites);
         for k in 0..n {
-            if k == n / 2 && k > 0 {
+            if k == n / 2 {
                 baseline = (self.stats.clusters, self.stats.cluster_sites);
             }
+            let before = (self.stats.clusters, self.stats.cluster_sites);
             let (proposals, accepted) = (self.stats.proposals, self.stats.accepted);
+            let start = Instant::now();
             self.sweep_inner();
             let done = self.stats.proposals - proposals;
             if done > 0 {
@@ -320,13 +329,16 @@ impl Chain {
                 self.step = (self.step * (rate - TARGET_ACCEPTANCE).exp()).clamp(STEP_RANGE.0, STEP_RANGE.1);
             }
             if let Some(fraction) = self.algorithm.cluster_work() {
-                let built = self.stats.clusters - baseline.0;
-                let mean = (self.stats.cluster_sites - baseline.1) as f64 / built.max(1) as f64;
+                let since = if k >= n / 2 { baseline } else { before };
+                let built = self.stats.clusters - since.0;
+                let mean = (self.stats.cluster_sites - since.1) as f64 / built.max(1) as f64;
                 let wanted = fraction * self.n_sites() as f64;
                 self.clusters_per_sweep = (wanted / mean.max(1.0)).ceil().clamp(1.0, wanted.max(1.0)) as usize;
             }
+            seconds += start.elapsed().as_secs_f64();
+            after_sweep(k);
         }
-        self.stats.update_seconds += start.elapsed().as_secs_f64();
+        self.stats.update_seconds += seconds;
     }
 
     fn sweep_inner(&mut self) {
@@ -603,13 +615,7 @@ where
             pending = 0;
         }
     };
-    let mut done = 0;
-    while done < config.n_therm {
-        let k = config.progress_every.clamp(1, config.n_therm - done);
-        chain.thermalise(k);
-        done += k;
-        tick(k);
-    }
+    chain.thermalise_observed(config.n_therm, |_| tick(1));
     let therm_stats = chain.stats();
     chain.reset_stats();
 
