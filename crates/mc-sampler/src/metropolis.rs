@@ -34,7 +34,8 @@ use crate::layout::{FastParams, Layout};
 #[inline(always)]
 pub(crate) fn update(x: f64, h: f64, a: f64, b: f64, delta: f64, bits: u64) -> (f64, bool) {
     let (y, ds, u) = propose(x, h, a, b, delta, bits);
-    let accept = u < exp_neg(ds);
+    let p = exp_neg_approx(ds);
+    let accept = if undecided(ds, u, p) { u < exp_neg(ds) } else { u < p };
     (if accept { y } else { x }, accept)
 }
 
