@@ -20,8 +20,15 @@ pub struct ExactGaussian {
 impl ExactGaussian {
     /// The sampler of `mrf` (dense: meant for lattices up to a few thousand sites).
     pub fn new(mrf: &GaussianMrf) -> Self {
-        let cholesky = mrf.precision().clone().cholesky().expect("validated Gaussian couplings are positive definite");
-        Self { cholesky, mean: mrf.mean() }
+        let cholesky = mrf
+            .precision()
+            .clone()
+            .cholesky()
+            .expect("validated Gaussian couplings are positive definite");
+        Self {
+            cholesky,
+            mean: mrf.mean(),
+        }
     }
 
     /// One independent configuration.
@@ -29,7 +36,11 @@ impl ExactGaussian {
         let n = self.mean.len();
         let z = DVector::from_iterator(n, (0..n).map(|_| rng.sample::<f64, _>(StandardNormal)));
         // Solve Lᵀ x = z, so x has covariance (L Lᵀ)⁻¹ = M⁻¹.
-        let x = self.cholesky.l().tr_solve_lower_triangular(&z).expect("Cholesky factor is invertible");
+        let x = self
+            .cholesky
+            .l()
+            .tr_solve_lower_triangular(&z)
+            .expect("Cholesky factor is invertible");
         (x + &self.mean).iter().copied().collect()
     }
 }
@@ -47,7 +58,15 @@ mod tests {
     #[test]
     fn exact_draws_reproduce_free_field_moments() {
         let lattice = Lattice::new(6, 4).unwrap();
-        let c = Couplings::homogeneous(&lattice, Homogeneous { kappa: 1.0, mu2: 0.5, lambda: 0.0 }).unwrap();
+        let c = Couplings::homogeneous(
+            &lattice,
+            Homogeneous {
+                kappa: 1.0,
+                mu2: 0.5,
+                lambda: 0.0,
+            },
+        )
+        .unwrap();
         let exact = FreeField::from_couplings(&c).unwrap();
         let sampler = ExactGaussian::new(&GaussianMrf::from_couplings(&c).unwrap());
         let mut rng = chain_rng(7, 0);
