@@ -359,7 +359,9 @@ impl Axis {
     /// Tick label at drawing coordinate `c`.
     pub fn label(self, c: f64) -> String {
         if !self.log {
-            return tick_label(c);
+            // A tick that is zero up to rounding of the tick grid is labelled 0.
+            let span = (self.range.1 - self.range.0).abs();
+            return tick_label(if c.abs() < 1e-9 * span { 0.0 } else { c });
         }
         if (c - c.round()).abs() < 1e-9 {
             let e = c.round() as i32;
