@@ -166,6 +166,12 @@ fn point_json(r: &Reweighted, scans: &[Scan]) -> Value {
         "ess": r.overlap.ess,
         "ess_fraction": r.overlap.ess_fraction,
         "kl_target_sampled": { "mean": r.overlap.kl_target_sampled.mean, "err": r.overlap.kl_target_sampled.err },
+        "kl_sampled_target": { "mean": r.overlap.kl_sampled_target.mean, "err": r.overlap.kl_sampled_target.err },
+        "overlap_histogram": {
+            "edges": r.overlap.histogram.edges,
+            "under_sampled": r.overlap.histogram.under_sampled,
+            "under_target": r.overlap.histogram.under_target,
+        },
         "ln_z_ratio": { "mean": r.ln_z_ratio.mean, "err": r.ln_z_ratio.err },
         "n_samples": r.n_samples,
         "bin_size": r.bin_size,

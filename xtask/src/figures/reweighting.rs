@@ -77,6 +77,7 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
     let direct_values: Vec<f64> = [-1.0, -0.5, 0.5, 1.0].iter().map(|f| f * g_max).collect();
     let mut table = Table::new(["g′", "observable", "reweighted", "direct", "ESS", "flagged"]);
     let mut direct_series: Vec<Vec<Point>> = vec![Vec::new(); observables.len()];
+    let mut histogram = None;
     for (n, &g) in direct_values.iter().enumerate() {
         let gs = format!("{g}");
         let dseed = (seed + 1 + n as u64).to_string();
@@ -97,6 +98,9 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
         let gt = format!("{g}");
         let one = fig.qftml(&["reweight", "--ensemble", &ens_str, "--g-nnn", &gt])?;
         let flagged = one["flagged"] == true;
+        if n == 2 {
+            histogram = Some((g, one["overlap_histogram"].clone()));
+        }
         for (k, (name, label)) in observables.iter().enumerate() {
             let (dm, de) = real(&direct, name)?;
             let (rm, re) = real(&one, name)?;
@@ -151,6 +155,30 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
             SeriesStyle::Points,
         ));
         fig.plot_named(&format!("{}-{name}", fig.name()), &plot, (1000, 650))?;
+    }
+    if let Some((g, h)) = histogram {
+        let edges: Vec<f64> = serde_json::from_value(h["edges"].clone()).context("no histogram edges")?;
+        let centre = |k: usize| 0.5 * (edges[k] + edges[k + 1]);
+        let series = |key: &str| -> Result<Vec<Point>> {
+            let v: Vec<f64> = serde_json::from_value(h[key].clone()).with_context(|| format!("no histogram {key}"))?;
+            Ok(v.iter().enumerate().map(|(k, y)| Point::new(centre(k), *y)).collect())
+        };
+        let plot = LinePlot::new(
+            format!("Overlap: distribution of T − S for g′ = {g:+.3}"),
+            "T − S",
+            "fraction",
+        )
+        .series(Series::new(
+            "under S (sampled, g′ = 0)",
+            series("under_sampled")?,
+            SeriesStyle::LinePoints,
+        ))
+        .series(Series::new(
+            "under T (reweighted)",
+            series("under_target")?,
+            SeriesStyle::LinePoints,
+        ));
+        fig.plot_named(&format!("{}-overlap", fig.name()), &plot, (1000, 650))?;
     }
     Ok(())
 }
