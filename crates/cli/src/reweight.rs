@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use mc_sampler::ensemble::Ensemble as StoredEnsemble;
-use phi4_action::{Couplings, Homogeneous, PairSet};
+use phi4_action::{Couplings, Homogeneous};
 use reweight::{
     Chain, Coupling, Ensemble, Estimate, MultiHistogramOptions, ObservableEstimates, ReweightOptions, Reweighted,
     SampledAction, Scan, SufficientStats, Target, multi_histogram, trajectory,
@@ -65,21 +65,8 @@ fn ensemble_file(path: &Path) -> PathBuf {
 /// The homogeneous point of lattice couplings, if they are homogeneous (with or without a
 /// uniform diagonal coupling), with `r = 0`.
 fn homogeneous_target(c: &Couplings) -> Option<Target> {
-    let (lattice, pair_set) = c.lattice()?;
-    let uniform = |s: &[f64]| s.iter().all(|x| *x == s[0]);
-    if !(uniform(c.a()) && uniform(c.b()) && c.r().iter().all(|x| *x == 0.0)) {
-        return None;
-    }
-    let v = lattice.n_sites();
-    let (w_nn, g_nnn) = match pair_set {
-        PairSet::NearestNeighbour => (uniform(c.w()).then(|| c.w()[0])?, 0.0),
-        PairSet::Diagonal => (0.0, uniform(c.w()).then(|| c.w()[0])?),
-        PairSet::Both => {
-            let (nn, diag) = c.w().split_at(2 * v);
-            (uniform(nn).then(|| nn[0])?, uniform(diag).then(|| diag[0])?)
-        }
-    };
-    Some(Target::new(Homogeneous::from_wab(w_nn, c.a()[0], c.b()[0])).with_g_nnn(g_nnn))
+    c.as_homogeneous_with_diagonal()
+        .map(|(h, g_nnn)| Target::new(h).with_g_nnn(g_nnn))
 }
 
 /// Read a stored ensemble into the reweighting crate's form.

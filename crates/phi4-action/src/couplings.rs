@@ -327,9 +327,28 @@ impl Couplings {
         let (_, PairSet::NearestNeighbour) = self.lattice? else {
             return None;
         };
-        let all_equal = |v: &[f64]| v.iter().all(|x| *x == v[0]);
-        (all_equal(&self.w) && all_equal(&self.a) && all_equal(&self.b) && self.r.iter().all(|x| *x == 0.0))
-            .then(|| Homogeneous::from_wab(self.w[0], self.a[0], self.b[0]))
+        self.as_homogeneous_with_diagonal().map(|(h, _)| h)
+    }
+
+    /// `(κ, μ², λ)` and the diagonal coupling `g′`, when these are homogeneous lattice
+    /// couplings (uniform on each pair set, `g′ = 0` without diagonals, `κ = 0` with only
+    /// diagonals) with `r = 0`.
+    pub fn as_homogeneous_with_diagonal(&self) -> Option<(Homogeneous, f64)> {
+        let (lattice, pair_set) = self.lattice?;
+        let uniform = |v: &[f64]| v.iter().all(|x| *x == v[0]).then(|| v[0]);
+        if self.r.iter().any(|x| *x != 0.0) {
+            return None;
+        }
+        let (a, b) = (uniform(&self.a)?, uniform(&self.b)?);
+        let (kappa, g_nnn) = match pair_set {
+            PairSet::NearestNeighbour => (uniform(&self.w)?, 0.0),
+            PairSet::Diagonal => (0.0, uniform(&self.w)?),
+            PairSet::Both => {
+                let (nn, diag) = self.w.split_at(2 * lattice.n_sites());
+                (uniform(nn)?, uniform(diag)?)
+            }
+        };
+        Some((Homogeneous::from_wab(kappa, a, b), g_nnn))
     }
 
     /// Number of parameters, `n_pairs + 3 V`.

@@ -13,7 +13,7 @@ use mrf_graph::Lattice;
 use nalgebra::{DMatrix, DVector};
 use num_complex::Complex64;
 
-use crate::{Couplings, PairSet};
+use crate::Couplings;
 
 /// A homogeneous free field on a periodic lattice, possibly with a diagonal coupling `g′`
 /// and an imaginary mass term `i c Σφ²`.
@@ -34,24 +34,12 @@ pub struct FreeField {
 impl FreeField {
     /// The free field of homogeneous lattice couplings with `b = 0` and `r = 0`, if they are.
     pub fn from_couplings(c: &Couplings) -> Option<Self> {
-        let (lattice, pair_set) = c.lattice()?;
-        let v = lattice.n_sites();
-        let uniform = |s: &[f64]| s.iter().all(|x| *x == s[0]);
-        if !(uniform(c.a()) && c.b().iter().all(|x| *x == 0.0) && c.r().iter().all(|x| *x == 0.0)) {
-            return None;
-        }
-        let (kappa, g_nnn) = match pair_set {
-            PairSet::NearestNeighbour => (uniform(c.w()).then(|| c.w()[0])?, 0.0),
-            PairSet::Diagonal => (0.0, uniform(c.w()).then(|| c.w()[0])?),
-            PairSet::Both => {
-                let (nn, diag) = c.w().split_at(2 * v);
-                (uniform(nn).then(|| nn[0])?, uniform(diag).then(|| diag[0])?)
-            }
-        };
-        Some(Self {
+        let (lattice, _) = c.lattice()?;
+        let (h, g_nnn) = c.as_homogeneous_with_diagonal()?;
+        (h.lambda == 0.0).then_some(Self {
             lattice,
-            kappa,
-            mu2: 2.0 * c.a()[0] - 4.0 * kappa,
+            kappa: h.kappa,
+            mu2: 2.0 * c.a()[0] - 4.0 * h.kappa,
             g_nnn,
             imag_mass: 0.0,
         })

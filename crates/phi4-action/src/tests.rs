@@ -44,6 +44,11 @@ fn homogeneous_round_trip_and_target_a() {
     let a4 = targets::a4(&lattice(4), 1.0).unwrap();
     assert_eq!(a4.n_pairs(), 64);
     assert_eq!(a4.as_homogeneous(), None);
+    let (h4, g) = a4.as_homogeneous_with_diagonal().unwrap();
+    assert_eq!((h4.kappa, h4.lambda, g), (1.0, 0.7, 1.0));
+    let mut theta = a4.params();
+    theta[a4.block(ParamBlock::R).start] = 0.1;
+    assert_eq!(a4.with_params(&theta).unwrap().as_homogeneous_with_diagonal(), None);
 }
 
 #[track_caller]
