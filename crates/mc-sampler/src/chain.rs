@@ -7,6 +7,7 @@ use phi4_action::{Couplings, Observables};
 use rayon::prelude::*;
 
 use crate::cluster::Wolff;
+use crate::global::GlobalMoves;
 use crate::layout::Layout;
 use crate::metropolis::{self, LatticeKernel};
 use crate::{SamplerError, SimRng, chain_rng, heatbath};
@@ -28,8 +29,15 @@ pub enum Algorithm {
     /// frozen (a number of clusters that depended on the sizes of the clusters of the
     /// current sweep would bias the chain).
     Cluster,
-    /// One Metropolis sweep, then `n_c` Wolff clusters, with `n_c` set during
-    /// thermalisation to cover about `V/2` sites per sweep and then frozen.
+    /// One Metropolis sweep; then one pass of the exact global moves of [`crate::global`]:
+    /// 4 dilatation proposals `φ → sφ` (`ln s` uniform in `[−ε_s, ε_s]` around the current
+    /// value, accepted with `min(1, exp(−ΔS + V ln s))`, `s^V` being the Jacobian) followed by
+    /// 4 uniform-shift proposals `φ → φ + c` (`c` uniform in `[−ε_c, ε_c]`), all evaluated in
+    /// `O(1)` from sums of one `O(V)` pass and applied to the field at the end; then `n_c`
+    /// Wolff clusters.  `ε_s`, `ε_c` (towards 50% acceptance, like the Metropolis step) and
+    /// `n_c` (clusters covering about `V/2` sites per sweep) are set during thermalisation
+    /// and then frozen.  In an ordered phase the clusters flip the sign of `m` and the
+    /// global moves relax its amplitude, which local updates move slowly.
     Hybrid,
 }
 
@@ -61,6 +69,10 @@ impl Algorithm {
         })
     }
 
+    fn uses_global(self) -> bool {
+        matches!(self, Algorithm::Hybrid)
+    }
+
     fn uses_metropolis(self) -> bool {
         matches!(self, Algorithm::Metropolis | Algorithm::Hybrid)
     }
@@ -90,7 +102,8 @@ pub struct ChainStats {
     pub clusters_flipped: u64,
     /// Sites in all clusters built.
     pub cluster_sites: u64,
-    /// Site updates: `V` per local sweep plus every site added to a cluster.
+    /// Site updates: `V` per local sweep plus every site added to a cluster (the `O(V)` pass
+    /// of the global moves is timed but adds no site updates).
     pub site_updates: u64,
     /// Wall-clock seconds spent in updates (not in measurements).
     pub update_seconds: f64,
@@ -149,6 +162,7 @@ pub struct Chain {
     rng: SimRng,
     lattice_kernel: Option<LatticeKernel>,
     wolff: Option<Wolff>,
+    global: Option<GlobalMoves>,
     step: f64,
     clusters_per_sweep: usize,
     stats: ChainStats,
@@ -158,6 +172,17 @@ pub struct Chain {
 const STEP_RANGE: (f64, f64) = (1e-4, 1e4);
 /// Acceptance rate the step-size tuning aims at.
 const TARGET_ACCEPTANCE: f64 = 0.5;
+
+/// The step-size rule of thermalisation, `δ ← δ·exp(rate − ½)`, from the (proposals,
+/// accepted) counters before and after a sweep.
+fn tune(step: f64, before: (u64, u64), after: (u64, u64)) -> f64 {
+    let done = after.0 - before.0;
+    if done == 0 {
+        return step;
+    }
+    let rate = (after.1 - before.1) as f64 / done as f64;
+    (step * (rate - TARGET_ACCEPTANCE).exp()).clamp(STEP_RANGE.0, STEP_RANGE.1)
+}
 
 impl Chain {
     /// A chain of `algorithm` for `couplings`, starting from `φ = 0`, drawing from `rng`.
@@ -169,6 +194,7 @@ impl Chain {
             .filter(|_| algorithm.uses_metropolis())
             .map(LatticeKernel::new);
         let wolff = algorithm.cluster_work().map(|_| Wolff::new(n));
+        let global = algorithm.uses_global().then(|| GlobalMoves::new(&layout));
         // A first guess of the Metropolis step: about twice the width of a site's
         // conditional at zero field.
         let a_mean = layout.a.iter().sum::<f64>() / n as f64;
@@ -186,6 +212,7 @@ impl Chain {
             rng,
             lattice_kernel,
             wolff,
+            global,
             step,
             clusters_per_sweep: 1,
             stats: ChainStats::default(),
@@ -299,8 +326,9 @@ impl Chain {
         self.stats.update_seconds += start.elapsed().as_secs_f64();
     }
 
-    /// `n` sweeps during which the Metropolis step size is tuned towards 50% acceptance
-    /// after every sweep (`δ ← δ·exp(rate − ½)`), and the number of Wolff clusters per
+    /// `n` sweeps during which the Metropolis step size (and the step sizes of the global
+    /// moves of the hybrid schedule) are tuned towards 50% acceptance after every sweep
+    /// (`δ ← δ·exp(rate − ½)`), and the number of Wolff clusters per
     /// sweep is set from the mean cluster size of the second half of these sweeps.  The tuning stops when this
     /// returns, so the chain after thermalisation is a homogeneous Markov chain.
     pub fn thermalise(&mut self, n: u64) {
@@ -321,12 +349,17 @@ impl Chain {
             }
             let before = (self.stats.clusters, self.stats.cluster_sites);
             let (proposals, accepted) = (self.stats.proposals, self.stats.accepted);
+            let global_before = self.global.as_ref().map(|g| (g.scale_counts, g.shift_counts));
             let start = Instant::now();
             self.sweep_inner();
-            let done = self.stats.proposals - proposals;
-            if done > 0 {
-                let rate = (self.stats.accepted - accepted) as f64 / done as f64;
-                self.step = (self.step * (rate - TARGET_ACCEPTANCE).exp()).clamp(STEP_RANGE.0, STEP_RANGE.1);
+            self.step = tune(
+                self.step,
+                (proposals, accepted),
+                (self.stats.proposals, self.stats.accepted),
+            );
+            if let (Some(g), Some((scale, shift))) = (&mut self.global, global_before) {
+                g.eps_scale = tune(g.eps_scale, scale, g.scale_counts);
+                g.eps_shift = tune(g.eps_shift, shift, g.shift_counts);
             }
             if let Some(fraction) = self.algorithm.cluster_work() {
                 let since = if k >= n / 2 { baseline } else { before };
@@ -356,10 +389,17 @@ impl Chain {
             }
             Algorithm::Hybrid => {
                 self.metropolis_sweep();
+                self.global_update();
                 self.cluster_sweep();
             }
         }
         self.stats.sweeps += 1;
+    }
+
+    fn global_update(&mut self) {
+        if let Some(g) = &mut self.global {
+            g.update(&self.layout, &mut self.field, &mut self.rng);
+        }
     }
 
     fn metropolis_sweep(&mut self) {
@@ -443,7 +483,7 @@ pub struct RunConfig {
     pub algorithm: Algorithm,
     /// Number of independent chains (each with its own stream [`chain_rng`]`(seed, chain)`).
     pub n_chains: usize,
-    /// Thermalisation sweeps per chain (the Metropolis step is tuned only here).
+    /// Thermalisation sweeps per chain (the Metropolis and global-move step sizes are tuned only here).
     pub n_therm: u64,
     /// Sweeps per chain after thermalisation.
     pub n_sweeps: u64,
