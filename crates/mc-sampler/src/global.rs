@@ -86,6 +86,9 @@ impl GlobalMoves {
     }
 
     fn sums(&self, layout: &Layout, field: &[f64]) -> Sums {
+        if let Some(p) = layout.fast {
+            return self.sums_homogeneous(layout, field, p.a, p.b, p.r);
+        }
         let mut t = Sums::default();
         let mut pairs = 0.0;
         for (s, &x) in field.iter().enumerate() {
@@ -110,6 +113,42 @@ impl GlobalMoves {
         }
         t.k -= 0.5 * pairs;
         t
+    }
+
+    /// [`GlobalMoves::sums`] for homogeneous couplings on a checkerboard layout: power sums
+    /// of the field, and the pair sum from the first (even) sublattice only, since every
+    /// pair has exactly one end there.
+    fn sums_homogeneous(&self, layout: &Layout, field: &[f64], a: f64, b: f64, r: f64) -> Sums {
+        let mut pairs = 0.0;
+        for (s, &x) in field[..field.len() / 2].iter().enumerate() {
+            let (js, ws) = layout.neighbours(s);
+            let mut h = 0.0;
+            for (&j, &w) in js.iter().zip(ws) {
+                h += w * field[j as usize];
+            }
+            pairs += x * h;
+        }
+        let (mut m1, mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0, 0.0);
+        for &x in field {
+            let x2 = x * x;
+            m1 += x;
+            m2 += x2;
+            m3 += x2 * x;
+            m4 += x2 * x2;
+        }
+        let v = field.len() as f64;
+        Sums {
+            k: a * m2 - pairs,
+            r4: b * m4,
+            l: r * m1,
+            lin: (2.0 * a - self.weighted_degree[0]) * m1,
+            b3: b * m3,
+            b2: b * m2,
+            b1: b * m1,
+            r0: v * r,
+            a0: v * a,
+            b0: v * b,
+        }
     }
 
     /// One pass: `tries.0` dilatation proposals, then `tries.1` shift proposals, then
