@@ -153,6 +153,28 @@ fn two_chains(c: &mut Criterion) {
     g.finish();
 }
 
+/// Random words: `rand_chacha`'s own `fill` against [`mc_sampler::fill_u64`] (same words).
+fn random_words(c: &mut Criterion) {
+    let n = 4096;
+    let mut g = c.benchmark_group("random_words");
+    g.throughput(Throughput::Elements(n as u64));
+    let mut out = vec![0u64; n];
+    let mut rng = chain_rng(1, 0);
+    g.bench_function("rand_chacha_fill", |b| {
+        b.iter(|| {
+            rand::Rng::fill(&mut rng, &mut out[..]);
+            black_box(out[0])
+        })
+    });
+    g.bench_function("fill_u64", |b| {
+        b.iter(|| {
+            mc_sampler::fill_u64(&mut rng, &mut out);
+            black_box(out[0])
+        })
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -160,5 +182,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(3))
 }
 
-criterion_group! { name = benches; config = config(); targets = metropolis, heatbath, wolff, two_chains }
+criterion_group! { name = benches; config = config(); targets = random_words, metropolis, heatbath, wolff, two_chains }
 criterion_main!(benches);

@@ -75,6 +75,7 @@ mod error;
 mod fastexp;
 pub mod global;
 pub mod heatbath;
+mod keystream;
 mod layout;
 pub mod metropolis;
 mod quartic;
@@ -85,6 +86,7 @@ pub mod stats;
 
 pub use chain::{Algorithm, Chain, ChainOutput, ChainStats, RunConfig, RunOutput, Timing, run_chains, two_point_axes};
 pub use error::SamplerError;
+pub use keystream::fill_u64;
 pub use quartic::QuarticSampler;
 
 /// The one random number generator of the project: portable and reproducible across

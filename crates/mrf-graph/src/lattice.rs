@@ -76,7 +76,7 @@ impl Lattice {
     /// True when both extents are even, so the checkerboard colouring is consistent across
     /// the periodic boundary and nearest neighbours always have opposite colours.
     pub fn is_checkerboard_bipartite(&self) -> bool {
-        self.lx % 2 == 0 && self.ly % 2 == 0
+        self.lx.is_multiple_of(2) && self.ly.is_multiple_of(2)
     }
 
     /// Nearest-neighbour pairs `⟨ij⟩`, each once: for every site `i`, `(i, i + x̂)` then

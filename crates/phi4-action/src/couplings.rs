@@ -235,15 +235,15 @@ impl Couplings {
                 detail,
             })
         };
-        if free.len() == self.n_sites() {
-            if let Some(field) = crate::gaussian::FreeField::from_couplings(self) {
-                let lowest = field.eigenvalues().iter().map(|l| l.re).fold(f64::INFINITY, f64::min);
-                return if lowest > 0.0 {
-                    Ok(())
-                } else {
-                    fail(format!("lowest eigenvalue {lowest:.6e}"))
-                };
-            }
+        if free.len() == self.n_sites()
+            && let Some(field) = crate::gaussian::FreeField::from_couplings(self)
+        {
+            let lowest = field.eigenvalues().iter().map(|l| l.re).fold(f64::INFINITY, f64::min);
+            return if lowest > 0.0 {
+                Ok(())
+            } else {
+                fail(format!("lowest eigenvalue {lowest:.6e}"))
+            };
         }
         if free.len() > 4096 {
             return fail(format!(

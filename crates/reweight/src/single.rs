@@ -429,13 +429,13 @@ fn evaluate(ensemble: &Ensemble, target: &Target, options: &ReweightOptions) -> 
             overlap.ess_fraction, t.min_ess_fraction
         ));
     }
-    if let Some(p) = &avg_phase {
-        if below(p.abs, t.phase_sigmas * p.err) {
-            reasons.push(format!(
-                "average phase {:.3e} ± {:.1e} is within {} standard errors of zero (sign problem)",
-                p.abs, p.err, t.phase_sigmas
-            ));
-        }
+    if let Some(p) = &avg_phase
+        && below(p.abs, t.phase_sigmas * p.err)
+    {
+        reasons.push(format!(
+            "average phase {:.3e} ± {:.1e} is within {} standard errors of zero (sign problem)",
+            p.abs, p.err, t.phase_sigmas
+        ));
     }
     if observables
         .named()

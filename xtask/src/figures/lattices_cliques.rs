@@ -100,10 +100,10 @@ impl GraphCensus {
     }
 
     fn validate(&self) -> Result<()> {
-        if let Some([lx, ly]) = self.lattice {
-            if lx * ly != self.n_sites {
-                bail!("lattice {lx}×{ly} does not have {} sites", self.n_sites);
-            }
+        if let Some([lx, ly]) = self.lattice
+            && lx * ly != self.n_sites
+        {
+            bail!("lattice {lx}×{ly} does not have {} sites", self.n_sites);
         }
         if self.edges.len() != self.n_edges {
             bail!(
