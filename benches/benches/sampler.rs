@@ -175,6 +175,63 @@ fn random_words(c: &mut Criterion) {
     g.finish();
 }
 
+/// One Metropolis chain at L = 1024 on a pool of 1 or 2 threads: each sublattice is split
+/// into row blocks (bit-identical results on any number of threads).
+fn one_chain_split(c: &mut Criterion) {
+    let l = 1024;
+    let mut g = c.benchmark_group("one_chain_split");
+    g.throughput(Throughput::Elements((l * l) as u64));
+    let mut chain = thermalised(&talk_point(l), Algorithm::Metropolis);
+    chain.set_split_rows(true);
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, _| {
+            b.iter(|| pool.install(|| chain.sweep()))
+        });
+    }
+    g.finish();
+}
+
+/// The cost per site update does not grow with the volume: best-of-five wall time of a
+/// Metropolis sweep per site at L = 64 … 1024, and a failure (in `cargo bench`, not in
+/// the `--test` smoke run, where timings mean nothing) if the largest lattice costs more
+/// than 1.5 times the smallest per site.
+fn linear_cost(_: &mut Criterion) {
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let sizes = [64usize, 128, 256, 512, 1024];
+    let mut per_site = Vec::new();
+    for &l in &sizes {
+        let mut chain = thermalised(&talk_point(l), Algorithm::Metropolis);
+        let sweeps = (4 << 20) / (l * l) + 1;
+        let best = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..sweeps {
+                    chain.sweep();
+                }
+                start.elapsed().as_secs_f64() * 1e9 / (sweeps * l * l) as f64
+            })
+            .fold(f64::INFINITY, f64::min);
+        per_site.push(best);
+    }
+    let table: Vec<String> = sizes
+        .iter()
+        .zip(&per_site)
+        .map(|(l, t)| format!("L={l}: {t:.2}"))
+        .collect();
+    eprintln!(
+        "linear_cost: ns per Metropolis site update, best of 5: {}",
+        table.join(", ")
+    );
+    let ratio = per_site[per_site.len() - 1] / per_site[0];
+    if measuring {
+        assert!(
+            ratio < 1.5,
+            "cost per site grows with the volume: L=1024 / L=64 = {ratio:.2}"
+        );
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -182,5 +239,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(3))
 }
 
-criterion_group! { name = benches; config = config(); targets = random_words, metropolis, heatbath, wolff, two_chains }
+criterion_group! { name = benches; config = config(); targets = random_words, metropolis, heatbath, wolff, two_chains, one_chain_split, linear_cost }
 criterion_main!(benches);

@@ -161,6 +161,7 @@ pub struct Chain {
     sites: Vec<f64>,
     rng: SimRng,
     lattice_kernel: Option<LatticeKernel>,
+    general_words: metropolis::Words,
     wolff: Option<Wolff>,
     global: Option<GlobalMoves>,
     step: f64,
@@ -211,6 +212,7 @@ impl Chain {
             sites: vec![0.0; n],
             rng,
             lattice_kernel,
+            general_words: metropolis::Words::default(),
             wolff,
             global,
             step,
@@ -238,6 +240,18 @@ impl Chain {
     /// lattices).
     pub fn n_colours(&self) -> usize {
         self.layout.n_colours
+    }
+
+    /// Splits each Metropolis half sweep of a large lattice (at least 128² sites) into row
+    /// blocks run on the current rayon pool: one chain on several cores.  The rows of a
+    /// sublattice are independent given the other, and their random words come from
+    /// random-access positions of the chain's stream, so the chain is bit-identical with
+    /// and without splitting, on any number of threads.  [`run_chains`] turns it on when
+    /// there are fewer chains than threads.  Only the vectorised lattice kernel splits.
+    pub fn set_split_rows(&mut self, on: bool) {
+        if let Some(kernel) = &mut self.lattice_kernel {
+            kernel.split_rows = on;
+        }
     }
 
     /// True when Metropolis sweeps use the vectorised homogeneous-lattice kernel.
@@ -405,7 +419,13 @@ impl Chain {
     fn metropolis_sweep(&mut self) {
         let accepted = match &mut self.lattice_kernel {
             Some(kernel) => kernel.sweep(&mut self.field, &mut self.rng, self.step),
-            None => metropolis::sweep_general(&self.layout, &mut self.field, &mut self.rng, self.step),
+            None => metropolis::sweep_general_with(
+                &self.layout,
+                &mut self.field,
+                &mut self.rng,
+                self.step,
+                &mut self.general_words,
+            ),
         };
         let n = self.n_sites() as u64;
         self.stats.proposals += n;
@@ -646,6 +666,7 @@ where
     F: Fn(u64) + Sync,
 {
     let mut chain = Chain::new(couplings, config.algorithm, chain_rng(config.seed, c))?;
+    chain.set_split_rows(config.n_chains < rayon::current_num_threads());
     let n = chain.n_sites();
     let mut pending = 0u64;
     let mut tick = |k: u64| {

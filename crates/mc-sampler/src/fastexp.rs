@@ -1,5 +1,4 @@
-//! A branch-free `exp(−x)` for `x ≥ 0` that LLVM vectorises, and 32-bit uniforms from raw
-//! bits.
+//! A branch-free `exp(−x)` for `x ≥ 0` that LLVM vectorises, and uniforms from raw bits.
 //!
 //! The Metropolis test `u < exp(−ΔS)` runs once per site update, so `exp` has to be cheap
 //! and must vectorise inside the row loop: libm's `exp` does neither.  [`exp_neg`] uses the
@@ -65,23 +64,6 @@ pub(crate) fn exp_neg_approx(x: f64) -> f64 {
     p = p * r + 1.0;
     let scale = f64::from_bits(((k + 1023) as u64) << 52);
     p * scale
-}
-
-const ONE_BITS: u64 = 0x3FF0_0000_0000_0000;
-
-/// Uniform in `[0, 1)` on the grid `k · 2⁻³²` from the low 32 bits of `bits`.
-#[inline(always)]
-pub(crate) fn uniform_lo(bits: u64) -> f64 {
-    f64::from_bits(ONE_BITS | ((bits << 32) >> 12)) - 1.0
-}
-
-/// Uniform in `(0, 1)` on the grid `(k + ½) · 2⁻³²` from the high 32 bits of `bits`.
-///
-/// Used as the Metropolis acceptance variable: `u < p` then holds with probability `p` up
-/// to the grid spacing, and never for `p < 2⁻³³`.
-#[inline(always)]
-pub(crate) fn uniform_hi_open(bits: u64) -> f64 {
-    (f64::from_bits(ONE_BITS | ((bits >> 32) << 20)) - 1.0) + 0.5 / 4_294_967_296.0
 }
 
 /// Uniform in `[0, 1)` with 53 random bits.

@@ -23,12 +23,22 @@ const BLOCK_WORDS: u128 = 16;
 const BATCH_BLOCKS: u64 = 16;
 /// 64-bit words per batch.
 const BATCH_U64: usize = (BATCH_BLOCKS * 8) as usize;
+/// 32-bit words per batch.
+const BATCH_WORDS: usize = 2 * BATCH_U64;
 
 /// The constant, key and stream of one ChaCha8 generator: everything but the block counter.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StreamKey {
     key: [u32; 8],
     stream: u64,
+}
+
+/// The stream that holds the refinement words of a chain's Metropolis tests (see
+/// [`crate::metropolis`]): same key, stream number with the top bit flipped.
+pub(crate) fn refinement_key(rng: &SimRng) -> StreamKey {
+    let mut k = StreamKey::of(rng);
+    k.stream ^= 1 << 63;
+    k
 }
 
 impl StreamKey {
@@ -56,28 +66,82 @@ pub fn fill_u64(rng: &mut SimRng, out: &mut [u64]) {
     rng.set_word_pos(pos + 2 * out.len() as u128);
 }
 
+/// Fills `out` exactly as `rng.fill(out)` would (32-bit words in stream order), and
+/// advances `rng` as that would.
+pub fn fill_u32(rng: &mut SimRng, out: &mut [u32]) {
+    let pos = rng.get_word_pos();
+    if !accelerated() || out.len() < 2 * BATCH_U64 {
+        rng.fill(out);
+        return;
+    }
+    fill_u32_at(&StreamKey::of(rng), pos, out);
+    rng.set_word_pos(pos + out.len() as u128);
+}
+
+/// [`fill_u32`] with the work split over the current rayon pool: the keystream is
+/// random-access, so the words (and the generator's final state) do not depend on the
+/// number of threads.
+pub fn fill_u32_parallel(rng: &mut SimRng, out: &mut [u32]) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 15;
+    if !accelerated() || out.len() < 2 * CHUNK {
+        fill_u32(rng, out);
+        return;
+    }
+    let k = StreamKey::of(rng);
+    let pos = rng.get_word_pos();
+    out.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, chunk)| fill_u32_at(&k, pos + (i * CHUNK) as u128, chunk));
+    rng.set_word_pos(pos + out.len() as u128);
+}
+
+/// Fills `out` with the 32-bit words of the keystream from word position `pos` on, without
+/// a generator.
+pub(crate) fn fill_u32_at(k: &StreamKey, pos: u128, out: &mut [u32]) {
+    let mut block = (pos / BLOCK_WORDS) as u64;
+    let mut skip = (pos % BLOCK_WORDS) as usize;
+    let mut done = 0;
+    let mut buf = [0u32; BATCH_WORDS];
+    while done < out.len() {
+        let rest = out.len() - done;
+        if skip == 0 && rest >= BATCH_WORDS {
+            let dst: &mut [u32; BATCH_WORDS] = (&mut out[done..done + BATCH_WORDS]).try_into().expect("batch length");
+            batch(k, block, dst);
+            done += BATCH_WORDS;
+        } else {
+            batch(k, block, &mut buf);
+            let take = (BATCH_WORDS - skip).min(rest);
+            out[done..done + take].copy_from_slice(&buf[skip..skip + take]);
+            done += take;
+            skip = 0;
+        }
+        block = block.wrapping_add(BATCH_BLOCKS);
+    }
+}
+
+/// Word `index` of the keystream `k` (one block computed, scalar): for rare random access.
+pub(crate) fn word_at(k: &StreamKey, index: u64) -> u32 {
+    chacha8_block(k, index / 16)[(index % 16) as usize]
+}
+
 /// Fills `out` with the 64-bit words of the keystream that start at the (even) 32-bit word
 /// position `pos`, without a generator.
 pub(crate) fn fill_u64_at(k: &StreamKey, pos: u128, out: &mut [u64]) {
     debug_assert!(pos.is_multiple_of(2));
     let mut block = (pos / BLOCK_WORDS) as u64;
-    // Offset (in u64) into the first block.
+    // Offset (in u64) into the first batch.
     let mut skip = ((pos % BLOCK_WORDS) / 2) as usize;
     let mut done = 0;
-    let mut buf = [0u64; BATCH_U64];
+    let mut buf = [0u32; BATCH_WORDS];
     while done < out.len() {
-        let rest = out.len() - done;
-        if skip == 0 && rest >= BATCH_U64 {
-            let dst: &mut [u64; BATCH_U64] = (&mut out[done..done + BATCH_U64]).try_into().expect("batch length");
-            batch(k, block, dst);
-            done += BATCH_U64;
-        } else {
-            batch(k, block, &mut buf);
-            let take = (BATCH_U64 - skip).min(rest);
-            out[done..done + take].copy_from_slice(&buf[skip..skip + take]);
-            done += take;
-            skip = 0;
+        batch(k, block, &mut buf);
+        let take = (BATCH_U64 - skip).min(out.len() - done);
+        for (o, pair) in out[done..done + take].iter_mut().zip(buf[2 * skip..].chunks_exact(2)) {
+            *o = u64::from(pair[0]) | (u64::from(pair[1]) << 32);
         }
+        done += take;
+        skip = 0;
         block = block.wrapping_add(BATCH_BLOCKS);
     }
 }
@@ -87,10 +151,9 @@ pub(crate) const fn accelerated() -> bool {
     cfg!(all(target_arch = "x86_64", target_feature = "avx512f"))
 }
 
-/// Sixteen consecutive blocks from block counter `block`, in stream order, as 64-bit words
-/// (word `2j` in the low half of `out[j]`, as `fill` assembles them).
+/// Sixteen consecutive blocks from block counter `block`, in stream order.
 #[inline]
-fn batch(k: &StreamKey, block: u64, out: &mut [u64; BATCH_U64]) {
+fn batch(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     avx512::batch(k, block, out);
     #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
@@ -99,12 +162,9 @@ fn batch(k: &StreamKey, block: u64, out: &mut [u64; BATCH_U64]) {
 
 /// The reference ChaCha8 block function, one block at a time.
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "avx512f"), allow(dead_code))]
-fn portable_batch(k: &StreamKey, block: u64, out: &mut [u64; BATCH_U64]) {
-    for b in 0..BATCH_BLOCKS as usize {
-        let words = chacha8_block(k, block.wrapping_add(b as u64));
-        for j in 0..8 {
-            out[8 * b + j] = u64::from(words[2 * j]) | (u64::from(words[2 * j + 1]) << 32);
-        }
+fn portable_batch(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
+    for (b, dst) in out.chunks_exact_mut(16).enumerate() {
+        dst.copy_from_slice(&chacha8_block(k, block.wrapping_add(b as u64)));
     }
 }
 
@@ -151,7 +211,7 @@ pub(crate) fn chacha8_block(k: &StreamKey, counter: u64) -> [u32; 16] {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{BATCH_U64, SIGMA, StreamKey};
+    use super::{BATCH_WORDS, SIGMA, StreamKey};
 
     macro_rules! quarter {
         ($x:ident, $a:expr, $b:expr, $c:expr, $d:expr) => {
@@ -168,13 +228,13 @@ mod avx512 {
 
     /// Sixteen blocks, one per lane, then a 16 × 16 transpose into stream order.
     #[inline]
-    pub(super) fn batch(k: &StreamKey, block: u64, out: &mut [u64; BATCH_U64]) {
+    pub(super) fn batch(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
         // SAFETY: this module is compiled only when AVX-512F is enabled for the whole build.
         unsafe { batch_avx512(k, block, out) }
     }
 
     #[target_feature(enable = "avx512f")]
-    fn batch_avx512(k: &StreamKey, block: u64, out: &mut [u64; BATCH_U64]) {
+    fn batch_avx512(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
         let lo: [u32; 16] = std::array::from_fn(|l| block.wrapping_add(l as u64) as u32);
         let hi: [u32; 16] = std::array::from_fn(|l| (block.wrapping_add(l as u64) >> 32) as u32);
         let splat = |w: u32| _mm512_set1_epi32(w as i32);
@@ -245,10 +305,9 @@ mod avx512 {
                 _mm512_shuffle_i32x4::<0xDD>(x1, y1),
             ];
             for (l, v) in blocks.into_iter().enumerate() {
-                // Block 4l + e occupies out[8(4l + e)..][..8]; x86-64 is little-endian, so
-                // word 2j lands in the low half of u64 j, as `fill` assembles it.
+                // Block 4l + e occupies out[16(4l + e)..][..16].
                 // SAFETY: 4l + e ≤ 15, so the 64 bytes written lie inside `out`.
-                unsafe { _mm512_storeu_si512(dst.add(8 * (4 * l + e)).cast(), v) };
+                unsafe { _mm512_storeu_si512(dst.add(16 * (4 * l + e)).cast(), v) };
             }
         }
     }
@@ -293,6 +352,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fill_u32_equals_generator_fill_and_word_at() {
+        for pre in [0usize, 1, 2, 5, 16, 17] {
+            for len in [0usize, 3, 255, 256, 257, 511, 1000, 3001] {
+                let mut a = chain_rng(11, 4);
+                for _ in 0..pre {
+                    a.next_u32();
+                }
+                let mut b = a.clone();
+                let pos = a.get_word_pos() as u64;
+                let mut fast = vec![0u32; len];
+                let mut slow = vec![0u32; len];
+                fill_u32(&mut a, &mut fast);
+                b.fill(&mut slow[..]);
+                assert_eq!(fast, slow, "pre {pre} len {len}");
+                assert_eq!(a.next_u64(), b.next_u64(), "state after fill");
+                let k = StreamKey::of(&a);
+                for (i, w) in slow.iter().enumerate().step_by(97) {
+                    assert_eq!(word_at(&k, pos + i as u64), *w);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_fill_equals_generator_fill() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let mut a = chain_rng(3, 1);
+        a.next_u32();
+        let mut b = a.clone();
+        let mut fast = vec![0u32; 100_003];
+        let mut slow = vec![0u32; 100_003];
+        pool.install(|| fill_u32_parallel(&mut a, &mut fast));
+        b.fill(&mut slow[..]);
+        assert_eq!(fast, slow);
+        assert_eq!(a.next_u64(), b.next_u64());
     }
 
     #[test]

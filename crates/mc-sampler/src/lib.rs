@@ -86,7 +86,7 @@ pub mod stats;
 
 pub use chain::{Algorithm, Chain, ChainOutput, ChainStats, RunConfig, RunOutput, Timing, run_chains, two_point_axes};
 pub use error::SamplerError;
-pub use keystream::fill_u64;
+pub use keystream::{fill_u32, fill_u32_parallel, fill_u64};
 pub use quartic::QuarticSampler;
 
 /// The one random number generator of the project: portable and reproducible across

@@ -1,52 +1,177 @@
 //! Single-site Metropolis in checkerboard order.
 //!
-//! A proposal `φ_i → φ_i + δ (u − ½)` with `u` uniform is accepted with probability
-//! `min(1, exp(−ΔS))`.  The proposal is symmetric, so every single-site step satisfies
-//! detailed balance; the sweep visits the colour classes of the storage order one after the
-//! other ([`crate::layout`]).  The step size `δ` is tuned during thermalisation only and
-//! frozen afterwards ([`crate::Chain`]).
+//! A proposal `φ_i → φ_i + d` is accepted with probability `min(1, exp(−ΔS))`.  The sweep
+//! visits the colour classes of the storage order one after the other ([`crate::layout`]);
+//! the step size `δ` is tuned during thermalisation only and frozen afterwards
+//! ([`crate::Chain`]).
 //!
-//! Each update consumes exactly one 64-bit word of the chain's generator: the low 32 bits
-//! give the proposal and the high 32 bits the acceptance variable, on the grid
-//! `(k + ½)·2⁻³²`.  The acceptance probability `exp(−ΔS)` is computed branch-free
-//! ([`crate::fastexp`]) with the argument clamped at 0, so `ΔS ≤ 0` gives exactly 1 and is
-//! always accepted.  The lattice kernel first decides each test with a cheaper `exp`
-//! (relative error below 10⁻⁵) and redoes, with the accurate one, the rare tests whose
-//! uniform lies within that error of the threshold, so its decisions are exactly those of
-//! the accurate test.
+//! # Random words
 //!
-//! Two implementations (they consume the same random words, and differ only in the order in
-//! which the local field is summed):
-//! - the general kernel walks the relabelled neighbour tables of any [`phi4_action::Couplings`]
-//!   (inhomogeneous, diagonal pairs, arbitrary graphs, linear terms);
-//! - the lattice kernel handles homogeneous nearest-neighbour couplings on an even periodic
-//!   lattice.  It updates one sublattice row at a time from contiguous rows of the other
-//!   sublattice, draws that row's random words in one call, and has no branches in the row
-//!   loop, so LLVM vectorises it.
-
-use rand::Rng;
+//! Each update consumes one 32-bit word of the chain's generator, drawn in bulk.
+//! - The low 20 bits `m` give the step `d = δ·((m + ½)·2⁻²⁰ − ½)`: a grid symmetric about
+//!   zero, so the proposal is exactly symmetric and every step satisfies detailed balance.
+//! - The high 12 bits `k` place the acceptance variable in the cell `[k, k + 1)·2⁻¹²`.
+//!   Almost always the cell lies wholly below or above `exp(−ΔS)` and decides the test.
+//!   When it straddles `exp(−ΔS)` (about once in 10⁴ updates), the variable is refined to
+//!   `u = (k + (j + ½)·2⁻³²)·2⁻¹²` with a 32-bit word `j` from the chain's *refinement
+//!   stream*: the same ChaCha8 key with the top bit of the stream number flipped, read at
+//!   the word position of the update's own word.  The stream is random-access, so the
+//!   refinement word depends only on which update asks, never on the order or the thread
+//!   in which updates run.
+//!
+//! So `u` is uniform on a grid of spacing `2⁻⁴⁴` and the test `u < exp(−ΔS)` is exact up
+//! to that grid and the accuracy of [`crate::fastexp::exp_neg`] (a few ulp).
+//!
+//! # Kernels
+//!
+//! All kernels make the same decisions from the same words: the *accurate test*
+//! ([`accept`]).  `ΔS = d·((x + y)(a + b(x² + y²)) − h)` with `y = x + d` is computed with
+//! the same operations everywhere, so it is bit-identical across kernels.
+//! - The general kernel ([`sweep_general`]) walks the relabelled neighbour tables of any
+//!   [`phi4_action::Couplings`] (inhomogeneous, diagonal pairs, arbitrary graphs, linear
+//!   terms) and runs the accurate test at every site.
+//! - The lattice kernel ([`LatticeKernel`]) handles homogeneous nearest-neighbour
+//!   couplings on an even periodic lattice, one sublattice row at a time from contiguous
+//!   rows of the other sublattice.  With AVX-512 it updates eight sites per vector: the
+//!   test is first decided with a degree-4 `2^r` whose relative error is below
+//!   [`CHEAP_REL_ERR`], with a margin of two; lanes it cannot decide (a few in 10⁴) keep
+//!   their old value and run the accurate test after the vector pass over their block.
 
 use crate::SimRng;
-use crate::fastexp::{APPROX_REL_ERR, exp_neg, exp_neg_approx, uniform_hi_open, uniform_lo};
+use crate::fastexp::exp_neg;
+use rayon::prelude::*;
+
+use crate::keystream::{StreamKey, fill_u32, fill_u32_parallel, refinement_key, word_at};
 use crate::layout::{FastParams, Layout};
 
-/// One Metropolis update of `x` with local field `h`; returns the new value and whether the
-/// proposal was accepted.  Shared by both kernels so that they agree bit for bit.
+/// Relative error bound used by the vectorised first pass (the degree-4 Taylor
+/// polynomial of `2^r`, `|r| ≤ ½`, is within `8.3·10⁻⁵` of it).
+pub(crate) const CHEAP_REL_ERR: f64 = 1.5e-4;
+
+const ONE_BITS: u64 = 0x3FF0_0000_0000_0000;
+/// `1.5 − 2⁻²¹`: `(1 + m·2⁻²⁰) − STEP_OFFSET = (m + ½)·2⁻²⁰ − ½`, exactly.
+const STEP_OFFSET: f64 = 1.5 - 0.5 / 1_048_576.0;
+/// Width of an acceptance cell, `2⁻¹²`.
+const CELL: f64 = 1.0 / 4096.0;
+/// Refinement grid inside a cell, `2⁻⁴⁴`.
+const REFINE: f64 = CELL / 4_294_967_296.0;
+
+/// The step `(m + ½)·2⁻²⁰ − ½ ∈ (−½, ½)` from the low 20 bits of `word` (multiply by `δ`).
 #[inline(always)]
-pub(crate) fn update(x: f64, h: f64, a: f64, b: f64, delta: f64, bits: u64) -> (f64, bool) {
-    let (y, ds, u) = propose(x, h, a, b, delta, bits);
-    let p = exp_neg_approx(ds);
-    let accept = if undecided(ds, u, p) { u < exp_neg(ds) } else { u < p };
-    (if accept { y } else { x }, accept)
+pub(crate) fn step_fraction(word: u32) -> f64 {
+    f64::from_bits(ONE_BITS | (u64::from(word & 0xF_FFFF) << 32)) - STEP_OFFSET
 }
+
+/// The lower edge `k·2⁻¹²` of the acceptance cell, from the high 12 bits of `word`.
+#[inline(always)]
+pub(crate) fn cell_floor(word: u32) -> f64 {
+    f64::from_bits(ONE_BITS | (u64::from(word >> 20) << 40)) - 1.0
+}
+
+/// `ΔS` of the move `x → x + d` in the local field `h`.
+#[inline(always)]
+pub(crate) fn delta_s(x: f64, d: f64, h: f64, a: f64, b: f64) -> f64 {
+    let y = x + d;
+    d * ((x + y) * (a + b * (x * x + y * y)) - h)
+}
+
+/// The accurate test: accept with probability `min(1, exp(−ΔS))`, the acceptance variable
+/// taken from `word`'s cell and, only if needed, refined by `refine()`.
+#[inline]
+pub(crate) fn accept(ds: f64, word: u32, refine: impl FnOnce() -> u32) -> bool {
+    if ds <= 0.0 {
+        return true;
+    }
+    let p = exp_neg(ds);
+    let floor = cell_floor(word);
+    if p >= floor + CELL {
+        true
+    } else if p <= floor {
+        false
+    } else {
+        floor + (f64::from(refine()) + 0.5) * REFINE < p
+    }
+}
+
+/// One accurate update of `x` with local field `h`, from `word` (main stream word position
+/// `index`); returns the new value and whether the proposal was accepted.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update(
+    x: f64,
+    h: f64,
+    a: f64,
+    b: f64,
+    delta: f64,
+    word: u32,
+    refine: &StreamKey,
+    index: u64,
+) -> (f64, bool) {
+    let d = delta * step_fraction(word);
+    let acc = accept(delta_s(x, d, h, a, b), word, || word_at(refine, index));
+    (if acc { x + d } else { x }, acc)
+}
+
+/// Random words of one sweep, and where they start in the chain's stream.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Words {
+    words: Vec<u32>,
+}
+
+impl Words {
+    /// Draws `n` words (split over the rayon pool if `parallel`); returns them and the
+    /// stream position of the first.
+    fn draw(&mut self, rng: &mut SimRng, n: usize, parallel: bool) -> (&[u32], u64) {
+        self.words.resize(n, 0);
+        let pos = rng.get_word_pos() as u64;
+        if parallel {
+            fill_u32_parallel(rng, &mut self.words[..n]);
+        } else {
+            fill_u32(rng, &mut self.words[..n]);
+        }
+        (&self.words[..n], pos)
+    }
+}
+
+/// With row splitting on ([`crate::Chain::set_split_rows`]), sublattices with at least
+/// this many sites are updated in row blocks spread over the rayon pool (when it has more
+/// than one thread).
+pub(crate) const PARALLEL_MIN_SITES: usize = 128 * 128 / 2;
+/// Row blocks per sublattice in parallel mode (fixed, so that nothing depends on the
+/// number of threads; rows are independent, so the result does not depend on it either).
+const ROW_BLOCKS: usize = 8;
 
 /// One sweep of the general kernel over the field in storage order; returns the number of
 /// accepted proposals.
-pub(crate) fn sweep_general<R: Rng + ?Sized>(layout: &Layout, field: &mut [f64], rng: &mut R, delta: f64) -> u64 {
+#[cfg(test)]
+pub(crate) fn sweep_general(layout: &Layout, field: &mut [f64], rng: &mut SimRng, delta: f64) -> u64 {
+    let mut words = Words::default();
+    sweep_general_with(layout, field, rng, delta, &mut words)
+}
+
+/// [`sweep_general`] with caller-owned scratch space.
+pub(crate) fn sweep_general_with(
+    layout: &Layout,
+    field: &mut [f64],
+    rng: &mut SimRng,
+    delta: f64,
+    words: &mut Words,
+) -> u64 {
+    let refine = refinement_key(rng);
+    let (words, pos) = words.draw(rng, field.len(), false);
     let mut accepted = 0;
-    for s in 0..field.len() {
+    for (s, &word) in words.iter().enumerate() {
         let h = layout.local_field(field, s);
-        let (x, acc) = update(field[s], h, layout.a[s], layout.b[s], delta, rng.next_u64());
+        let (x, acc) = update(
+            field[s],
+            h,
+            layout.a[s],
+            layout.b[s],
+            delta,
+            word,
+            &refine,
+            pos + s as u64,
+        );
         field[s] = x;
         accepted += acc as u64;
     }
@@ -57,255 +182,241 @@ pub(crate) fn sweep_general<R: Rng + ?Sized>(layout: &Layout, field: &mut [f64],
 #[derive(Debug, Clone)]
 pub(crate) struct LatticeKernel {
     p: FastParams,
-    bits: Vec<u64>,
-    horizontal: Vec<f64>,
-    old: Vec<f64>,
+    words: Words,
+    /// Horizontal neighbour sums of one row, one buffer per row block.
+    horizontal: Vec<Vec<f64>>,
+    /// Whether large sublattices are split into row blocks over the rayon pool.
+    pub(crate) split_rows: bool,
 }
 
 impl LatticeKernel {
     pub(crate) fn new(p: FastParams) -> Self {
         Self {
             p,
-            bits: vec![0; (p.lx / 2) * rows_per_fill(p)],
-            horizontal: vec![0.0; p.lx / 2],
-            old: vec![0.0; p.lx / 2],
+            words: Words::default(),
+            horizontal: vec![vec![0.0; p.lx / 2]; ROW_BLOCKS],
+            split_rows: false,
         }
     }
 
     /// One sweep (even sublattice, then odd) over the field in storage order; returns the
-    /// number of accepted proposals.
+    /// number of accepted proposals.  Each sublattice draws its `V/2` words in one call.
     pub(crate) fn sweep(&mut self, field: &mut [f64], rng: &mut SimRng, delta: f64) -> u64 {
+        let refine = refinement_key(rng);
         let half = field.len() / 2;
         let (even, odd) = field.split_at_mut(half);
-        let mut accepted = self.half_sweep(even, odd, 0, rng, delta);
-        accepted += self.half_sweep(odd, even, 1, rng, delta);
+        let mut accepted = self.half_sweep(even, odd, 0, rng, &refine, delta);
+        accepted += self.half_sweep(odd, even, 1, rng, &refine, delta);
         accepted
     }
 
-    fn half_sweep(&mut self, own: &mut [f64], other: &[f64], parity: usize, rng: &mut SimRng, delta: f64) -> u64 {
+    fn half_sweep(
+        &mut self,
+        own: &mut [f64],
+        other: &[f64],
+        parity: usize,
+        rng: &mut SimRng,
+        refine: &StreamKey,
+        delta: f64,
+    ) -> u64 {
         let FastParams { lx, ly, w, a, b, r } = self.p;
         let n = lx / 2;
-        let chunk = rows_per_fill(self.p);
-        let mut accepted = 0;
-        for y in 0..ly {
-            if y % chunk == 0 {
-                let rows = chunk.min(ly - y);
-                crate::fill_u64(rng, &mut self.bits[..rows * n]);
-            }
-            let bits = &self.bits[(y % chunk) * n..][..n];
-            // Own sites of row y sit at x = 2k + s; their horizontal neighbours are the
-            // other sublattice's entries k − 1 + s and k + s of the same row.
-            let s = (y + parity) % 2;
-            let same = &other[y * n..(y + 1) * n];
-            let hs = &mut self.horizontal[..n];
-            if s == 0 {
-                hs[0] = same[n - 1] + same[0];
-                for ((h, l), rr) in hs[1..].iter_mut().zip(&same[..n - 1]).zip(&same[1..]) {
-                    *h = l + rr;
-                }
-            } else {
-                for ((h, l), rr) in hs[..n - 1].iter_mut().zip(&same[..n - 1]).zip(&same[1..]) {
-                    *h = l + rr;
-                }
-                hs[n - 1] = same[n - 1] + same[0];
-            }
-            let up = &other[((y + 1) % ly) * n..][..n];
-            let down = &other[((y + ly - 1) % ly) * n..][..n];
-            let row = &mut own[y * n..(y + 1) * n];
-            accepted += row_kernel(row, &mut self.old, hs, up, down, bits, w, a, b, r, delta);
+        let params = RowParams { w, a, b, r, delta };
+        let parallel = self.split_rows && own.len() >= PARALLEL_MIN_SITES && rayon::current_num_threads() > 1;
+        let (words, pos) = self.words.draw(rng, own.len(), parallel);
+        let rows = RowSource {
+            other,
+            words,
+            first_index: pos,
+            n,
+            ly,
+            parity,
+        };
+        if parallel {
+            let block_rows = ly.div_ceil(ROW_BLOCKS);
+            own.par_chunks_mut(block_rows * n)
+                .zip(self.horizontal.par_iter_mut())
+                .enumerate()
+                .map(|(i, (block, hs))| {
+                    block
+                        .chunks_mut(n)
+                        .enumerate()
+                        .map(|(j, x)| rows.update(i * block_rows + j, x, hs, &params, refine))
+                        .sum::<u64>()
+                })
+                .sum()
+        } else {
+            let hs = &mut self.horizontal[0];
+            own.chunks_mut(n)
+                .enumerate()
+                .map(|(y, x)| rows.update(y, x, hs, &params, refine))
+                .sum()
         }
-        accepted
     }
 }
 
-/// Rows of one sublattice whose random words are drawn in one call (about 8192 words).
-fn rows_per_fill(p: FastParams) -> usize {
-    (8192 / (p.lx / 2)).clamp(1, p.ly)
+/// The other sublattice and the random words of one half sweep.
+struct RowSource<'a> {
+    other: &'a [f64],
+    words: &'a [u32],
+    first_index: u64,
+    n: usize,
+    ly: usize,
+    parity: usize,
 }
 
-/// The proposal, `ΔS` and acceptance variable of one lattice update.
-#[inline(always)]
-pub(crate) fn propose(x: f64, h: f64, a: f64, b: f64, delta: f64, bits: u64) -> (f64, f64, f64) {
-    let y = x + delta * (uniform_lo(bits) - 0.5);
-    let (x2, y2) = (x * x, y * y);
-    let ds = a * (y2 - x2) + b * (y2 * y2 - x2 * x2) - h * (y - x);
-    (y, ds, uniform_hi_open(bits))
+impl RowSource<'_> {
+    /// Updates own row `y` (`x`), with `hs` as scratch for the horizontal sums.
+    fn update(&self, y: usize, x: &mut [f64], hs: &mut [f64], params: &RowParams, refine: &StreamKey) -> u64 {
+        let (n, ly, other) = (self.n, self.ly, self.other);
+        // Own sites of row y sit at x = 2k + s; their horizontal neighbours are the other
+        // sublattice's entries k − 1 + s and k + s of the same row.
+        let s = (y + self.parity) % 2;
+        let same = &other[y * n..(y + 1) * n];
+        let hs = &mut hs[..n];
+        if s == 0 {
+            hs[0] = same[n - 1] + same[0];
+            for ((h, l), rr) in hs[1..].iter_mut().zip(&same[..n - 1]).zip(&same[1..]) {
+                *h = l + rr;
+            }
+        } else {
+            for ((h, l), rr) in hs[..n - 1].iter_mut().zip(&same[..n - 1]).zip(&same[1..]) {
+                *h = l + rr;
+            }
+            hs[n - 1] = same[n - 1] + same[0];
+        }
+        let row = Row {
+            up: &other[((y + 1) % ly) * n..][..n],
+            down: &other[((y + ly - 1) % ly) * n..][..n],
+            horizontal: hs,
+            words: &self.words[y * n..(y + 1) * n],
+            first_index: self.first_index + (y * n) as u64,
+        };
+        row_kernel(x, &row, params, refine)
+    }
 }
 
-/// Whether the cheap exponential `p` cannot decide `u < exp(−ΔS)`.
-#[inline(always)]
-pub(crate) fn undecided(ds: f64, u: f64, p: f64) -> bool {
-    (ds > 0.0) & ((u - p).abs() <= 2.0 * APPROX_REL_ERR * p)
+/// The neighbours and random words of one sublattice row.
+pub(crate) struct Row<'a> {
+    pub(crate) horizontal: &'a [f64],
+    pub(crate) up: &'a [f64],
+    pub(crate) down: &'a [f64],
+    pub(crate) words: &'a [u32],
+    /// Main-stream word position of `words[0]`.
+    pub(crate) first_index: u64,
 }
 
-/// The row update: the AVX-512 kernel where the build has it, the portable one elsewhere.
-/// Both make exactly the decisions of the accurate test, so they give identical chains.
+/// Homogeneous couplings and step of the lattice kernel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowParams {
+    pub(crate) w: f64,
+    pub(crate) a: f64,
+    pub(crate) b: f64,
+    pub(crate) r: f64,
+    pub(crate) delta: f64,
+}
+
+impl RowParams {
+    #[inline(always)]
+    fn field(&self, row: &Row<'_>, k: usize) -> f64 {
+        self.w * (row.horizontal[k] + (row.up[k] + row.down[k])) - self.r
+    }
+}
+
+/// The row update: the AVX-512 kernel where the build has it, the accurate scalar one
+/// elsewhere.  Both make exactly the decisions of the accurate test.
 #[inline]
-#[allow(clippy::too_many_arguments)]
-fn row_kernel(
-    row: &mut [f64],
-    old: &mut [f64],
-    horizontal: &[f64],
-    up: &[f64],
-    down: &[f64],
-    bits: &[u64],
-    w: f64,
-    a: f64,
-    b: f64,
-    r: f64,
-    delta: f64,
-) -> u64 {
+pub(crate) fn row_kernel(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     {
-        let _ = old;
-        avx512::row_update(row, horizontal, up, down, bits, w, a, b, r, delta)
+        avx512::row_update(x, row, p, refine)
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-    row_update(row, old, horizontal, up, down, bits, w, a, b, r, delta)
+    {
+        row_update_scalar(x, row, p, refine, 0)
+    }
 }
 
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "avx512f"), allow(dead_code))]
-pub(crate) fn row_update(
-    row: &mut [f64],
-    old: &mut [f64],
-    horizontal: &[f64],
-    up: &[f64],
-    down: &[f64],
-    bits: &[u64],
-    w: f64,
-    a: f64,
-    b: f64,
-    r: f64,
-    delta: f64,
-) -> u64 {
-    let n = row.len();
-    let (old, horizontal, up, down, bits) = (&mut old[..n], &horizontal[..n], &up[..n], &down[..n], &bits[..n]);
-    old.copy_from_slice(row);
-    let field = |k: usize| w * horizontal[k] + w * (up[k] + down[k]) - r;
-    let mut accepted = 0u64;
-    let mut n_undecided = 0u64;
-    for k in 0..n {
-        let x = row[k];
-        let (y, ds, u) = propose(x, field(k), a, b, delta, bits[k]);
-        let p = exp_neg_approx(ds);
-        let accept = u < p;
-        row[k] = if accept { y } else { x };
-        accepted += accept as u64;
-        n_undecided += undecided(ds, u, p) as u64;
-    }
-    if n_undecided > 0 {
-        for k in 0..n {
-            let x = old[k];
-            let (y, ds, u) = propose(x, field(k), a, b, delta, bits[k]);
-            let p = exp_neg_approx(ds);
-            if undecided(ds, u, p) {
-                let exact = u < exp_neg(ds);
-                accepted = accepted + exact as u64 - (u < p) as u64;
-                row[k] = if exact { y } else { x };
-            }
-        }
+/// The accurate test at sites `start..` of a row.
+pub(crate) fn row_update_scalar(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey, start: usize) -> u64 {
+    let mut accepted = 0;
+    for (k, xk) in x.iter_mut().enumerate().skip(start) {
+        let (new, acc) = update(
+            *xk,
+            p.field(row, k),
+            p.a,
+            p.b,
+            p.delta,
+            row.words[k],
+            refine,
+            row.first_index + k as u64,
+        );
+        *xk = new;
+        accepted += acc as u64;
     }
     accepted
 }
 
 /// The row update in AVX-512, eight sites per vector.
-///
-/// The proposal, `ΔS` and acceptance variable are computed with the same operations in the
-/// same order as [`propose`], so they are bit-identical to the portable kernel's.  The test
-/// `u < exp(−ΔS)` is first decided with a degree-3 `2^r` (relative error below
-/// [`avx512::CHEAP_REL_ERR`]); lanes it cannot decide (about one in a thousand) are redone
-/// with the accurate [`exp_neg`], so every decision is that of the accurate test.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 #[allow(unsafe_code)]
 pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{propose, update};
-    use crate::fastexp::exp_neg;
+    use super::{CELL, CHEAP_REL_ERR, ONE_BITS, Row, RowParams, STEP_OFFSET, row_update_scalar, update};
+    use crate::keystream::StreamKey;
 
-    /// Relative error bound of the degree-3 exponential (its truncation error is below
-    /// `1.2·10⁻³`).
-    pub(crate) const CHEAP_REL_ERR: f64 = 2e-3;
     const LANES: usize = 8;
 
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn row_update(
-        row: &mut [f64],
-        horizontal: &[f64],
-        up: &[f64],
-        down: &[f64],
-        bits: &[u64],
-        w: f64,
-        a: f64,
-        b: f64,
-        r: f64,
-        delta: f64,
-    ) -> u64 {
-        let n = row.len();
-        assert!(horizontal.len() >= n && up.len() >= n && down.len() >= n && bits.len() >= n);
+    pub(crate) fn row_update(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
+        let n = x.len();
+        assert!(row.horizontal.len() >= n && row.up.len() >= n && row.down.len() >= n && row.words.len() >= n);
         let full = n - n % LANES;
         // SAFETY: this module is compiled only when AVX-512F is enabled for the whole
         // build, and the assertion above bounds every load and store (k + 8 ≤ full ≤ n).
-        let mut accepted = unsafe { vector_part(row, horizontal, up, down, bits, full, w, a, b, r, delta) };
-        for k in full..n {
-            let h = w * horizontal[k] + w * (up[k] + down[k]) - r;
-            let (x, acc) = update(row[k], h, a, b, delta, bits[k]);
-            row[k] = x;
-            accepted += acc as u64;
-        }
-        accepted
+        let accepted = unsafe { vector_part(x, row, p, refine, full) };
+        accepted + row_update_scalar(x, row, p, refine, full)
     }
 
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn vector_part(
-        row: &mut [f64],
-        horizontal: &[f64],
-        up: &[f64],
-        down: &[f64],
-        bits: &[u64],
-        full: usize,
-        w: f64,
-        a: f64,
-        b: f64,
-        r: f64,
-        delta: f64,
-    ) -> u64 {
+    unsafe fn vector_part(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey, full: usize) -> u64 {
         let set = _mm512_set1_pd;
-        let (vw, va, vb, vr, vdelta) = (set(w), set(a), set(b), set(r), set(delta));
-        let (one_half, zero) = (set(1.5), _mm512_setzero_pd());
+        let (vw, va, vb, vr, vdelta) = (set(p.w), set(p.a), set(p.b), set(p.r), set(p.delta));
+        let (one, step_offset, cell) = (set(1.0), set(STEP_OFFSET), set(CELL));
         let log2e = set(-std::f64::consts::LOG2_E);
         let ln2 = std::f64::consts::LN_2;
-        let (c1, c2, c3) = (set(ln2), set(ln2 * ln2 / 2.0), set(ln2 * ln2 * ln2 / 6.0));
-        let one = set(1.0);
-        let band = set(2.0 * CHEAP_REL_ERR);
-        // u < p with u = v − 1 + 2⁻³³, v ∈ [1, 2) from the high 32 bits: v < p + (1 − 2⁻³³).
-        let shift = set(1.0 - 0.5 / 4_294_967_296.0);
-        let one_bits = _mm512_set1_epi64(0x3FF0_0000_0000_0000);
-        let mantissa = _mm512_set1_epi64(0x000F_FFFF_FFF0_0000);
-        let sign_mask = _mm512_set1_epi64(i64::MAX);
+        let (c1, c2, c3, c4) = (
+            set(ln2),
+            set(ln2 * ln2 / 2.0),
+            set(ln2 * ln2 * ln2 / 6.0),
+            set(ln2 * ln2 * ln2 * ln2 / 24.0),
+        );
+        let (shrink, grow) = (set(1.0 - 2.0 * CHEAP_REL_ERR), set(1.0 + 2.0 * CHEAP_REL_ERR));
+        let one_bits = _mm512_set1_epi64(ONE_BITS as i64);
+        let step_bits = _mm512_set1_epi64(0x000F_FFFF_0000_0000);
         let mut accepted = 0u64;
+        // Per block of 64 vectors: the undecided lanes of each vector, and which vectors
+        // have any.
+        let mut masks = [0u8; 64];
+        let mut pending = 0u64;
         let mut k = 0;
         while k < full {
             // SAFETY (loads/stores): k + 8 ≤ full ≤ the length of every slice.
-            let x = unsafe { _mm512_loadu_pd(row.as_ptr().add(k)) };
-            let hs = unsafe { _mm512_loadu_pd(horizontal.as_ptr().add(k)) };
-            let upk = unsafe { _mm512_loadu_pd(up.as_ptr().add(k)) };
-            let downk = unsafe { _mm512_loadu_pd(down.as_ptr().add(k)) };
-            let word = unsafe { _mm512_loadu_si512(bits.as_ptr().add(k).cast()) };
+            let xk = unsafe { _mm512_loadu_pd(x.as_ptr().add(k)) };
+            let hs = unsafe { _mm512_loadu_pd(row.horizontal.as_ptr().add(k)) };
+            let upk = unsafe { _mm512_loadu_pd(row.up.as_ptr().add(k)) };
+            let downk = unsafe { _mm512_loadu_pd(row.down.as_ptr().add(k)) };
+            let word = _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(row.words.as_ptr().add(k).cast()) });
             let h = _mm512_sub_pd(_mm512_mul_pd(vw, _mm512_add_pd(hs, _mm512_add_pd(upk, downk))), vr);
-            // Proposal step d = δ(u − ½), u from the low 32 bits (exactly as `propose`).
-            let lo = _mm512_ternarylogic_epi64::<0xEA>(_mm512_slli_epi64::<20>(word), mantissa, one_bits);
-            let d = _mm512_mul_pd(vdelta, _mm512_sub_pd(_mm512_castsi512_pd(lo), one_half));
-            let y = _mm512_add_pd(x, d);
-            // ΔS = d·((x + y)(a + b(x² + y²)) − h).
-            let q = _mm512_add_pd(_mm512_mul_pd(x, x), _mm512_mul_pd(y, y));
+            // d = δ·step_fraction(word), y = x + d, ΔS as in `delta_s`.
+            let m = _mm512_ternarylogic_epi64::<0xEA>(_mm512_slli_epi64::<32>(word), step_bits, one_bits);
+            let d = _mm512_mul_pd(vdelta, _mm512_sub_pd(_mm512_castsi512_pd(m), step_offset));
+            let y = _mm512_add_pd(xk, d);
+            let q = _mm512_add_pd(_mm512_mul_pd(xk, xk), _mm512_mul_pd(y, y));
             let e = _mm512_add_pd(va, _mm512_mul_pd(vb, q));
-            let ds = _mm512_mul_pd(d, _mm512_sub_pd(_mm512_mul_pd(_mm512_add_pd(x, y), e), h));
-            // exp(−ΔS) = 2^t, t = −ΔS·log₂e = kf + r with |r| ≤ ½; degree-3 Taylor of 2^r.
-            // No clamping is needed: ΔS ≤ 0 gives p ≥ 1, huge ΔS gives p = 0.
+            let ds = _mm512_mul_pd(d, _mm512_sub_pd(_mm512_mul_pd(_mm512_add_pd(xk, y), e), h));
+            // exp(−ΔS) = 2^t, t = kf + r with |r| ≤ ½, degree-4 Taylor polynomial of 2^r.
+            // ΔS ≤ 0 gives t ≥ 0 and p ≥ 1 (all coefficients positive); huge ΔS gives 0.
             let t = _mm512_mul_pd(ds, log2e);
             let kf = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t);
             let rr = _mm512_sub_pd(t, kf);
@@ -313,60 +424,186 @@ pub(crate) mod avx512 {
                 one,
                 _mm512_mul_pd(
                     rr,
-                    _mm512_add_pd(c1, _mm512_mul_pd(rr, _mm512_add_pd(c2, _mm512_mul_pd(rr, c3)))),
+                    _mm512_add_pd(
+                        c1,
+                        _mm512_mul_pd(
+                            rr,
+                            _mm512_add_pd(c2, _mm512_mul_pd(rr, _mm512_add_pd(c3, _mm512_mul_pd(rr, c4)))),
+                        ),
+                    ),
                 ),
             );
-            let p = _mm512_scalef_pd(poly, kf);
-            // Acceptance variable from the high 32 bits.
-            let hi = _mm512_ternarylogic_epi64::<0xEA>(_mm512_srli_epi64::<12>(word), mantissa, one_bits);
-            let v = _mm512_castsi512_pd(hi);
-            let threshold = _mm512_add_pd(p, shift);
-            let mut accept = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, threshold);
-            let gap = _mm512_castsi512_pd(_mm512_and_si512(
-                _mm512_castpd_si512(_mm512_sub_pd(v, threshold)),
-                sign_mask,
-            ));
-            let undecided = _mm512_mask_cmp_pd_mask::<_CMP_LE_OQ>(
-                _mm512_cmp_pd_mask::<_CMP_GT_OQ>(ds, zero),
-                gap,
-                _mm512_mul_pd(band, p),
+            let prob = _mm512_scalef_pd(poly, kf);
+            // Cell [floor, floor + 2⁻¹²) of the acceptance variable.
+            let floor = _mm512_sub_pd(
+                _mm512_castsi512_pd(_mm512_or_si512(
+                    one_bits,
+                    _mm512_slli_epi64::<40>(_mm512_srli_epi64::<20>(word)),
+                )),
+                one,
             );
-            if undecided != 0 {
-                accept = redo(
-                    accept,
-                    undecided,
-                    &row[k..k + LANES],
-                    h,
-                    &bits[k..k + LANES],
-                    a,
-                    b,
-                    delta,
-                );
-            }
-            let new = _mm512_mask_blend_pd(accept, x, y);
-            unsafe { _mm512_storeu_pd(row.as_mut_ptr().add(k), new) };
-            accepted += u64::from(accept.count_ones());
+            let sure_accept = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_mul_pd(prob, shrink), _mm512_add_pd(floor, cell));
+            let sure_reject = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(_mm512_mul_pd(prob, grow), floor);
+            // Undecided lanes keep their old value for now (see `redo`).
+            let new = _mm512_mask_blend_pd(sure_accept, xk, y);
+            unsafe { _mm512_storeu_pd(x.as_mut_ptr().add(k), new) };
+            accepted += u64::from(sure_accept.count_ones());
+            let v = (k / LANES) % 64;
+            let undecided = !(sure_accept | sure_reject);
+            masks[v] = undecided;
+            pending |= u64::from(undecided != 0) << v;
             k += LANES;
+            if k % (64 * LANES) == 0 || k == full {
+                if pending != 0 {
+                    let base = (k - 1) / (64 * LANES) * (64 * LANES);
+                    accepted += redo(pending, &masks, base, x, row, p, refine);
+                }
+                pending = 0;
+            }
         }
         accepted
     }
 
-    /// Redoes the undecided lanes with the accurate exponential.
+    /// Runs the accurate test, after the vector pass over a block of 64 vectors starting at
+    /// site `base`, in the undecided lanes (`masks`) of the `pending` vectors: those lanes
+    /// still hold their old value and their neighbours are unchanged, so this is the same
+    /// update.  Returns the number accepted here.
     #[cold]
     #[inline(never)]
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    fn redo(mut accept: u8, undecided: u8, x: &[f64], h: __m512d, bits: &[u64], a: f64, b: f64, delta: f64) -> u8 {
-        let mut hs = [0.0f64; LANES];
-        // SAFETY: `hs` holds eight f64.
-        unsafe { _mm512_storeu_pd(hs.as_mut_ptr(), h) };
-        for lane in 0..LANES {
-            if undecided & (1 << lane) != 0 {
-                let (_, ds, u) = propose(x[lane], hs[lane], a, b, delta, bits[lane]);
-                let exact = u < exp_neg(ds);
-                accept = (accept & !(1 << lane)) | (u8::from(exact) << lane);
+    fn redo(
+        mut pending: u64,
+        masks: &[u8; 64],
+        base: usize,
+        x: &mut [f64],
+        row: &Row<'_>,
+        p: &RowParams,
+        refine: &StreamKey,
+    ) -> u64 {
+        let mut accepted = 0;
+        while pending != 0 {
+            let v = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            for lane in 0..LANES {
+                if masks[v] & (1 << lane) != 0 {
+                    let i = base + v * LANES + lane;
+                    let (new, acc) = update(
+                        x[i],
+                        p.field(row, i),
+                        p.a,
+                        p.b,
+                        p.delta,
+                        row.words[i],
+                        refine,
+                        row.first_index + i as u64,
+                    );
+                    x[i] = new;
+                    accepted += acc as u64;
+                }
             }
         }
-        accept
+        accepted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, RngCore};
+
+    use super::*;
+    use crate::chain_rng;
+
+    /// The lattice kernel (vectorised first pass, accurate test in the lanes it cannot
+    /// decide) makes exactly the decisions of the accurate test, including refinements.
+    #[test]
+    fn row_kernel_equals_accurate_test() {
+        let mut rng = chain_rng(99, 0);
+        let refine = refinement_key(&rng);
+        let n = 64;
+        let p = RowParams {
+            w: 1.0,
+            a: 1.52425,
+            b: 0.175,
+            r: 0.1,
+            delta: 2.5,
+        };
+        let (mut cheap_undecided, mut refined) = (0, 0);
+        for round in 0..16_000u64 {
+            let x: Vec<f64> = (0..n).map(|_| rng.random_range(-2.5..2.5)).collect();
+            let horizontal: Vec<f64> = (0..n).map(|_| rng.random_range(-4.0..4.0)).collect();
+            let up: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let down: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let words: Vec<u32> = (0..n).map(|_| rng.next_u32()).collect();
+            let row = Row {
+                horizontal: &horizontal,
+                up: &up,
+                down: &down,
+                words: &words,
+                first_index: round * n as u64,
+            };
+            let mut fast = x.clone();
+            let accepted = row_kernel(&mut fast, &row, &p, &refine);
+            let mut count = 0;
+            for k in 0..n {
+                let h = p.field(&row, k);
+                let d = p.delta * step_fraction(words[k]);
+                let ds = delta_s(x[k], d, h, p.a, p.b);
+                let mut asked = false;
+                let acc = accept(ds, words[k], || {
+                    asked = true;
+                    word_at(&refine, row.first_index + k as u64)
+                });
+                refined += asked as u64;
+                let expected = if acc { x[k] + d } else { x[k] };
+                assert_eq!(expected.to_bits(), fast[k].to_bits(), "round {round} site {k}");
+                count += acc as u64;
+                let pr = exp_neg(ds.max(0.0));
+                let floor = cell_floor(words[k]);
+                cheap_undecided += (ds > 0.0
+                    && pr * (1.0 + 3.0 * CHEAP_REL_ERR) > floor
+                    && pr * (1.0 - 3.0 * CHEAP_REL_ERR) < floor + CELL) as u64;
+            }
+            assert_eq!(count, accepted);
+        }
+        assert!(
+            cheap_undecided > 100,
+            "the accurate fallback was hardly exercised: {cheap_undecided}"
+        );
+        assert!(refined > 5, "refinement words were hardly exercised: {refined}");
+    }
+
+    /// The step grid is symmetric about zero and the cell edges are exact.
+    #[test]
+    fn step_grid_is_symmetric_and_cells_exact() {
+        for m in [0u32, 1, 2, 0x7FFFF, 0x80000, 0xFFFFE, 0xFFFFF] {
+            let mirror = 0xFFFFF - m;
+            assert_eq!(step_fraction(m), -step_fraction(mirror), "m = {m}");
+            assert!(step_fraction(m).abs() < 0.5);
+            assert_eq!(step_fraction(m), (f64::from(m) + 0.5) / 1_048_576.0 - 0.5);
+        }
+        for k in [0u32, 1, 2047, 4095] {
+            assert_eq!(cell_floor(k << 20 | 0xABCDE), f64::from(k) / 4096.0);
+        }
+        // The refined variable lies strictly inside its cell.
+        let lowest = 0.0 + 0.5 * REFINE;
+        let highest = (4095.0 + (f64::from(u32::MAX) + 0.5) / 4_294_967_296.0) * CELL;
+        assert!(lowest > 0.0 && highest < 1.0);
+    }
+
+    /// The acceptance probability of the accurate test, averaged over all cells and
+    /// refinement words, is `exp(−ΔS)` to the grid: checked by exhausting the 12-bit cells
+    /// with a fixed refinement word at the cell holding `p`.
+    #[test]
+    fn accurate_test_accepts_with_probability_exp_minus_ds() {
+        for ds in [1e-9, 0.01, 0.3, 1.0, 4.0, 20.0] {
+            let p = exp_neg(ds);
+            let accepted_cells = (0..4096u32).filter(|&k| accept(ds, k << 20, || 0)).count();
+            let with_refined_max = (0..4096u32).filter(|&k| accept(ds, k << 20, || u32::MAX)).count();
+            // Cells wholly below p accept whatever the refinement; the cell holding p
+            // accepts for some refinement words and not others.
+            assert!((accepted_cells as f64) <= p * 4096.0 + 1.0 && (with_refined_max as f64) >= p * 4096.0 - 1.0);
+            assert!(with_refined_max <= accepted_cells && accepted_cells - with_refined_max <= 1);
+        }
+        assert!(accept(-1.0, u32::MAX, || unreachable!()));
+        assert!(accept(0.0, u32::MAX, || unreachable!()));
     }
 }
