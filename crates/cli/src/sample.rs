@@ -44,7 +44,7 @@ pub struct SampleArgs {
     /// Inhomogeneous couplings (JSON: lattice, pair_set, w, a, b, r), e.g. from training.
     #[arg(long)]
     pub couplings: Option<PathBuf>,
-    /// Update schedule: metropolis, heatbath, cluster or hybrid [default: hybrid].
+    /// Update schedule: metropolis, heatbath, cluster, hybrid or sw (Swendsen–Wang) [default: hybrid].
     #[arg(long)]
     pub algorithm: Option<String>,
     /// Measured sweeps per chain [default: 10000].

@@ -169,7 +169,7 @@ fn action_on_a_given_field() {
 /// (DESIGN.md section 4) within 4 standard errors that include autocorrelation.
 #[test]
 fn sample_free_field_agrees_with_exact_for_every_algorithm() {
-    for algorithm in ["metropolis", "heatbath", "cluster", "hybrid"] {
+    for algorithm in ["metropolis", "heatbath", "cluster", "hybrid", "sw"] {
         let v = json(&[
             "sample",
             "--lattice",

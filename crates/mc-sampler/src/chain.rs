@@ -10,6 +10,7 @@ use crate::cluster::Wolff;
 use crate::global::GlobalMoves;
 use crate::layout::Layout;
 use crate::metropolis::{self, LatticeKernel};
+use crate::swendsen_wang::SwendsenWang;
 use crate::{SamplerError, SimRng, chain_rng, heatbath};
 
 /// An update schedule; one *sweep* of each is listed below (`V` = number of sites).
@@ -39,15 +40,19 @@ pub enum Algorithm {
     /// and then frozen.  In an ordered phase the clusters flip the sign of `m` and the
     /// global moves relax its amplitude, which local updates move slowly.
     Hybrid,
+    /// One Swendsen–Wang update of the embedded Ising model ([`crate::swendsen_wang`]: bonds
+    /// on all pairs, every cluster flipped independently), then one Metropolis sweep.
+    SwendsenWang,
 }
 
 impl Algorithm {
     /// All schedules.
-    pub const ALL: [Algorithm; 4] = [
+    pub const ALL: [Algorithm; 5] = [
         Algorithm::Metropolis,
         Algorithm::HeatBath,
         Algorithm::Cluster,
         Algorithm::Hybrid,
+        Algorithm::SwendsenWang,
     ];
 
     /// The name used on the command line and in output.
@@ -57,6 +62,7 @@ impl Algorithm {
             Algorithm::HeatBath => "heatbath",
             Algorithm::Cluster => "cluster",
             Algorithm::Hybrid => "hybrid",
+            Algorithm::SwendsenWang => "sw",
         }
     }
 
@@ -64,7 +70,7 @@ impl Algorithm {
     pub fn from_name(name: &str) -> Result<Self, SamplerError> {
         Self::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
             SamplerError::InvalidConfig(format!(
-                "unknown algorithm {name:?}; use one of metropolis, heatbath, cluster, hybrid"
+                "unknown algorithm {name:?}; use one of metropolis, heatbath, cluster, hybrid, sw"
             ))
         })
     }
@@ -74,7 +80,14 @@ impl Algorithm {
     }
 
     fn uses_metropolis(self) -> bool {
-        matches!(self, Algorithm::Metropolis | Algorithm::Hybrid)
+        matches!(
+            self,
+            Algorithm::Metropolis | Algorithm::Hybrid | Algorithm::SwendsenWang
+        )
+    }
+
+    fn uses_swendsen_wang(self) -> bool {
+        matches!(self, Algorithm::SwendsenWang)
     }
 
     /// Sites a schedule aims to flip by clusters per sweep, as a fraction of `V`.
@@ -82,7 +95,7 @@ impl Algorithm {
         match self {
             Algorithm::Cluster => Some(1.0),
             Algorithm::Hybrid => Some(0.5),
-            Algorithm::Metropolis | Algorithm::HeatBath => None,
+            Algorithm::Metropolis | Algorithm::HeatBath | Algorithm::SwendsenWang => None,
         }
     }
 }
@@ -96,9 +109,10 @@ pub struct ChainStats {
     pub proposals: u64,
     /// Accepted Metropolis proposals.
     pub accepted: u64,
-    /// Wolff clusters built.
+    /// Clusters built (Wolff, or every cluster of a Swendsen–Wang update).
     pub clusters: u64,
-    /// Wolff clusters flipped (all of them unless a linear term rejected some).
+    /// Clusters flipped (Wolff: all of them unless a linear term rejected some;
+    /// Swendsen–Wang: about half).
     pub clusters_flipped: u64,
     /// Sites in all clusters built.
     pub cluster_sites: u64,
@@ -163,6 +177,7 @@ pub struct Chain {
     lattice_kernel: Option<LatticeKernel>,
     general_words: metropolis::Words,
     wolff: Option<Wolff>,
+    sw: Option<SwendsenWang>,
     global: Option<GlobalMoves>,
     step: f64,
     clusters_per_sweep: usize,
@@ -195,6 +210,7 @@ impl Chain {
             .filter(|_| algorithm.uses_metropolis())
             .map(LatticeKernel::new);
         let wolff = algorithm.cluster_work().map(|_| Wolff::new(n));
+        let sw = algorithm.uses_swendsen_wang().then(|| SwendsenWang::new(&layout));
         let global = algorithm.uses_global().then(|| GlobalMoves::new(&layout));
         // A first guess of the Metropolis step: about twice the width of a site's
         // conditional at zero field.
@@ -214,6 +230,7 @@ impl Chain {
             lattice_kernel,
             general_words: metropolis::Words::default(),
             wolff,
+            sw,
             global,
             step,
             clusters_per_sweep: 1,
@@ -406,6 +423,10 @@ impl Chain {
                 self.global_update();
                 self.cluster_sweep();
             }
+            Algorithm::SwendsenWang => {
+                self.sw_sweep();
+                self.metropolis_sweep();
+            }
         }
         self.stats.sweeps += 1;
     }
@@ -447,6 +468,30 @@ impl Chain {
         self.stats.site_updates += step.size as u64;
         self.stats.update_seconds += start.elapsed().as_secs_f64();
         step.size
+    }
+
+    /// One Swendsen–Wang update (see [`crate::swendsen_wang`]); returns the number of
+    /// clusters.  Any chain can do it, whatever its schedule; it is exact but flips signs
+    /// only, so it must be combined with sweeps.
+    pub fn swendsen_wang_update(&mut self) -> usize {
+        let start = Instant::now();
+        if self.sw.is_none() {
+            self.sw = Some(SwendsenWang::new(&self.layout));
+        }
+        let clusters = self.sw_sweep();
+        self.stats.update_seconds += start.elapsed().as_secs_f64();
+        clusters
+    }
+
+    fn sw_sweep(&mut self) -> usize {
+        let Some(sw) = &mut self.sw else { return 0 };
+        let step = sw.update(&self.layout, &mut self.field, &mut self.rng);
+        let n = self.field.len() as u64;
+        self.stats.clusters += step.clusters as u64;
+        self.stats.clusters_flipped += step.flipped as u64;
+        self.stats.cluster_sites += n;
+        self.stats.site_updates += n;
+        step.clusters
     }
 
     /// The fixed number of Wolff updates of a sweep.

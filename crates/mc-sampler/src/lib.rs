@@ -10,6 +10,9 @@
 //!   rejection from a Gaussian envelope for any sign of `a` ([`QuarticSampler`]);
 //! - Wolff cluster updates of the embedded Ising model with Brower–Tamayo bonds, made exact
 //!   for linear terms by an accept/reject step ([`cluster`]);
+//! - Swendsen–Wang updates of the same embedded Ising model: bonds on all pairs, union–find
+//!   labelling, every cluster flipped independently (heat-bath flips with linear terms), with
+//!   a branch-free lattice kernel for homogeneous even lattices ([`swendsen_wang`]);
 //! - exact global moves, a dilatation `φ → sφ` (with the Jacobian `s^V`) and a uniform
 //!   shift `φ → φ + c`, each proposal `O(1)` after one `O(V)` pass ([`global`]);
 //! - the schedules of [`Algorithm`] combine them; [`Chain`] is one chain and
@@ -79,6 +82,7 @@ mod keystream;
 mod layout;
 pub mod metropolis;
 mod quartic;
+pub mod swendsen_wang;
 
 pub mod ensemble;
 pub mod exact;

@@ -18,6 +18,7 @@ use crate::fastexp::{APPROX_REL_ERR, exp_neg, exp_neg_approx};
 use crate::global::GlobalMoves;
 use crate::layout::Layout;
 use crate::quartic::Envelope;
+use crate::swendsen_wang::SwendsenWang;
 use crate::{Algorithm, Chain, QuarticSampler, RunConfig, RunOutput, SamplerError, chain_rng, run_chains};
 
 /// Tolerance of the statistical tests, in standard errors.
@@ -404,6 +405,11 @@ fn free_field_hybrid() {
     check_free_field(&free_8x8(), Algorithm::Hybrid, 14);
 }
 
+#[test]
+fn free_field_swendsen_wang() {
+    check_free_field(&free_8x8(), Algorithm::SwendsenWang, 17);
+}
+
 /// Non-bipartite pair sets use the general kernels and a greedy colouring: diagonals
 /// (4 colours) and odd extents.
 #[test]
@@ -626,6 +632,167 @@ fn dilatation_with_heatbath_matches_the_free_field() {
     check_close("V m2", binned(&vm2), exact.v_m2().re);
 }
 
+/// Swendsen–Wang updates alternated with Metropolis sweeps of small steps (so that the
+/// clusters do most of the work on the signs) reproduce the quadrature moments of the
+/// triangle: linear terms (heat-bath cluster flips), an antiferromagnetic pair, a
+/// double-well site.  A wrong sign of `ΔS_C` biases `⟨φ₀⟩` and `⟨φ₀φ₁φ₂⟩` by many σ.
+#[test]
+fn swendsen_wang_with_small_local_steps_matches_quadrature() {
+    let c = triangle();
+    let exact = triangle_exact(&c);
+    let layout = Layout::new(&c);
+    let moments: [fn(&[f64]) -> f64; 5] = [
+        |p| p[0],
+        |p| p[1] * p[1],
+        |p| p[0] * p[1],
+        |p| p[1] * p[2],
+        |p| p[0] * p[1] * p[2],
+    ];
+    let mut series: Vec<Vec<Vec<f64>>> = vec![Vec::new(); 5];
+    let (mut clusters, mut flipped) = (0, 0);
+    for chain in 0..4 {
+        let mut rng = chain_rng(80, chain as u64);
+        let mut sw = SwendsenWang::new(&layout);
+        let mut field = vec![0.0; 3];
+        let mut sites = vec![0.0; 3];
+        let mut mine = vec![Vec::new(); 5];
+        for k in 0..100_000 {
+            crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 0.3);
+            let step = sw.update(&layout, &mut field, &mut rng);
+            clusters += step.clusters;
+            flipped += step.flipped;
+            if k >= 1000 {
+                layout.to_sites(&field, &mut sites);
+                for (v, f) in mine.iter_mut().zip(&moments) {
+                    v.push(f(&sites));
+                }
+            }
+        }
+        for (s, v) in series.iter_mut().zip(mine) {
+            s.push(v);
+        }
+    }
+    for (m, truth) in exact.iter().enumerate() {
+        let (mean, err) = binned(&series[m]);
+        assert!(
+            (mean - truth).abs() < K * err,
+            "moment {m}: {mean} ± {err} vs quadrature {truth}"
+        );
+    }
+    // The linear terms move the flip rate away from ½.
+    let rate = flipped as f64 / clusters as f64;
+    assert!((rate - 0.5).abs() > 0.01 && rate > 0.2, "flip rate {rate}");
+}
+
+/// The lattice kernel and the general pair-list kernel draw the same words and make the
+/// same bond and flip decisions: identical fields and generator states, update after
+/// update, on homogeneous even lattices (square and rectangular, at the talk's point and
+/// with a linear term and a larger coupling).
+#[test]
+fn swendsen_wang_lattice_kernel_equals_general_kernel() {
+    use rand::Rng;
+    let cases = [
+        (Lattice::square(8).unwrap(), 1.0, -0.9515, 0.7, 0.0),
+        (Lattice::new(16, 6).unwrap(), 1.0, -0.9515, 0.7, 0.0),
+        (Lattice::new(4, 10).unwrap(), 0.4, 1.0, 0.1, 0.0),
+        (Lattice::square(12).unwrap(), 1.0, -0.9515, 0.7, 0.05),
+        (Lattice::new(6, 4).unwrap(), 1.3, -1.5, 0.5, -0.2),
+    ];
+    for (case, (lattice, kappa, mu2, lambda, r)) in cases.into_iter().enumerate() {
+        let h = Homogeneous { kappa, mu2, lambda };
+        let base = Couplings::homogeneous(&lattice, h).unwrap();
+        let v = base.n_sites();
+        let c = Couplings::on_lattice(
+            &lattice,
+            PairSet::NearestNeighbour,
+            base.w().to_vec(),
+            base.a().to_vec(),
+            base.b().to_vec(),
+            vec![r; v],
+        )
+        .unwrap();
+        let layout = Layout::new(&c);
+        assert!(layout.fast.is_some());
+        let (mut fast, mut general) = (SwendsenWang::new(&layout), SwendsenWang::new(&layout));
+        let mut rng = chain_rng(90 + case as u64, 0);
+        let mut field: Vec<f64> = (0..v).map(|_| rng.random_range(-2.5..2.5)).collect();
+        let mut total_clusters = 0;
+        for _ in 0..300 {
+            let (mut f1, mut f2) = (field.clone(), field.clone());
+            let (mut r1, mut r2) = (rng.clone(), rng.clone());
+            let s1 = fast.update_with(&layout, &mut f1, &mut r1, true);
+            let s2 = general.update_with(&layout, &mut f2, &mut r2, false);
+            assert_eq!(s1, s2, "case {case}");
+            assert_eq!(
+                f1.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                f2.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "case {case}"
+            );
+            assert_eq!(r1.get_word_pos(), r2.get_word_pos());
+            total_clusters += s1.clusters;
+            rng = r1;
+            field = f1;
+            crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 1.0);
+        }
+        // Neither every site alone nor one cluster: the bonds were exercised.
+        assert!(
+            total_clusters > 300 && total_clusters < 300 * v,
+            "case {case}: {total_clusters}"
+        );
+    }
+}
+
+/// The lattice kernel's two-stage bond test (cheap exponential, then the accurate one where
+/// it cannot decide) makes exactly the decisions of the accurate test `u ≥ exp(−2wφφ')`.
+#[test]
+fn swendsen_wang_row_bonds_equal_accurate_test() {
+    use crate::swendsen_wang::{bond_cheap, bond_exact, row_bonds, row_bonds_exact};
+    use rand::{Rng, RngCore};
+    let mut rng = chain_rng(98, 0);
+    let n = 32;
+    let two_w = 2.0;
+    let mut undecided = 0;
+    for _ in 0..20_000 {
+        let mut v = || (0..n).map(|_| rng.random_range(-2.5..2.5)).collect::<Vec<f64>>();
+        let (row, right, left, up, down) = (v(), v(), v(), v(), v());
+        let words: Vec<u64> = (0..2 * n).map(|_| rng.next_u64()).collect();
+        let mut masks = vec![0u8; n];
+        if row_bonds(&row, &right, &left, &up, &down, &words, two_w, &mut masks) > 0 {
+            row_bonds_exact(&row, &right, &left, &up, &down, &words, two_w, &mut masks);
+        }
+        for k in 0..n {
+            let nb = [right[k], left[k], up[k], down[k]];
+            let bits = [
+                words[k] as u32,
+                (words[k] >> 32) as u32,
+                words[n + k] as u32,
+                (words[n + k] >> 32) as u32,
+            ];
+            for d in 0..4 {
+                let x = two_w * (row[k] * nb[d]);
+                assert_eq!((masks[k] >> d) & 1 == 1, bond_exact(x, bits[d]), "x = {x}");
+                undecided += bond_cheap(x, bits[d]).1 as u64;
+            }
+        }
+    }
+    assert!(undecided > 0, "the test never exercised the accurate fallback");
+}
+
+#[test]
+fn swendsen_wang_cheap_exponential_is_within_its_bound() {
+    use crate::swendsen_wang::{CHEAP_REL_ERR, exp_neg_cheap};
+    for k in 0..200_000 {
+        let x = k as f64 * 0.0035 + 1e-9 * (k % 7) as f64;
+        let (cheap, accurate) = (exp_neg_cheap(x), exp_neg(x));
+        assert!(
+            ((cheap - accurate) / accurate).abs() < CHEAP_REL_ERR / 2.0,
+            "{x}: {cheap} vs {accurate}"
+        );
+    }
+    assert_eq!(exp_neg_cheap(0.0), 1.0);
+    assert_eq!(exp_neg_cheap(-1.0), 1.0);
+}
+
 /// With linear terms the Wolff flip is a proposal: some flips are rejected.
 #[test]
 fn cluster_flips_are_rejected_with_linear_terms() {
@@ -753,13 +920,14 @@ fn golden_values() {
         .collect();
     // As f64: draws 0.35399346687125277, -0.6101695343944888, -0.5470374413003527; first m
     // 0.07667655846007863 (Metropolis), 0.018583001892912628 (heat bath),
-    // -0.1813411228855315 (cluster), -1.0146823270169532 (hybrid).
+    // -0.1813411228855315 (cluster), -1.0146823270169532 (hybrid), -0.0365342269254568 (sw).
     let golden_draws: [u64; 3] = [4600048599299877776, 13827043174975515922, 13826474531633648180];
-    let golden_m: [[u64; 3]; 4] = [
+    let golden_m: [[u64; 3]; 5] = [
         [4590189548984906723, 4594561062032016906, 4594199964045896290],
         [4581013407034046114, 13823178094238450049, 13822183212336270308],
         [13819073559652945048, 13826363227484893493, 13824752772598674692],
         [13830620578977275698, 4601567111425334252, 13827273129818202622],
+        [13808797994875138444, 4585349391294774464, 4593698456421106710],
     ];
     println!("draws {draws:?}\nmagnetisations {magnetisations:?}");
     assert_eq!(draws, golden_draws, "quartic draws");
@@ -882,4 +1050,57 @@ fn tau_int_of_m2_at_the_talks_point_on_64x64() {
     }
     assert!(2.0 * taus[0] < taus[2], "hybrid {} vs Metropolis {}", taus[0], taus[2]);
     assert!(2.0 * taus[1] < taus[3], "cluster {} vs heat bath {}", taus[1], taus[3]);
+}
+
+/// Cost of the phases of a Swendsen–Wang update on 256² at the talk's point (printed; run
+/// with `cargo test -p mc-sampler --release --lib sw_phase -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn sw_phase_timing() {
+    use std::time::Instant;
+    for l in [64usize, 256] {
+        let c = Couplings::homogeneous(
+            &Lattice::square(l).unwrap(),
+            Homogeneous {
+                kappa: 1.0,
+                mu2: -0.9515,
+                lambda: 0.7,
+            },
+        )
+        .unwrap();
+        let mut chain = Chain::new(&c, Algorithm::SwendsenWang, chain_rng(1, 0)).unwrap();
+        chain.thermalise(300);
+        let layout = Layout::new(&c);
+        let mut field = vec![0.0; c.n_sites()];
+        layout.store_sites(&chain.field(), &mut field);
+        let mut rng = chain_rng(3, 0);
+        let mut sw = SwendsenWang::new(&layout);
+        let mut t = [0.0f64; 4];
+        let reps = 4_000_000 / (l * l) + 20;
+        let mut clusters = 0;
+        for _ in 0..reps {
+            let t0 = Instant::now();
+            sw.reset();
+            let t1 = Instant::now();
+            sw.bonds_lattice(&field, &mut rng);
+            let t2 = Instant::now();
+            sw.label_lattice(field.len() / 2);
+            let t3 = Instant::now();
+            clusters += sw.flip_clusters(&layout, &mut field, &mut rng).clusters;
+            let t4 = Instant::now();
+            for (k, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4)].into_iter().enumerate() {
+                t[k] += (b - a).as_secs_f64();
+            }
+        }
+        let per = |x: f64| 1e9 * x / (reps * l * l) as f64;
+        println!(
+            "L = {l}: reset {:.2}, bonds {:.2}, label {:.2}, flip {:.2}, total {:.2} ns/site; mean cluster size {:.2}",
+            per(t[0]),
+            per(t[1]),
+            per(t[2]),
+            per(t[3]),
+            per(t.iter().sum()),
+            (reps * l * l) as f64 / clusters as f64
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::qftml::num;
 use crate::report::{Check, Table, fmt_measured, fmt_num};
 
 /// The update schedules of `qftml sample --algorithm`.
-pub const ALGORITHMS: [&str; 4] = ["metropolis", "heatbath", "cluster", "hybrid"];
+pub const ALGORITHMS: [&str; 5] = ["metropolis", "heatbath", "cluster", "hybrid", "sw"];
 
 /// Tolerance of the statistical checks, in combined standard errors.
 pub const K_SIGMA: f64 = 4.0;

@@ -1,0 +1,108 @@
+//! Cost of the cluster updates of `mc-sampler` and of a sweep of the cluster schedules, in
+//! sites per second.
+//!
+//! Every group reports `Throughput::Elements(V)`, so criterion prints `Melem/s` = million
+//! sites per second (1000 / that = ns per site):
+//! - `swendsen_wang/L`: one Swendsen–Wang update (every site belongs to a cluster, so this
+//!   is the cost per site added) at the talk's point (κ = 1, μ² = −0.9515, λ = 0.7), on a
+//!   thermalised field, L = 64 and 256 (the lattice kernel);
+//! - `swendsen_wang_general/L`: the same with slightly inhomogeneous `a`, which forces the
+//!   general pair-list kernel;
+//! - `sweep/schedule/L`: one sweep of each schedule that uses clusters (`cluster`,
+//!   `hybrid`, `sw`) at the talk's point, elements = V, so the number is the cost of a sweep
+//!   per site (to be set beside τ_int in sweeps).
+//!
+//! Run: `cargo bench -p qftml-benches --bench cluster` (add a filter, e.g. `-- swendsen_wang/`).
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mc_sampler::{Algorithm, Chain, chain_rng};
+use mrf_graph::Lattice;
+use phi4_action::{Couplings, Homogeneous, PairSet};
+
+const TALK: Homogeneous = Homogeneous {
+    kappa: 1.0,
+    mu2: -0.9515,
+    lambda: 0.7,
+};
+
+fn talk_point(l: usize) -> Couplings {
+    Couplings::homogeneous(&Lattice::square(l).unwrap(), TALK).unwrap()
+}
+
+/// The talk's point with `a_i` perturbed by a few per mille: same physics, general kernel.
+fn inhomogeneous(l: usize) -> Couplings {
+    let lattice = Lattice::square(l).unwrap();
+    let v = lattice.n_sites();
+    let a = (0..v)
+        .map(|i| TALK.a() * (1.0 + 0.001 * ((i % 7) as f64 - 3.0)))
+        .collect();
+    Couplings::on_lattice(
+        &lattice,
+        PairSet::NearestNeighbour,
+        vec![TALK.w(); 2 * v],
+        a,
+        vec![TALK.b(); v],
+        vec![0.0; v],
+    )
+    .unwrap()
+}
+
+fn thermalised(c: &Couplings, algorithm: Algorithm) -> Chain {
+    let mut chain = Chain::new(c, algorithm, chain_rng(1, 0)).unwrap();
+    chain.thermalise(200);
+    chain
+}
+
+fn swendsen_wang(c: &mut Criterion) {
+    for (group, make) in [
+        ("swendsen_wang", talk_point as fn(usize) -> Couplings),
+        ("swendsen_wang_general", inhomogeneous),
+    ] {
+        let mut g = c.benchmark_group(group);
+        for l in [64usize, 256] {
+            g.throughput(Throughput::Elements((l * l) as u64));
+            // The chain is built on the first call of the closure, which criterion makes only
+            // when the filter matches.
+            let mut chain = None;
+            g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
+                let chain = chain.get_or_insert_with(|| thermalised(&make(l), Algorithm::SwendsenWang));
+                b.iter(|| chain.swendsen_wang_update());
+            });
+            if let Some(chain) = chain {
+                let s = chain.stats();
+                eprintln!(
+                    "{group}/{l}: mean cluster size {:.1}, flip rate {:.3}",
+                    s.mean_cluster_size().unwrap_or(0.0),
+                    s.acceptance()
+                );
+            }
+        }
+        g.finish();
+    }
+}
+
+fn sweeps(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sweep");
+    for algorithm in [Algorithm::Hybrid, Algorithm::SwendsenWang, Algorithm::Cluster] {
+        for l in [64usize, 256] {
+            let mut chain = thermalised(&talk_point(l), algorithm);
+            g.throughput(Throughput::Elements((l * l) as u64));
+            g.bench_with_input(BenchmarkId::new(algorithm.name(), l), &l, |b, _| {
+                b.iter(|| chain.sweep())
+            });
+        }
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! { name = benches; config = config(); targets = swendsen_wang, sweeps }
+criterion_main!(benches);

@@ -1,0 +1,514 @@
+//! Swendsen–Wang updates of the embedded Ising model (Brower–Tamayo bonds).
+//!
+//! Write `φ_i = ε_i |φ_i|`.  At fixed `|φ|` the pair terms are an Ising model in the signs
+//! (see [`crate::cluster`]).  One Swendsen–Wang update puts a bond on *every* pair `(i, j)`
+//! independently, with probability `p_ij = 1 − exp(−2 w_ij φ_iφ_j)` when
+//! `w_ij φ_iφ_j > 0` and 0 otherwise (either sign of `w_ij`), labels the clusters of the
+//! bonds, and then flips each cluster (`φ → −φ` on all its sites) independently.  Given the
+//! bonds and `|φ|`, the clusters' signs are independent and each has the two states
+//! "as is" and "flipped"; the site terms `a φ² + b φ⁴` do not see them, the linear terms do:
+//! flipping cluster `C` changes the action by `ΔS_C = −2 Σ_{i∈C} r_i φ_i`
+//! ([`phi4_action::Couplings::action`] has `+ r_i φ_i`).  The flip is a heat-bath choice
+//! between the two states, with probability `1 / (1 + exp(ΔS_C))` (½ when `r = 0`).  So the
+//! update is exact for every [`phi4_action::Couplings`]: inhomogeneous, diagonal pairs,
+//! any graph, linear terms.  It changes only signs, so the schedules of [`crate::Algorithm`]
+//! combine it with local sweeps.
+//!
+//! **Random bits.**  Each bond test uses 32 bits, two tests per 64-bit word, drawn in bulk
+//! with [`crate::fill_u64`]; the acceptance variable is `u = (k + ½)·2⁻³²` and the bond is
+//! active iff `u ≥ exp(−2 w φ_iφ_j)` (`1 − u` is uniform like `u`).  Then one bit per site
+//! index (`r = 0`) or 32 bits per site index (`r ≠ 0`) decide the flips; the bits of a
+//! cluster are those of its smallest storage index, which is its union–find root.  The
+//! number of words drawn per update is fixed: `⌈P/2⌉` for `P` pairs, then `⌈V/64⌉` or
+//! `⌈V/2⌉`.
+//!
+//! **Two implementations** that consume the same words and make the same decisions:
+//! - the general one walks a pair list built from the relabelled neighbour tables
+//!   ([`crate::layout`]), any graph and couplings, with the accurate exponential;
+//! - the lattice one handles homogeneous nearest-neighbour couplings on an even periodic
+//!   lattice in the `[even | odd]` storage order.  Every pair has exactly one even end, so
+//!   it walks the even sublattice row by row with the four neighbour rows of the odd
+//!   sublattice laid out contiguously, computes the four bond tests of a row branch-free with
+//!   a cheap exponential (vectorised), and redoes with the accurate one the rare tests whose
+//!   uniform lies within the cheap exponential's error of the threshold.  The general pair
+//!   list of such a lattice is built in the lattice kernel's order, so both give identical
+//!   chains (a test checks this).
+//!
+//! **Labelling.**  Union–find on `u32` parents with path halving, the larger root always
+//! linked below the smaller one, so every parent index is at most the site's own and the
+//! root of a cluster is its smallest storage index (whatever the order of the unions).  One
+//! ascending pass `parent[s] ← parent[parent[s]]` then gives every site its root.
+
+use crate::fastexp::exp_neg;
+use crate::layout::{FastParams, Layout};
+use crate::{SimRng, fill_u64};
+
+/// 64-bit words of bond bits drawn per call of the general kernel (two tests per word).
+const CHUNK_WORDS: usize = 1024;
+
+/// Relative error bound of [`exp_neg_cheap`] against [`exp_neg`]: the degree-5 Taylor
+/// polynomial on `|r| ≤ ln2/2` has relative truncation error below `r⁶/6!·e^{|r|} < 3·10⁻⁶`;
+/// the bound leaves a margin of three.
+pub(crate) const CHEAP_REL_ERR: f64 = 1e-5;
+
+const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+const LN2_HI: f64 = 0.693_147_180_369_123_8;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+const MAX_ARG: f64 = 708.0;
+
+/// `exp(−x)` for `x ≥ 0` (negative `x` gives 1), branch-free, relative error below
+/// [`CHEAP_REL_ERR`]: the reduction of [`crate::fastexp`] with a degree-5 polynomial.
+#[inline(always)]
+pub(crate) fn exp_neg_cheap(x: f64) -> f64 {
+    let y = -(x.clamp(0.0, MAX_ARG));
+    let t = y * std::f64::consts::LOG2_E + ROUND_MAGIC;
+    let k = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits()) as i64;
+    let kf = t - ROUND_MAGIC;
+    let r = (y - kf * LN2_HI) - kf * LN2_LO;
+    let mut p = 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    let scale = f64::from_bits(((k + 1023) as u64) << 52);
+    p * scale
+}
+
+/// The bond-test uniform `(k + ½)·2⁻³²` from 32 bits.
+#[inline(always)]
+fn uniform32(bits: u32) -> f64 {
+    (bits as f64 + 0.5) * (1.0 / 4_294_967_296.0)
+}
+
+/// The 32 bits of test `q` in `words` (low half for even `q`).
+#[inline(always)]
+fn half_word(words: &[u64], q: usize) -> u32 {
+    (words[q / 2] >> (32 * (q % 2))) as u32
+}
+
+/// The exact bond decision: active iff `u ≥ exp(−x)`, `x = 2 w φ_iφ_j` (never for `x ≤ 0`).
+#[inline(always)]
+pub(crate) fn bond_exact(x: f64, bits: u32) -> bool {
+    uniform32(bits) >= exp_neg(x)
+}
+
+/// The cheap decision and whether it may differ from [`bond_exact`].
+#[inline(always)]
+pub(crate) fn bond_cheap(x: f64, bits: u32) -> (bool, bool) {
+    let u = uniform32(bits);
+    let p = exp_neg_cheap(x);
+    (u >= p, (x > 0.0) & ((u - p).abs() <= 2.0 * CHEAP_REL_ERR * p))
+}
+
+/// The bond argument `2 w φ_iφ_j`, computed the same way by both kernels.
+#[inline(always)]
+fn bond_arg(two_w: f64, xi: f64, xj: f64) -> f64 {
+    two_w * (xi * xj)
+}
+
+#[inline(always)]
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    loop {
+        let p = parent[x as usize];
+        if p == x {
+            return x;
+        }
+        let g = parent[p as usize];
+        parent[x as usize] = g;
+        x = g;
+    }
+}
+
+#[inline(always)]
+fn union(parent: &mut [u32], a: u32, b: u32) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra < rb {
+        parent[rb as usize] = ra;
+    } else if rb < ra {
+        parent[ra as usize] = rb;
+    }
+}
+
+/// What one update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SwStep {
+    /// Number of clusters (every site is in one).
+    pub(crate) clusters: usize,
+    /// Number of clusters flipped.
+    pub(crate) flipped: usize,
+}
+
+/// Work space of the Swendsen–Wang update, allocated once per chain.
+#[derive(Debug, Clone)]
+pub(crate) struct SwendsenWang {
+    /// Union–find parents (storage indices).
+    parent: Vec<u32>,
+    /// Bond words of one chunk.
+    bits: Vec<u64>,
+    /// Flip words of one update.
+    flip: Vec<u64>,
+    /// Per-cluster `Σ r φ` (indexed by root), when `r ≠ 0`.
+    sums: Vec<f64>,
+    has_r: bool,
+    /// Every pair once (storage indices), in the order of the bond tests, and `2 w`.
+    pairs: Vec<[u32; 2]>,
+    two_w: Vec<f64>,
+    /// The lattice kernel, when the couplings allow it.
+    lattice: Option<LatticeBonds>,
+}
+
+/// Scratch space of the lattice kernel.
+#[derive(Debug, Clone)]
+struct LatticeBonds {
+    p: FastParams,
+    /// The odd neighbours to the right and to the left of the even sites of a row.
+    right: Vec<f64>,
+    left: Vec<f64>,
+    /// Active bonds of every odd site, bits 0–3: right, left, up, down.
+    masks: Vec<u8>,
+}
+
+impl SwendsenWang {
+    pub(crate) fn new(layout: &Layout) -> Self {
+        let n = layout.n_sites();
+        let (pairs, two_w) = match layout.fast {
+            Some(p) => lattice_pairs(layout, p),
+            None => {
+                let mut pairs = Vec::new();
+                let mut two_w = Vec::new();
+                for s in 0..n {
+                    let (js, ws) = layout.neighbours(s);
+                    for (&j, &w) in js.iter().zip(ws) {
+                        if j as usize > s {
+                            pairs.push([s as u32, j]);
+                            two_w.push(2.0 * w);
+                        }
+                    }
+                }
+                (pairs, two_w)
+            }
+        };
+        let lattice = layout.fast.map(|p| LatticeBonds {
+            p,
+            right: vec![0.0; p.lx / 2],
+            left: vec![0.0; p.lx / 2],
+            masks: vec![0; p.lx * p.ly / 2],
+        });
+        let flip_words = if layout.has_r { n.div_ceil(2) } else { n.div_ceil(64) };
+        Self {
+            parent: vec![0; n],
+            bits: vec![0; CHUNK_WORDS.max(lattice.as_ref().map_or(0, |l| l.p.lx))],
+            flip: vec![0; flip_words],
+            sums: if layout.has_r { vec![0.0; n] } else { Vec::new() },
+            has_r: layout.has_r,
+            pairs,
+            two_w,
+            lattice,
+        }
+    }
+
+    /// One update of the field (storage order), with the lattice kernel where possible.
+    pub(crate) fn update(&mut self, layout: &Layout, field: &mut [f64], rng: &mut SimRng) -> SwStep {
+        self.update_with(layout, field, rng, true)
+    }
+
+    /// One update; `use_lattice = false` forces the general kernel.
+    pub(crate) fn update_with(
+        &mut self,
+        layout: &Layout,
+        field: &mut [f64],
+        rng: &mut SimRng,
+        use_lattice: bool,
+    ) -> SwStep {
+        self.reset();
+        if use_lattice && self.lattice.is_some() {
+            self.bonds_lattice(field, rng);
+            self.label_lattice(field.len() / 2);
+        } else {
+            self.bonds_general(field, rng);
+        }
+        self.flip_clusters(layout, field, rng)
+    }
+
+    /// Every site its own root.
+    pub(crate) fn reset(&mut self) {
+        for (s, p) in self.parent.iter_mut().enumerate() {
+            *p = s as u32;
+        }
+    }
+
+    fn bonds_general(&mut self, field: &[f64], rng: &mut SimRng) {
+        let parent = &mut self.parent;
+        for (pairs, two_w) in self
+            .pairs
+            .chunks(2 * CHUNK_WORDS)
+            .zip(self.two_w.chunks(2 * CHUNK_WORDS))
+        {
+            let words = &mut self.bits[..pairs.len().div_ceil(2)];
+            fill_u64(rng, words);
+            for (q, (&[i, j], &tw)) in pairs.iter().zip(two_w).enumerate() {
+                let x = bond_arg(tw, field[i as usize], field[j as usize]);
+                if bond_exact(x, half_word(words, q)) {
+                    union(parent, i, j);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn bonds_lattice(&mut self, field: &[f64], rng: &mut SimRng) {
+        let Some(lat) = &mut self.lattice else { return };
+        let FastParams { lx, ly, w, .. } = lat.p;
+        let two_w = 2.0 * w;
+        let n = lx / 2;
+        let half = field.len() / 2;
+        let (even, odd) = field.split_at(half);
+        // Bond tests, odd row by odd row, into one 4-bit mask per odd site.
+        let rows_per_chunk = (CHUNK_WORDS / lx).max(1);
+        let mut y0 = 0;
+        while y0 < ly {
+            let rows = rows_per_chunk.min(ly - y0);
+            let words = &mut self.bits[..rows * lx];
+            fill_u64(rng, words);
+            for (dy, row_words) in words.chunks_exact(lx).enumerate() {
+                let y = y0 + dy;
+                let s = (y + 1) % 2;
+                let same = &even[y * n..(y + 1) * n];
+                // Right neighbour of odd entry k: even entry k + s; left: k − 1 + s.
+                if s == 0 {
+                    lat.right.copy_from_slice(same);
+                    lat.left[0] = same[n - 1];
+                    lat.left[1..].copy_from_slice(&same[..n - 1]);
+                } else {
+                    lat.right[..n - 1].copy_from_slice(&same[1..]);
+                    lat.right[n - 1] = same[0];
+                    lat.left.copy_from_slice(same);
+                }
+                let up = &even[((y + 1) % ly) * n..][..n];
+                let down = &even[((y + ly - 1) % ly) * n..][..n];
+                let row = &odd[y * n..(y + 1) * n];
+                let masks = &mut lat.masks[y * n..(y + 1) * n];
+                let undecided = row_bonds(row, &lat.right, &lat.left, up, down, row_words, two_w, masks);
+                if undecided > 0 {
+                    row_bonds_exact(row, &lat.right, &lat.left, up, down, row_words, two_w, masks);
+                }
+            }
+            y0 += rows;
+        }
+    }
+
+    /// Labelling of the lattice kernel from the bond masks.
+    pub(crate) fn label_lattice(&mut self, half: usize) {
+        let Some(lat) = &self.lattice else { return };
+        let FastParams { lx, ly, .. } = lat.p;
+        let n = lx / 2;
+        // Labelling: every odd site joins the roots of its bonded even neighbours (all of
+        // smaller storage index); even sites are never linked directly to each other.
+        let parent = &mut self.parent;
+        for y in 0..ly {
+            let s = (y + 1) % 2;
+            let same = (y * n) as u32;
+            let up = (((y + 1) % ly) * n) as u32;
+            let down = (((y + ly - 1) % ly) * n) as u32;
+            let masks = &lat.masks[y * n..(y + 1) * n];
+            for (k, &m) in masks.iter().enumerate() {
+                if m == 0 {
+                    continue;
+                }
+                let kk = k as u32;
+                let kr = if k + s == n { 0 } else { kk + s as u32 };
+                let kl = if k + s == 0 { n as u32 - 1 } else { kk + s as u32 - 1 };
+                let nb = [same + kr, same + kl, up + kk, down + kk];
+                // The odd site hangs below its first bonded neighbour (the final pass
+                // resolves the root); the other bonded neighbours are merged with it.
+                let first = nb[m.trailing_zeros() as usize];
+                parent[half + y * n + k] = first;
+                let mut rest = m & (m - 1);
+                if rest != 0 {
+                    let mut r = find(parent, first);
+                    while rest != 0 {
+                        let e = nb[rest.trailing_zeros() as usize];
+                        rest &= rest - 1;
+                        let re = find(parent, e);
+                        if re < r {
+                            parent[r as usize] = re;
+                            r = re;
+                        } else if re > r {
+                            parent[re as usize] = r;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Root every site, then flip each cluster with its own random bits.
+    pub(crate) fn flip_clusters(&mut self, layout: &Layout, field: &mut [f64], rng: &mut SimRng) -> SwStep {
+        fill_u64(rng, &mut self.flip);
+        let parent = &mut self.parent;
+        if !self.has_r {
+            // One ascending pass: parent[s] ≤ s, so parent[parent[s]] is already a root.
+            let flip = &self.flip;
+            let (mut clusters, mut flipped) = (0usize, 0usize);
+            for s in 0..field.len() {
+                let root = parent[parent[s] as usize];
+                parent[s] = root;
+                let bit = (flip[root as usize / 64] >> (root % 64)) & 1;
+                let is_root = (root as usize == s) as usize;
+                clusters += is_root;
+                flipped += is_root & bit as usize;
+                field[s] = f64::from_bits(field[s].to_bits() ^ (bit << 63));
+            }
+            return SwStep { clusters, flipped };
+        }
+        for s in 0..parent.len() {
+            let p = parent[s];
+            parent[s] = parent[p as usize];
+        }
+        let mut clusters = 0;
+        let mut flipped = 0;
+        // Σ r φ per cluster: the root (smallest index) comes first in ascending order.
+        for s in 0..field.len() {
+            let root = parent[s] as usize;
+            if root == s {
+                self.sums[s] = 0.0;
+            }
+            self.sums[root] += layout.r[s] * field[s];
+        }
+        // Reuse the sums as flip flags (1.0 flips).
+        for (s, &root) in parent.iter().enumerate() {
+            if root as usize == s {
+                clusters += 1;
+                let rphi = self.sums[s];
+                // P(flip) = 1 / (1 + exp(ΔS)), ΔS = −2 Σ r φ.
+                let p = if rphi >= 0.0 {
+                    1.0 / (1.0 + exp_neg(2.0 * rphi))
+                } else {
+                    let e = exp_neg(-2.0 * rphi);
+                    e / (1.0 + e)
+                };
+                let flip = uniform32(half_word(&self.flip, s)) < p;
+                flipped += flip as usize;
+                self.sums[s] = if flip { 1.0 } else { 0.0 };
+            }
+        }
+        for s in 0..field.len() {
+            if self.sums[parent[s] as usize] != 0.0 {
+                field[s] = -field[s];
+            }
+        }
+        SwStep { clusters, flipped }
+    }
+}
+
+/// Bond tests of one odd row with the cheap exponential, into `masks` (bit 0 right, 1 left,
+/// 2 up, 3 down; bits 4–7 flag the tests it cannot decide); returns the union of the flags.
+/// Branch-free.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn row_bonds(
+    row: &[f64],
+    right: &[f64],
+    left: &[f64],
+    up: &[f64],
+    down: &[f64],
+    words: &[u64],
+    two_w: f64,
+    masks: &mut [u8],
+) -> u8 {
+    let n = row.len();
+    let (right, left, up, down, masks) = (&right[..n], &left[..n], &up[..n], &down[..n], &mut masks[..n]);
+    let (w_h, w_v) = (&words[..n], &words[n..2 * n]);
+    let mut undecided = 0u8;
+    for k in 0..n {
+        let x = row[k];
+        let (r, ur) = bond_cheap(bond_arg(two_w, x, right[k]), w_h[k] as u32);
+        let (l, ul) = bond_cheap(bond_arg(two_w, x, left[k]), (w_h[k] >> 32) as u32);
+        let (u, uu) = bond_cheap(bond_arg(two_w, x, up[k]), w_v[k] as u32);
+        let (d, ud) = bond_cheap(bond_arg(two_w, x, down[k]), (w_v[k] >> 32) as u32);
+        let undecided_bits = ur as u8 | (ul as u8) << 1 | (uu as u8) << 2 | (ud as u8) << 3;
+        masks[k] = r as u8 | (l as u8) << 1 | (u as u8) << 2 | (d as u8) << 3 | undecided_bits << 4;
+        undecided |= undecided_bits;
+    }
+    undecided
+}
+
+/// Redo with the accurate exponential the tests that [`row_bonds`] flagged, and clear the
+/// flags.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn row_bonds_exact(
+    row: &[f64],
+    right: &[f64],
+    left: &[f64],
+    up: &[f64],
+    down: &[f64],
+    words: &[u64],
+    two_w: f64,
+    masks: &mut [u8],
+) {
+    let n = row.len();
+    for k in 0..n {
+        let flags = masks[k] >> 4;
+        if flags == 0 {
+            continue;
+        }
+        let nb = [right[k], left[k], up[k], down[k]];
+        let bits = [
+            words[k] as u32,
+            (words[k] >> 32) as u32,
+            words[n + k] as u32,
+            (words[n + k] >> 32) as u32,
+        ];
+        let mut m = masks[k] & 0xF;
+        for d in 0..4 {
+            if (flags >> d) & 1 != 0 {
+                let bit = 1u8 << d;
+                m = if bond_exact(bond_arg(two_w, row[k], nb[d]), bits[d]) {
+                    m | bit
+                } else {
+                    m & !bit
+                };
+            }
+        }
+        masks[k] = m;
+    }
+}
+
+/// The pair list of an even periodic lattice in the lattice kernel's order: odd row `y`,
+/// then word `y·Lx + p·(Lx/2) + k` holds the tests of odd entry `k` (storage index
+/// `V/2 + y·Lx/2 + k`) in directions `2p` (low half) and `2p + 1` (high half), directions
+/// right, left, up, down; the even end is listed second.
+fn lattice_pairs(layout: &Layout, p: FastParams) -> (Vec<[u32; 2]>, Vec<f64>) {
+    let (lx, ly) = (p.lx, p.ly);
+    let n = lx / 2;
+    let half = n * ly;
+    let mut pairs = Vec::with_capacity(2 * lx * ly);
+    for y in 0..ly {
+        let s = (y + 1) % 2;
+        let same = y * n;
+        for part in 0..2 {
+            for k in 0..n {
+                let j = half + y * n + k;
+                let (a, b) = if part == 0 {
+                    (same + (k + s) % n, same + (k + n - 1 + s) % n)
+                } else {
+                    (((y + 1) % ly) * n + k, ((y + ly - 1) % ly) * n + k)
+                };
+                pairs.push([j as u32, a as u32]);
+                pairs.push([j as u32, b as u32]);
+            }
+        }
+    }
+    let two_w = pairs
+        .iter()
+        .map(|&[i, j]| {
+            let (js, ws) = layout.neighbours(i as usize);
+            let at = js
+                .iter()
+                .position(|&x| x == j)
+                .expect("lattice pair in the neighbour table");
+            2.0 * ws[at]
+        })
+        .collect();
+    (pairs, two_w)
+}
