@@ -379,6 +379,17 @@ mod tests {
     }
 
     #[test]
+    fn vector_batch_equals_portable_batch() {
+        let k = StreamKey::of(&chain_rng(17, 9));
+        for block in [0u64, 16, 12345, u64::from(u32::MAX) - 7, u64::MAX - 15] {
+            let (mut fast, mut slow) = ([0u32; BATCH_WORDS], [0u32; BATCH_WORDS]);
+            batch(&k, block, &mut fast);
+            portable_batch(&k, block, &mut slow);
+            assert_eq!(fast, slow, "block {block}");
+        }
+    }
+
+    #[test]
     fn parallel_fill_equals_generator_fill() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         let mut a = chain_rng(3, 1);
