@@ -193,8 +193,10 @@ fn sample_free_field_agrees_with_exact_for_every_algorithm() {
             let o = &v["observables"][name];
             let (mean, err) = (o["mean"].as_f64().unwrap(), o["err"].as_f64().unwrap());
             let truth = exact[name].as_f64().unwrap();
+            // τ_int = ½ + Σ ρ(t) can fall a little below ½ when successive samples are
+            // anticorrelated (the hybrid's m² on the free field: 0.499 ± 0.005).
             assert!(
-                err > 0.0 && o["tau_int"].as_f64().unwrap() >= 0.5 - 1e-9,
+                err > 0.0 && o["tau_int"].as_f64().unwrap() > 0.4,
                 "{algorithm} {name}: {o}"
             );
             assert!(

@@ -23,7 +23,10 @@
 
 use rand::Rng;
 
-use crate::layout::Layout;
+use crate::layout::{FastParams, Layout};
+
+/// Partial sums per quantity in the homogeneous pass.
+const LANES: usize = 8;
 
 /// Proposals of each move per pass over the field.
 pub(crate) const TRIES: usize = 4;
@@ -48,7 +51,7 @@ pub(crate) struct GlobalMoves {
 
 /// The sums of one pass.
 #[derive(Debug, Clone, Copy, Default)]
-struct Sums {
+pub(crate) struct Sums {
     /// `Σ a φ² − Σ_pairs w φφ`.
     k: f64,
     /// `Σ b φ⁴`.
@@ -64,6 +67,16 @@ struct Sums {
     r0: f64,
     a0: f64,
     b0: f64,
+}
+
+impl Sums {
+    /// All sums, in field order.
+    #[cfg(test)]
+    pub(crate) fn to_array(self) -> [f64; 10] {
+        [
+            self.k, self.r4, self.l, self.lin, self.b3, self.b2, self.b1, self.r0, self.a0, self.b0,
+        ]
+    }
 }
 
 impl GlobalMoves {
@@ -86,9 +99,14 @@ impl GlobalMoves {
     }
 
     fn sums(&self, layout: &Layout, field: &[f64]) -> Sums {
-        if let Some(p) = layout.fast {
-            return self.sums_homogeneous(layout, field, p.a, p.b, p.r);
+        match layout.fast {
+            Some(p) => self.sums_homogeneous(field, p),
+            None => self.sums_general(layout, field),
         }
+    }
+
+    /// The sums from the neighbour tables (any couplings).
+    pub(crate) fn sums_general(&self, layout: &Layout, field: &[f64]) -> Sums {
         let mut t = Sums::default();
         let mut pairs = 0.0;
         for (s, &x) in field.iter().enumerate() {
@@ -115,27 +133,65 @@ impl GlobalMoves {
         t
     }
 
-    /// [`GlobalMoves::sums`] for homogeneous couplings on a checkerboard layout: power sums
-    /// of the field, and the pair sum from the first (even) sublattice only, since every
-    /// pair has exactly one end there.
-    fn sums_homogeneous(&self, layout: &Layout, field: &[f64], a: f64, b: f64, r: f64) -> Sums {
-        let mut pairs = 0.0;
-        for (s, &x) in field[..field.len() / 2].iter().enumerate() {
-            let (js, ws) = layout.neighbours(s);
-            let mut h = 0.0;
-            for (&j, &w) in js.iter().zip(ws) {
-                h += w * field[j as usize];
+    /// [`GlobalMoves::sums`] for homogeneous couplings on an even periodic lattice in the
+    /// `[even | odd]` storage order: power sums of the field, and the pair sum from the even
+    /// sublattice only (every pair has exactly one even end), each even row against the
+    /// contiguous odd rows around it.  Eight partial sums per quantity, added in a fixed
+    /// order, so that LLVM vectorises the loops and the result does not depend on threads.
+    pub(crate) fn sums_homogeneous(&self, field: &[f64], p: FastParams) -> Sums {
+        let FastParams { lx, ly, w, a, b, r } = p;
+        let n = lx / 2;
+        let half = field.len() / 2;
+        let (even, odd) = field.split_at(half);
+        let mut pair_acc = [0.0f64; LANES];
+        for y in 0..ly {
+            // Even entry k of row y sits at x = 2k + s; its horizontal neighbours are odd
+            // entries k − 1 + s and k + s of the same row.
+            let s = y % 2;
+            let e = &even[y * n..(y + 1) * n];
+            let same = &odd[y * n..(y + 1) * n];
+            let up = &odd[((y + 1) % ly) * n..][..n];
+            let down = &odd[((y + ly - 1) % ly) * n..][..n];
+            // The entries whose neighbours do not wrap around the row, then the one whose
+            // neighbours do (odd entries n − 1 and 0).
+            let (body, wrap_at) = if s == 0 { (1..n, 0) } else { (0..n - 1, n - 1) };
+            let mut k = body.start;
+            while k + LANES <= body.end {
+                for (i, acc) in pair_acc.iter_mut().enumerate() {
+                    let kk = k + i;
+                    let h = same[kk + s - 1] + same[kk + s] + up[kk] + down[kk];
+                    *acc += e[kk] * h;
+                }
+                k += LANES;
             }
-            pairs += x * h;
+            for (i, kk) in (k..body.end).enumerate() {
+                pair_acc[i] += e[kk] * (same[kk + s - 1] + same[kk + s] + up[kk] + down[kk]);
+            }
+            pair_acc[LANES - 1] += e[wrap_at] * (same[n - 1] + same[0] + up[wrap_at] + down[wrap_at]);
         }
-        let (mut m1, mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0, 0.0);
-        for &x in field {
+        let pairs = w * pair_acc.iter().sum::<f64>();
+        let (mut m1, mut m2, mut m3, mut m4) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+        let chunks = field.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for i in 0..LANES {
+                let x = c[i];
+                let x2 = x * x;
+                m1[i] += x;
+                m2[i] += x2;
+                m3[i] += x2 * x;
+                m4[i] += x2 * x2;
+            }
+        }
+        for (i, &x) in tail.iter().enumerate() {
             let x2 = x * x;
-            m1 += x;
-            m2 += x2;
-            m3 += x2 * x;
-            m4 += x2 * x2;
+            m1[i] += x;
+            m2[i] += x2;
+            m3[i] += x2 * x;
+            m4[i] += x2 * x2;
         }
+        let total = |v: [f64; LANES]| v.iter().sum::<f64>();
+        let (m1, m2, m3, m4) = (total(m1), total(m2), total(m3), total(m4));
         let v = field.len() as f64;
         Sums {
             k: a * m2 - pairs,

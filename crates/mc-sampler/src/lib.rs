@@ -37,12 +37,29 @@
 //!
 //! The lattice Metropolis kernel is auto-vectorised for the baseline x86-64 target (SSE2,
 //! two `f64` lanes) and draws one 64-bit word per site update in bulk per row.  Wolff
-//! clusters are scalar and branchy.  The targets (3 ns per Metropolis site update,
-//! 10 ns per cluster site, τ_int(m²) ≤ 5 sweeps for the hybrid schedule on 64²) are not
-//! met yet; the measured numbers are in the benchmark docs and the slow τ_int test.  The
-//! global moves took the hybrid's τ_int(m²) at the talk's point on 64² from about 21–25 to
-//! about 8–9 sweeps; their `O(V)` pass costs about 8% of a hybrid sweep there (about 6 ns per
-//! site, against about 9 ns per site for a Metropolis sweep and far more for the clusters).
+//! clusters are scalar and branchy.  The targets are 3 ns per Metropolis site update,
+//! 10 ns per cluster site and τ_int(m²) ≤ 5 sweeps for the hybrid schedule on 64²; the
+//! measured numbers are in the benchmark docs and the slow τ_int test.
+//!
+//! Swendsen–Wang ([`swendsen_wang`], `cargo bench -p qftml-benches --bench cluster`) costs
+//! about 24–26 ns per site at the talk's point on 64² and 256² (bond tests about 5, union–find
+//! labelling about 15, flips about 3), against about 90 ns per site added for Wolff: the
+//! 10 ns target is not met; the labelling is bound by the latency of its dependent loads
+//! and stores.  The global-move pass (vectorised sums) costs about 1.5 ns per site.
+//!
+//! The hybrid schedule (four rounds of a Metropolis sweep and a global-move pass, then one
+//! Swendsen–Wang update) has τ_int(m²) = 4.3–5.1 sweeps at the talk's point on 64² (4.6 ±
+//! 0.3 in the slow test, 4.3 ± 0.2, 5.1 ± 0.3, 4.8 ± 0.3 from `qftml sample` with seeds 1,
+//! 2, 3; 2 × 20 000 sweeps each) at about 46 ns per site per sweep on 64² (44 on 256²), so
+//! τ × cost ≈ 210 ns per site.  The earlier schedule (one Metropolis sweep, one global pass,
+//! Wolff clusters covering V/2 sites) had τ ≈ 8.5 sweeps at about 55 ns per site per sweep
+//! (estimated from its parts), τ × cost ≈ 470.  Per nanosecond the Metropolis sweeps and
+//! global passes do more for `m²` than further cluster updates: per Swendsen–Wang update,
+//! one round gives τ ≈ 9.5, two ≈ 6.4–7.1, three ≈ 5.0–5.7, four ≈ 4.3–5.1 (each round
+//! costs about 5 ns per site, the update about 25),
+//! while two copies of (round, update) give ≈ 4.9 at about 60 ns.  Swendsen–Wang in place
+//! of Wolff alone changes τ little (9.5 against 8.5 with one round); the `sw` schedule (one
+//! update and one Metropolis sweep, no global moves) has τ ≈ 25.
 //!
 //! # Example
 //!

@@ -24,20 +24,31 @@
 //!
 //! **Two implementations** that consume the same words and make the same decisions:
 //! - the general one walks a pair list built from the relabelled neighbour tables
-//!   ([`crate::layout`]), any graph and couplings, with the accurate exponential;
+//!   ([`crate::layout`]), any graph and couplings, with the accurate exponential, and joins
+//!   the two ends of every bond by union–find;
 //! - the lattice one handles homogeneous nearest-neighbour couplings on an even periodic
-//!   lattice in the `[even | odd]` storage order.  Every pair has exactly one even end, so
-//!   it walks the even sublattice row by row with the four neighbour rows of the odd
-//!   sublattice laid out contiguously, computes the four bond tests of a row branch-free with
-//!   a cheap exponential (vectorised), and redoes with the accurate one the rare tests whose
-//!   uniform lies within the cheap exponential's error of the threshold.  The general pair
-//!   list of such a lattice is built in the lattice kernel's order, so both give identical
-//!   chains (a test checks this).
+//!   lattice in the `[even | odd]` storage order.  Every pair has exactly one odd end, so
+//!   it walks the odd sublattice row by row with the four neighbour rows of the even
+//!   sublattice laid out contiguously (in `f32`), and computes the four bond tests of a row
+//!   branch-free with a single-precision exponential (vectorised); tests whose uniform lies
+//!   within that exponential's error bound of the threshold are redone in double precision
+//!   with the accurate one, so every decision is that of the accurate test.  Each odd site
+//!   gets a 4-bit mask of its bonds; it then hangs below its first bonded even neighbour
+//!   and the roots of its other bonded neighbours are merged with that one's.  The general
+//!   pair list of such a lattice is built in the lattice kernel's order (odd row, direction,
+//!   site), so both give identical chains (a test checks this).
 //!
 //! **Labelling.**  Union–find on `u32` parents with path halving, the larger root always
 //! linked below the smaller one, so every parent index is at most the site's own and the
 //! root of a cluster is its smallest storage index (whatever the order of the unions).  One
-//! ascending pass `parent[s] ← parent[parent[s]]` then gives every site its root.
+//! ascending pass `parent[s] ← parent[parent[s]]` then gives every site its root, and with
+//! `r = 0` the same pass flips the field.
+//!
+//! **Cost** (talk's point, 2-core VM at 2 GHz, `cargo bench -p qftml-benches --bench
+//! cluster -- swendsen_wang/`): about 25 ns per site on 64² and 256², of which the bond
+//! tests take about 5 (half of it the 32-bit words, 1.2 ns per 64-bit word), the labelling
+//! about 15 (bound by the latency of its chains of dependent loads and stores; a branch-free
+//! variant and Rem's splicing union were no faster) and the flip pass about 3.
 
 use crate::fastexp::exp_neg;
 use crate::layout::{FastParams, Layout};
@@ -46,32 +57,40 @@ use crate::{SimRng, fill_u64};
 /// 64-bit words of bond bits drawn per call of the general kernel (two tests per word).
 const CHUNK_WORDS: usize = 1024;
 
-/// Relative error bound of [`exp_neg_cheap`] against [`exp_neg`]: the degree-5 Taylor
-/// polynomial on `|r| ≤ ln2/2` has relative truncation error below `r⁶/6!·e^{|r|} < 3·10⁻⁶`;
-/// the bound leaves a margin of three.
-pub(crate) const CHEAP_REL_ERR: f64 = 1e-5;
+/// Relative error bound of [`exp_neg_cheap`]`(x as f32)` against [`exp_neg`]`(x)` for the
+/// arguments where a bond test can be undecided (`x` below about 25; beyond that
+/// `exp(−x) < 2⁻³³` lies below every uniform).  In single precision: rounding `x` to `f32`
+/// (`x·2⁻²⁴ < 2·10⁻⁶` relative), the two-part `ln 2` reduction, the degree-5 polynomial
+/// (truncation below `3·10⁻⁶`) and a few roundings of `2⁻²⁴` add up to below `10⁻⁵`; the
+/// bound leaves a margin of three.  The arguments of a bond test are themselves rounded
+/// products of `f32` values, which adds `4·2⁻²⁴·x`, still inside the margin.
+pub(crate) const CHEAP_REL_ERR: f32 = 3e-5;
 
-const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
-const LN2_HI: f64 = 0.693_147_180_369_123_8;
-const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-const MAX_ARG: f64 = 708.0;
+const ROUND_MAGIC_F32: f32 = 12_582_912.0;
+/// `ln 2` split for single precision: 16 significant bits (`0.693145751953125`, exact
+/// products with the reduction's integers) plus the rest.
+const LN2_HI_F32: f32 = f32::from_bits(0x3f31_7200);
+const LN2_LO_F32: f32 = f32::from_bits(0x35bf_be8e);
+/// Largest argument in single precision: `exp(−80)` is still a normal `f32`.
+const MAX_ARG_F32: f32 = 80.0;
 
-/// `exp(−x)` for `x ≥ 0` (negative `x` gives 1), branch-free, relative error below
-/// [`CHEAP_REL_ERR`]: the reduction of [`crate::fastexp`] with a degree-5 polynomial.
+/// `exp(−x)` for `x ≥ 0` in single precision (negative `x` gives 1, `x > 80` gives
+/// `exp(−80)`), branch-free, relative error below [`CHEAP_REL_ERR`]: the reduction of
+/// [`crate::fastexp`] with a degree-5 polynomial, eight or sixteen lanes per vector.
 #[inline(always)]
-pub(crate) fn exp_neg_cheap(x: f64) -> f64 {
-    let y = -(x.clamp(0.0, MAX_ARG));
-    let t = y * std::f64::consts::LOG2_E + ROUND_MAGIC;
-    let k = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits()) as i64;
-    let kf = t - ROUND_MAGIC;
-    let r = (y - kf * LN2_HI) - kf * LN2_LO;
+pub(crate) fn exp_neg_cheap(x: f32) -> f32 {
+    let y = -(x.clamp(0.0, MAX_ARG_F32));
+    let t = y * std::f32::consts::LOG2_E + ROUND_MAGIC_F32;
+    let k = t.to_bits().wrapping_sub(ROUND_MAGIC_F32.to_bits()) as i32;
+    let kf = t - ROUND_MAGIC_F32;
+    let r = (y - kf * LN2_HI_F32) - kf * LN2_LO_F32;
     let mut p = 1.0 / 120.0;
     p = p * r + 1.0 / 24.0;
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let scale = f64::from_bits(((k + 1023) as u64) << 52);
+    let scale = f32::from_bits(((k + 127) as u32) << 23);
     p * scale
 }
 
@@ -93,10 +112,11 @@ pub(crate) fn bond_exact(x: f64, bits: u32) -> bool {
     uniform32(bits) >= exp_neg(x)
 }
 
-/// The cheap decision and whether it may differ from [`bond_exact`].
+/// The cheap decision in single precision from the `f32` argument, and whether it may
+/// differ from [`bond_exact`].
 #[inline(always)]
-pub(crate) fn bond_cheap(x: f64, bits: u32) -> (bool, bool) {
-    let u = uniform32(bits);
+pub(crate) fn bond_cheap(x: f32, bits: u32) -> (bool, bool) {
+    let u = (bits as f32 + 0.5) * (1.0 / 4_294_967_296.0);
     let p = exp_neg_cheap(x);
     (u >= p, (x > 0.0) & ((u - p).abs() <= 2.0 * CHEAP_REL_ERR * p))
 }
@@ -117,6 +137,41 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
         let g = parent[p as usize];
         parent[x as usize] = g;
         x = g;
+    }
+}
+
+/// Joins odd site `k` of odd row `y` with its bonded even neighbours: it hangs below its
+/// first bonded neighbour (the final pass resolves the root), and the other bonded
+/// neighbours' roots are merged with that one's.
+#[inline(always)]
+fn join_odd_site(parent: &mut [u32], masks: &[u8], half: usize, n: usize, ly: usize, y: usize, k: usize) {
+    let m = masks[y * n + k];
+    if m == 0 {
+        return;
+    }
+    let s = (y + 1) % 2;
+    let kk = k as u32;
+    let same = (y * n) as u32;
+    let kr = if k + s == n { 0 } else { kk + s as u32 };
+    let kl = if k + s == 0 { n as u32 - 1 } else { kk + s as u32 - 1 };
+    let nb = [
+        same + kr,
+        same + kl,
+        (((y + 1) % ly) * n) as u32 + kk,
+        (((y + ly - 1) % ly) * n) as u32 + kk,
+    ];
+    let first = nb[m.trailing_zeros() as usize];
+    parent[half + y * n + k] = first;
+    let mut rest = m & (m - 1);
+    if rest != 0 {
+        let mut r = find(parent, first);
+        while rest != 0 {
+            let re = find(parent, nb[rest.trailing_zeros() as usize]);
+            rest &= rest - 1;
+            let (lo, hi) = (r.min(re), r.max(re));
+            parent[hi as usize] = lo;
+            r = lo;
+        }
     }
 }
 
@@ -162,9 +217,16 @@ pub(crate) struct SwendsenWang {
 #[derive(Debug, Clone)]
 struct LatticeBonds {
     p: FastParams,
-    /// The odd neighbours to the right and to the left of the even sites of a row.
+    /// The even neighbours to the right and to the left of the odd sites of a row.
     right: Vec<f64>,
     left: Vec<f64>,
+    /// The same in single precision, the even sublattice and one odd row in single precision.
+    right32: Vec<f32>,
+    left32: Vec<f32>,
+    even32: Vec<f32>,
+    row32: Vec<f32>,
+    /// The bond bits of one row as 32-bit halves (low half first).
+    bits32: Vec<u32>,
     /// Active bonds of every odd site, bits 0–3: right, left, up, down.
     masks: Vec<u8>,
 }
@@ -193,6 +255,11 @@ impl SwendsenWang {
             p,
             right: vec![0.0; p.lx / 2],
             left: vec![0.0; p.lx / 2],
+            right32: vec![0.0; p.lx / 2],
+            left32: vec![0.0; p.lx / 2],
+            even32: vec![0.0; p.lx * p.ly / 2],
+            row32: vec![0.0; p.lx / 2],
+            bits32: vec![0; 2 * p.lx],
             masks: vec![0; p.lx * p.ly / 2],
         });
         let flip_words = if layout.has_r { n.div_ceil(2) } else { n.div_ceil(64) };
@@ -263,6 +330,9 @@ impl SwendsenWang {
         let n = lx / 2;
         let half = field.len() / 2;
         let (even, odd) = field.split_at(half);
+        for (d, &x) in lat.even32.iter_mut().zip(even) {
+            *d = x as f32;
+        }
         // Bond tests, odd row by odd row, into one 4-bit mask per odd site.
         let rows_per_chunk = (CHUNK_WORDS / lx).max(1);
         let mut y0 = 0;
@@ -273,24 +343,35 @@ impl SwendsenWang {
             for (dy, row_words) in words.chunks_exact(lx).enumerate() {
                 let y = y0 + dy;
                 let s = (y + 1) % 2;
-                let same = &even[y * n..(y + 1) * n];
+                let same = &lat.even32[y * n..(y + 1) * n];
                 // Right neighbour of odd entry k: even entry k + s; left: k − 1 + s.
-                if s == 0 {
-                    lat.right.copy_from_slice(same);
-                    lat.left[0] = same[n - 1];
-                    lat.left[1..].copy_from_slice(&same[..n - 1]);
-                } else {
-                    lat.right[..n - 1].copy_from_slice(&same[1..]);
-                    lat.right[n - 1] = same[0];
-                    lat.left.copy_from_slice(same);
-                }
-                let up = &even[((y + 1) % ly) * n..][..n];
-                let down = &even[((y + ly - 1) % ly) * n..][..n];
+                shifted(same, s, &mut lat.right32, &mut lat.left32);
+                let up = &lat.even32[((y + 1) % ly) * n..][..n];
+                let down = &lat.even32[((y + ly - 1) % ly) * n..][..n];
                 let row = &odd[y * n..(y + 1) * n];
+                for (d, &x) in lat.row32.iter_mut().zip(row) {
+                    *d = x as f32;
+                }
+                for (pair, &w) in lat.bits32.chunks_exact_mut(2).zip(row_words) {
+                    pair[0] = w as u32;
+                    pair[1] = (w >> 32) as u32;
+                }
                 let masks = &mut lat.masks[y * n..(y + 1) * n];
-                let undecided = row_bonds(row, &lat.right, &lat.left, up, down, row_words, two_w, masks);
-                if undecided > 0 {
-                    row_bonds_exact(row, &lat.right, &lat.left, up, down, row_words, two_w, masks);
+                let undecided = row_bonds(
+                    &lat.row32,
+                    &lat.right32,
+                    &lat.left32,
+                    up,
+                    down,
+                    &lat.bits32,
+                    two_w as f32,
+                    masks,
+                );
+                if undecided != 0 {
+                    shifted(&even[y * n..(y + 1) * n], s, &mut lat.right, &mut lat.left);
+                    let up = &even[((y + 1) % ly) * n..][..n];
+                    let down = &even[((y + ly - 1) % ly) * n..][..n];
+                    row_bonds_exact(row, &lat.right, &lat.left, up, down, &lat.bits32, two_w, masks);
                 }
             }
             y0 += rows;
@@ -306,38 +387,8 @@ impl SwendsenWang {
         // smaller storage index); even sites are never linked directly to each other.
         let parent = &mut self.parent;
         for y in 0..ly {
-            let s = (y + 1) % 2;
-            let same = (y * n) as u32;
-            let up = (((y + 1) % ly) * n) as u32;
-            let down = (((y + ly - 1) % ly) * n) as u32;
-            let masks = &lat.masks[y * n..(y + 1) * n];
-            for (k, &m) in masks.iter().enumerate() {
-                if m == 0 {
-                    continue;
-                }
-                let kk = k as u32;
-                let kr = if k + s == n { 0 } else { kk + s as u32 };
-                let kl = if k + s == 0 { n as u32 - 1 } else { kk + s as u32 - 1 };
-                let nb = [same + kr, same + kl, up + kk, down + kk];
-                // The odd site hangs below its first bonded neighbour (the final pass
-                // resolves the root); the other bonded neighbours are merged with it.
-                let first = nb[m.trailing_zeros() as usize];
-                parent[half + y * n + k] = first;
-                let mut rest = m & (m - 1);
-                if rest != 0 {
-                    let mut r = find(parent, first);
-                    while rest != 0 {
-                        let e = nb[rest.trailing_zeros() as usize];
-                        rest &= rest - 1;
-                        let re = find(parent, e);
-                        if re < r {
-                            parent[r as usize] = re;
-                            r = re;
-                        } else if re > r {
-                            parent[re as usize] = r;
-                        }
-                    }
-                }
+            for k in 0..n {
+                join_odd_site(parent, &lat.masks, half, n, ly, y, k);
             }
         }
     }
@@ -401,31 +452,45 @@ impl SwendsenWang {
     }
 }
 
-/// Bond tests of one odd row with the cheap exponential, into `masks` (bit 0 right, 1 left,
+/// `right[k] = same[(k + s) mod n]`, `left[k] = same[(k − 1 + s) mod n]`.
+fn shifted<T: Copy>(same: &[T], s: usize, right: &mut [T], left: &mut [T]) {
+    let n = same.len();
+    if s == 0 {
+        right.copy_from_slice(same);
+        left[0] = same[n - 1];
+        left[1..].copy_from_slice(&same[..n - 1]);
+    } else {
+        right[..n - 1].copy_from_slice(&same[1..]);
+        right[n - 1] = same[0];
+        left.copy_from_slice(same);
+    }
+}
+
+/// Bond tests of one odd row with the cheap single-precision exponential, into `masks` (bit 0 right, 1 left,
 /// 2 up, 3 down; bits 4–7 flag the tests it cannot decide); returns the union of the flags.
 /// Branch-free.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn row_bonds(
-    row: &[f64],
-    right: &[f64],
-    left: &[f64],
-    up: &[f64],
-    down: &[f64],
-    words: &[u64],
-    two_w: f64,
+    row: &[f32],
+    right: &[f32],
+    left: &[f32],
+    up: &[f32],
+    down: &[f32],
+    bits: &[u32],
+    two_w: f32,
     masks: &mut [u8],
 ) -> u8 {
     let n = row.len();
     let (right, left, up, down, masks) = (&right[..n], &left[..n], &up[..n], &down[..n], &mut masks[..n]);
-    let (w_h, w_v) = (&words[..n], &words[n..2 * n]);
+    let (b_r, b_l, b_u, b_d) = (&bits[..n], &bits[n..2 * n], &bits[2 * n..3 * n], &bits[3 * n..4 * n]);
     let mut undecided = 0u8;
     for k in 0..n {
         let x = row[k];
-        let (r, ur) = bond_cheap(bond_arg(two_w, x, right[k]), w_h[k] as u32);
-        let (l, ul) = bond_cheap(bond_arg(two_w, x, left[k]), (w_h[k] >> 32) as u32);
-        let (u, uu) = bond_cheap(bond_arg(two_w, x, up[k]), w_v[k] as u32);
-        let (d, ud) = bond_cheap(bond_arg(two_w, x, down[k]), (w_v[k] >> 32) as u32);
+        let (r, ur) = bond_cheap(two_w * (x * right[k]), b_r[k]);
+        let (l, ul) = bond_cheap(two_w * (x * left[k]), b_l[k]);
+        let (u, uu) = bond_cheap(two_w * (x * up[k]), b_u[k]);
+        let (d, ud) = bond_cheap(two_w * (x * down[k]), b_d[k]);
         let undecided_bits = ur as u8 | (ul as u8) << 1 | (uu as u8) << 2 | (ud as u8) << 3;
         masks[k] = r as u8 | (l as u8) << 1 | (u as u8) << 2 | (d as u8) << 3 | undecided_bits << 4;
         undecided |= undecided_bits;
@@ -442,7 +507,7 @@ pub(crate) fn row_bonds_exact(
     left: &[f64],
     up: &[f64],
     down: &[f64],
-    words: &[u64],
+    bits: &[u32],
     two_w: f64,
     masks: &mut [u8],
 ) {
@@ -453,17 +518,11 @@ pub(crate) fn row_bonds_exact(
             continue;
         }
         let nb = [right[k], left[k], up[k], down[k]];
-        let bits = [
-            words[k] as u32,
-            (words[k] >> 32) as u32,
-            words[n + k] as u32,
-            (words[n + k] >> 32) as u32,
-        ];
         let mut m = masks[k] & 0xF;
         for d in 0..4 {
             if (flags >> d) & 1 != 0 {
                 let bit = 1u8 << d;
-                m = if bond_exact(bond_arg(two_w, row[k], nb[d]), bits[d]) {
+                m = if bond_exact(bond_arg(two_w, row[k], nb[d]), bits[d * n + k]) {
                     m | bit
                 } else {
                     m & !bit
@@ -475,9 +534,9 @@ pub(crate) fn row_bonds_exact(
 }
 
 /// The pair list of an even periodic lattice in the lattice kernel's order: odd row `y`,
-/// then word `y·Lx + p·(Lx/2) + k` holds the tests of odd entry `k` (storage index
-/// `V/2 + y·Lx/2 + k`) in directions `2p` (low half) and `2p + 1` (high half), directions
-/// right, left, up, down; the even end is listed second.
+/// direction `d` (right, left, up, down), odd entry `k` (storage index `V/2 + y·Lx/2 + k`);
+/// test `q` uses the 32-bit half `q mod 2` (low first) of word `q/2`, so the tests of a row
+/// are the `2·Lx` halves of its `Lx` words in order.  The even end is listed second.
 fn lattice_pairs(layout: &Layout, p: FastParams) -> (Vec<[u32; 2]>, Vec<f64>) {
     let (lx, ly) = (p.lx, p.ly);
     let n = lx / 2;
@@ -486,16 +545,16 @@ fn lattice_pairs(layout: &Layout, p: FastParams) -> (Vec<[u32; 2]>, Vec<f64>) {
     for y in 0..ly {
         let s = (y + 1) % 2;
         let same = y * n;
-        for part in 0..2 {
+        for d in 0..4 {
             for k in 0..n {
                 let j = half + y * n + k;
-                let (a, b) = if part == 0 {
-                    (same + (k + s) % n, same + (k + n - 1 + s) % n)
-                } else {
-                    (((y + 1) % ly) * n + k, ((y + ly - 1) % ly) * n + k)
+                let e = match d {
+                    0 => same + (k + s) % n,
+                    1 => same + (k + n - 1 + s) % n,
+                    2 => ((y + 1) % ly) * n + k,
+                    _ => ((y + ly - 1) % ly) * n + k,
                 };
-                pairs.push([j as u32, a as u32]);
-                pairs.push([j as u32, b as u32]);
+                pairs.push([j as u32, e as u32]);
             }
         }
     }

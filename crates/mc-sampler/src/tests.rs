@@ -526,7 +526,10 @@ fn tiny_graph_every_schedule_matches_quadrature() {
                 algorithm.name()
             );
         }
-        if matches!(algorithm, Algorithm::Cluster | Algorithm::Hybrid) {
+        if matches!(
+            algorithm,
+            Algorithm::Cluster | Algorithm::Hybrid | Algorithm::SwendsenWang
+        ) {
             // The linear terms must have rejected some flips.
             let ch = &out.chains[0];
             assert!(ch.mean_cluster_size.is_some());
@@ -630,6 +633,50 @@ fn dilatation_with_heatbath_matches_the_free_field() {
     }
     check_close("phi2", binned(&phi2), exact.phi2().re);
     check_close("V m2", binned(&vm2), exact.v_m2().re);
+}
+
+/// The global moves' vectorised sums for homogeneous even lattices equal those from the
+/// neighbour tables up to rounding.
+#[test]
+fn global_move_sums_of_the_lattice_path_equal_the_general_ones() {
+    use rand::Rng;
+    for (lx, ly, r) in [(64, 64, 0.0), (8, 6, 0.1), (4, 10, -0.3), (34, 18, 0.0)] {
+        let lattice = Lattice::new(lx, ly).unwrap();
+        let base = Couplings::homogeneous(
+            &lattice,
+            Homogeneous {
+                kappa: 1.0,
+                mu2: -0.9515,
+                lambda: 0.7,
+            },
+        )
+        .unwrap();
+        let v = base.n_sites();
+        let c = Couplings::on_lattice(
+            &lattice,
+            PairSet::NearestNeighbour,
+            base.w().to_vec(),
+            base.a().to_vec(),
+            base.b().to_vec(),
+            vec![r; v],
+        )
+        .unwrap();
+        let layout = Layout::new(&c);
+        let p = layout.fast.unwrap();
+        let g = GlobalMoves::new(&layout);
+        let mut rng = chain_rng(7, lx as u64);
+        let field: Vec<f64> = (0..v).map(|_| rng.random_range(-2.0..2.5)).collect();
+        let (fast, general) = (
+            g.sums_homogeneous(&field, p).to_array(),
+            g.sums_general(&layout, &field).to_array(),
+        );
+        for (k, (x, y)) in fast.iter().zip(general).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-12 * (v as f64) * (1.0 + y.abs()),
+                "{lx}×{ly} sum {k}: {x} vs {y}"
+            );
+        }
+    }
 }
 
 /// Swendsen–Wang updates alternated with Metropolis sweeps of small steps (so that the
@@ -755,23 +802,21 @@ fn swendsen_wang_row_bonds_equal_accurate_test() {
     for _ in 0..20_000 {
         let mut v = || (0..n).map(|_| rng.random_range(-2.5..2.5)).collect::<Vec<f64>>();
         let (row, right, left, up, down) = (v(), v(), v(), v(), v());
-        let words: Vec<u64> = (0..2 * n).map(|_| rng.next_u64()).collect();
+        let bits: Vec<u32> = (0..4 * n).map(|_| rng.next_u32()).collect();
         let mut masks = vec![0u8; n];
-        if row_bonds(&row, &right, &left, &up, &down, &words, two_w, &mut masks) > 0 {
-            row_bonds_exact(&row, &right, &left, &up, &down, &words, two_w, &mut masks);
+        let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let (r32, right32, left32, up32, down32) = (f32s(&row), f32s(&right), f32s(&left), f32s(&up), f32s(&down));
+        if row_bonds(&r32, &right32, &left32, &up32, &down32, &bits, two_w as f32, &mut masks) > 0 {
+            row_bonds_exact(&row, &right, &left, &up, &down, &bits, two_w, &mut masks);
         }
         for k in 0..n {
             let nb = [right[k], left[k], up[k], down[k]];
-            let bits = [
-                words[k] as u32,
-                (words[k] >> 32) as u32,
-                words[n + k] as u32,
-                (words[n + k] >> 32) as u32,
-            ];
             for d in 0..4 {
                 let x = two_w * (row[k] * nb[d]);
-                assert_eq!((masks[k] >> d) & 1 == 1, bond_exact(x, bits[d]), "x = {x}");
-                undecided += bond_cheap(x, bits[d]).1 as u64;
+                let b = bits[d * n + k];
+                assert_eq!((masks[k] >> d) & 1 == 1, bond_exact(x, b), "x = {x}");
+                let nb32 = [right32[k], left32[k], up32[k], down32[k]];
+                undecided += bond_cheap(two_w as f32 * (r32[k] * nb32[d]), b).1 as u64;
             }
         }
     }
@@ -781,11 +826,11 @@ fn swendsen_wang_row_bonds_equal_accurate_test() {
 #[test]
 fn swendsen_wang_cheap_exponential_is_within_its_bound() {
     use crate::swendsen_wang::{CHEAP_REL_ERR, exp_neg_cheap};
-    for k in 0..200_000 {
-        let x = k as f64 * 0.0035 + 1e-9 * (k % 7) as f64;
-        let (cheap, accurate) = (exp_neg_cheap(x), exp_neg(x));
+    for k in 0..400_000 {
+        let x = k as f64 * 0.0001 + 1e-9 * (k % 7) as f64;
+        let (cheap, accurate) = (exp_neg_cheap(x as f32) as f64, exp_neg(x));
         assert!(
-            ((cheap - accurate) / accurate).abs() < CHEAP_REL_ERR / 2.0,
+            ((cheap - accurate) / accurate).abs() < CHEAP_REL_ERR as f64 / 2.0,
             "{x}: {cheap} vs {accurate}"
         );
     }
@@ -920,14 +965,14 @@ fn golden_values() {
         .collect();
     // As f64: draws 0.35399346687125277, -0.6101695343944888, -0.5470374413003527; first m
     // 0.07667655846007863 (Metropolis), 0.018583001892912628 (heat bath),
-    // -0.1813411228855315 (cluster), -1.0146823270169532 (hybrid), -0.0365342269254568 (sw).
+    // -0.1813411228855315 (cluster), 0.8214053233997447 (hybrid), -0.0365342269254568 (sw).
     let golden_draws: [u64; 3] = [4600048599299877776, 13827043174975515922, 13826474531633648180];
     let golden_m: [[u64; 3]; 5] = [
         [4590189548984906723, 4594561062032016906, 4594199964045896290],
         [4581013407034046114, 13823178094238450049, 13822183212336270308],
         [13819073559652945048, 13826363227484893493, 13824752772598674692],
-        [13830620578977275698, 4601567111425334252, 13827273129818202622],
-        [13808797994875138444, 4585349391294774464, 4593698456421106710],
+        [4605573780962042880, 4607238728669915775, 4596691536332336604],
+        [13808797994875138444, 4585349391294774464, 4596810275398389805],
     ];
     println!("draws {draws:?}\nmagnetisations {magnetisations:?}");
     assert_eq!(draws, golden_draws, "quartic draws");
@@ -998,11 +1043,12 @@ fn progress_counts_every_sweep() {
 // autocorrelation at the talk's point (QFTML_SLOW=1)
 
 /// τ_int(m²) at the talk's point on 64², from the Γ-method over 2 chains, for every
-/// schedule (printed).  Measured so far: hybrid ≈ 8–9 sweeps with the global moves (21–28
-/// without), cluster ≈ 7–9, heat bath and Metropolis ≈ 100 or more; the target of 5
-/// for the hybrid is not met (see the crate docs).  The test checks that the cluster moves
-/// help: the schedules with clusters decorrelate `m²` at least twice as fast per sweep as
-/// their local kernel alone.
+/// schedule (printed).  Measured (2 × 20 000 sweeps, seed 64): hybrid (four rounds of a
+/// Metropolis sweep and a global pass, then one Swendsen–Wang update) 4.6 ± 0.3 sweeps at
+/// about 46 ns per site per sweep (5 site updates per site and sweep); sw (one update and
+/// one Metropolis sweep) 26 ± 3; cluster 8 ± 1; heat bath and Metropolis several hundred or
+/// more.  The test checks that the cluster moves help: the schedules with clusters
+/// decorrelate `m²` at least twice as fast per sweep as their local kernel alone.
 /// Run with `QFTML_SLOW=1 cargo test -p mc-sampler --release tau_int -- --nocapture`.
 #[test]
 fn tau_int_of_m2_at_the_talks_point_on_64x64() {
@@ -1021,6 +1067,7 @@ fn tau_int_of_m2_at_the_talks_point_on_64x64() {
     let mut taus = Vec::new();
     for (algorithm, n_sweeps) in [
         (Algorithm::Hybrid, 20_000),
+        (Algorithm::SwendsenWang, 20_000),
         (Algorithm::Cluster, 10_000),
         (Algorithm::Metropolis, 40_000),
         (Algorithm::HeatBath, 20_000),
@@ -1048,59 +1095,7 @@ fn tau_int_of_m2_at_the_talks_point_on_64x64() {
         );
         taus.push(est.tau_int);
     }
-    assert!(2.0 * taus[0] < taus[2], "hybrid {} vs Metropolis {}", taus[0], taus[2]);
-    assert!(2.0 * taus[1] < taus[3], "cluster {} vs heat bath {}", taus[1], taus[3]);
-}
-
-/// Cost of the phases of a Swendsen–Wang update on 256² at the talk's point (printed; run
-/// with `cargo test -p mc-sampler --release --lib sw_phase -- --ignored --nocapture`).
-#[test]
-#[ignore]
-fn sw_phase_timing() {
-    use std::time::Instant;
-    for l in [64usize, 256] {
-        let c = Couplings::homogeneous(
-            &Lattice::square(l).unwrap(),
-            Homogeneous {
-                kappa: 1.0,
-                mu2: -0.9515,
-                lambda: 0.7,
-            },
-        )
-        .unwrap();
-        let mut chain = Chain::new(&c, Algorithm::SwendsenWang, chain_rng(1, 0)).unwrap();
-        chain.thermalise(300);
-        let layout = Layout::new(&c);
-        let mut field = vec![0.0; c.n_sites()];
-        layout.store_sites(&chain.field(), &mut field);
-        let mut rng = chain_rng(3, 0);
-        let mut sw = SwendsenWang::new(&layout);
-        let mut t = [0.0f64; 4];
-        let reps = 4_000_000 / (l * l) + 20;
-        let mut clusters = 0;
-        for _ in 0..reps {
-            let t0 = Instant::now();
-            sw.reset();
-            let t1 = Instant::now();
-            sw.bonds_lattice(&field, &mut rng);
-            let t2 = Instant::now();
-            sw.label_lattice(field.len() / 2);
-            let t3 = Instant::now();
-            clusters += sw.flip_clusters(&layout, &mut field, &mut rng).clusters;
-            let t4 = Instant::now();
-            for (k, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4)].into_iter().enumerate() {
-                t[k] += (b - a).as_secs_f64();
-            }
-        }
-        let per = |x: f64| 1e9 * x / (reps * l * l) as f64;
-        println!(
-            "L = {l}: reset {:.2}, bonds {:.2}, label {:.2}, flip {:.2}, total {:.2} ns/site; mean cluster size {:.2}",
-            per(t[0]),
-            per(t[1]),
-            per(t[2]),
-            per(t[3]),
-            per(t.iter().sum()),
-            (reps * l * l) as f64 / clusters as f64
-        );
-    }
+    assert!(2.0 * taus[0] < taus[3], "hybrid {} vs Metropolis {}", taus[0], taus[3]);
+    assert!(2.0 * taus[1] < taus[3], "sw {} vs Metropolis {}", taus[1], taus[3]);
+    assert!(2.0 * taus[2] < taus[4], "cluster {} vs heat bath {}", taus[2], taus[4]);
 }

@@ -187,8 +187,10 @@ pub fn scaling(fig: &mut FigureCtx<'_>) -> Result<()> {
     );
     fig.note(
         "A sweep is one update of every site (Metropolis, heat bath), or the schedule's unit (cluster: Wolff \
-         clusters covering about V sites plus one heat-bath sweep; hybrid: one Metropolis sweep plus clusters \
-         covering about V/2 sites). Cost counts every site visited by a local update or added to a cluster.",
+         clusters covering about V sites plus one heat-bath sweep; hybrid: four rounds of a Metropolis sweep and \
+         a global-move pass, then one Swendsen–Wang update; sw: one Swendsen–Wang update plus one Metropolis \
+         sweep). Cost counts every site visited by a local update or added to a cluster (a hybrid sweep is 5V \
+         site updates, an sw sweep 2V).",
     );
     let mut tau_plot = LinePlot::new(
         "Autocorrelation at κ = 1, μ² = −0.9515, λ = 0.7",
