@@ -130,7 +130,7 @@ fn wolff(c: &mut Criterion) {
 fn two_chains(c: &mut Criterion) {
     let l = 256;
     let couplings = talk_point(l);
-    let n_sweeps = 20;
+    let n_sweeps = 200;
     let config = RunConfig {
         algorithm: Algorithm::Metropolis,
         n_chains: 2,

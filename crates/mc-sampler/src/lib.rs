@@ -24,22 +24,30 @@
 //!
 //! # Exactness and reproducibility
 //!
-//! Every tuned quantity (the Metropolis step, the global-move steps, the number of Wolff clusters per sweep) is
-//! set during thermalisation only and frozen afterwards, and the work of a sweep never
-//! depends on the random outcome of that sweep (a "flip clusters until V sites" rule
-//! would bias the chain).  Fast paths make exactly the decisions of the accurate test:
-//! the lattice Metropolis kernel decides with a degree-5 exponential and redoes the rare
-//! undecided tests with the accurate one, and the Wolff bond test uses Taylor bounds of
-//! `exp` before falling back to it.  The kernels use no fused multiply–add and no
-//! thread-dependent reductions, so chains are bit-identical on any number of threads.
+//! Every tuned quantity (the Metropolis step, the global-move steps, the number of Wolff
+//! clusters per sweep) is set during thermalisation only and frozen afterwards, and the
+//! work of a sweep never depends on the random outcome of that sweep (a "flip clusters
+//! until V sites" rule would bias the chain).  Fast paths make exactly the decisions of the
+//! accurate test: the vectorised Metropolis and Swendsen–Wang passes decide with cheap
+//! exponentials and redo the rare undecided tests with the accurate one, and the Wolff bond
+//! test uses Taylor bounds of `exp` before falling back to it.  The kernels use no fused
+//! multiply–add and no thread-dependent reductions, so chains are bit-identical on any
+//! number of threads.  Random words come in bulk from the ChaCha8 keystream
+//! ([`fill_u32`], [`fill_u64`]: exactly what `SimRng::fill` gives, computed sixteen blocks
+//! at a time with AVX-512); because ChaCha is random-access, one chain may split a
+//! Metropolis half sweep into row blocks over several threads ([`Chain::set_split_rows`])
+//! and still be bit-identical.
 //!
 //! # Performance (2-core x86-64 VM, shared with other builds; see `benches/`)
 //!
-//! The lattice Metropolis kernel is auto-vectorised for the baseline x86-64 target (SSE2,
-//! two `f64` lanes) and draws one 64-bit word per site update in bulk per row.  Wolff
-//! clusters are scalar and branchy.  The issue's targets are 3 ns per Metropolis site update,
-//! 10 ns per cluster site and τ_int(m²) ≤ 5 sweeps for the hybrid schedule on 64²; the
-//! measured numbers are in the benchmark docs and the slow τ_int test.
+//! The lattice Metropolis kernel updates eight sites per AVX-512 vector from one 32-bit
+//! random word per update ([`metropolis`]): about 3 ns per site update on one core at
+//! L = 256 (`cargo bench -p qftml-benches --bench sampler -- metropolis/`), 9 ns before
+//! the rework, 17.5 for the first auto-vectorised kernel.  The cost per site does not grow
+//! with L (the `linear_cost` bench prints L = 64 … 1024).  One chain split over two cores
+//! runs about 1.9–2× faster at L = 1024 (`one_chain_split`), and two chains on two threads
+//! about twice as fast as on one (`two_chains`).  Without AVX-512 the kernels fall back to
+//! scalar code that makes the same decisions.
 //!
 //! Swendsen–Wang ([`swendsen_wang`], `cargo bench -p qftml-benches --bench cluster`) costs
 //! about 24–26 ns per site at the talk's point on 64² and 256² (bond tests about 5, union–find

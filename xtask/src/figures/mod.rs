@@ -31,7 +31,7 @@ pub const FIGURES: &[Figure] = &[
     },
     Figure {
         name: "free-field",
-        description: "Every update schedule (Metropolis, heat bath, cluster, hybrid) sampling the free field \
+        description: "Every update schedule (Metropolis, heat bath, cluster, Swendsen–Wang, hybrid) sampling the free field \
             (κ = 1, μ² = 1, λ = 0) on 8×8 with `qftml sample`, against the exact results from the eigenvalues \
             of the quadratic form: ⟨φ²⟩, ⟨m²⟩, the nearest-neighbour product and the action density, each \
             within 4 Γ-method standard errors (which include the autocorrelation).",
