@@ -42,13 +42,19 @@
 //! linked below the smaller one, so every parent index is at most the site's own and the
 //! root of a cluster is its smallest storage index (whatever the order of the unions).  One
 //! ascending pass `parent[s] ← parent[parent[s]]` then gives every site its root, and with
-//! `r = 0` the same pass flips the field.
+//! `r = 0` the same pass flips the field.  The lattice kernel labels odd row by odd row in
+//! two branch-free steps: every odd site hangs below its first bonded even neighbour (or
+//! stays its own root) and appends the pairs (first, other bonded neighbour) to a short
+//! list; then each pair is a union whose finds take two hops without a branch (parent and
+//! grandparent, with path halving) and loop only when the grandparent is not a root (well
+//! below 1% of the finds: the paths stay short).  The mispredicted branches of the per-site
+//! join were most of the labelling's cost.
 //!
 //! **Cost** (talk's point, 2-core VM at 2 GHz, `cargo bench -p qftml-benches --bench
-//! cluster -- swendsen_wang/`): about 25 ns per site on 64² and 256², of which the bond
-//! tests take about 5 (half of it the 32-bit words, 1.2 ns per 64-bit word), the labelling
-//! about 15 (bound by the latency of its chains of dependent loads and stores; a branch-free
-//! variant and Rem's splicing union were no faster) and the flip pass about 3.
+//! cluster -- swendsen_wang/`): about 14–16 ns per site on 64² and 256² (24 before the
+//! branch-free labelling), of which the bond tests take about 5 (half of it the 32-bit
+//! words, 1.2 ns per 64-bit word), the labelling about 6–8 (about 1.1 finds per site) and the
+//! flip pass about 3.
 
 use crate::fastexp::exp_neg;
 use crate::layout::{FastParams, Layout};
@@ -140,39 +146,61 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
     }
 }
 
-/// Joins odd site `k` of odd row `y` with its bonded even neighbours: it hangs below its
-/// first bonded neighbour (the final pass resolves the root), and the other bonded
-/// neighbours' roots are merged with that one's.
-#[inline(always)]
-fn join_odd_site(parent: &mut [u32], masks: &[u8], half: usize, n: usize, ly: usize, y: usize, k: usize) {
-    let m = masks[y * n + k];
-    if m == 0 {
-        return;
-    }
+/// Hangs every odd site of odd row `y` below its first bonded even neighbour (right, left,
+/// up, down; itself when it has no bond), branch-free, and appends to `extra` the pairs
+/// (first bonded neighbour, other bonded neighbour) that still need a union; returns their
+/// number.  `extra` must hold `3n + 4` pairs: every site writes four slots and advances by
+/// the number of its bonds beyond the first.
+#[inline(never)]
+fn hang_odd_row(
+    parent: &mut [u32],
+    masks: &[u8],
+    half: usize,
+    n: usize,
+    ly: usize,
+    y: usize,
+    extra: &mut [[u32; 2]],
+) -> usize {
     let s = (y + 1) % 2;
-    let kk = k as u32;
     let same = (y * n) as u32;
-    let kr = if k + s == n { 0 } else { kk + s as u32 };
-    let kl = if k + s == 0 { n as u32 - 1 } else { kk + s as u32 - 1 };
-    let nb = [
-        same + kr,
-        same + kl,
-        (((y + 1) % ly) * n) as u32 + kk,
-        (((y + ly - 1) % ly) * n) as u32 + kk,
-    ];
-    let first = nb[m.trailing_zeros() as usize];
-    parent[half + y * n + k] = first;
-    let mut rest = m & (m - 1);
-    if rest != 0 {
-        let mut r = find(parent, first);
-        while rest != 0 {
-            let re = find(parent, nb[rest.trailing_zeros() as usize]);
-            rest &= rest - 1;
-            let (lo, hi) = (r.min(re), r.max(re));
-            parent[hi as usize] = lo;
-            r = lo;
+    let up = (((y + 1) % ly) * n) as u32;
+    let down = (((y + ly - 1) % ly) * n) as u32;
+    let own = (half + y * n) as u32;
+    let masks = &masks[y * n..(y + 1) * n];
+    let parent = &mut parent[half + y * n..half + (y + 1) * n];
+    let extra = &mut extra[..3 * n + 4];
+    let mut cnt = 0usize;
+    for k in 0..n {
+        let m = masks[k] as u32;
+        let kk = k as u32;
+        let kr = if k + s == n { 0 } else { kk + s as u32 };
+        let kl = if k + s == 0 { n as u32 - 1 } else { kk + s as u32 - 1 };
+        let nb = [same + kr, same + kl, up + kk, down + kk, own + kk];
+        let first_dir = (m | 0x10).trailing_zeros() as usize;
+        let first = nb[first_dir];
+        parent[k] = first;
+        // The bonds after the first, in direction order (the first is the lowest bit).
+        let rest = m & m.wrapping_sub(1);
+        let mut c = cnt;
+        for (d, &e) in nb[..4].iter().enumerate().skip(1) {
+            extra[c.min(3 * n + 3)] = [first, e];
+            c += ((rest >> d) & 1) as usize;
         }
+        cnt = c;
     }
+    cnt
+}
+
+/// [`find`] for the short paths of the lattice labelling: two hops without a branch (the
+/// site's parent becomes its grandparent, path halving), the loop only when the grandparent
+/// is not a root.
+#[inline(always)]
+fn find_short(parent: &mut [u32], x: u32) -> u32 {
+    let p = parent[x as usize];
+    let g = parent[p as usize];
+    parent[x as usize] = g;
+    let gg = parent[g as usize];
+    if gg == g { g } else { find(parent, gg) }
 }
 
 #[inline(always)]
@@ -211,6 +239,8 @@ pub(crate) struct SwendsenWang {
     two_w: Vec<f64>,
     /// The lattice kernel, when the couplings allow it.
     lattice: Option<LatticeBonds>,
+    /// Unions still to make after one odd row of the lattice kernel is hung.
+    extra: Vec<[u32; 2]>,
 }
 
 /// Scratch space of the lattice kernel.
@@ -271,6 +301,7 @@ impl SwendsenWang {
             has_r: layout.has_r,
             pairs,
             two_w,
+            extra: vec![[0; 2]; lattice.as_ref().map_or(0, |l| 3 * (l.p.lx / 2) + 4)],
             lattice,
         }
     }
@@ -383,12 +414,17 @@ impl SwendsenWang {
         let Some(lat) = &self.lattice else { return };
         let FastParams { lx, ly, .. } = lat.p;
         let n = lx / 2;
-        // Labelling: every odd site joins the roots of its bonded even neighbours (all of
-        // smaller storage index); even sites are never linked directly to each other.
+        // Labelling: every odd site hangs below its first bonded even neighbour, and the
+        // roots of its other bonded even neighbours (all of smaller storage index) are
+        // merged with that one's; even sites are never linked directly to each other.
         let parent = &mut self.parent;
+        let extra = &mut self.extra;
         for y in 0..ly {
-            for k in 0..n {
-                join_odd_site(parent, &lat.masks, half, n, ly, y, k);
+            let cnt = hang_odd_row(parent, &lat.masks, half, n, ly, y, extra);
+            for &[a, b] in &extra[..cnt] {
+                let (ra, rb) = (find_short(parent, a), find_short(parent, b));
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                parent[hi as usize] = lo;
             }
         }
     }
