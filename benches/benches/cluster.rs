@@ -19,14 +19,19 @@
 //!
 //! | group | L = 64 | 256 |
 //! |---|---|---|
-//! | `swendsen_wang` (one update, lattice kernel) | 24 | 24 |
+//! | `swendsen_wang` (one update, lattice kernel, branch-free labelling) | 16 | 14 |
+//! | `swendsen_wang`, per-site union–find joins (before the branch-free labelling) | 23 | 24 |
 //! | `swendsen_wang`, first version (`f64` bond tests, every bond joined by union–find) | 41 | 34 |
 //! | `swendsen_wang_general` (pair list, accurate exponential) | 77 | 81 |
 //! | `sweep/hybrid` (4 × (Metropolis sweep + global pass) + SW) | 46 | 44 |
 //! | `sweep/sw` (SW + Metropolis sweep) | 30 | 26 |
 //!
-//! The target for cluster updates is 10 ns per site added; SW is not there yet (the
-//! union–find labelling takes about 15 of the 24 ns).
+//! The `swendsen_wang` rows are the best of several runs on 2026-11-28 (the VM was loaded;
+//! single runs of the same code gave 14–24 ns per site); the `sweep` rows were measured
+//! before the branch-free labelling.  The target for cluster updates is 10 ns per
+//! site added; SW is not there yet: of its 14–16 ns the bond tests take about 5, the
+//! labelling about 6–8 (about 1.1 finds per site, bound by chains of dependent loads and
+//! stores) and the flip pass about 3.
 
 use std::time::Duration;
 
