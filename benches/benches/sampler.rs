@@ -15,19 +15,29 @@
 //!
 //! Run: `cargo bench -p qftml-benches --bench sampler` (add a filter, e.g. `-- metropolis/`).
 //!
-//! Measured 2026-11-28 on the 2-core development VM while other builds were running (load
-//! average 1.5–5, so single numbers are uncertain by tens of per cent), ns per site update:
+//! - `random_words`: 4096 64-bit words from `rand_chacha`'s `fill` and from
+//!   `mc_sampler::fill_u64` (identical words);
+//! - `one_chain_split/threads`: one Metropolis chain at L = 1024 with its rows split over a
+//!   pool of 1 or 2 threads (bit-identical either way);
+//! - `linear_cost`: best-of-five ns per Metropolis site update at L = 64 … 1024, printed;
+//!   under `cargo bench` it fails if L = 1024 costs more than 1.5 times L = 64 per site.
+//!
+//! Measured 2026-11-28 on the otherwise idle 2-core VM (`target-cpu=native`, AVX-512),
+//! criterion means, ns per site update (run-to-run spread about ±10%):
 //!
 //! | kernel | L = 8 | 64 | 256 | 1024 |
 //! |---|---|---|---|---|
-//! | Metropolis, lattice kernel, baseline x86-64 (SSE2) | 29 | 17.5 | 17.5 | 18 |
-//! | same with `RUSTFLAGS="-C target-cpu=native"` (AVX-512), bit-identical chains | 40 | 9.0 | 9.3 | 11 |
-//! | Metropolis, general kernel | | 54 | 56 | |
-//! | heat bath | | 100 | 135 | |
-//! | Wolff, per site added (talk's point) | | 90 | 106 | |
+//! | Metropolis, lattice kernel (one 32-bit word per update, AVX-512) | 16 | 4.0 | 3.4 | 3.6 |
+//! | same, best of five (`linear_cost`) | | 3.6 | 3.3 | 3.4 |
+//! | heat bath | | 92 | 103 | |
+//! | Wolff, per site added (talk's point) | | 84 | 104 | |
+//! | two chains, 1 → 2 threads (L = 256, through `run_chains`) | | | 4.3 → 2.4 (1.81×) | |
+//! | one chain, rows split, 1 → 2 threads | | | | 4.5 → 2.1 (2.1×) |
 //!
-//! Before the two-stage exponential the lattice Metropolis kernel took 23 ns at L = 256;
-//! the target is 3 ns.
+//! Random words: 1.08 ns per 64 bits with `fill_u64`, 2.2 with `rand_chacha`'s `fill`.
+//! History of the Metropolis kernel at L = 256: 23 ns (scalar exponential), 17.5
+//! (auto-vectorised, SSE2), 9.3 (same with AVX-512), 3.4 (AVX-512 intrinsics, bulk keystream,
+//! 32-bit words); the target is 3 ns.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

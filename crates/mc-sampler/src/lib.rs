@@ -41,33 +41,36 @@
 //! # Performance (2-core x86-64 VM, shared with other builds; see `benches/`)
 //!
 //! The lattice Metropolis kernel updates eight sites per AVX-512 vector from one 32-bit
-//! random word per update ([`metropolis`]): about 3 ns per site update on one core at
-//! L = 256 (`cargo bench -p qftml-benches --bench sampler -- metropolis/`), 9 ns before
-//! the rework, 17.5 for the first auto-vectorised kernel.  The cost per site does not grow
-//! with L (the `linear_cost` bench prints L = 64 … 1024).  One chain split over two cores
-//! runs about 1.9–2× faster at L = 1024 (`one_chain_split`), and two chains on two threads
-//! about twice as fast as on one (`two_chains`).  Without AVX-512 the kernels fall back to
-//! scalar code that makes the same decisions.
+//! random word per update ([`metropolis`]).  Measured on the otherwise idle VM
+//! (`cargo bench -p qftml-benches --bench sampler`), ns per site update on one core:
+//! 4.0 at L = 64, 3.4 at L = 256, 3.6 at L = 1024 (criterion means; best-of-five 2.9–3.6
+//! across L = 64 … 1024 in the `linear_cost` bench, so the cost does not grow with L), against
+//! 9 before the rework and 17.5 for the first auto-vectorised kernel.  About a fifth of it
+//! is the keystream (1.1 ns per 64 random bits; `rand_chacha`'s own refill takes 2.2–2.8).
+//! Two chains on two threads run 1.81× as fast as on one (`two_chains`, L = 256), one chain
+//! split over two threads 2.1× (`one_chain_split`, L = 1024).  Without AVX-512 the kernels
+//! fall back to scalar code that makes the same decisions.
 //!
 //! Swendsen–Wang ([`swendsen_wang`], `cargo bench -p qftml-benches --bench cluster`) costs
-//! about 24–26 ns per site at the talk's point on 64² and 256² (bond tests about 5, union–find
-//! labelling about 15, flips about 3), against about 90 ns per site added for Wolff: the
-//! 10 ns target is not met; the labelling is bound by the latency of its dependent loads
-//! and stores.  The global-move pass (vectorised sums) costs about 1.5 ns per site.
+//! 16 ns per site on 64² and 14 on 256² at the talk's point (bond tests about 4–5, labelling
+//! 6.5–9.5, flips 2–3.5), against 84–104 ns per site added for Wolff: the 10 ns target is not
+//! met.  The global-move pass (vectorised sums) costs about 1.5 ns per site.
 //!
 //! The hybrid schedule (four rounds of a Metropolis sweep and a global-move pass, then one
-//! Swendsen–Wang update) has τ_int(m²) = 4.3–5.1 sweeps at the talk's point on 64² (4.6 ±
-//! 0.3 in the slow test, 4.3 ± 0.2, 5.1 ± 0.3, 4.8 ± 0.3 from `qftml sample` with seeds 1,
-//! 2, 3; 2 × 20 000 sweeps each) at about 46 ns per site per sweep on 64² (44 on 256²), so
-//! τ × cost ≈ 210 ns per site.  The earlier schedule (one Metropolis sweep, one global pass,
-//! Wolff clusters covering V/2 sites) had τ ≈ 8.5 sweeps at about 55 ns per site per sweep
-//! (estimated from its parts), τ × cost ≈ 470.  Per nanosecond the Metropolis sweeps and
+//! Swendsen–Wang update) has τ_int(m²) = 4.4–4.8 sweeps at the talk's point on 64² (4.54 ±
+//! 0.25, 4.51 ± 0.25, 4.78 ± 0.27, 4.37 ± 0.24 from `qftml sample --algorithm hybrid
+//! --sweeps 20000` with seeds 1–4, two chains each) at 54 ns per site per sweep on 64² and
+//! 44 on 256², so τ × cost ≈ 200–250 ns per site.  The earlier schedule (one Metropolis
+//! sweep, one global pass, Wolff clusters covering V/2 sites) had τ ≈ 8.5 sweeps at about
+//! 55 ns per site per sweep, τ × cost ≈ 470.  Per nanosecond the Metropolis sweeps and
 //! global passes do more for `m²` than further cluster updates: per Swendsen–Wang update,
-//! one round gives τ ≈ 9.5, two ≈ 6.4–7.1, three ≈ 5.0–5.7, four ≈ 4.3–5.1 (each round
-//! costs about 5 ns per site, the update about 25),
-//! while two copies of (round, update) give ≈ 4.9 at about 60 ns.  Swendsen–Wang in place
-//! of Wolff alone changes τ little (9.5 against 8.5 with one round); the `sw` schedule (one
-//! update and one Metropolis sweep, no global moves) has τ ≈ 25.
+//! one round gives τ ≈ 9.5, two ≈ 6.4–7.1, three ≈ 5.0–5.7, four ≈ 4.3–5.1 (measured before
+//! the Metropolis rework; each round now costs about 5 ns per site, the update about 15),
+//! while two copies of (round, update) give ≈ 4.9.  Swendsen–Wang in place of Wolff alone
+//! changes τ little (9.5 against 8.5 with one round); the `sw` schedule (one update and one
+//! Metropolis sweep, no global moves) has τ ≈ 25.  Metropolis alone has τ ≈ 1400 ± 500 and
+//! heat bath 360 ± 120 (slow test, `QFTML_SLOW=1 cargo test -p mc-sampler --release --lib
+//! tau_int -- --nocapture`).
 //!
 //! # Example
 //!
