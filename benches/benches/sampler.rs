@@ -27,7 +27,7 @@
 //!
 //! | kernel | L = 8 | 64 | 256 | 1024 |
 //! |---|---|---|---|---|
-//! | Metropolis, lattice kernel (one 32-bit word per update, AVX-512) | 16 | 4.0 | 3.4 | 3.6 |
+//! | Metropolis, lattice kernel (one 32-bit word per update, AVX-512) | 63 | 4.0 | 3.4 | 3.6 |
 //! | same, best of five (`linear_cost`) | | 3.6 | 3.3 | 3.4 |
 //! | heat bath | | 92 | 103 | |
 //! | Wolff, per site added (talk's point) | | 84 | 104 | |
