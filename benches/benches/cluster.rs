@@ -36,43 +36,11 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use mc_sampler::{Algorithm, Chain, chain_rng};
-use mrf_graph::Lattice;
-use phi4_action::{Couplings, Homogeneous, PairSet};
+use mc_sampler::Algorithm;
+use phi4_action::Couplings;
 
-const TALK: Homogeneous = Homogeneous {
-    kappa: 1.0,
-    mu2: -0.9515,
-    lambda: 0.7,
-};
-
-fn talk_point(l: usize) -> Couplings {
-    Couplings::homogeneous(&Lattice::square(l).unwrap(), TALK).unwrap()
-}
-
-/// The talk's point with `a_i` perturbed by a few per mille: same physics, general kernel.
-fn inhomogeneous(l: usize) -> Couplings {
-    let lattice = Lattice::square(l).unwrap();
-    let v = lattice.n_sites();
-    let a = (0..v)
-        .map(|i| TALK.a() * (1.0 + 0.001 * ((i % 7) as f64 - 3.0)))
-        .collect();
-    Couplings::on_lattice(
-        &lattice,
-        PairSet::NearestNeighbour,
-        vec![TALK.w(); 2 * v],
-        a,
-        vec![TALK.b(); v],
-        vec![0.0; v],
-    )
-    .unwrap()
-}
-
-fn thermalised(c: &Couplings, algorithm: Algorithm) -> Chain {
-    let mut chain = Chain::new(c, algorithm, chain_rng(1, 0)).unwrap();
-    chain.thermalise(200);
-    chain
-}
+mod common;
+use common::{inhomogeneous, talk_point, thermalised};
 
 fn swendsen_wang(c: &mut Criterion) {
     for (group, make) in [
@@ -86,7 +54,7 @@ fn swendsen_wang(c: &mut Criterion) {
             // when the filter matches.
             let mut chain = None;
             g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
-                let chain = chain.get_or_insert_with(|| thermalised(&make(l), Algorithm::SwendsenWang));
+                let chain = chain.get_or_insert_with(|| thermalised(&make(l), Algorithm::SwendsenWang, 200));
                 b.iter(|| chain.swendsen_wang_update());
             });
             if let Some(chain) = chain {
@@ -106,7 +74,7 @@ fn sweeps(c: &mut Criterion) {
     let mut g = c.benchmark_group("sweep");
     for algorithm in [Algorithm::Hybrid, Algorithm::SwendsenWang, Algorithm::Cluster] {
         for l in [64usize, 256] {
-            let mut chain = thermalised(&talk_point(l), algorithm);
+            let mut chain = thermalised(&talk_point(l), algorithm, 200);
             g.throughput(Throughput::Elements((l * l) as u64));
             g.bench_with_input(BenchmarkId::new(algorithm.name(), l), &l, |b, _| {
                 b.iter(|| chain.sweep())

@@ -43,48 +43,16 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use mc_sampler::{Algorithm, Chain, RunConfig, chain_rng, run_chains};
-use mrf_graph::Lattice;
-use phi4_action::{Couplings, Homogeneous, PairSet};
+use mc_sampler::{Algorithm, RunConfig, chain_rng, run_chains};
+use phi4_action::Couplings;
 
-const TALK: Homogeneous = Homogeneous {
-    kappa: 1.0,
-    mu2: -0.9515,
-    lambda: 0.7,
-};
-
-fn talk_point(l: usize) -> Couplings {
-    Couplings::homogeneous(&Lattice::square(l).unwrap(), TALK).unwrap()
-}
-
-/// The talk's point with `a_i` perturbed by a few per mille: same physics, general kernel.
-fn inhomogeneous(l: usize) -> Couplings {
-    let lattice = Lattice::square(l).unwrap();
-    let v = lattice.n_sites();
-    let a = (0..v)
-        .map(|i| TALK.a() * (1.0 + 0.001 * ((i % 7) as f64 - 3.0)))
-        .collect();
-    Couplings::on_lattice(
-        &lattice,
-        PairSet::NearestNeighbour,
-        vec![TALK.w(); 2 * v],
-        a,
-        vec![TALK.b(); v],
-        vec![0.0; v],
-    )
-    .unwrap()
-}
-
-fn thermalised(c: &Couplings, algorithm: Algorithm) -> Chain {
-    let mut chain = Chain::new(c, algorithm, chain_rng(1, 0)).unwrap();
-    chain.thermalise(50);
-    chain
-}
+mod common;
+use common::{inhomogeneous, talk_point, thermalised};
 
 fn sweeps(c: &mut Criterion, group: &str, sizes: &[usize], make: fn(usize) -> Couplings, algorithm: Algorithm) {
     let mut g = c.benchmark_group(group);
     for &l in sizes {
-        let mut chain = thermalised(&make(l), algorithm);
+        let mut chain = thermalised(&make(l), algorithm, 50);
         g.throughput(Throughput::Elements((l * l) as u64));
         g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| b.iter(|| chain.sweep()));
     }
@@ -110,7 +78,7 @@ fn wolff(c: &mut Criterion) {
     let mut g = c.benchmark_group("wolff");
     for l in [64usize, 256] {
         let v = l * l;
-        let mut chain = thermalised(&talk_point(l), Algorithm::Hybrid);
+        let mut chain = thermalised(&talk_point(l), Algorithm::Hybrid, 50);
         g.throughput(Throughput::Elements(v as u64));
         let (mut sites, mut time) = (0usize, Duration::ZERO);
         g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
@@ -191,7 +159,7 @@ fn one_chain_split(c: &mut Criterion) {
     let l = 1024;
     let mut g = c.benchmark_group("one_chain_split");
     g.throughput(Throughput::Elements((l * l) as u64));
-    let mut chain = thermalised(&talk_point(l), Algorithm::Metropolis);
+    let mut chain = thermalised(&talk_point(l), Algorithm::Metropolis, 50);
     chain.set_split_rows(true);
     for threads in [1usize, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
@@ -211,7 +179,7 @@ fn linear_cost(_: &mut Criterion) {
     let sizes = [64usize, 128, 256, 512, 1024];
     let mut per_site = Vec::new();
     for &l in &sizes {
-        let mut chain = thermalised(&talk_point(l), Algorithm::Metropolis);
+        let mut chain = thermalised(&talk_point(l), Algorithm::Metropolis, 50);
         let sweeps = (4 << 20) / (l * l) + 1;
         let best = (0..5)
             .map(|_| {

@@ -1,7 +1,7 @@
 //! A branch-free `exp(−x)` for `x ≥ 0` that LLVM vectorises, and uniforms from raw bits.
 //!
-//! The Metropolis test `u < exp(−ΔS)` runs once per site update, so `exp` has to be cheap
-//! and must vectorise inside the row loop: libm's `exp` does neither.  [`exp_neg`] uses the
+//! Acceptance tests `u < exp(−ΔS)` run once per site update, so `exp` has to be cheap and
+//! branch-free: libm's `exp` is neither.  [`exp_neg`] (the accurate test of every kernel) uses the
 //! classic reduction `exp(y) = 2^k exp(r)`, `|r| ≤ ln2/2`, with a two-part `ln 2`
 //! (Cody–Waite) and the degree-12 Taylor polynomial of `exp(r)`, whose truncation error
 //! `|r|¹³/13! < 2·10⁻¹⁶` is below one ulp: the result agrees with `f64::exp` to a few ulp,
@@ -47,8 +47,8 @@ pub(crate) fn exp_neg(x: f64) -> f64 {
 pub(crate) const APPROX_REL_ERR: f64 = 1e-5;
 
 /// A cheaper `exp(−x)`, same reduction, degree-5 polynomial: relative error below
-/// [`APPROX_REL_ERR`].  Used to decide most Metropolis tests; the rare tests it cannot
-/// decide are redone with [`exp_neg`].
+/// [`APPROX_REL_ERR`].  Used to decide most heat-bath rejection tests
+/// ([`crate::QuarticSampler`]); the rare tests it cannot decide are redone with [`exp_neg`].
 #[inline(always)]
 pub(crate) fn exp_neg_approx(x: f64) -> f64 {
     let y = -(x.clamp(0.0, MAX_ARG));
