@@ -32,21 +32,54 @@
 //!   terms) and runs the accurate test at every site.
 //! - The lattice kernel ([`LatticeKernel`]) handles homogeneous nearest-neighbour
 //!   couplings on an even periodic lattice, one sublattice row at a time from contiguous
-//!   rows of the other sublattice.  With AVX-512 it updates eight sites per vector: the
-//!   test is first decided with a degree-4 `2^r` whose relative error is below
-//!   [`CHEAP_REL_ERR`], with a margin of two; lanes it cannot decide (a few in 10⁴) keep
-//!   their old value and run the accurate test after the vector pass over their block.
+//!   rows of the other sublattice.  With AVX-512 it updates eight sites per vector and
+//!   decides the test without any exponential: `ΔS`, rounded to `f32`, is compared with
+//!   the edges of the acceptance cell in units of `ΔS` (`−ln` of the cell's ends, two
+//!   4096-entry tables read by gathers, [`CellEdges`]), widened by a margin that covers
+//!   every rounding.  Lanes it cannot decide (the cell straddles `exp(−ΔS)`, about one
+//!   update in 4·10³) keep their old value and run the accurate test after the vector pass
+//!   over their block of 64 vectors.
 
 use crate::SimRng;
 use crate::fastexp::exp_neg;
 use rayon::prelude::*;
+use std::sync::LazyLock;
 
 use crate::keystream::{StreamKey, fill_u32, fill_u32_parallel, refinement_key, word_at};
 use crate::layout::{FastParams, Layout};
 
-/// Relative error bound used by the vectorised first pass (the degree-4 Taylor
-/// polynomial of `2^r`, `|r| ≤ ½`, is within `8.3·10⁻⁵` of it).
-pub(crate) const CHEAP_REL_ERR: f64 = 1.5e-4;
+/// Margin of the cell edges, in units of `ΔS` (see [`CellEdges`]).
+pub(crate) const EDGE_MARGIN: f64 = 2e-5;
+
+/// The acceptance cells in units of `ΔS`, in single precision: the accurate test
+/// surely accepts in cell `k` if `ΔS ≤ accept[k]` and surely rejects if
+/// `ΔS ≥ reject[k]`.
+///
+/// The accurate test accepts when `exp_neg(ΔS) ≥ (k + 1)·2⁻¹²` (or `ΔS ≤ 0`) and rejects
+/// when `exp_neg(ΔS) ≤ k·2⁻¹²`; in cell 0 it also rejects when `exp_neg(ΔS)` is at most the
+/// smallest refined variable, `2⁻⁴⁵`.  So `accept[k] = −ln((k + 1)·2⁻¹²) − m` and
+/// `reject[k] = −ln(max(k, 2⁻³³)·2⁻¹²) + m` with `m` = [`EDGE_MARGIN`], rounded to `f32`
+/// (error below `2⁻²⁴·32 < 2·10⁻⁶`).  The margin covers those roundings, the error of
+/// `exp_neg` (a few ulp) and that of rounding `ΔS` to `f32` (below `2⁻²⁴|ΔS|`, at most
+/// `2·10⁻⁶` where it matters: a rounded `ΔS` compares with an edge of at most 32 only
+/// when `ΔS` itself is below about 32).
+pub(crate) struct CellEdges {
+    pub(crate) accept: [f32; 4096],
+    pub(crate) reject: [f32; 4096],
+}
+
+pub(crate) static EDGES: LazyLock<Box<CellEdges>> = LazyLock::new(|| {
+    let mut edges = Box::new(CellEdges {
+        accept: [0.0; 4096],
+        reject: [0.0; 4096],
+    });
+    for k in 0..4096 {
+        let lowest = (k as f64).max(1.0 / 8_589_934_592.0);
+        edges.accept[k] = (-((k + 1) as f64 / 4096.0).ln() - EDGE_MARGIN) as f32;
+        edges.reject[k] = (-(lowest / 4096.0).ln() + EDGE_MARGIN) as f32;
+    }
+    edges
+});
 
 const ONE_BITS: u64 = 0x3FF0_0000_0000_0000;
 /// `1.5 − 2⁻²¹`: `(1 + m·2⁻²⁰) − STEP_OFFSET = (m + ½)·2⁻²⁰ − ½`, exactly.
@@ -183,8 +216,6 @@ pub(crate) fn sweep_general_with(
 pub(crate) struct LatticeKernel {
     p: FastParams,
     words: Words,
-    /// Horizontal neighbour sums of one row, one buffer per row block.
-    horizontal: Vec<Vec<f64>>,
     /// Whether large sublattices are split into row blocks over the rayon pool.
     pub(crate) split_rows: bool,
 }
@@ -194,7 +225,6 @@ impl LatticeKernel {
         Self {
             p,
             words: Words::default(),
-            horizontal: vec![vec![0.0; p.lx / 2]; ROW_BLOCKS],
             split_rows: false,
         }
     }
@@ -235,21 +265,19 @@ impl LatticeKernel {
         if parallel {
             let block_rows = ly.div_ceil(ROW_BLOCKS);
             own.par_chunks_mut(block_rows * n)
-                .zip(self.horizontal.par_iter_mut())
                 .enumerate()
-                .map(|(i, (block, hs))| {
+                .map(|(i, block)| {
                     block
                         .chunks_mut(n)
                         .enumerate()
-                        .map(|(j, x)| rows.update(i * block_rows + j, x, hs, &params, refine))
+                        .map(|(j, x)| rows.update(i * block_rows + j, x, &params, refine))
                         .sum::<u64>()
                 })
                 .sum()
         } else {
-            let hs = &mut self.horizontal[0];
             own.chunks_mut(n)
                 .enumerate()
-                .map(|(y, x)| rows.update(y, x, hs, &params, refine))
+                .map(|(y, x)| rows.update(y, x, &params, refine))
                 .sum()
         }
     }
@@ -266,29 +294,14 @@ struct RowSource<'a> {
 }
 
 impl RowSource<'_> {
-    /// Updates own row `y` (`x`), with `hs` as scratch for the horizontal sums.
-    fn update(&self, y: usize, x: &mut [f64], hs: &mut [f64], params: &RowParams, refine: &StreamKey) -> u64 {
+    /// Updates own row `y` (`x`).
+    fn update(&self, y: usize, x: &mut [f64], params: &RowParams, refine: &StreamKey) -> u64 {
         let (n, ly, other) = (self.n, self.ly, self.other);
-        // Own sites of row y sit at x = 2k + s; their horizontal neighbours are the other
-        // sublattice's entries k − 1 + s and k + s of the same row.
-        let s = (y + self.parity) % 2;
-        let same = &other[y * n..(y + 1) * n];
-        let hs = &mut hs[..n];
-        if s == 0 {
-            hs[0] = same[n - 1] + same[0];
-            for ((h, l), rr) in hs[1..].iter_mut().zip(&same[..n - 1]).zip(&same[1..]) {
-                *h = l + rr;
-            }
-        } else {
-            for ((h, l), rr) in hs[..n - 1].iter_mut().zip(&same[..n - 1]).zip(&same[1..]) {
-                *h = l + rr;
-            }
-            hs[n - 1] = same[n - 1] + same[0];
-        }
         let row = Row {
+            same: &other[y * n..(y + 1) * n],
+            shift: (y + self.parity) % 2,
             up: &other[((y + 1) % ly) * n..][..n],
             down: &other[((y + ly - 1) % ly) * n..][..n],
-            horizontal: hs,
             words: &self.words[y * n..(y + 1) * n],
             first_index: self.first_index + (y * n) as u64,
         };
@@ -298,7 +311,11 @@ impl RowSource<'_> {
 
 /// The neighbours and random words of one sublattice row.
 pub(crate) struct Row<'a> {
-    pub(crate) horizontal: &'a [f64],
+    /// The other sublattice's entries in the same row.  Own entry `k` sits at
+    /// `x = 2k + shift`; its horizontal neighbours are `same[k + shift − 1]` (left) and
+    /// `same[k + shift]` (right), periodically.
+    pub(crate) same: &'a [f64],
+    pub(crate) shift: usize,
     pub(crate) up: &'a [f64],
     pub(crate) down: &'a [f64],
     pub(crate) words: &'a [u32],
@@ -316,10 +333,21 @@ pub(crate) struct RowParams {
     pub(crate) delta: f64,
 }
 
+impl Row<'_> {
+    /// Sum of the two horizontal neighbours of own entry `k`, left plus right.
+    #[inline(always)]
+    fn horizontal(&self, k: usize) -> f64 {
+        let n = self.same.len();
+        let right = k + self.shift;
+        let left = if right == 0 { n - 1 } else { right - 1 };
+        self.same[left] + self.same[if right == n { 0 } else { right }]
+    }
+}
+
 impl RowParams {
     #[inline(always)]
     fn field(&self, row: &Row<'_>, k: usize) -> f64 {
-        self.w * (row.horizontal[k] + (row.up[k] + row.down[k])) - self.r
+        self.w * (row.horizontal(k) + (row.up[k] + row.down[k])) - self.r
     }
 }
 
@@ -327,11 +355,11 @@ impl RowParams {
 /// elsewhere.  Both make exactly the decisions of the accurate test.
 #[inline]
 pub(crate) fn row_kernel(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl"))]
     {
         avx512::row_update(x, row, p, refine)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl")))]
     {
         row_update_scalar(x, row, p, refine, 0)
     }
@@ -358,42 +386,71 @@ pub(crate) fn row_update_scalar(x: &mut [f64], row: &Row<'_>, p: &RowParams, ref
 }
 
 /// The row update in AVX-512, eight sites per vector.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl"))]
 #[allow(unsafe_code)]
 pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{CELL, CHEAP_REL_ERR, ONE_BITS, Row, RowParams, STEP_OFFSET, row_update_scalar, update};
+    use super::{CellEdges, EDGES, Row, RowParams, row_update_scalar, update};
     use crate::keystream::StreamKey;
 
     const LANES: usize = 8;
 
     pub(crate) fn row_update(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
         let n = x.len();
-        assert!(row.horizontal.len() >= n && row.up.len() >= n && row.down.len() >= n && row.words.len() >= n);
+        assert!(
+            row.same.len() == n && row.shift < 2 && row.up.len() >= n && row.down.len() >= n && row.words.len() >= n
+        );
         let full = n - n % LANES;
         // SAFETY: this module is compiled only when AVX-512F is enabled for the whole
-        // build, and the assertion above bounds every load and store (k + 8 ≤ full ≤ n).
+        // build, and the assertion above bounds every load and store (see `vector_part`).
         let accepted = unsafe { vector_part(x, row, p, refine, full) };
         accepted + row_update_scalar(x, row, p, refine, full)
     }
 
-    #[target_feature(enable = "avx512f")]
+    /// The horizontal neighbours (left, right) of own entries `k..k + 8`.
+    ///
+    /// # Safety
+    /// `k + 8 ≤ row.same.len()`.
+    #[inline(always)]
+    unsafe fn horizontal(row: &Row<'_>, k: usize) -> (__m512d, __m512d) {
+        let same = row.same.as_ptr();
+        let n = row.same.len();
+        // SAFETY (all loads): every index read is in 0..n, since k + 8 ≤ n.
+        unsafe {
+            if row.shift == 0 {
+                let right = _mm512_loadu_pd(same.add(k));
+                let left = if k == 0 {
+                    // [same[n − 1], same[0..7]]
+                    let last = _mm512_castpd_si512(_mm512_loadu_pd(same.add(n - LANES)));
+                    _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(_mm512_castpd_si512(right), last))
+                } else {
+                    _mm512_loadu_pd(same.add(k - 1))
+                };
+                (left, right)
+            } else {
+                let left = _mm512_loadu_pd(same.add(k));
+                let right = if k + LANES == n {
+                    // [same[n − 7..n], same[0]]
+                    let first = _mm512_castpd_si512(_mm512_loadu_pd(same));
+                    _mm512_castsi512_pd(_mm512_alignr_epi64::<1>(first, _mm512_castpd_si512(left)))
+                } else {
+                    _mm512_loadu_pd(same.add(k + 1))
+                };
+                (left, right)
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl")]
     unsafe fn vector_part(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey, full: usize) -> u64 {
         let set = _mm512_set1_pd;
         let (vw, va, vb, vr, vdelta) = (set(p.w), set(p.a), set(p.b), set(p.r), set(p.delta));
-        let (one, step_offset, cell) = (set(1.0), set(STEP_OFFSET), set(CELL));
-        let log2e = set(-std::f64::consts::LOG2_E);
-        let ln2 = std::f64::consts::LN_2;
-        let (c1, c2, c3, c4) = (
-            set(ln2),
-            set(ln2 * ln2 / 2.0),
-            set(ln2 * ln2 * ln2 / 6.0),
-            set(ln2 * ln2 * ln2 * ln2 / 24.0),
-        );
-        let (shrink, grow) = (set(1.0 - 2.0 * CHEAP_REL_ERR), set(1.0 + 2.0 * CHEAP_REL_ERR));
-        let one_bits = _mm512_set1_epi64(ONE_BITS as i64);
-        let step_bits = _mm512_set1_epi64(0x000F_FFFF_0000_0000);
+        // (m + ½)·2⁻²⁰ − ½ = m·2⁻²⁰ − (½ − 2⁻²¹): an odd multiple of 2⁻²¹ below ½ in
+        // size, so the fused multiply–add below is exact and equals `step_fraction`.
+        let (step_scale, step_shift) = (set(1.0 / 1_048_576.0), set(-(0.5 - 0.5 / 1_048_576.0)));
+        let low20 = _mm256_set1_epi32(0xF_FFFF);
+        let edges: &CellEdges = &EDGES;
         let mut accepted = 0u64;
         // Per block of 64 vectors: the undecided lanes of each vector, and which vectors
         // have any.
@@ -403,47 +460,33 @@ pub(crate) mod avx512 {
         while k < full {
             // SAFETY (loads/stores): k + 8 ≤ full ≤ the length of every slice.
             let xk = unsafe { _mm512_loadu_pd(x.as_ptr().add(k)) };
-            let hs = unsafe { _mm512_loadu_pd(row.horizontal.as_ptr().add(k)) };
+            let (left, right) = unsafe { horizontal(row, k) };
             let upk = unsafe { _mm512_loadu_pd(row.up.as_ptr().add(k)) };
             let downk = unsafe { _mm512_loadu_pd(row.down.as_ptr().add(k)) };
-            let word = _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(row.words.as_ptr().add(k).cast()) });
-            let h = _mm512_sub_pd(_mm512_mul_pd(vw, _mm512_add_pd(hs, _mm512_add_pd(upk, downk))), vr);
-            // d = δ·step_fraction(word), y = x + d, ΔS as in `delta_s`.
-            let m = _mm512_ternarylogic_epi64::<0xEA>(_mm512_slli_epi64::<32>(word), step_bits, one_bits);
-            let d = _mm512_mul_pd(vdelta, _mm512_sub_pd(_mm512_castsi512_pd(m), step_offset));
+            let word = unsafe { _mm256_loadu_si256(row.words.as_ptr().add(k).cast()) };
+            // h and ΔS with exactly the operations of `RowParams::field` and `delta_s`.
+            let h = _mm512_sub_pd(
+                _mm512_mul_pd(vw, _mm512_add_pd(_mm512_add_pd(left, right), _mm512_add_pd(upk, downk))),
+                vr,
+            );
+            let m = _mm512_cvtepi32_pd(_mm256_and_si256(word, low20));
+            let d = _mm512_mul_pd(vdelta, _mm512_fmadd_pd(m, step_scale, step_shift));
             let y = _mm512_add_pd(xk, d);
             let q = _mm512_add_pd(_mm512_mul_pd(xk, xk), _mm512_mul_pd(y, y));
             let e = _mm512_add_pd(va, _mm512_mul_pd(vb, q));
             let ds = _mm512_mul_pd(d, _mm512_sub_pd(_mm512_mul_pd(_mm512_add_pd(xk, y), e), h));
-            // exp(−ΔS) = 2^t, t = kf + r with |r| ≤ ½, degree-4 Taylor polynomial of 2^r.
-            // ΔS ≤ 0 gives t ≥ 0 and p ≥ 1 (all coefficients positive); huge ΔS gives 0.
-            let t = _mm512_mul_pd(ds, log2e);
-            let kf = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t);
-            let rr = _mm512_sub_pd(t, kf);
-            let poly = _mm512_add_pd(
-                one,
-                _mm512_mul_pd(
-                    rr,
-                    _mm512_add_pd(
-                        c1,
-                        _mm512_mul_pd(
-                            rr,
-                            _mm512_add_pd(c2, _mm512_mul_pd(rr, _mm512_add_pd(c3, _mm512_mul_pd(rr, c4)))),
-                        ),
-                    ),
-                ),
-            );
-            let prob = _mm512_scalef_pd(poly, kf);
-            // Cell [floor, floor + 2⁻¹²) of the acceptance variable.
-            let floor = _mm512_sub_pd(
-                _mm512_castsi512_pd(_mm512_or_si512(
-                    one_bits,
-                    _mm512_slli_epi64::<40>(_mm512_srli_epi64::<20>(word)),
-                )),
-                one,
-            );
-            let sure_accept = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_mul_pd(prob, shrink), _mm512_add_pd(floor, cell));
-            let sure_reject = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(_mm512_mul_pd(prob, grow), floor);
+            // Compare ΔS with the edges of the acceptance cell k = word >> 20 (< 4096).
+            let dsf = _mm512_cvtpd_ps(ds);
+            let cell = _mm256_srli_epi32::<20>(word);
+            // SAFETY: both tables have 4096 entries and every index is below 4096.
+            let (accept_edge, reject_edge) = unsafe {
+                (
+                    _mm256_i32gather_ps::<4>(edges.accept.as_ptr(), cell),
+                    _mm256_i32gather_ps::<4>(edges.reject.as_ptr(), cell),
+                )
+            };
+            let sure_accept = _mm256_cmp_ps_mask::<_CMP_LE_OQ>(dsf, accept_edge);
+            let sure_reject = _mm256_cmp_ps_mask::<_CMP_GE_OQ>(dsf, reject_edge);
             // Undecided lanes keep their old value for now (see `redo`).
             let new = _mm512_mask_blend_pd(sure_accept, xk, y);
             unsafe { _mm512_storeu_pd(x.as_mut_ptr().add(k), new) };
@@ -528,13 +571,16 @@ mod tests {
         };
         let (mut cheap_undecided, mut refined) = (0, 0);
         for round in 0..16_000u64 {
-            let x: Vec<f64> = (0..n).map(|_| rng.random_range(-2.5..2.5)).collect();
-            let horizontal: Vec<f64> = (0..n).map(|_| rng.random_range(-4.0..4.0)).collect();
+            // Every eighth round has large fields: ΔS far beyond the last cell edge.
+            let scale = if round % 8 == 7 { 20.0 } else { 1.0 };
+            let x: Vec<f64> = (0..n).map(|_| scale * rng.random_range(-2.5..2.5)).collect();
+            let same: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
             let up: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
             let down: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
             let words: Vec<u32> = (0..n).map(|_| rng.next_u32()).collect();
             let row = Row {
-                horizontal: &horizontal,
+                same: &same,
+                shift: (round % 2) as usize,
                 up: &up,
                 down: &down,
                 words: &words,
@@ -556,11 +602,9 @@ mod tests {
                 let expected = if acc { x[k] + d } else { x[k] };
                 assert_eq!(expected.to_bits(), fast[k].to_bits(), "round {round} site {k}");
                 count += acc as u64;
-                let pr = exp_neg(ds.max(0.0));
-                let floor = cell_floor(words[k]);
-                cheap_undecided += (ds > 0.0
-                    && pr * (1.0 + 3.0 * CHEAP_REL_ERR) > floor
-                    && pr * (1.0 - 3.0 * CHEAP_REL_ERR) < floor + CELL) as u64;
+                let cell = (words[k] >> 20) as usize;
+                let dsf = ds as f32;
+                cheap_undecided += (dsf > EDGES.accept[cell] && dsf < EDGES.reject[cell]) as u64;
             }
             assert_eq!(count, accepted);
         }
@@ -604,6 +648,39 @@ mod tests {
         let reference = run(1, false);
         assert_eq!(run(2, true), reference);
         assert_eq!(run(1, true), reference);
+    }
+
+    /// The single-precision cell edges of the vector kernel are safe: a `ΔS` whose `f32`
+    /// rounding lies on the sure side of an edge gets that decision from the accurate test,
+    /// for the smallest and the largest refinement word.
+    #[test]
+    fn cell_edges_are_sure() {
+        for k in 0..4096u32 {
+            let word = k << 20 | 0x5_5555;
+            let (accept_edge, reject_edge) = (EDGES.accept[k as usize], EDGES.reject[k as usize]);
+            assert!(accept_edge < reject_edge);
+            // The largest f64 that rounds to at most the accept edge, the smallest that
+            // rounds to at least the reject edge.
+            let below = f64::from(accept_edge) * (1.0 + f64::from(f32::EPSILON) / 2.0);
+            let above = f64::from(reject_edge) * (1.0 - f64::from(f32::EPSILON) / 2.0);
+            for refine in [0, u32::MAX] {
+                assert!(
+                    accept(below, word, || refine),
+                    "cell {k}: ΔS = {below} must be accepted"
+                );
+                assert!(
+                    !accept(above, word, || refine),
+                    "cell {k}: ΔS = {above} must be rejected"
+                );
+            }
+            // The edges are tight: within a few margins of the true cell ends.
+            let tight = 4.0 * EDGE_MARGIN;
+            assert!(f64::from(accept_edge) > -((f64::from(k) + 1.0) / 4096.0).ln() - tight);
+            if k > 0 {
+                assert!(f64::from(reject_edge) < -(f64::from(k) / 4096.0).ln() + tight);
+            }
+        }
+        assert!(f64::from(EDGES.reject[0]) < 45.0 * std::f64::consts::LN_2 + 4.0 * EDGE_MARGIN);
     }
 
     /// The step grid is symmetric about zero and the cell edges are exact.
