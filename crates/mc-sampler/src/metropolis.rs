@@ -35,7 +35,7 @@
 //!   rows of the other sublattice.  With AVX-512 it updates eight sites per vector and
 //!   decides the test without any exponential: `ΔS`, rounded to `f32`, is compared with
 //!   the edges of the acceptance cell in units of `ΔS` (`−ln` of the cell's ends, two
-//!   4096-entry tables read by gathers, [`CellEdges`]), widened by a margin that covers
+//!   4096-entry table read by one gather, [`CellEdges`]), widened by a margin that covers
 //!   every rounding.  Lanes it cannot decide (the cell straddles `exp(−ΔS)`, about one
 //!   update in 4·10³) keep their old value and run the accurate test after the vector pass
 //!   over their block of 64 vectors.
@@ -64,19 +64,29 @@ pub(crate) const EDGE_MARGIN: f64 = 2e-5;
 /// `2·10⁻⁶` where it matters: a rounded `ΔS` compares with an edge of at most 32 only
 /// when `ΔS` itself is below about 32).
 pub(crate) struct CellEdges {
-    pub(crate) accept: [f32; 4096],
-    pub(crate) reject: [f32; 4096],
+    /// `[accept[k], reject[k]]`, side by side so that one 64-bit gather reads both.
+    pairs: [[f32; 2]; 4096],
+}
+
+#[cfg(test)]
+impl CellEdges {
+    pub(crate) fn accept(&self, k: usize) -> f32 {
+        self.pairs[k][0]
+    }
+
+    pub(crate) fn reject(&self, k: usize) -> f32 {
+        self.pairs[k][1]
+    }
 }
 
 pub(crate) static EDGES: LazyLock<Box<CellEdges>> = LazyLock::new(|| {
     let mut edges = Box::new(CellEdges {
-        accept: [0.0; 4096],
-        reject: [0.0; 4096],
+        pairs: [[0.0; 2]; 4096],
     });
-    for k in 0..4096 {
+    for (k, pair) in edges.pairs.iter_mut().enumerate() {
         let lowest = (k as f64).max(1.0 / 8_589_934_592.0);
-        edges.accept[k] = (-((k + 1) as f64 / 4096.0).ln() - EDGE_MARGIN) as f32;
-        edges.reject[k] = (-(lowest / 4096.0).ln() + EDGE_MARGIN) as f32;
+        pair[0] = (-((k + 1) as f64 / 4096.0).ln() - EDGE_MARGIN) as f32;
+        pair[1] = (-(lowest / 4096.0).ln() + EDGE_MARGIN) as f32;
     }
     edges
 });
@@ -266,25 +276,16 @@ impl LatticeKernel {
             let block_rows = ly.div_ceil(ROW_BLOCKS);
             own.par_chunks_mut(block_rows * n)
                 .enumerate()
-                .map(|(i, block)| {
-                    block
-                        .chunks_mut(n)
-                        .enumerate()
-                        .map(|(j, x)| rows.update(i * block_rows + j, x, &params, refine))
-                        .sum::<u64>()
-                })
+                .map(|(i, block)| rows_kernel(block, i * block_rows, &rows, &params, refine))
                 .sum()
         } else {
-            own.chunks_mut(n)
-                .enumerate()
-                .map(|(y, x)| rows.update(y, x, &params, refine))
-                .sum()
+            rows_kernel(own, 0, &rows, &params, refine)
         }
     }
 }
 
 /// The other sublattice and the random words of one half sweep.
-struct RowSource<'a> {
+pub(crate) struct RowSource<'a> {
     other: &'a [f64],
     words: &'a [u32],
     first_index: u64,
@@ -294,18 +295,18 @@ struct RowSource<'a> {
 }
 
 impl RowSource<'_> {
-    /// Updates own row `y` (`x`).
-    fn update(&self, y: usize, x: &mut [f64], params: &RowParams, refine: &StreamKey) -> u64 {
+    /// The neighbours and words of own row `y`.
+    #[inline(always)]
+    fn row(&self, y: usize) -> Row<'_> {
         let (n, ly, other) = (self.n, self.ly, self.other);
-        let row = Row {
+        Row {
             same: &other[y * n..(y + 1) * n],
             shift: (y + self.parity) % 2,
             up: &other[((y + 1) % ly) * n..][..n],
             down: &other[((y + ly - 1) % ly) * n..][..n],
             words: &self.words[y * n..(y + 1) * n],
             first_index: self.first_index + (y * n) as u64,
-        };
-        row_kernel(x, &row, params, refine)
+        }
     }
 }
 
@@ -351,9 +352,25 @@ impl RowParams {
     }
 }
 
-/// The row update: the AVX-512 kernel where the build has it, the accurate scalar one
-/// elsewhere.  Both make exactly the decisions of the accurate test.
-#[inline]
+/// Updates own rows `y0..` (`own`, whole rows): the AVX-512 kernel where the build has it,
+/// the accurate scalar one elsewhere.  Both make exactly the decisions of the accurate
+/// test.
+fn rows_kernel(own: &mut [f64], y0: usize, src: &RowSource<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl"))]
+    {
+        avx512::rows_update(own, y0, src, p, refine)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl")))]
+    {
+        own.chunks_mut(src.n)
+            .enumerate()
+            .map(|(j, x)| row_update_scalar(x, &src.row(y0 + j), p, refine, 0))
+            .sum()
+    }
+}
+
+/// The update of one row, as in [`rows_kernel`] (for tests).
+#[cfg(test)]
 pub(crate) fn row_kernel(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl"))]
     {
@@ -391,21 +408,99 @@ pub(crate) fn row_update_scalar(x: &mut [f64], row: &Row<'_>, p: &RowParams, ref
 pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{CellEdges, EDGES, Row, RowParams, row_update_scalar, update};
+    use super::{CellEdges, EDGES, Row, RowParams, RowSource, row_update_scalar, update};
     use crate::keystream::StreamKey;
 
     const LANES: usize = 8;
 
+    #[cfg(test)]
     pub(crate) fn row_update(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
+        let consts = Consts::new(p);
+        // SAFETY: this module is compiled only when the build enables AVX-512F and VL.
+        unsafe { update_one_row(x, row, p, &consts, refine) }
+    }
+
+    /// Updates own rows `y0..` of `src` (`own`, whole rows).
+    pub(crate) fn rows_update(
+        own: &mut [f64],
+        y0: usize,
+        src: &RowSource<'_>,
+        p: &RowParams,
+        refine: &StreamKey,
+    ) -> u64 {
+        // SAFETY: this module is compiled only when the build enables AVX-512F and VL.
+        unsafe { rows_update_avx512(own, y0, src, p, refine) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl")]
+    unsafe fn rows_update_avx512(
+        own: &mut [f64],
+        y0: usize,
+        src: &RowSource<'_>,
+        p: &RowParams,
+        refine: &StreamKey,
+    ) -> u64 {
+        let consts = Consts::new(p);
+        own.chunks_mut(src.n)
+            .enumerate()
+            // SAFETY: the caller's features are those of `update_one_row`.
+            .map(|(j, x)| unsafe { update_one_row(x, &src.row(y0 + j), p, &consts, refine) })
+            .sum()
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[inline]
+    unsafe fn update_one_row(x: &mut [f64], row: &Row<'_>, p: &RowParams, consts: &Consts, refine: &StreamKey) -> u64 {
         let n = x.len();
         assert!(
             row.same.len() == n && row.shift < 2 && row.up.len() >= n && row.down.len() >= n && row.words.len() >= n
         );
         let full = n - n % LANES;
-        // SAFETY: this module is compiled only when AVX-512F is enabled for the whole
-        // build, and the assertion above bounds every load and store (see `vector_part`).
-        let accepted = unsafe { vector_part(x, row, p, refine, full) };
+        // SAFETY: this module is compiled only when AVX-512F and AVX-512VL are enabled for
+        // the whole build, and the assertion above bounds every load and store (see
+        // `vector_part`).
+        let accepted = unsafe { vector_part(x, row, p, consts, refine, full) };
         accepted + row_update_scalar(x, row, p, refine, full)
+    }
+
+    /// Broadcast constants of the vector pass.
+    #[derive(Clone, Copy)]
+    struct Consts {
+        w: __m512d,
+        a: __m512d,
+        b: __m512d,
+        r: __m512d,
+        delta: __m512d,
+        step_scale: __m512d,
+        step_shift: __m512d,
+        low20: __m256i,
+        deinterleave: __m512i,
+        edges: &'static CellEdges,
+    }
+
+    impl Consts {
+        #[inline(always)]
+        fn new(p: &RowParams) -> Self {
+            // SAFETY: the build enables AVX-512F (this module's condition).
+            unsafe {
+                let set = _mm512_set1_pd;
+                Self {
+                    w: set(p.w),
+                    a: set(p.a),
+                    b: set(p.b),
+                    r: set(p.r),
+                    delta: set(p.delta),
+                    // (m + ½)·2⁻²⁰ − ½ = m·2⁻²⁰ − (½ − 2⁻²¹): an odd multiple of 2⁻²¹ below ½
+                    // in size, so the fused multiply–add of the step is exact and equals
+                    // `step_fraction`.
+                    step_scale: set(1.0 / 1_048_576.0),
+                    step_shift: set(-(0.5 - 0.5 / 1_048_576.0)),
+                    low20: _mm256_set1_epi32(0xF_FFFF),
+                    deinterleave: _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15),
+                    edges: &EDGES,
+                }
+            }
+        }
     }
 
     /// The horizontal neighbours (left, right) of own entries `k..k + 8`.
@@ -442,15 +537,30 @@ pub(crate) mod avx512 {
         }
     }
 
+    /// The vector pass over entries `0..full` of a row (`full` a multiple of 8, at most
+    /// the length of every slice of `row`), then the accurate test in its undecided lanes.
     #[target_feature(enable = "avx512f,avx512vl")]
-    unsafe fn vector_part(x: &mut [f64], row: &Row<'_>, p: &RowParams, refine: &StreamKey, full: usize) -> u64 {
-        let set = _mm512_set1_pd;
-        let (vw, va, vb, vr, vdelta) = (set(p.w), set(p.a), set(p.b), set(p.r), set(p.delta));
-        // (m + ½)·2⁻²⁰ − ½ = m·2⁻²⁰ − (½ − 2⁻²¹): an odd multiple of 2⁻²¹ below ½ in
-        // size, so the fused multiply–add below is exact and equals `step_fraction`.
-        let (step_scale, step_shift) = (set(1.0 / 1_048_576.0), set(-(0.5 - 0.5 / 1_048_576.0)));
-        let low20 = _mm256_set1_epi32(0xF_FFFF);
-        let edges: &CellEdges = &EDGES;
+    #[inline]
+    unsafe fn vector_part(
+        x: &mut [f64],
+        row: &Row<'_>,
+        p: &RowParams,
+        consts: &Consts,
+        refine: &StreamKey,
+        full: usize,
+    ) -> u64 {
+        let Consts {
+            w: vw,
+            a: va,
+            b: vb,
+            r: vr,
+            delta: vdelta,
+            step_scale,
+            step_shift,
+            low20,
+            deinterleave,
+            edges,
+        } = *consts;
         let mut accepted = 0u64;
         // Per block of 64 vectors: the undecided lanes of each vector, and which vectors
         // have any.
@@ -478,13 +588,12 @@ pub(crate) mod avx512 {
             // Compare ΔS with the edges of the acceptance cell k = word >> 20 (< 4096).
             let dsf = _mm512_cvtpd_ps(ds);
             let cell = _mm256_srli_epi32::<20>(word);
-            // SAFETY: both tables have 4096 entries and every index is below 4096.
-            let (accept_edge, reject_edge) = unsafe {
-                (
-                    _mm256_i32gather_ps::<4>(edges.accept.as_ptr(), cell),
-                    _mm256_i32gather_ps::<4>(edges.reject.as_ptr(), cell),
-                )
-            };
+            // SAFETY: the table has 4096 pairs (8 bytes each) and every index is below 4096.
+            let pairs = unsafe { _mm512_i32gather_pd::<8>(cell, edges.pairs.as_ptr().cast()) };
+            // [a0, r0, a1, r1, …] → [a0 … a7 | r0 … r7]
+            let split = _mm512_permutexvar_ps(deinterleave, _mm512_castpd_ps(pairs));
+            let accept_edge = _mm512_castps512_ps256(split);
+            let reject_edge = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(split)));
             let sure_accept = _mm256_cmp_ps_mask::<_CMP_LE_OQ>(dsf, accept_edge);
             let sure_reject = _mm256_cmp_ps_mask::<_CMP_GE_OQ>(dsf, reject_edge);
             // Undecided lanes keep their old value for now (see `redo`).
@@ -604,7 +713,7 @@ mod tests {
                 count += acc as u64;
                 let cell = (words[k] >> 20) as usize;
                 let dsf = ds as f32;
-                cheap_undecided += (dsf > EDGES.accept[cell] && dsf < EDGES.reject[cell]) as u64;
+                cheap_undecided += (dsf > EDGES.accept(cell) && dsf < EDGES.reject(cell)) as u64;
             }
             assert_eq!(count, accepted);
         }
@@ -657,7 +766,7 @@ mod tests {
     fn cell_edges_are_sure() {
         for k in 0..4096u32 {
             let word = k << 20 | 0x5_5555;
-            let (accept_edge, reject_edge) = (EDGES.accept[k as usize], EDGES.reject[k as usize]);
+            let (accept_edge, reject_edge) = (EDGES.accept(k as usize), EDGES.reject(k as usize));
             assert!(accept_edge < reject_edge);
             // The largest f64 that rounds to at most the accept edge, the smallest that
             // rounds to at least the reject edge.
@@ -680,7 +789,7 @@ mod tests {
                 assert!(f64::from(reject_edge) < -(f64::from(k) / 4096.0).ln() + tight);
             }
         }
-        assert!(f64::from(EDGES.reject[0]) < 45.0 * std::f64::consts::LN_2 + 4.0 * EDGE_MARGIN);
+        assert!(f64::from(EDGES.reject(0)) < 45.0 * std::f64::consts::LN_2 + 4.0 * EDGE_MARGIN);
     }
 
     /// The step grid is symmetric about zero and the cell edges are exact.
