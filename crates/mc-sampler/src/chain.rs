@@ -540,8 +540,13 @@ pub fn two_point_axes(lattice: &Lattice, phi: &[f64], out: &mut [f64]) {
         for y in 0..ly {
             let row = &phi[y * lx..(y + 1) * lx];
             let far = &phi[((y + r) % ly) * lx..][..lx];
-            for x in 0..lx {
-                s += row[x] * (row[(x + r) % lx] + far[x]);
+            // x + r wraps once per row, at x = lx − r (no division per site).
+            let r_x = r % lx;
+            for x in 0..lx - r_x {
+                s += row[x] * (row[x + r_x] + far[x]);
+            }
+            for x in lx - r_x..lx {
+                s += row[x] * (row[x + r_x - lx] + far[x]);
             }
         }
         *g = s / (2.0 * v);

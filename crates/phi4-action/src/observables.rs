@@ -45,9 +45,11 @@ impl Observables {
                 for y in 0..ly {
                     let row = &phi[y * lx..(y + 1) * lx];
                     let up = &phi[((y + 1) % ly) * lx..((y + 1) % ly + 1) * lx];
-                    for x in 0..lx {
-                        s += row[x] * (row[(x + 1) % lx] + up[x]);
+                    // x + 1 wraps only at the end of the row (no division per site).
+                    for x in 0..lx - 1 {
+                        s += row[x] * (row[x + 1] + up[x]);
                     }
+                    s += row[lx - 1] * (row[0] + up[lx - 1]);
                 }
                 s / (2.0 * v)
             }
