@@ -39,6 +39,7 @@
 mod couplings;
 pub mod gaussian;
 mod observables;
+mod sum;
 pub mod targets;
 
 pub use couplings::{ComplexAction, Couplings, Homogeneous, PairSet, ParamBlock, Quartic};

@@ -1,6 +1,7 @@
 //! Per-configuration observables.
 
 use crate::Couplings;
+use crate::sum::{Lanes, add_lanes, block, lane_sum_map, total};
 
 /// Observables of one configuration (`V` = number of sites).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -31,32 +32,41 @@ impl Observables {
     /// Measure a configuration `phi` of the theory `couplings`.
     pub fn measure(couplings: &Couplings, phi: &[f64]) -> Self {
         let v = phi.len() as f64;
-        let (mut sum, mut sum2, mut sum4) = (0.0, 0.0, 0.0);
-        for &x in phi {
-            let x2 = x * x;
-            sum += x;
-            sum2 += x2;
-            sum4 += x2 * x2;
-        }
+        // Eight interleaved partial sums each (crate::sum): a fixed order, several times
+        // faster than serial chains.
+        let sum = lane_sum_map(phi, |x| x);
+        let sum2 = lane_sum_map(phi, |x| x * x);
+        let sum4 = lane_sum_map(phi, |x| x * x * (x * x));
         let nn = match couplings.lattice() {
             Some((lattice, _)) => {
                 let (lx, ly) = (lattice.lx(), lattice.ly());
-                let mut s = 0.0;
+                let mut acc = Lanes::default();
                 for y in 0..ly {
                     let row = &phi[y * lx..(y + 1) * lx];
-                    let up = &phi[((y + 1) % ly) * lx..((y + 1) % ly + 1) * lx];
-                    // x + 1 wraps only at the end of the row (no division per site).
-                    for x in 0..lx - 1 {
-                        s += row[x] * (row[x + 1] + up[x]);
-                    }
-                    s += row[lx - 1] * (row[0] + up[lx - 1]);
+                    let up = &phi[((y + 1) % ly) * lx..][..lx];
+                    // x + 1 wraps only at the end of the row.
+                    add_lanes(
+                        &mut acc,
+                        lx - 1,
+                        |k| {
+                            let (here, right, up) = (block(row, k), block(row, k + 1), block(up, k));
+                            std::array::from_fn(|l| here[l] * (right[l] + up[l]))
+                        },
+                        |x| row[x] * (row[x + 1] + up[x]),
+                    );
+                    acc[(lx - 1) % 8] += row[lx - 1] * (row[0] + up[lx - 1]);
                 }
-                s / (2.0 * v)
+                total(&acc) / (2.0 * v)
             }
             None => {
                 let pairs = couplings.pairs();
-                let s: f64 = pairs.iter().map(|&[i, j]| phi[i as usize] * phi[j as usize]).sum();
-                s / pairs.len().max(1) as f64
+                let term = |k: usize| {
+                    let [i, j] = pairs[k];
+                    phi[i as usize] * phi[j as usize]
+                };
+                let mut acc = Lanes::default();
+                add_lanes(&mut acc, pairs.len(), |k| std::array::from_fn(|l| term(k + l)), term);
+                total(&acc) / pairs.len().max(1) as f64
             }
         };
         let m = sum / v;

@@ -174,6 +174,61 @@ fn observables_nn_matches_pair_sum() {
     assert_eq!(obs.m2, obs.m * obs.m);
 }
 
+/// The lane-summed action and observables (lattice row path and general pair path) equal
+/// the plain serial sums of their definitions, for inhomogeneous couplings on lattices
+/// whose rows are shorter than, equal to and longer than the eight lanes.
+#[test]
+fn lane_sums_equal_the_definitions() {
+    let draws: Vec<f64> = (0..97).map(|k| ((k * 37 % 97) as f64 / 97.0) - 0.5).collect();
+    for (lx, ly) in [(4, 4), (6, 4), (9, 8), (16, 5), (33, 7)] {
+        let l = Lattice::new(lx, ly).unwrap();
+        let n = lx * ly;
+        let homogeneous = Couplings::homogeneous(&l, targets::POINT_A).unwrap();
+        let theta: Vec<f64> = homogeneous
+            .params()
+            .iter()
+            .enumerate()
+            .map(|(k, t)| t * (1.0 + 0.3 * draws[k % 97]) + 0.1 * draws[(k + 5) % 97])
+            .collect();
+        let lattice_path = homogeneous.with_params(&theta).unwrap();
+        let general_path = random_couplings(Graph::square(&l), &draws, true);
+        let phi = field(n, &draws, 1);
+        for c in [&homogeneous, &lattice_path, &general_path] {
+            let pairs: f64 = c
+                .pairs()
+                .iter()
+                .zip(c.w())
+                .map(|(&[i, j], &w)| w * phi[i as usize] * phi[j as usize])
+                .sum();
+            let sites: f64 = (0..n)
+                .map(|i| {
+                    let x2 = phi[i] * phi[i];
+                    x2 * (c.a()[i] + c.b()[i] * x2) + c.r()[i] * phi[i]
+                })
+                .sum();
+            let serial = sites - pairs;
+            let scale = sites.abs() + pairs.abs();
+            assert!((c.action(&phi) - serial).abs() < 1e-13 * scale, "{lx}×{ly}");
+            let obs = Observables::measure(c, &phi);
+            let nn: f64 = c.pairs().iter().map(|&[i, j]| phi[i as usize] * phi[j as usize]).sum();
+            let nn_scale: f64 = c
+                .pairs()
+                .iter()
+                .map(|&[i, j]| (phi[i as usize] * phi[j as usize]).abs())
+                .sum();
+            assert!(
+                (obs.nn * c.pairs().len() as f64 - nn).abs() < 1e-13 * nn_scale,
+                "{lx}×{ly}"
+            );
+            let sum4: f64 = phi.iter().map(|x| x.powi(4)).sum();
+            assert!((obs.phi4 * n as f64 - sum4).abs() < 1e-13 * sum4);
+            let sum: f64 = phi.iter().sum();
+            let sum_abs: f64 = phi.iter().map(|x| x.abs()).sum();
+            assert!((obs.m * n as f64 - sum).abs() < 1e-13 * sum_abs);
+        }
+    }
+}
+
 /// Two independent routes to the free field: momentum space and the dense matrix.
 #[track_caller]
 fn check_free_field(l: Lattice, kappa: f64, mu2: f64, g_nnn: f64) {
