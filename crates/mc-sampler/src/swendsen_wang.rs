@@ -147,48 +147,61 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 }
 
 /// Hangs every odd site of odd row `y` below its first bonded even neighbour (right, left,
-/// up, down; itself when it has no bond), branch-free, and appends to `extra` the pairs
-/// (first bonded neighbour, other bonded neighbour) that still need a union; returns their
-/// number.  `extra` must hold `3n + 4` pairs: every site writes four slots and advances by
-/// the number of its bonds beyond the first.
+/// up, down; itself when it has no bond), branch-free, then makes the unions (first bonded
+/// neighbour, other bonded neighbour) of the sites with more than one bond: one bit mask
+/// per direction and block of 64 sites, walked bit by bit, so the only branches are the
+/// loop ends.
 #[inline(never)]
-fn hang_odd_row(
-    parent: &mut [u32],
-    masks: &[u8],
-    half: usize,
-    n: usize,
-    ly: usize,
-    y: usize,
-    extra: &mut [[u32; 2]],
-) -> usize {
+fn hang_odd_row(parent: &mut [u32], masks: &[u8], half: usize, n: usize, ly: usize, y: usize) {
     let s = (y + 1) % 2;
     let same = (y * n) as u32;
     let up = (((y + 1) % ly) * n) as u32;
     let down = (((y + ly - 1) % ly) * n) as u32;
     let own = (half + y * n) as u32;
     let masks = &masks[y * n..(y + 1) * n];
-    let parent = &mut parent[half + y * n..half + (y + 1) * n];
-    let extra = &mut extra[..3 * n + 4];
-    let mut cnt = 0usize;
-    for k in 0..n {
-        let m = masks[k] as u32;
-        let kk = k as u32;
-        let kr = if k + s == n { 0 } else { kk + s as u32 };
-        let kl = if k + s == 0 { n as u32 - 1 } else { kk + s as u32 - 1 };
-        let nb = [same + kr, same + kl, up + kk, down + kk, own + kk];
-        let first_dir = (m | 0x10).trailing_zeros() as usize;
-        let first = nb[first_dir];
-        parent[k] = first;
-        // The bonds after the first, in direction order (the first is the lowest bit).
-        let rest = m & m.wrapping_sub(1);
-        let mut c = cnt;
-        for (d, &e) in nb[..4].iter().enumerate().skip(1) {
-            extra[c.min(3 * n + 3)] = [first, e];
-            c += ((rest >> d) & 1) as usize;
+    let nu = n as u32;
+    let su = s as u32;
+    // Right neighbour of odd entry k: even entry (k + s) mod n; left: (k − 1 + s) mod n.
+    let right = |k: u32| same + if k + su == nu { 0 } else { k + su };
+    let left = |k: u32| same + if k + su == 0 { nu - 1 } else { k + su - 1 };
+    {
+        let row = &mut parent[half + y * n..half + (y + 1) * n];
+        for (k, (p, &m)) in row.iter_mut().zip(masks).enumerate() {
+            let k = k as u32;
+            let mut first = own + k;
+            first = if m & 8 != 0 { down + k } else { first };
+            first = if m & 4 != 0 { up + k } else { first };
+            first = if m & 2 != 0 { left(k) } else { first };
+            first = if m & 1 != 0 { right(k) } else { first };
+            *p = first;
         }
-        cnt = c;
     }
-    cnt
+    for (b, block) in masks.chunks(64).enumerate() {
+        // Bit k of `extra[d − 1]`: direction d is bonded and is not the first bond.
+        let mut extra = [0u64; 3];
+        for (k, &m) in block.iter().enumerate() {
+            let m = m as u64;
+            extra[0] |= ((m >> 1) & m & 1) << k;
+            extra[1] |= ((m >> 2) & ((m & 3) != 0) as u64 & 1) << k;
+            extra[2] |= ((m >> 3) & ((m & 7) != 0) as u64 & 1) << k;
+        }
+        let base = (b * 64) as u32;
+        for (d, mut bits) in extra.into_iter().enumerate() {
+            while bits != 0 {
+                let k = base + bits.trailing_zeros();
+                bits &= bits - 1;
+                let first = parent[(own + k) as usize];
+                let other = match d {
+                    0 => left(k),
+                    1 => up + k,
+                    _ => down + k,
+                };
+                let (ra, rb) = (find_short(parent, first), find_short(parent, other));
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                parent[hi as usize] = lo;
+            }
+        }
+    }
 }
 
 /// [`find`] for the short paths of the lattice labelling: two hops without a branch (the
@@ -239,8 +252,6 @@ pub(crate) struct SwendsenWang {
     two_w: Vec<f64>,
     /// The lattice kernel, when the couplings allow it.
     lattice: Option<LatticeBonds>,
-    /// Unions still to make after one odd row of the lattice kernel is hung.
-    extra: Vec<[u32; 2]>,
 }
 
 /// Scratch space of the lattice kernel.
@@ -301,7 +312,6 @@ impl SwendsenWang {
             has_r: layout.has_r,
             pairs,
             two_w,
-            extra: vec![[0; 2]; lattice.as_ref().map_or(0, |l| 3 * (l.p.lx / 2) + 4)],
             lattice,
         }
     }
@@ -418,14 +428,8 @@ impl SwendsenWang {
         // roots of its other bonded even neighbours (all of smaller storage index) are
         // merged with that one's; even sites are never linked directly to each other.
         let parent = &mut self.parent;
-        let extra = &mut self.extra;
         for y in 0..ly {
-            let cnt = hang_odd_row(parent, &lat.masks, half, n, ly, y, extra);
-            for &[a, b] in &extra[..cnt] {
-                let (ra, rb) = (find_short(parent, a), find_short(parent, b));
-                let (lo, hi) = (ra.min(rb), ra.max(rb));
-                parent[hi as usize] = lo;
-            }
+            hang_odd_row(parent, &lat.masks, half, n, ly, y);
         }
     }
 
@@ -434,18 +438,14 @@ impl SwendsenWang {
         fill_u64(rng, &mut self.flip);
         let parent = &mut self.parent;
         if !self.has_r {
-            // One ascending pass: parent[s] ≤ s, so parent[parent[s]] is already a root.
-            let flip = &self.flip;
-            let (mut clusters, mut flipped) = (0usize, 0usize);
-            for s in 0..field.len() {
-                let root = parent[parent[s] as usize];
-                parent[s] = root;
-                let bit = (flip[root as usize / 64] >> (root % 64)) & 1;
-                let is_root = (root as usize == s) as usize;
-                clusters += is_root;
-                flipped += is_root & bit as usize;
-                field[s] = f64::from_bits(field[s].to_bits() ^ (bit << 63));
-            }
+            // The lattice kernel's odd sites hang below even sites (or are alone), so their
+            // roots are known once the even half is rooted.
+            let split = if self.lattice.is_some() {
+                field.len() / 2
+            } else {
+                field.len()
+            };
+            let (clusters, flipped) = root_and_flip(parent, &self.flip, field, split);
             return SwStep { clusters, flipped };
         }
         for s in 0..parent.len() {
@@ -485,6 +485,147 @@ impl SwendsenWang {
             }
         }
         SwStep { clusters, flipped }
+    }
+}
+
+/// Roots every site and flips the clusters whose root's bit in `flip` is set (`r = 0`);
+/// returns the numbers of clusters and of flipped clusters.  Sites below `split` are rooted
+/// in one ascending pass (`parent[s] ≤ s`, so `parent[parent[s]]` is already a root) and
+/// keep their roots in `parent`; every site from `split` on must be alone or hang directly
+/// below a site before `split` (the odd sites of the lattice kernel), and its root is not
+/// stored.  AVX-512 where the build has it, scalar elsewhere; the same results.
+fn root_and_flip(parent: &mut [u32], flip: &[u64], field: &mut [f64], split: usize) -> (usize, usize) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        avx512::root_and_flip(parent, flip, field, split)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+    {
+        root_and_flip_scalar(parent, flip, field, split, 0, split)
+    }
+}
+
+/// [`root_and_flip`] from site `lo` below `split` and from site `hi` from `split` on, given
+/// that the sites before `lo` are rooted.
+fn root_and_flip_scalar(
+    parent: &mut [u32],
+    flip: &[u64],
+    field: &mut [f64],
+    split: usize,
+    lo: usize,
+    hi: usize,
+) -> (usize, usize) {
+    let bit_of = |root: u32| (flip[root as usize / 64] >> (root % 64)) & 1;
+    let (mut clusters, mut flipped) = (0usize, 0usize);
+    for s in lo..split {
+        let root = parent[parent[s] as usize];
+        parent[s] = root;
+        let bit = bit_of(root);
+        let is_root = (root as usize == s) as usize;
+        clusters += is_root;
+        flipped += is_root & bit as usize;
+        field[s] = f64::from_bits(field[s].to_bits() ^ (bit << 63));
+    }
+    for s in hi..field.len() {
+        let root = parent[parent[s] as usize];
+        let bit = bit_of(root);
+        let is_root = (root as usize == s) as usize;
+        clusters += is_root;
+        flipped += is_root & bit as usize;
+        field[s] = f64::from_bits(field[s].to_bits() ^ (bit << 63));
+    }
+    (clusters, flipped)
+}
+
+/// The rooting and flip pass in AVX-512, sixteen sites per vector.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[allow(unsafe_code)]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::root_and_flip_scalar;
+
+    const LANES: usize = 16;
+
+    pub(super) fn root_and_flip(parent: &mut [u32], flip: &[u64], field: &mut [f64], split: usize) -> (usize, usize) {
+        let n = field.len();
+        assert!(split <= n && parent.len() == n && flip.len() * 64 >= n && n < 1 << 31);
+        let lo = split - split % LANES;
+        let hi = split + (n - split) / LANES * LANES;
+        // SAFETY: this module is compiled only when AVX-512F is enabled for the whole build.
+        // Every vector load and store covers sites `s..s + 16` with `s + 16 ≤ lo ≤ split`
+        // or `split ≤ s` and `s + 16 ≤ hi ≤ n`, inside `parent` and `field`.  Every gather
+        // index is a parent index, which is at most the site's own (`parent[s] ≤ s < n`,
+        // an invariant of the labelling that every union keeps), so inside `parent`, or a
+        // root divided by 32, inside `flip` (`flip.len() · 64 ≥ n`).
+        let (c, f) = unsafe { vector_part(parent, flip, field, split, lo, hi) };
+        let (c2, f2) = root_and_flip_scalar(parent, flip, field, split, lo, hi);
+        (c + c2, f + f2)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn vector_part(
+        parent: &mut [u32],
+        flip: &[u64],
+        field: &mut [f64],
+        split: usize,
+        lo: usize,
+        hi: usize,
+    ) -> (usize, usize) {
+        let pp = parent.as_mut_ptr();
+        let fp = field.as_mut_ptr();
+        let bits = flip.as_ptr().cast::<i32>();
+        let step = _mm512_set1_epi32(LANES as i32);
+        let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let sign = _mm512_set1_epi64(i64::MIN);
+        let (mut clusters, mut flipped) = (0usize, 0usize);
+        // Flips the sites `s..s + 16` whose roots `root` have their bit set.
+        let mut apply = |s: usize, idx: __m512i, root: __m512i| {
+            let word = unsafe { _mm512_i32gather_epi32::<4>(_mm512_srli_epi32::<5>(root), bits) };
+            let bit = _mm512_srlv_epi32(word, _mm512_and_si512(root, _mm512_set1_epi32(31)));
+            let m = _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1));
+            let is_root = _mm512_cmpeq_epi32_mask(root, idx);
+            clusters += is_root.count_ones() as usize;
+            flipped += (is_root & m).count_ones() as usize;
+            for h in 0..2 {
+                let mh = (m >> (8 * h)) as u8;
+                let at = unsafe { fp.add(s + 8 * h).cast::<i64>() };
+                let x = unsafe { _mm512_loadu_si512(at.cast()) };
+                let y = _mm512_mask_xor_epi64(x, mh, x, sign);
+                unsafe { _mm512_storeu_si512(at.cast(), y) };
+            }
+        };
+        let mut idx = iota;
+        let mut s = 0;
+        while s < lo {
+            let p = unsafe { _mm512_loadu_si512(pp.add(s).cast()) };
+            let mut root = unsafe { _mm512_i32gather_epi32::<4>(p, pp.cast::<i32>()) };
+            // Lanes whose parent lies in this block may see a parent not rooted yet: follow
+            // until every lane is at a root (parent[root] = root).
+            loop {
+                let up = unsafe { _mm512_i32gather_epi32::<4>(root, pp.cast::<i32>()) };
+                let todo = _mm512_cmpneq_epi32_mask(up, root);
+                if todo == 0 {
+                    break;
+                }
+                root = up;
+            }
+            unsafe { _mm512_storeu_si512(pp.add(s).cast(), root) };
+            apply(s, idx, root);
+            idx = _mm512_add_epi32(idx, step);
+            s += LANES;
+        }
+        let mut s = split;
+        let mut idx = _mm512_add_epi32(_mm512_set1_epi32(split as i32), iota);
+        while s < hi {
+            let p = unsafe { _mm512_loadu_si512(pp.add(s).cast()) };
+            let alone = _mm512_cmpeq_epi32_mask(p, idx);
+            let root = unsafe { _mm512_mask_i32gather_epi32::<4>(p, !alone, p, pp.cast::<i32>()) };
+            apply(s, idx, root);
+            idx = _mm512_add_epi32(idx, step);
+            s += LANES;
+        }
+        (clusters, flipped)
     }
 }
 
