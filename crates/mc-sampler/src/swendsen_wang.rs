@@ -537,13 +537,13 @@ fn root_and_flip_scalar(
     (clusters, flipped)
 }
 
-/// The rooting and flip pass in AVX-512, sixteen sites per vector.
+/// The bond tests and the rooting and flip pass in AVX-512, sixteen sites per vector.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 #[allow(unsafe_code)]
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::root_and_flip_scalar;
+    use super::{CHEAP_REL_ERR, LN2_HI_F32, LN2_LO_F32, MAX_ARG_F32, ROUND_MAGIC_F32, root_and_flip_scalar};
 
     const LANES: usize = 16;
 
@@ -558,19 +558,126 @@ mod avx512 {
         // index is a parent index, which is at most the site's own (`parent[s] ≤ s < n`,
         // an invariant of the labelling that every union keeps), so inside `parent`, or a
         // root divided by 32, inside `flip` (`flip.len() · 64 ≥ n`).
-        let (c, f) = unsafe { vector_part(parent, flip, field, split, lo, hi) };
-        let (c2, f2) = root_and_flip_scalar(parent, flip, field, split, lo, hi);
-        (c + c2, f + f2)
+        // The even part must be rooted before the odd part reads it: vector, then tail.
+        let (c0, f0) = unsafe { vector_part(parent, flip, field, 0..lo, true) };
+        let (c1, f1) = root_and_flip_scalar(parent, flip, field, split, lo, n);
+        let (c2, f2) = unsafe { vector_part(parent, flip, field, split..hi, false) };
+        let (c3, f3) = root_and_flip_scalar(parent, flip, field, split, split, hi);
+        (c0 + c1 + c2 + c3, f0 + f1 + f2 + f3)
     }
 
+    /// [`super::row_bonds`], sixteen sites per vector, the rest in scalar code.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn row_bonds(
+        row: &[f32],
+        right: &[f32],
+        left: &[f32],
+        up: &[f32],
+        down: &[f32],
+        bits: &[u32],
+        two_w: f32,
+        masks: &mut [u8],
+    ) -> u8 {
+        let n = row.len();
+        assert!(
+            right.len() >= n
+                && left.len() >= n
+                && up.len() >= n
+                && down.len() >= n
+                && bits.len() >= 4 * n
+                && masks.len() >= n
+        );
+        let full = n - n % LANES;
+        // SAFETY: this module is compiled only when AVX-512F is enabled for the whole build,
+        // and the assertion above bounds every load and store (sites k..k + 16 with
+        // k + 16 ≤ full ≤ n, bits d·n + k.. with d < 4).
+        let vector = unsafe { row_bonds_vector(row, right, left, up, down, bits, two_w, masks, full) };
+        vector | super::row_bonds_scalar(row, right, left, up, down, bits, two_w, masks, full)
+    }
+
+    /// [`super::exp_neg_cheap`] on sixteen lanes, the same operations in the same order.
+    #[target_feature(enable = "avx512f")]
+    fn exp_neg_cheap(x: __m512) -> __m512 {
+        let set = _mm512_set1_ps;
+        let clamped = _mm512_min_ps(_mm512_max_ps(x, set(0.0)), set(MAX_ARG_F32));
+        let y = _mm512_castsi512_ps(_mm512_xor_si512(
+            _mm512_castps_si512(clamped),
+            _mm512_set1_epi32(i32::MIN),
+        ));
+        let magic = set(ROUND_MAGIC_F32);
+        let t = _mm512_add_ps(_mm512_mul_ps(y, set(std::f32::consts::LOG2_E)), magic);
+        let k = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
+        let kf = _mm512_sub_ps(t, magic);
+        let r = _mm512_sub_ps(
+            _mm512_sub_ps(y, _mm512_mul_ps(kf, set(LN2_HI_F32))),
+            _mm512_mul_ps(kf, set(LN2_LO_F32)),
+        );
+        let mut p = set(1.0 / 120.0);
+        for c in [1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+            p = _mm512_add_ps(_mm512_mul_ps(p, r), set(c));
+        }
+        let scale = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k, _mm512_set1_epi32(127))));
+        _mm512_mul_ps(p, scale)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row_bonds_vector(
+        row: &[f32],
+        right: &[f32],
+        left: &[f32],
+        up: &[f32],
+        down: &[f32],
+        bits: &[u32],
+        two_w: f32,
+        masks: &mut [u8],
+        full: usize,
+    ) -> u8 {
+        let n = row.len();
+        let set = _mm512_set1_ps;
+        let (vtw, half, scale, tol) = (
+            set(two_w),
+            set(0.5),
+            set(1.0 / 4_294_967_296.0),
+            set(2.0 * CHEAP_REL_ERR),
+        );
+        let abs = _mm512_set1_epi32(0x7fff_ffff);
+        let mut undecided = 0u8;
+        let mut k = 0;
+        while k < full {
+            // SAFETY (loads/stores): k + 16 ≤ full ≤ n ≤ the length of every slice, and
+            // 4·n ≤ bits.len().
+            let x = unsafe { _mm512_loadu_ps(row.as_ptr().add(k)) };
+            let mut m = _mm512_setzero_si512();
+            for (d, nb) in [right, left, up, down].into_iter().enumerate() {
+                let e = unsafe { _mm512_loadu_ps(nb.as_ptr().add(k)) };
+                let w = unsafe { _mm512_loadu_si512(bits.as_ptr().add(d * n + k).cast()) };
+                let arg = _mm512_mul_ps(vtw, _mm512_mul_ps(x, e));
+                let u = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepu32_ps(w), half), scale);
+                let p = exp_neg_cheap(arg);
+                let bond = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(u, p);
+                let diff = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(u, p)), abs));
+                let close = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(diff, _mm512_mul_ps(tol, p));
+                let flag = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(close, arg, _mm512_setzero_ps());
+                m = _mm512_mask_or_epi32(m, bond, m, _mm512_set1_epi32(1 << d));
+                m = _mm512_mask_or_epi32(m, flag, m, _mm512_set1_epi32(16 << d));
+                undecided |= ((flag != 0) as u8) << d;
+            }
+            unsafe { _mm_storeu_si128(masks.as_mut_ptr().add(k).cast(), _mm512_cvtepi32_epi8(m)) };
+            k += LANES;
+        }
+        undecided
+    }
+
+    /// Sites `range` (whole vectors), rooted in place (`below`: sites before the split) or
+    /// from their parents' roots (sites from the split on).
     #[target_feature(enable = "avx512f")]
     unsafe fn vector_part(
         parent: &mut [u32],
         flip: &[u64],
         field: &mut [f64],
-        split: usize,
-        lo: usize,
-        hi: usize,
+        range: std::ops::Range<usize>,
+        below: bool,
     ) -> (usize, usize) {
         let pp = parent.as_mut_ptr();
         let fp = field.as_mut_ptr();
@@ -595,9 +702,9 @@ mod avx512 {
                 unsafe { _mm512_storeu_si512(at.cast(), y) };
             }
         };
-        let mut idx = iota;
-        let mut s = 0;
-        while s < lo {
+        let mut idx = _mm512_add_epi32(_mm512_set1_epi32(range.start as i32), iota);
+        let mut s = range.start;
+        while below && s < range.end {
             let p = unsafe { _mm512_loadu_si512(pp.add(s).cast()) };
             let mut root = unsafe { _mm512_i32gather_epi32::<4>(p, pp.cast::<i32>()) };
             // Lanes whose parent lies in this block may see a parent not rooted yet: follow
@@ -615,9 +722,7 @@ mod avx512 {
             idx = _mm512_add_epi32(idx, step);
             s += LANES;
         }
-        let mut s = split;
-        let mut idx = _mm512_add_epi32(_mm512_set1_epi32(split as i32), iota);
-        while s < hi {
+        while !below && s < range.end {
             let p = unsafe { _mm512_loadu_si512(pp.add(s).cast()) };
             let alone = _mm512_cmpeq_epi32_mask(p, idx);
             let root = unsafe { _mm512_mask_i32gather_epi32::<4>(p, !alone, p, pp.cast::<i32>()) };
@@ -645,8 +750,8 @@ fn shifted<T: Copy>(same: &[T], s: usize, right: &mut [T], left: &mut [T]) {
 
 /// Bond tests of one odd row with the cheap single-precision exponential, into `masks` (bit 0 right, 1 left,
 /// 2 up, 3 down; bits 4–7 flag the tests it cannot decide); returns the union of the flags.
-/// Branch-free.
-#[inline(never)]
+/// Branch-free; AVX-512 (sixteen sites per vector) where the build has it, with the same
+/// operations in the same order, so the same decisions and flags.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn row_bonds(
     row: &[f32],
@@ -658,11 +763,35 @@ pub(crate) fn row_bonds(
     two_w: f32,
     masks: &mut [u8],
 ) -> u8 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        avx512::row_bonds(row, right, left, up, down, bits, two_w, masks)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+    {
+        row_bonds_scalar(row, right, left, up, down, bits, two_w, masks, 0)
+    }
+}
+
+/// [`row_bonds`] in scalar code (vectorised by the compiler), from site `start` on.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn row_bonds_scalar(
+    row: &[f32],
+    right: &[f32],
+    left: &[f32],
+    up: &[f32],
+    down: &[f32],
+    bits: &[u32],
+    two_w: f32,
+    masks: &mut [u8],
+    start: usize,
+) -> u8 {
     let n = row.len();
     let (right, left, up, down, masks) = (&right[..n], &left[..n], &up[..n], &down[..n], &mut masks[..n]);
     let (b_r, b_l, b_u, b_d) = (&bits[..n], &bits[n..2 * n], &bits[2 * n..3 * n], &bits[3 * n..4 * n]);
     let mut undecided = 0u8;
-    for k in 0..n {
+    for k in start..n {
         let x = row[k];
         let (r, ur) = bond_cheap(two_w * (x * right[k]), b_r[k]);
         let (l, ul) = bond_cheap(two_w * (x * left[k]), b_l[k]);
@@ -747,4 +876,61 @@ fn lattice_pairs(layout: &Layout, p: FastParams) -> (Vec<[u32; 2]>, Vec<f64>) {
         })
         .collect();
     (pairs, two_w)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, RngCore};
+
+    use super::{root_and_flip, root_and_flip_scalar, row_bonds, row_bonds_scalar};
+    use crate::chain_rng;
+
+    /// The row kernel (vectorised where the build allows it) gives the masks and flags of
+    /// the scalar one, bit for bit, for row lengths with and without a scalar tail.
+    #[test]
+    fn row_bonds_equal_scalar_row_bonds() {
+        let mut rng = chain_rng(7, 0);
+        for n in [1, 15, 16, 17, 40, 64, 128] {
+            for _ in 0..2000 {
+                let mut v = || (0..n).map(|_| rng.random_range(-3.0f32..3.0)).collect::<Vec<f32>>();
+                let (row, right, left, up, down) = (v(), v(), v(), v(), v());
+                let bits: Vec<u32> = (0..4 * n).map(|_| rng.next_u32()).collect();
+                let (mut m1, mut m2) = (vec![0u8; n], vec![0u8; n]);
+                let u1 = row_bonds(&row, &right, &left, &up, &down, &bits, 2.0, &mut m1);
+                let u2 = row_bonds_scalar(&row, &right, &left, &up, &down, &bits, 2.0, &mut m2, 0);
+                assert_eq!((u1, &m1), (u2, &m2), "n = {n}");
+            }
+        }
+    }
+
+    /// The rooting and flip pass (vectorised where the build allows it) gives the roots,
+    /// signs and counts of the scalar one, on random forests with `parent[s] ≤ s` below
+    /// `split` and sites from `split` on alone or hung below a site before `split`.
+    #[test]
+    fn root_and_flip_equals_scalar() {
+        let mut rng = chain_rng(8, 0);
+        for (n, split) in [(40usize, 20usize), (64, 32), (64, 64), (200, 100), (90, 41)] {
+            for _ in 0..500 {
+                let parent: Vec<u32> = (0..n)
+                    .map(|s| {
+                        let lim = if s < split { s + 1 } else { split };
+                        if rng.random_range(0..3) == 0 {
+                            s as u32
+                        } else {
+                            rng.random_range(0..lim) as u32
+                        }
+                    })
+                    .collect();
+                let flip: Vec<u64> = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
+                let field: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+                let (mut p1, mut p2) = (parent.clone(), parent);
+                let (mut f1, mut f2) = (field.clone(), field);
+                let c1 = root_and_flip(&mut p1, &flip, &mut f1, split);
+                let c2 = root_and_flip_scalar(&mut p2, &flip, &mut f2, split, 0, split);
+                assert_eq!(c1, c2);
+                assert_eq!(p1[..split], p2[..split]);
+                assert_eq!(f1, f2);
+            }
+        }
+    }
 }
