@@ -57,6 +57,7 @@
 //! flip pass about 3.
 
 use crate::fastexp::exp_neg;
+use crate::keystream::fill_u32;
 use crate::layout::{FastParams, Layout};
 use crate::{SimRng, fill_u64};
 
@@ -199,6 +200,8 @@ fn hang_odd_row(parent: &mut [u32], masks: &[u8], half: usize, n: usize, ly: usi
                 let (ra, rb) = (find_short(parent, first), find_short(parent, other));
                 let (lo, hi) = (ra.min(rb), ra.max(rb));
                 parent[hi as usize] = lo;
+                parent[first as usize] = lo;
+                parent[other as usize] = lo;
             }
         }
     }
@@ -266,7 +269,7 @@ struct LatticeBonds {
     left32: Vec<f32>,
     even32: Vec<f32>,
     row32: Vec<f32>,
-    /// The bond bits of one row as 32-bit halves (low half first).
+    /// The bond bits of one chunk of rows as 32-bit halves (low half first).
     bits32: Vec<u32>,
     /// Active bonds of every odd site, bits 0–3: right, left, up, down.
     masks: Vec<u8>,
@@ -300,7 +303,7 @@ impl SwendsenWang {
             left32: vec![0.0; p.lx / 2],
             even32: vec![0.0; p.lx * p.ly / 2],
             row32: vec![0.0; p.lx / 2],
-            bits32: vec![0; 2 * p.lx],
+            bits32: vec![0; 2 * p.lx * (CHUNK_WORDS / p.lx).max(1)],
             masks: vec![0; p.lx * p.ly / 2],
         });
         let flip_words = if layout.has_r { n.div_ceil(2) } else { n.div_ceil(64) };
@@ -329,11 +332,16 @@ impl SwendsenWang {
         rng: &mut SimRng,
         use_lattice: bool,
     ) -> SwStep {
-        self.reset();
         if use_lattice && self.lattice.is_some() {
+            // The odd sites get their parents from the labelling.
+            let half = field.len() / 2;
+            for (s, p) in self.parent[..half].iter_mut().enumerate() {
+                *p = s as u32;
+            }
             self.bonds_lattice(field, rng);
             self.label_lattice(field.len() / 2);
         } else {
+            self.reset();
             self.bonds_general(field, rng);
         }
         self.flip_clusters(layout, field, rng)
@@ -379,9 +387,11 @@ impl SwendsenWang {
         let mut y0 = 0;
         while y0 < ly {
             let rows = rows_per_chunk.min(ly - y0);
-            let words = &mut self.bits[..rows * lx];
-            fill_u64(rng, words);
-            for (dy, row_words) in words.chunks_exact(lx).enumerate() {
+            // The 64-bit words of the rows as their 32-bit halves, low half first: the same
+            // stream as 64-bit words.
+            let words = &mut lat.bits32[..rows * 2 * lx];
+            fill_u32(rng, words);
+            for (dy, bits) in words.chunks_exact(2 * lx).enumerate() {
                 let y = y0 + dy;
                 let s = (y + 1) % 2;
                 let same = &lat.even32[y * n..(y + 1) * n];
@@ -393,10 +403,6 @@ impl SwendsenWang {
                 for (d, &x) in lat.row32.iter_mut().zip(row) {
                     *d = x as f32;
                 }
-                for (pair, &w) in lat.bits32.chunks_exact_mut(2).zip(row_words) {
-                    pair[0] = w as u32;
-                    pair[1] = (w >> 32) as u32;
-                }
                 let masks = &mut lat.masks[y * n..(y + 1) * n];
                 let undecided = row_bonds(
                     &lat.row32,
@@ -404,7 +410,7 @@ impl SwendsenWang {
                     &lat.left32,
                     up,
                     down,
-                    &lat.bits32,
+                    bits,
                     two_w as f32,
                     masks,
                 );
@@ -412,7 +418,7 @@ impl SwendsenWang {
                     shifted(&even[y * n..(y + 1) * n], s, &mut lat.right, &mut lat.left);
                     let up = &even[((y + 1) % ly) * n..][..n];
                     let down = &even[((y + ly - 1) % ly) * n..][..n];
-                    row_bonds_exact(row, &lat.right, &lat.left, up, down, &lat.bits32, two_w, masks);
+                    row_bonds_exact(row, &lat.right, &lat.left, up, down, bits, two_w, masks);
                 }
             }
             y0 += rows;
