@@ -15,7 +15,8 @@
 //! combine it with local sweeps.
 //!
 //! **Random bits.**  Each bond test uses 32 bits, two tests per 64-bit word, drawn in bulk
-//! with [`crate::fill_u64`]; the acceptance variable is `u = (k + ½)·2⁻³²` and the bond is
+//! with [`crate::fill_u64`] (the lattice kernel draws the same stream as 32-bit halves,
+//! low half first); the acceptance variable is `u = (k + ½)·2⁻³²` and the bond is
 //! active iff `u ≥ exp(−2 w φ_iφ_j)` (`1 − u` is uniform like `u`).  Then one bit per site
 //! index (`r = 0`) or 32 bits per site index (`r ≠ 0`) decide the flips; the bits of a
 //! cluster are those of its smallest storage index, which is its union–find root.  The
@@ -30,7 +31,9 @@
 //!   lattice in the `[even | odd]` storage order.  Every pair has exactly one odd end, so
 //!   it walks the odd sublattice row by row with the four neighbour rows of the even
 //!   sublattice laid out contiguously (in `f32`), and computes the four bond tests of a row
-//!   branch-free with a single-precision exponential (vectorised); tests whose uniform lies
+//!   branch-free with a single-precision exponential (sixteen sites per AVX-512 vector where
+//!   the build has it, the same operations in the same order as the scalar code, which the
+//!   compiler vectorises elsewhere); tests whose uniform lies
 //!   within that exponential's error bound of the threshold are redone in double precision
 //!   with the accurate one, so every decision is that of the accurate test.  Each odd site
 //!   gets a 4-bit mask of its bonds; it then hangs below its first bonded even neighbour
@@ -42,19 +45,28 @@
 //! linked below the smaller one, so every parent index is at most the site's own and the
 //! root of a cluster is its smallest storage index (whatever the order of the unions).  One
 //! ascending pass `parent[s] ← parent[parent[s]]` then gives every site its root, and with
-//! `r = 0` the same pass flips the field.  The lattice kernel labels odd row by odd row in
-//! two branch-free steps: every odd site hangs below its first bonded even neighbour (or
-//! stays its own root) and appends the pairs (first, other bonded neighbour) to a short
-//! list; then each pair is a union whose finds take two hops without a branch (parent and
-//! grandparent, with path halving) and loop only when the grandparent is not a root (well
-//! below 1% of the finds: the paths stay short).  The mispredicted branches of the per-site
-//! join were most of the labelling's cost.
+//! `r = 0` the same pass flips the field (AVX-512 gathers, sixteen sites per vector, where
+//! the build has it; a lane whose parent lies in its own vector follows the parents until
+//! it reaches a root).  The lattice kernel labels odd row by odd row: every odd site hangs
+//! below its first bonded even neighbour (or stays its own root) in one vectorised pass;
+//! then the bonds after the first become unions (first, other bonded neighbour), walked from
+//! one 64-bit mask per direction and block of 64 sites, so the only branches are the ends
+//! of those loops.  A union's finds take two hops without a branch (parent and grandparent,
+//! with path halving) and loop only when the grandparent is not a root (well below 1% of
+//! the finds), and both ends of the union are then pointed at the new root, which keeps
+//! the later finds from them short.  In the flip pass the even half is rooted first; an
+//! odd site's parent is then itself or an even site that holds its root.  Mispredicted
+//! branches were most of the labelling's cost at first; what remains is the latency of the
+//! finds' dependent loads.
 //!
 //! **Cost** (talk's point, 2-core VM at 2 GHz, `cargo bench -p qftml-benches --bench
-//! cluster -- swendsen_wang/`): about 14–16 ns per site on 64² and 256² (24 before the
-//! branch-free labelling), of which the bond tests take about 5 (half of it the 32-bit
-//! words, 1.2 ns per 64-bit word), the labelling about 6–8 (about 1.1 finds per site) and the
-//! flip pass about 3.
+//! cluster -- swendsen_wang/`, best of 3 on a loaded VM): 11 ns per site on 64² and 9.5 on
+//! 256² (14–16 before the AVX-512 bond tests and flip pass and the mask-driven unions, 24
+//! before the branch-free labelling; a thread-CPU-time loop gives best-of-15 values of
+//! 8–9 on both).  From a profile at 256²: the labelling about 4.5 ns per site (about 1.1
+//! finds per site, bound by chains of dependent loads), the bond tests about 2 plus 1 for
+//! their 32-bit words (1.2 ns per 64-bit word), the flip pass about 1.1, the rest (f32
+//! copies of the field, resets) about 0.5.
 
 use crate::fastexp::exp_neg;
 use crate::keystream::fill_u32;
