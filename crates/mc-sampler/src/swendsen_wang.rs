@@ -163,7 +163,8 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 /// up, down; itself when it has no bond), branch-free, then makes the unions (first bonded
 /// neighbour, other bonded neighbour) of the sites with more than one bond: one bit mask
 /// per direction and block of 64 sites, walked bit by bit, so the only branches are the
-/// loop ends.
+/// loop ends.  After each union both ends point at the new root (an index no larger than
+/// either, so `parent[s] ≤ s` still holds), which keeps later finds from them short.
 #[inline(never)]
 fn hang_odd_row(parent: &mut [u32], masks: &[u8], half: usize, n: usize, ly: usize, y: usize) {
     let s = (y + 1) % 2;
