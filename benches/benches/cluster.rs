@@ -19,7 +19,8 @@
 //!
 //! | group | L = 64 | 256 |
 //! |---|---|---|
-//! | `swendsen_wang` (one update, lattice kernel, branch-free labelling) | 16 | 14 |
+//! | `swendsen_wang` (one update, lattice kernel, AVX-512 bond tests and flip pass, unions from bit masks) | 11 | 9.5 |
+//! | `swendsen_wang`, branch-free labelling with a per-row union list (before) | 16 | 14 |
 //! | `swendsen_wang`, per-site union–find joins (before the branch-free labelling) | 23 | 24 |
 //! | `swendsen_wang`, first version (`f64` bond tests, every bond joined by union–find) | 41 | 34 |
 //! | `swendsen_wang_general` (pair list, accurate exponential) | 77 | 81 |
@@ -27,11 +28,13 @@
 //! | `sweep/sw` (SW + Metropolis sweep) | 30 | 26 |
 //!
 //! The `swendsen_wang` rows are the best of several runs on 2026-11-28 (the VM was loaded;
-//! single runs of the same code gave 14–24 ns per site); the `sweep` rows were measured
-//! before the branch-free labelling.  The target for cluster updates is 10 ns per
-//! site added; SW is not there yet: of its 14–16 ns the bond tests take about 5, the
-//! labelling about 6–8 (about 1.1 finds per site, bound by chains of dependent loads and
-//! stores) and the flip pass about 3.
+//! the first row is the best of 3 runs, in which the previous code gave 19 / 18 ns per site;
+//! single runs vary by 10–20%); the `sweep` rows were measured before the branch-free
+//! labelling.  The target for cluster updates is 10 ns per site added: SW reaches
+//! it on 256² and is just above it on 64² (a loop timed in thread CPU time, best of 15,
+//! gives 8–9 ns per site on both).  Of the 9.5 ns on 256² the labelling takes about 4.5
+//! (about 1.1 finds per site, bound by chains of dependent loads), the bond tests about 2
+//! plus 1 for their random words, the flip pass about 1.
 
 use std::time::Duration;
 
