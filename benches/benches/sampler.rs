@@ -10,8 +10,8 @@
 //! - `heatbath/L`: one exact heat-bath sweep;
 //! - `wolff/L`: Wolff clusters until at least V sites were added (elements = V; the exact
 //!   ns per site added is printed on stderr);
-//! - `two_chains/threads`: two Metropolis chains at L = 256 through `run_chains` on a pool
-//!   of 1 or 2 threads (elements = site updates of both chains).
+//! - `two_chains/threads`: two Metropolis chains of 1000 sweeps at L = 256 through
+//!   `run_chains` on a pool of 1 or 2 threads (elements = site updates of both chains).
 //!
 //! Run: `cargo bench -p qftml-benches --bench sampler` (add a filter, e.g. `-- metropolis/`).
 //!
@@ -108,7 +108,9 @@ fn wolff(c: &mut Criterion) {
 fn two_chains(c: &mut Criterion) {
     let l = 256;
     let couplings = talk_point(l);
-    let n_sweeps = 200;
+    // Long enough that setting up the chains (layout, allocations: about 20 ms, partly
+    // serial in the allocator) does not hide the cost of the sweeps.
+    let n_sweeps = 1000;
     let config = RunConfig {
         algorithm: Algorithm::Metropolis,
         n_chains: 2,

@@ -503,37 +503,26 @@ pub(crate) mod avx512 {
         }
     }
 
-    /// The horizontal neighbours (left, right) of own entries `k..k + 8`.
+    /// The horizontal neighbours (left, right) of own entries `k..k + 8` of a row with
+    /// shift 1: `same[k..k + 8]` and `same[k + 1..k + 9]`, periodically.
     ///
     /// # Safety
     /// `k + 8 ≤ row.same.len()`.
     #[inline(always)]
-    unsafe fn horizontal(row: &Row<'_>, k: usize) -> (__m512d, __m512d) {
+    unsafe fn horizontal_shift_one(row: &Row<'_>, k: usize) -> (__m512d, __m512d) {
         let same = row.same.as_ptr();
         let n = row.same.len();
         // SAFETY (all loads): every index read is in 0..n, since k + 8 ≤ n.
         unsafe {
-            if row.shift == 0 {
-                let right = _mm512_loadu_pd(same.add(k));
-                let left = if k == 0 {
-                    // [same[n − 1], same[0..7]]
-                    let last = _mm512_castpd_si512(_mm512_loadu_pd(same.add(n - LANES)));
-                    _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(_mm512_castpd_si512(right), last))
-                } else {
-                    _mm512_loadu_pd(same.add(k - 1))
-                };
-                (left, right)
+            let left = _mm512_loadu_pd(same.add(k));
+            let right = if k + LANES == n {
+                // [same[n − 7..n], same[0]]
+                let first = _mm512_castpd_si512(_mm512_loadu_pd(same));
+                _mm512_castsi512_pd(_mm512_alignr_epi64::<1>(first, _mm512_castpd_si512(left)))
             } else {
-                let left = _mm512_loadu_pd(same.add(k));
-                let right = if k + LANES == n {
-                    // [same[n − 7..n], same[0]]
-                    let first = _mm512_castpd_si512(_mm512_loadu_pd(same));
-                    _mm512_castsi512_pd(_mm512_alignr_epi64::<1>(first, _mm512_castpd_si512(left)))
-                } else {
-                    _mm512_loadu_pd(same.add(k + 1))
-                };
-                (left, right)
-            }
+                _mm512_loadu_pd(same.add(k + 1))
+            };
+            (left, right)
         }
     }
 
@@ -566,11 +555,30 @@ pub(crate) mod avx512 {
         // have any.
         let mut masks = [0u8; 64];
         let mut pending = 0u64;
+        // With shift 0 the left neighbours are assembled from the right ones of this vector
+        // and the last (same[k − 8..k], initially same[n − 8..n]) instead of being loaded:
+        // a load from same[k − 1] would partly overlap the store to x[k − 8..k] in the low
+        // twelve address bits (the sublattices are a multiple of 4 KiB apart) and wait for
+        // it.
+        let n = row.same.len();
+        // SAFETY: full ≥ 8 whenever the loop runs, so n ≥ 8.
+        let mut previous_right = if full > 0 {
+            unsafe { _mm512_castpd_si512(_mm512_loadu_pd(row.same.as_ptr().add(n - LANES))) }
+        } else {
+            _mm512_setzero_si512()
+        };
         let mut k = 0;
         while k < full {
             // SAFETY (loads/stores): k + 8 ≤ full ≤ the length of every slice.
             let xk = unsafe { _mm512_loadu_pd(x.as_ptr().add(k)) };
-            let (left, right) = unsafe { horizontal(row, k) };
+            let (left, right) = if row.shift == 0 {
+                let right = unsafe { _mm512_castpd_si512(_mm512_loadu_pd(row.same.as_ptr().add(k))) };
+                let left = _mm512_alignr_epi64::<7>(right, previous_right);
+                previous_right = right;
+                (_mm512_castsi512_pd(left), _mm512_castsi512_pd(right))
+            } else {
+                unsafe { horizontal_shift_one(row, k) }
+            };
             let upk = unsafe { _mm512_loadu_pd(row.up.as_ptr().add(k)) };
             let downk = unsafe { _mm512_loadu_pd(row.down.as_ptr().add(k)) };
             let word = unsafe { _mm256_loadu_si256(row.words.as_ptr().add(k).cast()) };
