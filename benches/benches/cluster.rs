@@ -20,6 +20,7 @@
 //! | group | L = 64 | 256 |
 //! |---|---|---|
 //! | `swendsen_wang` (one update, lattice kernel, AVX-512 bond tests and flip pass, unions from bit masks) | 11 | 9.5 |
+//! | same, criterion mean on the idle VM (2026-11-29) | 10.0 | 8.9 |
 //! | `swendsen_wang`, branch-free labelling with a per-row union list (before) | 16 | 14 |
 //! | `swendsen_wang`, per-site union–find joins (before the branch-free labelling) | 23 | 24 |
 //! | `swendsen_wang`, first version (`f64` bond tests, every bond joined by union–find) | 41 | 34 |

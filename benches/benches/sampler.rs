@@ -22,22 +22,25 @@
 //! - `linear_cost`: best-of-five ns per Metropolis site update at L = 64 … 1024, printed;
 //!   under `cargo bench` it fails if L = 1024 costs more than 1.5 times L = 64 per site.
 //!
-//! Measured 2026-11-28 on the otherwise idle 2-core VM (`target-cpu=native`, AVX-512),
-//! criterion means, ns per site update (run-to-run spread about ±10%):
+//! Measured 2026-11-29 on the otherwise idle 2-core VM (`target-cpu=native`, AVX-512),
+//! criterion means, ns per site update (the host adds ±15% between runs; ranges are
+//! three runs):
 //!
 //! | kernel | L = 8 | 64 | 256 | 1024 |
 //! |---|---|---|---|---|
-//! | Metropolis, lattice kernel (one 32-bit word per update, AVX-512) | 63 | 4.0 | 3.4 | 3.6 |
-//! | same, best of five (`linear_cost`) | | 3.6 | 3.3 | 3.4 |
-//! | heat bath | | 92 | 103 | |
-//! | Wolff, per site added (talk's point) | | 84 | 104 | |
-//! | two chains, 1 → 2 threads (L = 256, through `run_chains`) | | | 4.3 → 2.4 (1.81×) | |
-//! | one chain, rows split, 1 → 2 threads | | | | 4.5 → 2.1 (2.1×) |
+//! | Metropolis, lattice kernel (AVX-512, cell-edge test by gather, no exponential) | 61 | 2.6–3.3 | 1.9–2.5 | 2.5–2.7 |
+//! | same, best of five (`linear_cost`) | | 2.3–3.2 | 2.0–2.6 | 2.4–2.5 |
+//! | Metropolis, degree-4 `2^r` test (2026-11-28) | 63 | 4.0 | 3.4 | 3.6 |
+//! | heat bath (2026-11-28) | | 92 | 103 | |
+//! | Wolff, per site added (talk's point, 2026-11-28) | | 84 | 104 | |
+//! | two chains, 1 → 2 threads (L = 256, 1000 sweeps, through `run_chains`) | | | 2.90 → 1.59 (1.82×) | |
+//! | one chain, rows split, 1 → 2 threads | | | | 2.9 → 1.6 (1.4–1.9× in three runs) |
 //!
 //! Random words: 1.08 ns per 64 bits with `fill_u64`, 2.2 with `rand_chacha`'s `fill`.
 //! History of the Metropolis kernel at L = 256: 23 ns (scalar exponential), 17.5
 //! (auto-vectorised, SSE2), 9.3 (same with AVX-512), 3.4 (AVX-512 intrinsics, bulk keystream,
-//! 32-bit words); the target is 3 ns.
+//! 32-bit words), 1.9–2.5 (ΔS compared with the cell edges `−ln` of the acceptance cell,
+//! read by one gather, instead of a polynomial exponential); the target is 3 ns.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

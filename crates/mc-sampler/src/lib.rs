@@ -41,20 +41,26 @@
 //! # Performance (2-core x86-64 VM, shared with other builds; see `benches/`)
 //!
 //! The lattice Metropolis kernel updates eight sites per AVX-512 vector from one 32-bit
-//! random word per update ([`metropolis`]).  Measured on the otherwise idle VM
-//! (`cargo bench -p qftml-benches --bench sampler`), ns per site update on one core:
-//! 4.0 at L = 64, 3.4 at L = 256, 3.6 at L = 1024 (criterion means; best-of-five 2.9–3.6
-//! across L = 64 … 1024 in the `linear_cost` bench, so the cost does not grow with L), against
-//! 9 before the rework and 17.5 for the first auto-vectorised kernel.  About a fifth of it
-//! is the keystream (1.1 ns per 64 random bits; `rand_chacha`'s own refill takes 2.2–2.8).
-//! Two chains on two threads run 1.81× as fast as on one (`two_chains`, L = 256), one chain
-//! split over two threads 2.1× (`one_chain_split`, L = 1024).  Without AVX-512 the kernels
-//! fall back to scalar code that makes the same decisions.
+//! random word per update and decides the test by comparing `ΔS` with tabulated edges of
+//! the acceptance cell, without an exponential ([`metropolis`]).  Measured on the otherwise
+//! idle VM (`cargo bench -p qftml-benches --bench sampler`, 2026-11-29; the host adds
+//! ±15% between runs), ns per site update on one core, criterion means of three runs:
+//! 2.6–3.3 at L = 64, 1.9–2.5 at L = 256, 2.5–2.7 at L = 1024; best of five in the
+//! `linear_cost` bench 2.0–2.6 at every L from 64 to 1024, so the cost does not grow with
+//! L.  Before the cell-edge test it was 3.4 at L = 256, before the rework 9, and 17.5 for
+//! the first auto-vectorised kernel.  About a fifth of it is the keystream (1.1 ns per 64
+//! random bits; `rand_chacha`'s own refill takes 2.2–2.8).  Two chains on two threads run
+//! 1.82× as fast as on one (`two_chains`, L = 256, 1000 sweeps), one chain split over two
+//! threads 1.4–1.9× (`one_chain_split`, L = 1024; the split is bound by memory traffic as
+//! much as by arithmetic now, and the host's noise shows most there).  Without AVX-512 the
+//! kernels fall back to scalar code that makes the same decisions.
 //!
 //! Swendsen–Wang ([`swendsen_wang`], `cargo bench -p qftml-benches --bench cluster`) costs
-//! 16 ns per site on 64² and 14 on 256² at the talk's point (bond tests about 4–5, labelling
-//! 6.5–9.5, flips 2–3.5), against 84–104 ns per site added for Wolff: the 10 ns target is not
-//! met.  The global-move pass (vectorised sums) costs about 1.5 ns per site.
+//! 10.0 ns per site on 64² and 8.9 on 256² at the talk's point (criterion means on the idle
+//! VM; labelling about 4.5, bond tests about 2 plus 1 for their random words, flips about
+//! 1), against 84–104 ns per site added for Wolff.  The global-move pass (vectorised sums)
+//! costs about 1.5 ns per site.  Measuring a configuration ([`Chain::measure`]: action,
+//! `m`, `φ²`, `φ⁴`, nearest-neighbour product) costs about 3 ns per site on 256².
 //!
 //! The hybrid schedule (four rounds of a Metropolis sweep and a global-move pass, then one
 //! Swendsen–Wang update) has τ_int(m²) = 4.4–4.8 sweeps at the talk's point on 64² (4.54 ±
