@@ -47,11 +47,6 @@ pub(crate) struct FastParams {
     pub(crate) r: f64,
 }
 
-fn uniform(v: &[f64]) -> Option<f64> {
-    let first = *v.first()?;
-    v.iter().all(|x| *x == first).then_some(first)
-}
-
 impl Layout {
     pub(crate) fn new(c: &Couplings) -> Self {
         let n = c.n_sites();
@@ -88,16 +83,16 @@ impl Layout {
             offsets.push(nbr.len() as u32);
         }
         let permute = |v: &[f64]| perm.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
-        let fast = checkerboard.and_then(|lattice| {
-            Some(FastParams {
+        let fast = checkerboard
+            .zip(c.uniform_params())
+            .map(|(lattice, [w, a, b, r])| FastParams {
                 lx: lattice.lx(),
                 ly: lattice.ly(),
-                w: uniform(c.w())?,
-                a: uniform(c.a())?,
-                b: uniform(c.b())?,
-                r: uniform(c.r())?,
-            })
-        });
+                w,
+                a,
+                b,
+                r,
+            });
         Self {
             a: permute(c.a()),
             b: permute(c.b()),

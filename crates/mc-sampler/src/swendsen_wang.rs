@@ -417,21 +417,27 @@ impl SwendsenWang {
                     *d = x as f32;
                 }
                 let masks = &mut lat.masks[y * n..(y + 1) * n];
-                let undecided = row_bonds(
-                    &lat.row32,
-                    &lat.right32,
-                    &lat.left32,
+                let cheap = BondRow {
+                    row: &lat.row32,
+                    right: &lat.right32,
+                    left: &lat.left32,
                     up,
                     down,
                     bits,
-                    two_w as f32,
-                    masks,
-                );
-                if undecided != 0 {
+                    two_w: two_w as f32,
+                };
+                if row_bonds(&cheap, masks) != 0 {
                     shifted(&even[y * n..(y + 1) * n], s, &mut lat.right, &mut lat.left);
-                    let up = &even[((y + 1) % ly) * n..][..n];
-                    let down = &even[((y + ly - 1) % ly) * n..][..n];
-                    row_bonds_exact(row, &lat.right, &lat.left, up, down, bits, two_w, masks);
+                    let accurate = BondRow {
+                        row,
+                        right: &lat.right,
+                        left: &lat.left,
+                        up: &even[((y + 1) % ly) * n..][..n],
+                        down: &even[((y + ly - 1) % ly) * n..][..n],
+                        bits,
+                        two_w,
+                    };
+                    row_bonds_exact(&accurate, masks);
                 }
             }
             y0 += rows;
@@ -562,7 +568,7 @@ fn root_and_flip_scalar(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{CHEAP_REL_ERR, LN2_HI_F32, LN2_LO_F32, MAX_ARG_F32, ROUND_MAGIC_F32, root_and_flip_scalar};
+    use super::{BondRow, CHEAP_REL_ERR, LN2_HI_F32, LN2_LO_F32, MAX_ARG_F32, ROUND_MAGIC_F32, root_and_flip_scalar};
 
     const LANES: usize = 16;
 
@@ -586,32 +592,22 @@ mod avx512 {
     }
 
     /// [`super::row_bonds`], sixteen sites per vector, the rest in scalar code.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn row_bonds(
-        row: &[f32],
-        right: &[f32],
-        left: &[f32],
-        up: &[f32],
-        down: &[f32],
-        bits: &[u32],
-        two_w: f32,
-        masks: &mut [u8],
-    ) -> u8 {
-        let n = row.len();
+    pub(super) fn row_bonds(b: &BondRow<'_, f32>, masks: &mut [u8]) -> u8 {
+        let n = b.row.len();
         assert!(
-            right.len() >= n
-                && left.len() >= n
-                && up.len() >= n
-                && down.len() >= n
-                && bits.len() >= 4 * n
+            b.right.len() >= n
+                && b.left.len() >= n
+                && b.up.len() >= n
+                && b.down.len() >= n
+                && b.bits.len() >= 4 * n
                 && masks.len() >= n
         );
         let full = n - n % LANES;
         // SAFETY: this module is compiled only when AVX-512F is enabled for the whole build,
         // and the assertion above bounds every load and store (sites k..k + 16 with
         // k + 16 ≤ full ≤ n, bits d·n + k.. with d < 4).
-        let vector = unsafe { row_bonds_vector(row, right, left, up, down, bits, two_w, masks, full) };
-        vector | super::row_bonds_scalar(row, right, left, up, down, bits, two_w, masks, full)
+        let vector = unsafe { row_bonds_vector(b, masks, full) };
+        vector | super::row_bonds_scalar(b, masks, full)
     }
 
     /// [`super::exp_neg_cheap`] on sixteen lanes, the same operations in the same order.
@@ -640,18 +636,16 @@ mod avx512 {
     }
 
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn row_bonds_vector(
-        row: &[f32],
-        right: &[f32],
-        left: &[f32],
-        up: &[f32],
-        down: &[f32],
-        bits: &[u32],
-        two_w: f32,
-        masks: &mut [u8],
-        full: usize,
-    ) -> u8 {
+    unsafe fn row_bonds_vector(b: &BondRow<'_, f32>, masks: &mut [u8], full: usize) -> u8 {
+        let BondRow {
+            row,
+            right,
+            left,
+            up,
+            down,
+            bits,
+            two_w,
+        } = *b;
         let n = row.len();
         let set = _mm512_set1_ps;
         let (vtw, half, scale, tol) = (
@@ -767,45 +761,47 @@ fn shifted<T: Copy>(same: &[T], s: usize, right: &mut [T], left: &mut [T]) {
     }
 }
 
+/// The inputs of the bond tests of one odd row: its values, those of its four even
+/// neighbours per site, the row's `4·n` bond words (direction `d` at `d·n..`) and `2w`;
+/// in `f32` for the cheap tests and `f64` for the accurate ones.
+#[derive(Clone, Copy)]
+pub(crate) struct BondRow<'a, T> {
+    pub(crate) row: &'a [T],
+    pub(crate) right: &'a [T],
+    pub(crate) left: &'a [T],
+    pub(crate) up: &'a [T],
+    pub(crate) down: &'a [T],
+    pub(crate) bits: &'a [u32],
+    pub(crate) two_w: T,
+}
+
 /// Bond tests of one odd row with the cheap single-precision exponential, into `masks` (bit 0 right, 1 left,
 /// 2 up, 3 down; bits 4–7 flag the tests it cannot decide); returns the union of the flags.
 /// Branch-free; AVX-512 (sixteen sites per vector) where the build has it, with the same
 /// operations in the same order, so the same decisions and flags.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn row_bonds(
-    row: &[f32],
-    right: &[f32],
-    left: &[f32],
-    up: &[f32],
-    down: &[f32],
-    bits: &[u32],
-    two_w: f32,
-    masks: &mut [u8],
-) -> u8 {
+pub(crate) fn row_bonds(b: &BondRow<'_, f32>, masks: &mut [u8]) -> u8 {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     {
-        avx512::row_bonds(row, right, left, up, down, bits, two_w, masks)
+        avx512::row_bonds(b, masks)
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
     {
-        row_bonds_scalar(row, right, left, up, down, bits, two_w, masks, 0)
+        row_bonds_scalar(b, masks, 0)
     }
 }
 
 /// [`row_bonds`] in scalar code (vectorised by the compiler), from site `start` on.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn row_bonds_scalar(
-    row: &[f32],
-    right: &[f32],
-    left: &[f32],
-    up: &[f32],
-    down: &[f32],
-    bits: &[u32],
-    two_w: f32,
-    masks: &mut [u8],
-    start: usize,
-) -> u8 {
+fn row_bonds_scalar(b: &BondRow<'_, f32>, masks: &mut [u8], start: usize) -> u8 {
+    let BondRow {
+        row,
+        right,
+        left,
+        up,
+        down,
+        bits,
+        two_w,
+    } = *b;
     let n = row.len();
     let (right, left, up, down, masks) = (&right[..n], &left[..n], &up[..n], &down[..n], &mut masks[..n]);
     let (b_r, b_l, b_u, b_d) = (&bits[..n], &bits[n..2 * n], &bits[2 * n..3 * n], &bits[3 * n..4 * n]);
@@ -825,17 +821,16 @@ fn row_bonds_scalar(
 
 /// Redo with the accurate exponential the tests that [`row_bonds`] flagged, and clear the
 /// flags.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn row_bonds_exact(
-    row: &[f64],
-    right: &[f64],
-    left: &[f64],
-    up: &[f64],
-    down: &[f64],
-    bits: &[u32],
-    two_w: f64,
-    masks: &mut [u8],
-) {
+pub(crate) fn row_bonds_exact(b: &BondRow<'_, f64>, masks: &mut [u8]) {
+    let BondRow {
+        row,
+        right,
+        left,
+        up,
+        down,
+        bits,
+        two_w,
+    } = *b;
     let n = row.len();
     for k in 0..n {
         let flags = masks[k] >> 4;
@@ -901,7 +896,7 @@ fn lattice_pairs(layout: &Layout, p: FastParams) -> (Vec<[u32; 2]>, Vec<f64>) {
 mod tests {
     use rand::{Rng, RngCore};
 
-    use super::{root_and_flip, root_and_flip_scalar, row_bonds, row_bonds_scalar};
+    use super::{BondRow, root_and_flip, root_and_flip_scalar, row_bonds, row_bonds_scalar};
     use crate::chain_rng;
 
     /// The row kernel (vectorised where the build allows it) gives the masks and flags of
@@ -915,8 +910,17 @@ mod tests {
                 let (row, right, left, up, down) = (v(), v(), v(), v(), v());
                 let bits: Vec<u32> = (0..4 * n).map(|_| rng.next_u32()).collect();
                 let (mut m1, mut m2) = (vec![0u8; n], vec![0u8; n]);
-                let u1 = row_bonds(&row, &right, &left, &up, &down, &bits, 2.0, &mut m1);
-                let u2 = row_bonds_scalar(&row, &right, &left, &up, &down, &bits, 2.0, &mut m2, 0);
+                let b = BondRow {
+                    row: &row,
+                    right: &right,
+                    left: &left,
+                    up: &up,
+                    down: &down,
+                    bits: &bits,
+                    two_w: 2.0,
+                };
+                let u1 = row_bonds(&b, &mut m1);
+                let u2 = row_bonds_scalar(&b, &mut m2, 0);
                 assert_eq!((u1, &m1), (u2, &m2), "n = {n}");
             }
         }

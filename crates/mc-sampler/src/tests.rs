@@ -635,6 +635,21 @@ fn dilatation_with_heatbath_matches_the_free_field() {
     check_close("V m2", binned(&vm2), exact.v_m2().re);
 }
 
+/// Homogeneous nearest-neighbour couplings `h` on `lattice` with the linear term `r` at
+/// every site.
+fn with_linear_term(lattice: &Lattice, h: Homogeneous, r: f64) -> Couplings {
+    let base = Couplings::homogeneous(lattice, h).unwrap();
+    Couplings::on_lattice(
+        lattice,
+        PairSet::NearestNeighbour,
+        base.w().to_vec(),
+        base.a().to_vec(),
+        base.b().to_vec(),
+        vec![r; base.n_sites()],
+    )
+    .unwrap()
+}
+
 /// The global moves' vectorised sums for homogeneous even lattices equal those from the
 /// neighbour tables up to rounding.
 #[test]
@@ -642,25 +657,13 @@ fn global_move_sums_of_the_lattice_path_equal_the_general_ones() {
     use rand::Rng;
     for (lx, ly, r) in [(64, 64, 0.0), (8, 6, 0.1), (4, 10, -0.3), (34, 18, 0.0)] {
         let lattice = Lattice::new(lx, ly).unwrap();
-        let base = Couplings::homogeneous(
-            &lattice,
-            Homogeneous {
-                kappa: 1.0,
-                mu2: -0.9515,
-                lambda: 0.7,
-            },
-        )
-        .unwrap();
-        let v = base.n_sites();
-        let c = Couplings::on_lattice(
-            &lattice,
-            PairSet::NearestNeighbour,
-            base.w().to_vec(),
-            base.a().to_vec(),
-            base.b().to_vec(),
-            vec![r; v],
-        )
-        .unwrap();
+        let h = Homogeneous {
+            kappa: 1.0,
+            mu2: -0.9515,
+            lambda: 0.7,
+        };
+        let c = with_linear_term(&lattice, h, r);
+        let v = c.n_sites();
         let layout = Layout::new(&c);
         let p = layout.fast.unwrap();
         let g = GlobalMoves::new(&layout);
@@ -746,18 +749,8 @@ fn swendsen_wang_lattice_kernel_equals_general_kernel() {
         (Lattice::new(6, 4).unwrap(), 1.3, -1.5, 0.5, -0.2),
     ];
     for (case, (lattice, kappa, mu2, lambda, r)) in cases.into_iter().enumerate() {
-        let h = Homogeneous { kappa, mu2, lambda };
-        let base = Couplings::homogeneous(&lattice, h).unwrap();
-        let v = base.n_sites();
-        let c = Couplings::on_lattice(
-            &lattice,
-            PairSet::NearestNeighbour,
-            base.w().to_vec(),
-            base.a().to_vec(),
-            base.b().to_vec(),
-            vec![r; v],
-        )
-        .unwrap();
+        let c = with_linear_term(&lattice, Homogeneous { kappa, mu2, lambda }, r);
+        let v = c.n_sites();
         let layout = Layout::new(&c);
         assert!(layout.fast.is_some());
         let (mut fast, mut general) = (SwendsenWang::new(&layout), SwendsenWang::new(&layout));
@@ -793,7 +786,7 @@ fn swendsen_wang_lattice_kernel_equals_general_kernel() {
 /// it cannot decide) makes exactly the decisions of the accurate test `u ≥ exp(−2wφφ')`.
 #[test]
 fn swendsen_wang_row_bonds_equal_accurate_test() {
-    use crate::swendsen_wang::{bond_cheap, bond_exact, row_bonds, row_bonds_exact};
+    use crate::swendsen_wang::{BondRow, bond_cheap, bond_exact, row_bonds, row_bonds_exact};
     use rand::{Rng, RngCore};
     let mut rng = chain_rng(98, 0);
     let n = 32;
@@ -806,8 +799,26 @@ fn swendsen_wang_row_bonds_equal_accurate_test() {
         let mut masks = vec![0u8; n];
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let (r32, right32, left32, up32, down32) = (f32s(&row), f32s(&right), f32s(&left), f32s(&up), f32s(&down));
-        if row_bonds(&r32, &right32, &left32, &up32, &down32, &bits, two_w as f32, &mut masks) > 0 {
-            row_bonds_exact(&row, &right, &left, &up, &down, &bits, two_w, &mut masks);
+        let cheap = BondRow {
+            row: &r32,
+            right: &right32,
+            left: &left32,
+            up: &up32,
+            down: &down32,
+            bits: &bits,
+            two_w: two_w as f32,
+        };
+        if row_bonds(&cheap, &mut masks) > 0 {
+            let accurate = BondRow {
+                row: &row,
+                right: &right,
+                left: &left,
+                up: &up,
+                down: &down,
+                bits: &bits,
+                two_w,
+            };
+            row_bonds_exact(&accurate, &mut masks);
         }
         for k in 0..n {
             let nb = [right[k], left[k], up[k], down[k]];

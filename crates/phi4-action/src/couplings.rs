@@ -196,10 +196,7 @@ impl Couplings {
             neighbour_w.extend(graph.incident_edges(i).iter().map(|&k| w[k as usize]));
             neighbour_offsets.push(neighbour_w.len());
         }
-        let same = |v: &[f64]| v.iter().all(|x| x.to_bits() == v[0].to_bits()).then(|| v[0]);
-        let uniform = (n > 0 && n_pairs > 0)
-            .then(|| Some([same(&w)?, same(&a)?, same(&b)?, same(&r)?]))
-            .flatten();
+        let uniform = (|| Some([uniform(&w)?, uniform(&a)?, uniform(&b)?, uniform(&r)?]))();
         let couplings = Self {
             graph,
             lattice,
@@ -338,12 +335,17 @@ impl Couplings {
         self.as_homogeneous_with_diagonal().map(|(h, _)| h)
     }
 
+    /// `[w, a, b, r]` when each is the same on every pair and site (homogeneous couplings
+    /// on any graph), computed once at construction.
+    pub fn uniform_params(&self) -> Option<[f64; 4]> {
+        self.uniform
+    }
+
     /// `(κ, μ², λ)` and the diagonal coupling `g′`, when these are homogeneous lattice
     /// couplings (uniform on each pair set, `g′ = 0` without diagonals, `κ = 0` with only
     /// diagonals) with `r = 0`.
     pub fn as_homogeneous_with_diagonal(&self) -> Option<(Homogeneous, f64)> {
         let (lattice, pair_set) = self.lattice?;
-        let uniform = |v: &[f64]| v.iter().all(|x| *x == v[0]).then(|| v[0]);
         if self.r.iter().any(|x| *x != 0.0) {
             return None;
         }
@@ -553,6 +555,12 @@ impl ComplexAction {
     pub fn action(&self, phi: &[f64]) -> Complex64 {
         Complex64::new(self.real.action(phi), self.imag_action(phi))
     }
+}
+
+/// The common value of `v`, if it has one (`None` when empty).
+fn uniform(v: &[f64]) -> Option<f64> {
+    let first = *v.first()?;
+    v.iter().all(|x| *x == first).then_some(first)
 }
 
 /// `Σ_⟨ij⟩ w_ij φ_iφ_j` on a periodic lattice with the nearest-neighbour pair order of
