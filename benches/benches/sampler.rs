@@ -7,6 +7,7 @@
 //!   reading along L shows that the cost per site does not grow with the volume;
 //! - `metropolis_general/L`: the same with slightly inhomogeneous `a`, which forces the
 //!   general neighbour-table kernel;
+//! - `measure/L`: measuring one configuration (`Chain::measure`), per site;
 //! - `heatbath/L`: one exact heat-bath sweep;
 //! - `wolff/L`: Wolff clusters until at least V sites were added (elements = V; the exact
 //!   ns per site added is printed on stderr);
@@ -71,6 +72,20 @@ fn metropolis(c: &mut Criterion) {
         inhomogeneous,
         Algorithm::Metropolis,
     );
+}
+
+/// Measuring one configuration (`Chain::measure`: action, `m`, `φ²`, `φ⁴`, the
+/// nearest-neighbour product), per site.
+fn measure(c: &mut Criterion) {
+    let mut g = c.benchmark_group("measure");
+    for l in [64usize, 256] {
+        let mut chain = thermalised(&talk_point(l), Algorithm::Metropolis, 50);
+        g.throughput(Throughput::Elements((l * l) as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
+            b.iter(|| black_box(chain.measure()))
+        });
+    }
+    g.finish();
 }
 
 fn heatbath(c: &mut Criterion) {
@@ -222,5 +237,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(3))
 }
 
-criterion_group! { name = benches; config = config(); targets = random_words, metropolis, heatbath, wolff, two_chains, one_chain_split, linear_cost }
+criterion_group! { name = benches; config = config(); targets = random_words, metropolis, measure, heatbath, wolff, two_chains, one_chain_split, linear_cost }
 criterion_main!(benches);

@@ -60,7 +60,8 @@
 //! VM; labelling about 4.5, bond tests about 2 plus 1 for their random words, flips about
 //! 1), against 84–104 ns per site added for Wolff.  The global-move pass (vectorised sums)
 //! costs about 1.5 ns per site.  Measuring a configuration ([`Chain::measure`]: action,
-//! `m`, `φ²`, `φ⁴`, nearest-neighbour product) costs about 3 ns per site on 256².
+//! `m`, `φ²`, `φ⁴`, nearest-neighbour product) costs about 3.3 ns per site on 64² and 256²
+//! (`measure` bench).
 //!
 //! The hybrid schedule (four rounds of a Metropolis sweep and a global-move pass, then one
 //! Swendsen–Wang update) has τ_int(m²) = 4.4–4.8 sweeps at the talk's point on 64² (4.54 ±
