@@ -6,6 +6,7 @@ use mrf_graph::Lattice;
 use phi4_action::{Couplings, Observables};
 use rayon::prelude::*;
 
+use crate::checkpoint::ChainState;
 use crate::cluster::Wolff;
 use crate::global::GlobalMoves;
 use crate::layout::Layout;
@@ -183,6 +184,7 @@ pub struct Chain {
     global: Option<GlobalMoves>,
     step: f64,
     clusters_per_sweep: usize,
+    split_rows: bool,
     stats: ChainStats,
 }
 
@@ -239,8 +241,93 @@ impl Chain {
             global,
             step,
             clusters_per_sweep: 1,
+            split_rows: false,
             stats: ChainStats::default(),
         })
+    }
+
+    /// A chain of `couplings` in the state `state` (from [`Chain::state`], e.g. read from a
+    /// checkpoint): it continues exactly as the chain that was saved.
+    pub fn from_state(couplings: &Couplings, state: ChainState) -> Result<Self, SamplerError> {
+        let algorithm = Algorithm::from_name(&state.algorithm)?;
+        let mut chain = Self::new(couplings, algorithm, state.rng)?;
+        chain.set_field(&state.field)?;
+        chain.set_step_size(state.step)?;
+        chain.set_clusters_per_sweep(state.clusters_per_sweep)?;
+        match (&mut chain.global, state.global_steps) {
+            (Some(g), Some([scale, shift])) if scale > 0.0 && shift > 0.0 && scale.is_finite() && shift.is_finite() => {
+                g.eps_scale = scale;
+                g.eps_shift = shift;
+            }
+            (None, None) => {}
+            _ => {
+                return Err(SamplerError::InvalidConfig(format!(
+                    "the saved chain's global-move steps {:?} do not fit the {} schedule",
+                    state.global_steps, state.algorithm
+                )));
+            }
+        }
+        chain.stats = state.stats.into();
+        Ok(chain)
+    }
+
+    /// The state of the chain: everything its future depends on (see [`crate::checkpoint`]).
+    pub fn state(&self) -> ChainState {
+        ChainState {
+            algorithm: self.algorithm.name().to_string(),
+            field: self.field(),
+            rng: self.rng.clone(),
+            step: self.step,
+            clusters_per_sweep: self.clusters_per_sweep,
+            global_steps: self.global.as_ref().map(|g| [g.eps_scale, g.eps_shift]),
+            stats: self.stats.into(),
+        }
+    }
+
+    /// Replaces the couplings in place by `couplings`, which must live on the same graph:
+    /// the field, the generator, the tuned step sizes and the counters are kept, the
+    /// kernels' caches are refreshed, and nothing is reallocated while the couplings stay
+    /// of the same kind (homogeneous or not, with or without a linear term).  The chain then
+    /// samples `exp(−S(φ; θ′))`; the result is bit-identical to a new chain built for
+    /// `couplings` with this chain's field, generator and step sizes.
+    pub fn set_couplings(&mut self, couplings: &Couplings) -> Result<(), SamplerError> {
+        self.couplings.assign(couplings)?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Replaces the parameters in place by `θ = [w | a | b | r]` (the layout of
+    /// [`Couplings::params`]), validated by [`Couplings::set_params`] (no dense check while
+    /// every `b_i > 0`); on error the chain is unchanged.  See [`Chain::set_couplings`].
+    pub fn set_params(&mut self, theta: &[f64]) -> Result<(), SamplerError> {
+        self.couplings.set_params(theta)?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Brings every coupling-derived cache up to date with `self.couplings`.
+    fn refresh(&mut self) {
+        self.layout.refresh(&self.couplings);
+        let fast = self.layout.fast.filter(|_| self.algorithm.uses_metropolis());
+        self.lattice_kernel = fast.map(|p| {
+            let mut kernel = LatticeKernel::new(p);
+            kernel.split_rows = self.split_rows;
+            kernel
+        });
+        if let Some(sw) = &mut self.sw {
+            *sw = SwendsenWang::new(&self.layout);
+        }
+        if let Some(global) = &mut self.global {
+            global.refresh(&self.layout);
+        }
+    }
+
+    /// Applies `f` to the couplings and the current field (site order): a per-configuration
+    /// measurement of anything (e.g. `∂S/∂θ`, a target action `A(φ)`) without copying the
+    /// field out.
+    pub fn measure_with<M>(&mut self, f: impl FnOnce(&Couplings, &[f64]) -> M) -> M {
+        self.layout.to_sites(&self.field, &mut self.sites);
+        f(&self.couplings, &self.sites)
     }
 
     /// The couplings.
@@ -271,6 +358,7 @@ impl Chain {
     /// and without splitting, on any number of threads.  [`run_chains`] turns it on when
     /// there are fewer chains than threads.  Only the vectorised lattice kernel splits.
     pub fn set_split_rows(&mut self, on: bool) {
+        self.split_rows = on;
         if let Some(kernel) = &mut self.lattice_kernel {
             kernel.split_rows = on;
         }
@@ -690,6 +778,47 @@ impl RunOutput {
     }
 }
 
+/// A per-configuration measurement made by the parallel runner ([`run_chains_with`]): it
+/// sees the couplings and every measured configuration (site order) and keeps what it
+/// needs, e.g. running sums of `∂S/∂θ`, `A(φ)` and their products, so nothing needs the
+/// configurations stored.
+pub trait Measure {
+    /// Records one configuration.
+    fn record(&mut self, couplings: &Couplings, phi: &[f64]);
+}
+
+/// No measurement beyond the built-in observables.
+impl Measure for () {
+    fn record(&mut self, _: &Couplings, _: &[f64]) {}
+}
+
+/// The values `f(θ, φ)` of every measured configuration, in order.
+#[derive(Debug, Clone)]
+pub struct Series<F, M> {
+    f: F,
+    /// One value per measured configuration.
+    pub values: Vec<M>,
+}
+
+impl<F, M> Series<F, M>
+where
+    F: FnMut(&Couplings, &[f64]) -> M,
+{
+    /// A series of `f`, empty.
+    pub fn new(f: F) -> Self {
+        Self { f, values: Vec::new() }
+    }
+}
+
+impl<F, M> Measure for Series<F, M>
+where
+    F: FnMut(&Couplings, &[f64]) -> M,
+{
+    fn record(&mut self, couplings: &Couplings, phi: &[f64]) {
+        self.values.push((self.f)(couplings, phi));
+    }
+}
+
 /// Run `config.n_chains` independent chains of `couplings` in parallel (rayon).
 ///
 /// Chain `c` draws from [`chain_rng`]`(config.seed, c)` only, and the results are
@@ -702,26 +831,75 @@ pub fn run_chains<F>(couplings: &Couplings, config: &RunConfig, progress: F) -> 
 where
     F: Fn(u64) + Sync,
 {
+    run_chains_with(couplings, config, |_| (), progress).map(|(out, _)| out)
+}
+
+/// [`run_chains`] with a measurement hook: chain `c` records every measured configuration
+/// into its own `make(c)` ([`Measure`]), and the measurements come back in chain order
+/// beside the run's output, ready for a reduction that does not depend on the number of
+/// threads.
+///
+/// ```
+/// use mc_sampler::{run_chains_with, Algorithm, RunConfig, Series};
+/// use mrf_graph::Lattice;
+/// use phi4_action::targets;
+///
+/// let a = targets::a(&Lattice::new(4, 4).unwrap()).unwrap();
+/// let config = RunConfig {
+///     algorithm: Algorithm::HeatBath, n_chains: 2, n_therm: 10, n_sweeps: 20, measure_every: 1,
+///     seed: 1, save_configs: false, two_point: false, progress_every: 0,
+/// };
+/// // The action of every measured configuration, recomputed by the hook.
+/// let (out, series) = run_chains_with(&a, &config, |_| Series::new(|c: &phi4_action::Couplings, phi: &[f64]| c.action(phi)), |_| {}).unwrap();
+/// let stored: Vec<f64> = out.chains[1].observables.iter().map(|o| o.action_density * 16.0).collect();
+/// assert!(series[1].values.iter().zip(&stored).all(|(s, t)| (s - t).abs() < 1e-9));
+/// ```
+pub fn run_chains_with<A, Mk, F>(
+    couplings: &Couplings,
+    config: &RunConfig,
+    make: Mk,
+    progress: F,
+) -> Result<(RunOutput, Vec<A>), SamplerError>
+where
+    A: Measure + Send,
+    Mk: Fn(u64) -> A + Sync,
+    F: Fn(u64) + Sync,
+{
     config.validate(couplings)?;
     let start = Instant::now();
-    let chains = (0..config.n_chains as u64)
+    let (chains, measured): (Vec<_>, Vec<_>) = (0..config.n_chains as u64)
         .into_par_iter()
-        .map(|c| run_one(couplings, config, c, &progress))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|c| {
+            let mut m = make(c);
+            run_one(couplings, config, c, &progress, &mut m).map(|out| (out, m))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     let two_point_r_max = config
         .two_point
         .then(|| couplings.lattice().map(|(l, _)| l.lx().min(l.ly()) / 2))
         .flatten();
-    Ok(RunOutput {
-        chains,
-        two_point_r_max,
-        wall_seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok((
+        RunOutput {
+            chains,
+            two_point_r_max,
+            wall_seconds: start.elapsed().as_secs_f64(),
+        },
+        measured,
+    ))
 }
 
-fn run_one<F>(couplings: &Couplings, config: &RunConfig, c: u64, progress: &F) -> Result<ChainOutput, SamplerError>
+fn run_one<F, A>(
+    couplings: &Couplings,
+    config: &RunConfig,
+    c: u64,
+    progress: &F,
+    measure: &mut A,
+) -> Result<ChainOutput, SamplerError>
 where
     F: Fn(u64) + Sync,
+    A: Measure,
 {
     let mut chain = Chain::new(couplings, config.algorithm, chain_rng(config.seed, c))?;
     chain.set_split_rows(config.n_chains < rayon::current_num_threads());
@@ -749,6 +927,7 @@ where
         chain.sweep();
         if sweep % config.measure_every == 0 {
             observables.push(chain.measure());
+            measure.record(couplings, &chain.sites);
             if let Some(configs) = &mut configs {
                 configs.extend_from_slice(&chain.sites);
             }

@@ -602,7 +602,10 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Write `path` atomically: a temporary file in the same directory, fsync, rename, and a
 /// best-effort fsync of the directory.
-fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<(), SamplerError> {
+pub(crate) fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), SamplerError> {
     let io_err = |action, path: &Path, source| SamplerError::Io {
         action,
         path: path.into(),

@@ -24,6 +24,18 @@ pub enum SamplerError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A file is not a readable checkpoint: wrong magic, version or kind, truncated,
+    /// corrupted, undecodable.
+    #[error("{path} is not a valid checkpoint: {reason}")]
+    CorruptCheckpoint {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// New couplings or parameters for a chain are invalid.
+    #[error(transparent)]
+    Action(#[from] phi4_action::ActionError),
     /// A file is not a readable ensemble: wrong magic, truncated, corrupted, undecodable.
     #[error("{path} is not a valid ensemble file: {reason}")]
     CorruptEnsemble {

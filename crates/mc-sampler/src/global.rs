@@ -82,20 +82,29 @@ impl Sums {
 impl GlobalMoves {
     pub(crate) fn new(layout: &Layout) -> Self {
         let n = layout.n_sites();
-        let weighted_degree: Vec<f64> = (0..n).map(|s| layout.neighbours(s).1.iter().sum()).collect();
-        let pair_weight = 0.5 * weighted_degree.iter().sum::<f64>();
         // A first guess: the curvature of S(sφ) in ln s is about 2V, and the curvature of the
         // shift is of order V; thermalisation tunes both.
         let eps = 1.0 / (n as f64).sqrt();
-        Self {
+        let mut moves = Self {
             eps_scale: eps,
             eps_shift: 2.0 * eps,
-            weighted_degree,
-            pair_weight,
+            weighted_degree: vec![0.0; n],
+            pair_weight: 0.0,
             tries: (TRIES, TRIES),
             scale_counts: (0, 0),
             shift_counts: (0, 0),
+        };
+        moves.refresh(layout);
+        moves
+    }
+
+    /// Recomputes the coupling-dependent sums after the couplings of `layout` changed (same
+    /// graph); step sizes and counters are kept.
+    pub(crate) fn refresh(&mut self, layout: &Layout) {
+        for (s, d) in self.weighted_degree.iter_mut().enumerate() {
+            *d = layout.neighbours(s).1.iter().sum();
         }
+        self.pair_weight = 0.5 * self.weighted_degree.iter().sum::<f64>();
     }
 
     fn sums(&self, layout: &Layout, field: &[f64]) -> Sums {

@@ -31,6 +31,9 @@ pub(crate) struct Layout {
     pub(crate) has_r: bool,
     /// Number of colour classes.
     pub(crate) n_colours: usize,
+    /// `(Lx, Ly)` of a periodic nearest-neighbour lattice with even extents (checkerboard
+    /// storage order), whatever the couplings.
+    checkerboard: Option<(usize, usize)>,
     /// The homogeneous even-extent nearest-neighbour lattice, when the couplings are one.
     pub(crate) fast: Option<FastParams>,
 }
@@ -51,12 +54,13 @@ impl Layout {
     pub(crate) fn new(c: &Couplings) -> Self {
         let n = c.n_sites();
         let checkerboard = match c.lattice() {
-            Some((lattice, PairSet::NearestNeighbour)) if lattice.is_checkerboard_bipartite() => Some(lattice),
+            Some((lattice, PairSet::NearestNeighbour)) if lattice.is_checkerboard_bipartite() => {
+                Some((lattice.lx(), lattice.ly()))
+            }
             _ => None,
         };
         let (perm, n_colours) = match checkerboard {
-            Some(lattice) => {
-                let (lx, ly) = (lattice.lx(), lattice.ly());
+            Some((lx, ly)) => {
                 let mut perm = Vec::with_capacity(n);
                 for parity in 0..2 {
                     for y in 0..ly {
@@ -74,37 +78,49 @@ impl Layout {
         }
         let mut offsets = Vec::with_capacity(n + 1);
         let mut nbr = Vec::new();
-        let mut w = Vec::new();
         offsets.push(0);
         for &i in &perm {
-            let (js, ws) = c.neighbours(i as usize);
+            let (js, _) = c.neighbours(i as usize);
             nbr.extend(js.iter().map(|&j| inv[j as usize]));
-            w.extend_from_slice(ws);
             offsets.push(nbr.len() as u32);
         }
-        let permute = |v: &[f64]| perm.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
-        let fast = checkerboard
-            .zip(c.uniform_params())
-            .map(|(lattice, [w, a, b, r])| FastParams {
-                lx: lattice.lx(),
-                ly: lattice.ly(),
-                w,
-                a,
-                b,
-                r,
-            });
-        Self {
-            a: permute(c.a()),
-            b: permute(c.b()),
-            r: permute(c.r()),
-            has_r: c.r().iter().any(|x| *x != 0.0),
+        let mut layout = Self {
+            a: vec![0.0; n],
+            b: vec![0.0; n],
+            r: vec![0.0; n],
+            has_r: false,
+            w: vec![0.0; nbr.len()],
             perm,
             offsets,
             nbr,
-            w,
             n_colours,
-            fast,
+            checkerboard,
+            fast: None,
+        };
+        layout.refresh(c);
+        layout
+    }
+
+    /// Copies the couplings of `c` into storage order, in place.  `c` must have the graph
+    /// this layout was built for (the storage order depends on the graph only).
+    pub(crate) fn refresh(&mut self, c: &Couplings) {
+        debug_assert_eq!(c.n_sites(), self.n_sites());
+        let mut k = 0;
+        for &i in &self.perm {
+            let (_, ws) = c.neighbours(i as usize);
+            self.w[k..k + ws.len()].copy_from_slice(ws);
+            k += ws.len();
         }
+        debug_assert_eq!(k, self.w.len());
+        for (((a, b), r), &i) in self.a.iter_mut().zip(&mut self.b).zip(&mut self.r).zip(&self.perm) {
+            let i = i as usize;
+            (*a, *b, *r) = (c.a()[i], c.b()[i], c.r()[i]);
+        }
+        self.has_r = c.r().iter().any(|x| *x != 0.0);
+        self.fast = self
+            .checkerboard
+            .zip(c.uniform_params())
+            .map(|((lx, ly), [w, a, b, r])| FastParams { lx, ly, w, a, b, r });
     }
 
     /// Number of sites.

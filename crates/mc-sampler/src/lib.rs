@@ -108,6 +108,7 @@
 #![deny(missing_docs)]
 
 mod chain;
+pub mod checkpoint;
 pub mod cluster;
 mod error;
 mod fastexp;
@@ -116,6 +117,8 @@ pub mod heatbath;
 mod keystream;
 mod layout;
 pub mod metropolis;
+mod model;
+mod persistent;
 mod quartic;
 pub mod swendsen_wang;
 
@@ -123,9 +126,14 @@ pub mod ensemble;
 pub mod exact;
 pub mod stats;
 
-pub use chain::{Algorithm, Chain, ChainOutput, ChainStats, RunConfig, RunOutput, Timing, run_chains, two_point_axes};
+pub use chain::{
+    Algorithm, Chain, ChainOutput, ChainStats, Measure, RunConfig, RunOutput, Series, Timing, run_chains,
+    run_chains_with, two_point_axes,
+};
 pub use error::SamplerError;
 pub use keystream::{fill_u32, fill_u32_parallel, fill_u64};
+pub use model::{Model, ModelSampler};
+pub use persistent::PersistentChains;
 pub use quartic::QuarticSampler;
 
 /// The one random number generator of the project: portable and reproducible across

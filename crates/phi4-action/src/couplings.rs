@@ -407,6 +407,91 @@ impl Couplings {
         )
     }
 
+    /// Replace the parameters in place by `θ = [w | a | b | r]` on the same graph: the cheap
+    /// path of training, with no allocation.  The values are validated as by
+    /// [`Couplings::new`] (length, finiteness, `b ≥ 0`); when every `b_i > 0` the action is
+    /// normalisable without further checks, otherwise the quadratic form on the sites with
+    /// `b_i = 0` is checked as at construction.  On error `self` is unchanged.
+    pub fn set_params(&mut self, theta: &[f64]) -> Result<(), ActionError> {
+        if theta.len() != self.n_params() {
+            return Err(ActionError::LengthMismatch {
+                param: "theta",
+                expected: self.n_params(),
+                got: theta.len(),
+            });
+        }
+        for (param, block) in [
+            ("w", ParamBlock::W),
+            ("a", ParamBlock::A),
+            ("b", ParamBlock::B),
+            ("r", ParamBlock::R),
+        ] {
+            let range = self.block(block);
+            if let Some((index, &value)) = theta[range].iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(ActionError::NotFinite { param, index, value });
+            }
+        }
+        let b_new = &theta[self.block(ParamBlock::B)];
+        if let Some((index, &value)) = b_new.iter().enumerate().find(|(_, v)| **v < 0.0) {
+            return Err(ActionError::NegativeQuartic { index, value });
+        }
+        let needs_check = b_new.contains(&0.0);
+        let previous = needs_check.then(|| self.params());
+        self.write_params(theta);
+        if let Some(previous) = previous
+            && let Err(e) = self.check_normalisable()
+        {
+            self.write_params(&previous);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Copies `θ` into the coupling arrays and refreshes the derived caches (no checks).
+    fn write_params(&mut self, theta: &[f64]) {
+        let (p, v) = (self.n_pairs(), self.n_sites());
+        self.w.copy_from_slice(&theta[..p]);
+        self.a.copy_from_slice(&theta[p..p + v]);
+        self.b.copy_from_slice(&theta[p + v..p + 2 * v]);
+        self.r.copy_from_slice(&theta[p + 2 * v..p + 3 * v]);
+        for i in 0..v {
+            let range = self.neighbour_offsets[i]..self.neighbour_offsets[i + 1];
+            for (slot, &k) in self.neighbour_w[range].iter_mut().zip(self.graph.incident_edges(i)) {
+                *slot = self.w[k as usize];
+            }
+        }
+        self.uniform = (|| {
+            Some([
+                uniform(&self.w)?,
+                uniform(&self.a)?,
+                uniform(&self.b)?,
+                uniform(&self.r)?,
+            ])
+        })();
+    }
+
+    /// Copies the parameters of `other`, which must live on the same graph
+    /// ([`Couplings::same_graph`]), in place and without allocation (`other` was validated
+    /// when it was built).
+    pub fn assign(&mut self, other: &Couplings) -> Result<(), ActionError> {
+        if !self.same_graph(other) {
+            return Err(ActionError::DifferentGraph);
+        }
+        self.w.copy_from_slice(&other.w);
+        self.a.copy_from_slice(&other.a);
+        self.b.copy_from_slice(&other.b);
+        self.r.copy_from_slice(&other.r);
+        self.neighbour_w.copy_from_slice(&other.neighbour_w);
+        self.uniform = other.uniform;
+        Ok(())
+    }
+
+    /// True when `other` has the same graph of pairs (and lattice, if any), so that its
+    /// parameters can be copied into `self` with [`Couplings::set_params`].
+    pub fn same_graph(&self, other: &Couplings) -> bool {
+        self.lattice == other.lattice && self.graph == other.graph
+    }
+
     /// Total action `S(φ; θ)`.
     pub fn action(&self, phi: &[f64]) -> f64 {
         debug_assert_eq!(phi.len(), self.n_sites());

@@ -89,6 +89,9 @@ pub enum ActionError {
         /// What the check found.
         detail: String,
     },
+    /// New couplings for existing ones live on a different graph of pairs.
+    #[error("the new couplings live on a different graph (sites or pairs differ); build a new chain for them")]
+    DifferentGraph,
     /// The graph of the pairs is malformed.
     #[error(transparent)]
     Graph(#[from] mrf_graph::GraphError),

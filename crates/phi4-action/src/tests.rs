@@ -369,3 +369,29 @@ proptest! {
         prop_assert!(f.blanket_violation(c.graph(), &c, &phi, &other, 1, &[-1.0, 0.4, 1.1]) < 1e-10);
     }
 }
+
+proptest! {
+    /// Parameters set in place give exactly the couplings `with_params` builds (caches
+    /// included), and a refused update leaves the couplings unchanged.
+    #[test]
+    fn set_params_in_place_equals_a_rebuild(
+        kind in 0usize..4, l in 4usize..7, draws in proptest::collection::vec(-1.0f64..1.0, 64),
+    ) {
+        let mut c = random_couplings(graph_of(kind, l), &draws, true);
+        let target = random_couplings(graph_of(kind, l), &draws[7..], true);
+        let theta = target.params();
+        c.set_params(&theta).unwrap();
+        prop_assert_eq!(&c, &c.with_params(&theta).unwrap());
+        prop_assert_eq!(&c, &target);
+        let before = c.clone();
+        let mut bad = theta.clone();
+        bad[c.block(ParamBlock::B).start] = -1.0;
+        prop_assert!(c.set_params(&bad).is_err());
+        bad[c.block(ParamBlock::B).start] = f64::NAN;
+        prop_assert!(c.set_params(&bad).is_err());
+        prop_assert_eq!(&c, &before);
+        let mut other = before.clone();
+        other.assign(&random_couplings(graph_of(kind, l), &draws[3..], false)).unwrap();
+        prop_assert_eq!(&other, &random_couplings(graph_of(kind, l), &draws[3..], false));
+    }
+}

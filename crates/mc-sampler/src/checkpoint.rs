@@ -1,0 +1,234 @@
+//! Checkpoints: the exact state of Markov chains (and of whatever steers them), so that a run
+//! can stop and resume bit-identically.
+//!
+//! A checkpoint holds a *kind* (what the payload is, e.g. `"chains"` for
+//! [`PersistentChains`](crate::PersistentChains) or a trainer's own state) and a payload of
+//! any serde type; [`ChainState`] is the state of one [`Chain`](crate::Chain): field,
+//! generator (key, stream and word position), tuned step sizes and counters.  Restoring a
+//! chain from its state and continuing gives exactly the bits of the chain that never
+//! stopped.
+//!
+//! # File format (version 1)
+//!
+//! The family of the ensemble file: all integers little-endian.
+//!
+//! | offset   | size | content                                                   |
+//! |----------|------|-----------------------------------------------------------|
+//! | 0        | 8    | magic bytes [`MAGIC`] = `b"QFTMLCKP"`                     |
+//! | 8        | 4    | format version, `u32` ([`FORMAT_VERSION`])                |
+//! | 12       | 8    | payload length `L` in bytes, `u64`                        |
+//! | 20       | `L`  | payload: `bincode` 2 (serde), `config::standard()`        |
+//! | 20 + `L` | 4    | CRC-32 (IEEE, `crc32fast`) of the payload, `u32`          |
+//!
+//! The payload is the record `{ kind: String, payload: T }`.  Reading checks the magic,
+//! the version, the length, the checksum, the kind and that the payload decodes completely;
+//! any failure is an error that says what is wrong.  [`save`] writes atomically (temporary
+//! file, fsync, rename), so a checkpoint on disk is always a whole one.
+//!
+//! # Example
+//!
+//! ```
+//! use mc_sampler::{chain_rng, checkpoint, Algorithm, Chain};
+//! use mrf_graph::Lattice;
+//! use phi4_action::targets;
+//!
+//! let couplings = targets::a(&Lattice::new(4, 4).unwrap()).unwrap();
+//! let mut chain = Chain::new(&couplings, Algorithm::Metropolis, chain_rng(1, 0)).unwrap();
+//! chain.thermalise(20);
+//! let bytes = checkpoint::to_bytes("chain", &chain.state());
+//! let mut resumed = Chain::from_state(&couplings, checkpoint::from_bytes("chain", &bytes).unwrap()).unwrap();
+//! chain.sweep();
+//! resumed.sweep();
+//! assert_eq!(chain.field(), resumed.field());
+//! ```
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{ChainStats, SamplerError, SimRng};
+
+/// The first eight bytes of every checkpoint file.
+pub const MAGIC: [u8; 8] = *b"QFTMLCKP";
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Bytes before the payload: magic, version, payload length.
+const PREFIX_LEN: usize = 8 + 4 + 8;
+/// Bytes after the payload: the CRC-32.
+const CRC_LEN: usize = 4;
+
+/// The state of one [`Chain`](crate::Chain): everything its future depends on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChainState {
+    /// The schedule ([`Algorithm::name`](crate::Algorithm::name)).
+    pub algorithm: String,
+    /// The field in site order.
+    pub field: Vec<f64>,
+    /// The generator: key, stream and position in the stream.
+    pub rng: SimRng,
+    /// The Metropolis step size.
+    pub step: f64,
+    /// Wolff clusters per sweep.
+    pub clusters_per_sweep: usize,
+    /// Proposal half-widths of the global moves (dilatation, shift), if the schedule uses them.
+    pub global_steps: Option<[f64; 2]>,
+    /// Counters: sweeps, proposals, acceptances, clusters, site updates, seconds.
+    pub stats: StatsRecord,
+}
+
+/// [`ChainStats`] as stored in a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StatsRecord {
+    /// [`ChainStats::sweeps`].
+    pub sweeps: u64,
+    /// [`ChainStats::proposals`].
+    pub proposals: u64,
+    /// [`ChainStats::accepted`].
+    pub accepted: u64,
+    /// [`ChainStats::clusters`].
+    pub clusters: u64,
+    /// [`ChainStats::clusters_flipped`].
+    pub clusters_flipped: u64,
+    /// [`ChainStats::cluster_sites`].
+    pub cluster_sites: u64,
+    /// [`ChainStats::site_updates`].
+    pub site_updates: u64,
+    /// [`ChainStats::update_seconds`].
+    pub update_seconds: f64,
+}
+
+impl From<ChainStats> for StatsRecord {
+    fn from(s: ChainStats) -> Self {
+        Self {
+            sweeps: s.sweeps,
+            proposals: s.proposals,
+            accepted: s.accepted,
+            clusters: s.clusters,
+            clusters_flipped: s.clusters_flipped,
+            cluster_sites: s.cluster_sites,
+            site_updates: s.site_updates,
+            update_seconds: s.update_seconds,
+        }
+    }
+}
+
+impl From<StatsRecord> for ChainStats {
+    fn from(s: StatsRecord) -> Self {
+        Self {
+            sweeps: s.sweeps,
+            proposals: s.proposals,
+            accepted: s.accepted,
+            clusters: s.clusters,
+            clusters_flipped: s.clusters_flipped,
+            cluster_sites: s.cluster_sites,
+            site_updates: s.site_updates,
+            update_seconds: s.update_seconds,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RecordRef<'a, T> {
+    kind: &'a str,
+    payload: &'a T,
+}
+
+#[derive(serde::Deserialize)]
+struct Record<T> {
+    kind: String,
+    payload: T,
+}
+
+/// The file contents of a checkpoint of `kind` holding `payload`.
+pub fn to_bytes<T: Serialize>(kind: &str, payload: &T) -> Vec<u8> {
+    let body = bincode::serde::encode_to_vec(RecordRef { kind, payload }, bincode::config::standard())
+        .expect("encoding plain numbers, strings and vectors into memory cannot fail");
+    let mut bytes = Vec::with_capacity(PREFIX_LEN + body.len() + CRC_LEN);
+    bytes.extend_from_slice(&MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes
+}
+
+/// Decodes and checks checkpoint bytes of `kind` (errors name the file `<memory>`).
+pub fn from_bytes<T: DeserializeOwned>(kind: &str, bytes: &[u8]) -> Result<T, SamplerError> {
+    decode(kind, bytes, Path::new("<memory>"))
+}
+
+/// Writes a checkpoint of `kind` to `path`, atomically.
+pub fn save<T: Serialize>(path: impl AsRef<Path>, kind: &str, payload: &T) -> Result<(), SamplerError> {
+    let bytes = to_bytes(kind, payload);
+    crate::ensemble::write_atomic(path.as_ref(), |w| std::io::Write::write_all(w, &bytes))
+}
+
+/// Reads and checks a checkpoint of `kind` from `path`.
+pub fn load<T: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<T, SamplerError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| SamplerError::Io {
+        action: "read",
+        path: path.into(),
+        source,
+    })?;
+    decode(kind, &bytes, path)
+}
+
+fn decode<T: DeserializeOwned>(kind: &str, bytes: &[u8], path: &Path) -> Result<T, SamplerError> {
+    let corrupt = |reason: String| {
+        Err(SamplerError::CorruptCheckpoint {
+            path: path.into(),
+            reason,
+        })
+    };
+    if bytes.len() < PREFIX_LEN + CRC_LEN {
+        return corrupt(format!(
+            "{} bytes is shorter than the {} bytes of an empty checkpoint",
+            bytes.len(),
+            PREFIX_LEN + CRC_LEN
+        ));
+    }
+    if bytes[..8] != MAGIC {
+        return corrupt("the file does not start with the checkpoint magic bytes QFTMLCKP".into());
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return corrupt(format!(
+            "format version {version}, but this build reads version {FORMAT_VERSION}; resume with the qftml version that wrote it"
+        ));
+    }
+    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let expected = (PREFIX_LEN as u128) + (len as u128) + (CRC_LEN as u128);
+    if expected != bytes.len() as u128 {
+        return corrupt(format!(
+            "the header announces {len} payload bytes ({expected} in all) but the file has {} bytes (truncated or extended)",
+            bytes.len()
+        ));
+    }
+    let body = &bytes[PREFIX_LEN..PREFIX_LEN + len as usize];
+    let crc = u32::from_le_bytes(bytes[PREFIX_LEN + len as usize..].try_into().expect("4 bytes"));
+    if crc32fast::hash(body) != crc {
+        return corrupt("the checksum does not match the contents (the file is corrupted)".into());
+    }
+    let (record, used): (Record<T>, usize) = match bincode::serde::decode_from_slice(body, bincode::config::standard())
+    {
+        Ok(ok) => ok,
+        Err(e) => return corrupt(format!("the payload does not decode: {e}")),
+    };
+    if used != body.len() {
+        return corrupt(format!(
+            "{} bytes of the payload are left over after decoding",
+            body.len() - used
+        ));
+    }
+    if record.kind != kind {
+        return corrupt(format!(
+            "it is a checkpoint of {:?}, not of {kind:?}; pass a checkpoint written by the same command",
+            record.kind
+        ));
+    }
+    Ok(record.payload)
+}
