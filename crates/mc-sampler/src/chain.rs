@@ -185,6 +185,8 @@ pub struct Chain {
     step: f64,
     clusters_per_sweep: usize,
     split_rows: bool,
+    /// Storage indices of the sites that are not clamped, when some are.
+    free: Option<Vec<u32>>,
     stats: ChainStats,
 }
 
@@ -242,8 +244,49 @@ impl Chain {
             step,
             clusters_per_sweep: 1,
             split_rows: false,
+            free: None,
             stats: ChainStats::default(),
         })
+    }
+
+    /// Clamps the sites `sites` (site indices) at their current values: from now on sweeps
+    /// update only the other sites, so the chain samples the conditional distribution of the
+    /// free sites given the clamped ones (set their values first with [`Chain::set_field`]).
+    /// An empty list releases every site.  Clamping needs a single-site schedule (heat bath);
+    /// cluster and global moves would move clamped sites.
+    pub fn set_clamped(&mut self, sites: &[usize]) -> Result<(), SamplerError> {
+        let n = self.n_sites();
+        if let Some(&i) = sites.iter().find(|&&i| i >= n) {
+            return Err(SamplerError::InvalidConfig(format!(
+                "cannot clamp site {i}: the lattice has {n} sites (0..{n})"
+            )));
+        }
+        if sites.is_empty() {
+            self.free = None;
+            return Ok(());
+        }
+        if self.algorithm != Algorithm::HeatBath {
+            return Err(SamplerError::InvalidConfig(format!(
+                "clamped sites need the heatbath schedule, not {}; cluster and global moves would move them",
+                self.algorithm.name()
+            )));
+        }
+        let mut clamped = vec![false; n];
+        sites.iter().for_each(|&i| clamped[i] = true);
+        let free = (0..n as u32)
+            .filter(|&s| !clamped[self.layout.perm[s as usize] as usize])
+            .collect();
+        self.free = Some(free);
+        Ok(())
+    }
+
+    /// The clamped sites (site indices, ascending), empty when none are.
+    pub fn clamped(&self) -> Vec<usize> {
+        let Some(free) = &self.free else { return Vec::new() };
+        let mut is_free = vec![false; self.n_sites()];
+        free.iter()
+            .for_each(|&s| is_free[self.layout.perm[s as usize] as usize] = true);
+        (0..self.n_sites()).filter(|&i| !is_free[i]).collect()
     }
 
     /// A chain of `couplings` in the state `state` (from [`Chain::state`], e.g. read from a
@@ -267,6 +310,7 @@ impl Chain {
                 )));
             }
         }
+        chain.set_clamped(&state.clamped)?;
         chain.stats = state.stats.into();
         Ok(chain)
     }
@@ -280,6 +324,7 @@ impl Chain {
             step: self.step,
             clusters_per_sweep: self.clusters_per_sweep,
             global_steps: self.global.as_ref().map(|g| [g.eps_scale, g.eps_shift]),
+            clamped: self.clamped(),
             stats: self.stats.into(),
         }
     }
@@ -502,10 +547,16 @@ impl Chain {
         let n = self.n_sites() as u64;
         match self.algorithm {
             Algorithm::Metropolis => self.metropolis_sweep(),
-            Algorithm::HeatBath => {
-                heatbath::sweep(&self.layout, &mut self.field, &mut self.rng);
-                self.stats.site_updates += n;
-            }
+            Algorithm::HeatBath => match &self.free {
+                Some(free) => {
+                    heatbath::sweep_free(&self.layout, &mut self.field, &mut self.rng, free);
+                    self.stats.site_updates += free.len() as u64;
+                }
+                None => {
+                    heatbath::sweep(&self.layout, &mut self.field, &mut self.rng);
+                    self.stats.site_updates += n;
+                }
+            },
             Algorithm::Cluster => {
                 self.cluster_sweep();
                 heatbath::sweep(&self.layout, &mut self.field, &mut self.rng);

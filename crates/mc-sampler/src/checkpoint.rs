@@ -75,6 +75,8 @@ pub struct ChainState {
     pub clusters_per_sweep: usize,
     /// Proposal half-widths of the global moves (dilatation, shift), if the schedule uses them.
     pub global_steps: Option<[f64; 2]>,
+    /// Clamped sites (site indices), empty when none are.
+    pub clamped: Vec<usize>,
     /// Counters: sweeps, proposals, acceptances, clusters, site updates, seconds.
     pub stats: StatsRecord,
 }

@@ -14,7 +14,21 @@ use crate::quartic::Envelope;
 /// `phi4_action` have `a_i > 0` wherever `b_i = 0`, so every conditional is normalisable.
 pub(crate) fn sweep<R: Rng + ?Sized>(layout: &Layout, field: &mut [f64], rng: &mut R) {
     for s in 0..field.len() {
-        let h = layout.local_field(field, s);
-        field[s] = Envelope::new(layout.a[s], layout.b[s], h).sample(rng);
+        update(layout, field, rng, s);
     }
+}
+
+/// One heat-bath sweep over the storage indices `free` only (ascending, so still in colour
+/// order); the other sites are held fixed: an exact sweep of the conditional distribution of
+/// the free sites given the clamped ones.
+pub(crate) fn sweep_free<R: Rng + ?Sized>(layout: &Layout, field: &mut [f64], rng: &mut R, free: &[u32]) {
+    for &s in free {
+        update(layout, field, rng, s as usize);
+    }
+}
+
+#[inline]
+fn update<R: Rng + ?Sized>(layout: &Layout, field: &mut [f64], rng: &mut R, s: usize) {
+    let h = layout.local_field(field, s);
+    field[s] = Envelope::new(layout.a[s], layout.b[s], h).sample(rng);
 }

@@ -415,3 +415,60 @@ fn corrupted_checkpoints_are_refused_with_a_reason() {
     let a = phi4_action::targets::a(&lattice).unwrap();
     assert!(PersistentChains::from_states(&a, states).is_err());
 }
+
+#[test]
+fn clamped_sites_give_the_exact_conditional_distribution() {
+    // Free field on 6²: clamp a column and two sites; the free sites are then Gaussian with
+    // precision M_FF and mean −M_FF⁻¹ M_FC x_C.
+    let lattice = Lattice::new(6, 6).unwrap();
+    let c = free(&lattice, 0.4, 0.5);
+    let v = lattice.n_sites();
+    let clamped: Vec<usize> = (0..6).map(|y| 6 * y + 2).chain([13, 35]).collect();
+    let mut field = vec![0.0; v];
+    for (k, &i) in clamped.iter().enumerate() {
+        field[i] = 1.5 - 0.4 * k as f64;
+    }
+    let precision = GaussianMrf::from_couplings(&c).unwrap().precision().clone();
+    let free_sites: Vec<usize> = (0..v).filter(|i| !clamped.contains(i)).collect();
+    let m_ff = precision.select_rows(&free_sites).select_columns(&free_sites);
+    let m_fc = precision.select_rows(&free_sites).select_columns(&clamped);
+    let x_c = nalgebra::DVector::from_iterator(clamped.len(), clamped.iter().map(|&i| field[i]));
+    let cov = m_ff.clone().try_inverse().unwrap();
+    let mean = -(&cov * (m_fc * x_c));
+    let probe = free_sites.iter().position(|&i| i == 15).unwrap();
+    let exact_mean = mean[probe];
+    let exact_sq = cov[(probe, probe)] + exact_mean * exact_mean;
+
+    let series: Vec<(Vec<f64>, Vec<f64>)> = (0..2)
+        .map(|s| {
+            let mut chain = Chain::new(&c, Algorithm::HeatBath, chain_rng(31, s)).unwrap();
+            chain.set_field(&field).unwrap();
+            chain.set_clamped(&clamped).unwrap();
+            assert_eq!(chain.clamped(), {
+                let mut sorted = clamped.clone();
+                sorted.sort();
+                sorted
+            });
+            chain.thermalise(50);
+            let draws: Vec<f64> = (0..6000)
+                .map(|_| {
+                    chain.sweep();
+                    chain.measure_with(|_, phi| phi[15])
+                })
+                .collect();
+            let after = chain.field();
+            assert!(clamped.iter().all(|&i| after[i] == field[i]), "a clamped site moved");
+            (draws.clone(), draws.iter().map(|x| x * x).collect())
+        })
+        .collect();
+    let means: Vec<Vec<f64>> = series.iter().map(|s| s.0.clone()).collect();
+    let squares: Vec<Vec<f64>> = series.iter().map(|s| s.1.clone()).collect();
+    check_mean("conditional mean", &means, exact_mean);
+    check_mean("conditional second moment", &squares, exact_sq);
+
+    // Schedules that move clamped sites are refused; out-of-range sites too.
+    let mut hybrid = Chain::new(&c, Algorithm::Hybrid, chain_rng(1, 0)).unwrap();
+    assert!(hybrid.set_clamped(&[3]).unwrap_err().to_string().contains("heatbath"));
+    let mut hb = Chain::new(&c, Algorithm::HeatBath, chain_rng(1, 0)).unwrap();
+    assert!(hb.set_clamped(&[36]).unwrap_err().to_string().contains("36 sites"));
+}
