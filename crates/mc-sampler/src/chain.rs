@@ -103,8 +103,9 @@ impl Algorithm {
     }
 }
 
-/// Counters of a chain since it was created or since [`Chain::reset_stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// Counters of a chain since it was created or since [`Chain::reset_stats`] (stored in
+/// checkpoints with the chain's state).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChainStats {
     /// Sweeps done.
     pub sweeps: u64,
@@ -311,7 +312,7 @@ impl Chain {
             }
         }
         chain.set_clamped(&state.clamped)?;
-        chain.stats = state.stats.into();
+        chain.stats = state.stats;
         Ok(chain)
     }
 
@@ -325,7 +326,7 @@ impl Chain {
             clusters_per_sweep: self.clusters_per_sweep,
             global_steps: self.global.as_ref().map(|g| [g.eps_scale, g.eps_shift]),
             clamped: self.clamped(),
-            stats: self.stats.into(),
+            stats: self.stats,
         }
     }
 

@@ -47,18 +47,13 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{ChainStats, SamplerError, SimRng};
+use crate::{ChainStats, SamplerError, SimRng, frame};
 
 /// The first eight bytes of every checkpoint file.
 pub const MAGIC: [u8; 8] = *b"QFTMLCKP";
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// Bytes before the payload: magic, version, payload length.
-const PREFIX_LEN: usize = 8 + 4 + 8;
-/// Bytes after the payload: the CRC-32.
-const CRC_LEN: usize = 4;
 
 /// The state of one [`Chain`](crate::Chain): everything its future depends on.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -78,58 +73,7 @@ pub struct ChainState {
     /// Clamped sites (site indices), empty when none are.
     pub clamped: Vec<usize>,
     /// Counters: sweeps, proposals, acceptances, clusters, site updates, seconds.
-    pub stats: StatsRecord,
-}
-
-/// [`ChainStats`] as stored in a checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StatsRecord {
-    /// [`ChainStats::sweeps`].
-    pub sweeps: u64,
-    /// [`ChainStats::proposals`].
-    pub proposals: u64,
-    /// [`ChainStats::accepted`].
-    pub accepted: u64,
-    /// [`ChainStats::clusters`].
-    pub clusters: u64,
-    /// [`ChainStats::clusters_flipped`].
-    pub clusters_flipped: u64,
-    /// [`ChainStats::cluster_sites`].
-    pub cluster_sites: u64,
-    /// [`ChainStats::site_updates`].
-    pub site_updates: u64,
-    /// [`ChainStats::update_seconds`].
-    pub update_seconds: f64,
-}
-
-impl From<ChainStats> for StatsRecord {
-    fn from(s: ChainStats) -> Self {
-        Self {
-            sweeps: s.sweeps,
-            proposals: s.proposals,
-            accepted: s.accepted,
-            clusters: s.clusters,
-            clusters_flipped: s.clusters_flipped,
-            cluster_sites: s.cluster_sites,
-            site_updates: s.site_updates,
-            update_seconds: s.update_seconds,
-        }
-    }
-}
-
-impl From<StatsRecord> for ChainStats {
-    fn from(s: StatsRecord) -> Self {
-        Self {
-            sweeps: s.sweeps,
-            proposals: s.proposals,
-            accepted: s.accepted,
-            clusters: s.clusters,
-            clusters_flipped: s.clusters_flipped,
-            cluster_sites: s.cluster_sites,
-            site_updates: s.site_updates,
-            update_seconds: s.update_seconds,
-        }
-    }
+    pub stats: ChainStats,
 }
 
 #[derive(serde::Serialize)]
@@ -148,13 +92,7 @@ struct Record<T> {
 pub fn to_bytes<T: Serialize>(kind: &str, payload: &T) -> Vec<u8> {
     let body = bincode::serde::encode_to_vec(RecordRef { kind, payload }, bincode::config::standard())
         .expect("encoding plain numbers, strings and vectors into memory cannot fail");
-    let mut bytes = Vec::with_capacity(PREFIX_LEN + body.len() + CRC_LEN);
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&body);
-    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    bytes
+    frame::encode(&MAGIC, FORMAT_VERSION, &body)
 }
 
 /// Decodes and checks checkpoint bytes of `kind` (errors name the file `<memory>`).
@@ -180,57 +118,32 @@ pub fn load<T: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<T
 }
 
 fn decode<T: DeserializeOwned>(kind: &str, bytes: &[u8], path: &Path) -> Result<T, SamplerError> {
-    let corrupt = |reason: String| {
-        Err(SamplerError::CorruptCheckpoint {
-            path: path.into(),
-            reason,
-        })
+    let corrupt = |reason: String| SamplerError::CorruptCheckpoint {
+        path: path.into(),
+        reason,
     };
-    if bytes.len() < PREFIX_LEN + CRC_LEN {
-        return corrupt(format!(
-            "{} bytes is shorter than the {} bytes of an empty checkpoint",
-            bytes.len(),
-            PREFIX_LEN + CRC_LEN
-        ));
-    }
-    if bytes[..8] != MAGIC {
-        return corrupt("the file does not start with the checkpoint magic bytes QFTMLCKP".into());
-    }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    let (version, body) = frame::decode(&MAGIC, "checkpoint", bytes).map_err(corrupt)?;
     if version != FORMAT_VERSION {
-        return corrupt(format!(
+        return Err(corrupt(format!(
             "format version {version}, but this build reads version {FORMAT_VERSION}; resume with the qftml version that wrote it"
-        ));
-    }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    let expected = (PREFIX_LEN as u128) + (len as u128) + (CRC_LEN as u128);
-    if expected != bytes.len() as u128 {
-        return corrupt(format!(
-            "the header announces {len} payload bytes ({expected} in all) but the file has {} bytes (truncated or extended)",
-            bytes.len()
-        ));
-    }
-    let body = &bytes[PREFIX_LEN..PREFIX_LEN + len as usize];
-    let crc = u32::from_le_bytes(bytes[PREFIX_LEN + len as usize..].try_into().expect("4 bytes"));
-    if crc32fast::hash(body) != crc {
-        return corrupt("the checksum does not match the contents (the file is corrupted)".into());
+        )));
     }
     let (record, used): (Record<T>, usize) = match bincode::serde::decode_from_slice(body, bincode::config::standard())
     {
         Ok(ok) => ok,
-        Err(e) => return corrupt(format!("the payload does not decode: {e}")),
+        Err(e) => return Err(corrupt(format!("the payload does not decode: {e}"))),
     };
     if used != body.len() {
-        return corrupt(format!(
+        return Err(corrupt(format!(
             "{} bytes of the payload are left over after decoding",
             body.len() - used
-        ));
+        )));
     }
     if record.kind != kind {
-        return corrupt(format!(
+        return Err(corrupt(format!(
             "it is a checkpoint of {:?}, not of {kind:?}; pass a checkpoint written by the same command",
             record.kind
-        ));
+        )));
     }
     Ok(record.payload)
 }

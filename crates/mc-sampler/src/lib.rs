@@ -112,6 +112,7 @@ pub mod checkpoint;
 pub mod cluster;
 mod error;
 mod fastexp;
+mod frame;
 pub mod global;
 pub mod heatbath;
 mod keystream;
