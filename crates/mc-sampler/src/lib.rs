@@ -117,6 +117,7 @@ mod keystream;
 mod layout;
 pub mod metropolis;
 mod quartic;
+pub mod simd;
 pub mod swendsen_wang;
 
 pub mod ensemble;
