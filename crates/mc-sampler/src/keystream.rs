@@ -254,7 +254,7 @@ mod avx512 {
         unsafe { batch_avx512(k, block, out) }
     }
 
-    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
     fn batch_avx512(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
         let lo: [u32; 16] = std::array::from_fn(|l| block.wrapping_add(l as u64) as u32);
         let hi: [u32; 16] = std::array::from_fn(|l| (block.wrapping_add(l as u64) >> 32) as u32);

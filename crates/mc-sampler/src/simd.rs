@@ -1,9 +1,11 @@
 //! Run-time choice between the vector kernels and the portable ones.
 //!
-//! The AVX-512 kernels (the Metropolis row kernel, the Swendsen–Wang bond tests and flip
-//! pass, the ChaCha8 keystream) are compiled into every x86-64 build as
-//! `#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]` functions, whatever
-//! the build's target CPU.  Whether they run is decided at run time: the CPU is asked once
+//! The AVX-512 kernels (the Metropolis row kernel, the Swendsen–Wang bond tests,
+//! labelling and flip pass, the ChaCha8 keystream) are compiled into every x86-64 build as
+//! `#[target_feature]` functions for AVX-512 F, VL, BW and DQ with the bit-manipulation
+//! instructions every such CPU has (POPCNT, BMI1, BMI2, LZCNT), whatever the build's target
+//! CPU; scalar loops that need the wider instructions to be vectorised well are compiled a
+//! second time inside such functions.  Whether they run is decided at run time: the CPU is asked once
 //! per process (`is_x86_feature_detected!`, cached), and a kernel records the answer when
 //! it is constructed.  Elsewhere (another architecture, an x86-64 CPU without AVX-512) the
 //! portable kernels run.  Both make exactly the same decisions from the same random words,
@@ -50,8 +52,8 @@ thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
 }
 
-/// Whether this CPU can run the AVX-512 kernels (AVX-512 F, VL, BW and DQ); asked once per
-/// process.
+/// Whether this CPU can run the AVX-512 kernels (AVX-512 F, VL, BW and DQ, POPCNT, BMI1,
+/// BMI2, LZCNT); asked once per process.
 pub fn avx512_detected() -> bool {
     static DETECTED: OnceLock<bool> = OnceLock::new();
     *DETECTED.get_or_init(detect)
@@ -63,6 +65,10 @@ fn detect() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("lzcnt")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -130,7 +136,7 @@ impl Isa {
     }
 }
 
-/// Proof that the CPU supports AVX-512 F, VL, BW and DQ: only [`Isa::current`] makes one,
+/// Proof that the CPU has the features of [`avx512_detected`]: only [`Isa::current`] makes one,
 /// after asking the CPU.  The safe entry points of the AVX-512 kernels take it, so their
 /// `#[target_feature]` functions are only ever called on a CPU that has the features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! The row update in AVX-512, eight sites per vector.
 //!
-//! Everything here runs inside `#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]`
-//! functions; the safe entry points take the [`Avx512`] token, which proves that the CPU has
-//! those features.  The operations are those of the scalar code, in the same order, without
+//! Everything here runs inside `#[target_feature]` functions with the features of
+//! [`crate::simd::avx512_detected`]; the safe entry points take the [`Avx512`] token, which
+//! proves that the CPU has them.  The operations are those of the scalar code, in the same order, without
 //! fused multiply–add, so `ΔS` is bit-identical to [`super::delta_s`].
 #![allow(unsafe_code)]
 
@@ -38,7 +38,7 @@ pub(crate) fn rows_update(
     unsafe { rows_update_avx512(own, y0, src, p, refine) }
 }
 
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 fn rows_update_avx512(own: &mut [f64], y0: usize, src: &RowSource<'_>, p: &RowParams, refine: &StreamKey) -> u64 {
     let consts = Consts::new(p);
     let mut accepted = 0;
@@ -50,7 +50,7 @@ fn rows_update_avx512(own: &mut [f64], y0: usize, src: &RowSource<'_>, p: &RowPa
 
 /// The vector pass over the whole vectors of a row, the accurate test in the lanes it
 /// cannot decide and at the sites after the last whole vector.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 #[inline]
 fn update_one_row(x: &mut [f64], row: &Row<'_>, p: &RowParams, consts: &Consts, refine: &StreamKey) -> u64 {
     let n = x.len();
@@ -78,7 +78,7 @@ struct Consts {
 }
 
 impl Consts {
-    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
     #[inline]
     fn new(p: &RowParams) -> Self {
         Self {
@@ -104,7 +104,7 @@ impl Consts {
 ///
 /// # Safety
 /// `k + 8 ≤ row.same.len()` (checked in debug builds).
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 #[inline]
 unsafe fn horizontal_shift_one(row: &Row<'_>, k: usize) -> (__m512d, __m512d) {
     let same = row.same.as_ptr();
@@ -130,7 +130,7 @@ unsafe fn horizontal_shift_one(row: &Row<'_>, k: usize) -> (__m512d, __m512d) {
 /// # Safety
 /// `full` is a multiple of 8, `row.same.len() == x.len()`, and `full` is at most the length
 /// of `x`, `row.up`, `row.down` and `row.words` (checked in debug builds).
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 #[inline]
 unsafe fn vector_part(
     x: &mut [f64],

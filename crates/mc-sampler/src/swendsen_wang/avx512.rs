@@ -1,17 +1,41 @@
 //! The bond tests and the rooting and flip pass in AVX-512, sixteen sites per vector.
 //!
-//! Everything here runs inside `#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]`
-//! functions; the safe entry points take the [`Avx512`] token, which proves that the CPU has
-//! those features.  The operations are those of the scalar code, in the same order, without
+//! Everything here runs inside `#[target_feature]` functions with the features of
+//! [`crate::simd::avx512_detected`]; the safe entry points take the [`Avx512`] token, which
+//! proves that the CPU has them.  The operations are those of the scalar code, in the same order, without
 //! fused multiply–add, so the decisions are the same.
 #![allow(unsafe_code)]
 use std::arch::x86_64::*;
 
+use super::SwendsenWang;
 use super::kernels::{BondRow, CHEAP_REL_ERR, LN2_HI_F32, LN2_LO_F32, MAX_ARG_F32, ROUND_MAGIC_F32, row_bonds_scalar};
 use super::union_find::root_and_flip_scalar;
+use crate::SimRng;
 use crate::simd::Avx512;
 
 const LANES: usize = 16;
+
+/// [`SwendsenWang::bonds_lattice`] compiled with the AVX-512 features.
+pub(super) fn bonds_lattice(_: Avx512, sw: &mut SwendsenWang, field: &[f64], rng: &mut SimRng) {
+    // SAFETY: the token proves that the CPU has the features `bonds_lattice_avx512` enables.
+    unsafe { bonds_lattice_avx512(sw, field, rng) }
+}
+
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
+fn bonds_lattice_avx512(sw: &mut SwendsenWang, field: &[f64], rng: &mut SimRng) {
+    sw.bonds_lattice_inline(field, rng);
+}
+
+/// [`SwendsenWang::label_lattice`] compiled with the AVX-512 features.
+pub(super) fn label_lattice(_: Avx512, sw: &mut SwendsenWang, half: usize) {
+    // SAFETY: the token proves that the CPU has the features `label_lattice_avx512` enables.
+    unsafe { label_lattice_avx512(sw, half) }
+}
+
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
+fn label_lattice_avx512(sw: &mut SwendsenWang, half: usize) {
+    sw.label_lattice_inline(half);
+}
 
 /// [`super::union_find::root_and_flip`], sixteen sites per vector, the rest in scalar code.
 pub(super) fn root_and_flip(
@@ -56,7 +80,7 @@ pub(super) fn row_bonds(_: Avx512, b: &BondRow<'_, f32>, masks: &mut [u8]) -> u8
 }
 
 /// [`super::exp_neg_cheap`] on sixteen lanes, the same operations in the same order.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 #[inline]
 fn exp_neg_cheap(x: __m512) -> __m512 {
     let set = _mm512_set1_ps;
@@ -88,7 +112,7 @@ fn exp_neg_cheap(x: __m512) -> __m512 {
 /// `full` is a multiple of 16 and at most `n = b.row.len()`; `b.right`, `b.left`, `b.up`,
 /// `b.down` and `masks` hold at least `n` entries and `b.bits` at least `4·n` (checked in
 /// debug builds).
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 unsafe fn row_bonds_vector(b: &BondRow<'_, f32>, masks: &mut [u8], full: usize) -> u8 {
     let BondRow {
         row,
@@ -158,7 +182,7 @@ unsafe fn row_bonds_vector(b: &BondRow<'_, f32>, masks: &mut [u8], full: usize) 
 /// `parent.len() == n < 2³¹` and `flip.len()·64 ≥ n`; with `below`, `range` starts at 0,
 /// and without it, every site before `range.start` is rooted (checked in debug builds,
 /// except the rooting).
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 unsafe fn vector_part(
     parent: &mut [u32],
     flip: &[u64],
@@ -239,7 +263,7 @@ unsafe fn vector_part(
 
 /// Panics unless every lane of `p` (the parents of sites `idx`, the vector at site `s`) is
 /// at most its site: the labelling's invariant, on which the gathers' bounds rest.
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 #[inline]
 fn check_parents(p: __m512i, idx: __m512i, s: usize) {
     let bad = _mm512_cmpgt_epu32_mask(p, idx);

@@ -286,7 +286,19 @@ impl SwendsenWang {
         }
     }
 
+    /// Bond tests of the lattice kernel into one mask per odd site.
     pub(crate) fn bonds_lattice(&mut self, field: &[f64], rng: &mut SimRng) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = self.isa.avx512() {
+            return avx512::bonds_lattice(token, self, field, rng);
+        }
+        self.bonds_lattice_inline(field, rng);
+    }
+
+    /// The body of [`Self::bonds_lattice`], compiled once portable and once inside an
+    /// AVX-512 function (its conversions and copies vectorise with the wider registers).
+    #[inline(always)]
+    pub(super) fn bonds_lattice_inline(&mut self, field: &[f64], rng: &mut SimRng) {
         let Some(lat) = &mut self.lattice else { return };
         let FastParams { lx, ly, w, .. } = lat.p;
         let two_w = 2.0 * w;
@@ -347,6 +359,18 @@ impl SwendsenWang {
 
     /// Labelling of the lattice kernel from the bond masks.
     pub(crate) fn label_lattice(&mut self, half: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = self.isa.avx512() {
+            return avx512::label_lattice(token, self, half);
+        }
+        self.label_lattice_inline(half);
+    }
+
+    /// The body of [`Self::label_lattice`], compiled once portable and once inside an
+    /// AVX-512 function (the hanging pass vectorises with the wider registers, the unions
+    /// use the bit-manipulation instructions).
+    #[inline(always)]
+    pub(super) fn label_lattice_inline(&mut self, half: usize) {
         let Some(lat) = &self.lattice else { return };
         let FastParams { lx, ly, .. } = lat.p;
         let n = lx / 2;

@@ -27,7 +27,7 @@ pub(super) fn find(parent: &mut [u32], mut x: u32) -> u32 {
 /// per direction and block of 64 sites, walked bit by bit, so the only branches are the
 /// loop ends.  After each union both ends point at the new root (an index no larger than
 /// either, so `parent[s] ≤ s` still holds), which keeps later finds from them short.
-#[inline(never)]
+#[inline(always)]
 pub(super) fn hang_odd_row(parent: &mut [u32], masks: &[u8], half: usize, n: usize, ly: usize, y: usize) {
     let s = (y + 1) % 2;
     let same = (y * n) as u32;
