@@ -4,11 +4,11 @@
 //! exactly the state `rng.fill(out)` leaves it in (same word position), so kernels may use
 //! either and chains stay bit-identical.  The generator is ChaCha8 ([`crate::SimRng`]), whose
 //! keystream is random-access: block `n` of stream `s` depends only on the key, `s` and `n`.
-//! On x86-64 with AVX-512 the blocks are computed sixteen at a time, one block per 32-bit
-//! lane ("vertical" layout: sixteen registers hold word `w` of sixteen consecutive blocks),
-//! and transposed back to stream order with 64 shuffles.  That costs about a third of
-//! `rand_chacha`'s own four-block AVX2 refill per word.  Elsewhere it falls back to
-//! `rng.fill`.
+//! On x86-64 CPUs with AVX-512 (chosen at run time, [`crate::simd`]) the blocks are computed
+//! sixteen at a time, one block per 32-bit lane ("vertical" layout: sixteen registers hold
+//! word `w` of sixteen consecutive blocks), and transposed back to stream order with 64
+//! shuffles.  That costs about a third of `rand_chacha`'s own four-block AVX2 refill per
+//! word.  Elsewhere it falls back to `rng.fill`.
 //!
 //! [`fill_u64_at`] computes any stretch of the stream without touching the generator, so
 //! several threads can produce disjoint parts of one chain's random words in parallel.
@@ -16,6 +16,7 @@
 use rand::Rng;
 
 use crate::SimRng;
+use crate::simd::Isa;
 
 /// Words (32-bit) per ChaCha block.
 const BLOCK_WORDS: u128 = 16;
@@ -55,50 +56,67 @@ impl StreamKey {
     }
 }
 
-/// Fills `out` exactly as `rng.fill(out)` would, and advances `rng` as that would.
+/// Fills `out` exactly as `rng.fill(out)` would, and advances `rng` as that would (with the
+/// vector kernel where the CPU has it and this thread did not switch it off,
+/// [`crate::simd`]).
 pub fn fill_u64(rng: &mut SimRng, out: &mut [u64]) {
+    fill_u64_with(Isa::current(), rng, out);
+}
+
+/// [`fill_u64`] with the instruction set of the calling kernel.
+pub(crate) fn fill_u64_with(isa: Isa, rng: &mut SimRng, out: &mut [u64]) {
     let pos = rng.get_word_pos();
-    if !accelerated() || !pos.is_multiple_of(2) || out.len() < BATCH_U64 {
+    if !accelerated(isa) || !pos.is_multiple_of(2) || out.len() < BATCH_U64 {
         rng.fill(out);
         return;
     }
-    fill_u64_at(&StreamKey::of(rng), pos, out);
+    fill_u64_at(isa, &StreamKey::of(rng), pos, out);
     rng.set_word_pos(pos + 2 * out.len() as u128);
 }
 
 /// Fills `out` exactly as `rng.fill(out)` would (32-bit words in stream order), and
 /// advances `rng` as that would.
 pub fn fill_u32(rng: &mut SimRng, out: &mut [u32]) {
+    fill_u32_with(Isa::current(), rng, out);
+}
+
+/// [`fill_u32`] with the instruction set of the calling kernel.
+pub(crate) fn fill_u32_with(isa: Isa, rng: &mut SimRng, out: &mut [u32]) {
     let pos = rng.get_word_pos();
-    if !accelerated() || out.len() < 2 * BATCH_U64 {
+    if !accelerated(isa) || out.len() < 2 * BATCH_U64 {
         rng.fill(out);
         return;
     }
-    fill_u32_at(&StreamKey::of(rng), pos, out);
+    fill_u32_at(isa, &StreamKey::of(rng), pos, out);
     rng.set_word_pos(pos + out.len() as u128);
 }
 
 /// [`fill_u32`] with the work split over the current rayon pool: the keystream is
 /// random-access, so the words (and the generator's final state) do not depend on the
-/// number of threads.
+/// number of threads.  The instruction set is chosen on the calling thread.
 pub fn fill_u32_parallel(rng: &mut SimRng, out: &mut [u32]) {
+    fill_u32_parallel_with(Isa::current(), rng, out);
+}
+
+/// [`fill_u32_parallel`] with the instruction set of the calling kernel.
+pub(crate) fn fill_u32_parallel_with(isa: Isa, rng: &mut SimRng, out: &mut [u32]) {
     use rayon::prelude::*;
     const CHUNK: usize = 1 << 15;
-    if !accelerated() || out.len() < 2 * CHUNK {
-        fill_u32(rng, out);
+    if !accelerated(isa) || out.len() < 2 * CHUNK {
+        fill_u32_with(isa, rng, out);
         return;
     }
     let k = StreamKey::of(rng);
     let pos = rng.get_word_pos();
     out.par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(i, chunk)| fill_u32_at(&k, pos + (i * CHUNK) as u128, chunk));
+        .for_each(|(i, chunk)| fill_u32_at(isa, &k, pos + (i * CHUNK) as u128, chunk));
     rng.set_word_pos(pos + out.len() as u128);
 }
 
 /// Fills `out` with the 32-bit words of the keystream from word position `pos` on, without
 /// a generator.
-pub(crate) fn fill_u32_at(k: &StreamKey, pos: u128, out: &mut [u32]) {
+pub(crate) fn fill_u32_at(isa: Isa, k: &StreamKey, pos: u128, out: &mut [u32]) {
     let mut block = (pos / BLOCK_WORDS) as u64;
     let mut skip = (pos % BLOCK_WORDS) as usize;
     let mut done = 0;
@@ -107,10 +125,10 @@ pub(crate) fn fill_u32_at(k: &StreamKey, pos: u128, out: &mut [u32]) {
         let rest = out.len() - done;
         if skip == 0 && rest >= BATCH_WORDS {
             let dst: &mut [u32; BATCH_WORDS] = (&mut out[done..done + BATCH_WORDS]).try_into().expect("batch length");
-            batch(k, block, dst);
+            batch(isa, k, block, dst);
             done += BATCH_WORDS;
         } else {
-            batch(k, block, &mut buf);
+            batch(isa, k, block, &mut buf);
             let take = (BATCH_WORDS - skip).min(rest);
             out[done..done + take].copy_from_slice(&buf[skip..skip + take]);
             done += take;
@@ -127,7 +145,7 @@ pub(crate) fn word_at(k: &StreamKey, index: u64) -> u32 {
 
 /// Fills `out` with the 64-bit words of the keystream that start at the (even) 32-bit word
 /// position `pos`, without a generator.
-pub(crate) fn fill_u64_at(k: &StreamKey, pos: u128, out: &mut [u64]) {
+pub(crate) fn fill_u64_at(isa: Isa, k: &StreamKey, pos: u128, out: &mut [u64]) {
     debug_assert!(pos.is_multiple_of(2));
     let mut block = (pos / BLOCK_WORDS) as u64;
     // Offset (in u64) into the first batch.
@@ -135,7 +153,7 @@ pub(crate) fn fill_u64_at(k: &StreamKey, pos: u128, out: &mut [u64]) {
     let mut done = 0;
     let mut buf = [0u32; BATCH_WORDS];
     while done < out.len() {
-        batch(k, block, &mut buf);
+        batch(isa, k, block, &mut buf);
         let take = (BATCH_U64 - skip).min(out.len() - done);
         for (o, pair) in out[done..done + take].iter_mut().zip(buf[2 * skip..].chunks_exact(2)) {
             *o = u64::from(pair[0]) | (u64::from(pair[1]) << 32);
@@ -146,22 +164,23 @@ pub(crate) fn fill_u64_at(k: &StreamKey, pos: u128, out: &mut [u64]) {
     }
 }
 
-/// Whether [`fill_u64`] runs the vectorised kernel on this build.
-pub(crate) const fn accelerated() -> bool {
-    cfg!(all(target_arch = "x86_64", target_feature = "avx512f"))
+/// Whether `isa` computes the keystream faster than `rng.fill`.
+fn accelerated(isa: Isa) -> bool {
+    isa.avx512().is_some()
 }
 
 /// Sixteen consecutive blocks from block counter `block`, in stream order.
 #[inline]
-fn batch(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-    avx512::batch(k, block, out);
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+fn batch(isa: Isa, k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = isa.avx512() {
+        return avx512::batch(token, k, block, out);
+    }
+    let _ = isa;
     portable_batch(k, block, out);
 }
 
 /// The reference ChaCha8 block function, one block at a time.
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "avx512f"), allow(dead_code))]
 fn portable_batch(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
     for (b, dst) in out.chunks_exact_mut(16).enumerate() {
         dst.copy_from_slice(&chacha8_block(k, block.wrapping_add(b as u64)));
@@ -206,12 +225,14 @@ pub(crate) fn chacha8_block(k: &StreamKey, counter: u64) -> [u32; 16] {
     x
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+/// The keystream in AVX-512, sixteen blocks per batch.
+#[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod avx512 {
     use std::arch::x86_64::*;
 
     use super::{BATCH_WORDS, SIGMA, StreamKey};
+    use crate::simd::Avx512;
 
     macro_rules! quarter {
         ($x:ident, $a:expr, $b:expr, $c:expr, $d:expr) => {
@@ -228,12 +249,12 @@ mod avx512 {
 
     /// Sixteen blocks, one per lane, then a 16 × 16 transpose into stream order.
     #[inline]
-    pub(super) fn batch(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
-        // SAFETY: this module is compiled only when AVX-512F is enabled for the whole build.
+    pub(super) fn batch(_: Avx512, k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
+        // SAFETY: the token proves that the CPU has the features `batch_avx512` enables.
         unsafe { batch_avx512(k, block, out) }
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
     fn batch_avx512(k: &StreamKey, block: u64, out: &mut [u32; BATCH_WORDS]) {
         let lo: [u32; 16] = std::array::from_fn(|l| block.wrapping_add(l as u64) as u32);
         let hi: [u32; 16] = std::array::from_fn(|l| (block.wrapping_add(l as u64) >> 32) as u32);
@@ -378,15 +399,37 @@ mod tests {
         }
     }
 
+    /// The vector kernel gives the portable blocks, where the CPU has it.
     #[test]
     fn vector_batch_equals_portable_batch() {
+        let isa = Isa::current_or_note("keystream batch");
         let k = StreamKey::of(&chain_rng(17, 9));
         for block in [0u64, 16, 12345, u64::from(u32::MAX) - 7, u64::MAX - 15] {
             let (mut fast, mut slow) = ([0u32; BATCH_WORDS], [0u32; BATCH_WORDS]);
-            batch(&k, block, &mut fast);
+            batch(isa, &k, block, &mut fast);
             portable_batch(&k, block, &mut slow);
             assert_eq!(fast, slow, "block {block}");
         }
+    }
+
+    /// With the vector kernels switched off on this thread the fills still give the
+    /// generator's words, through the portable path.
+    #[test]
+    fn fills_with_vector_kernels_off_equal_generator_fill() {
+        crate::simd::set_vector_kernels(false);
+        assert!(!crate::simd::vector_kernels_enabled());
+        let mut a = chain_rng(21, 2);
+        let mut b = a.clone();
+        let (mut fast, mut slow) = (vec![0u64; 1000], vec![0u64; 1000]);
+        fill_u64(&mut a, &mut fast);
+        b.fill(&mut slow[..]);
+        let (mut fast32, mut slow32) = (vec![0u32; 70_001], vec![0u32; 70_001]);
+        fill_u32_parallel(&mut a, &mut fast32);
+        b.fill(&mut slow32[..]);
+        crate::simd::set_vector_kernels(true);
+        assert_eq!(fast, slow);
+        assert_eq!(fast32, slow32);
+        assert_eq!(a.next_u64(), b.next_u64());
     }
 
     #[test]

@@ -788,6 +788,7 @@ fn swendsen_wang_lattice_kernel_equals_general_kernel() {
 fn swendsen_wang_row_bonds_equal_accurate_test() {
     use crate::swendsen_wang::{BondRow, bond_cheap, bond_exact, row_bonds, row_bonds_exact};
     use rand::{Rng, RngCore};
+    let isa = crate::simd::Isa::current_or_note("Swendsen–Wang bond tests");
     let mut rng = chain_rng(98, 0);
     let n = 32;
     let two_w = 2.0;
@@ -808,7 +809,7 @@ fn swendsen_wang_row_bonds_equal_accurate_test() {
             bits: &bits,
             two_w: two_w as f32,
         };
-        if row_bonds(&cheap, &mut masks) > 0 {
+        if row_bonds(isa, &cheap, &mut masks) > 0 {
             let accurate = BondRow {
                 row: &row,
                 right: &right,
@@ -990,6 +991,240 @@ fn golden_values() {
     for (k, m) in magnetisations.iter().enumerate() {
         assert_eq!(m.as_slice(), golden_m[k].as_slice(), "{}", Algorithm::ALL[k].name());
     }
+}
+
+/// The golden values again with the vector kernels switched off on this thread: the
+/// portable kernels give the same bits.
+#[test]
+fn golden_values_with_vector_kernels_off() {
+    portable(golden_values);
+}
+
+// ---------------------------------------------------------------------------------------
+// vector and portable kernels on lattices wide enough to fill the vectors
+
+/// Runs `f` with the vector kernels switched off on this thread (see [`crate::simd`]; the
+/// switch is thread-local, so tests in other threads keep theirs), and switches them back
+/// on afterwards, also when `f` panics.
+fn portable<T>(f: impl FnOnce() -> T) -> T {
+    struct On;
+    impl Drop for On {
+        fn drop(&mut self) {
+            crate::simd::set_vector_kernels(true);
+        }
+    }
+    crate::simd::set_vector_kernels(false);
+    let _on = On;
+    f()
+}
+
+/// Runs `f` once with the vector kernels (where the CPU has them; a note on stderr where it
+/// does not) and once with them switched off, asserts that both give the same value, and
+/// returns it.
+#[track_caller]
+fn vector_and_portable<T: PartialEq + std::fmt::Debug>(what: &str, f: impl Fn() -> T) -> T {
+    if !crate::simd::vector_kernels_enabled() {
+        eprintln!("avx512f not available: vector kernel not exercised ({what})");
+    }
+    let vector = f();
+    let scalar = portable(&f);
+    assert_eq!(vector, scalar, "{what}: vector and portable kernels differ");
+    vector
+}
+
+/// The talk's interacting point (κ = 1, μ² = −0.9515, λ = 0.7) on an `lx × ly` lattice.
+fn talk_point(lx: usize, ly: usize) -> Couplings {
+    let h = Homogeneous {
+        kappa: 1.0,
+        mu2: -0.9515,
+        lambda: 0.7,
+    };
+    Couplings::homogeneous(&Lattice::new(lx, ly).unwrap(), h).unwrap()
+}
+
+/// Golden values of a chain whose rows fill the vectors (eight sites per Metropolis vector,
+/// sixteen per Swendsen–Wang vector; 36 × 20 leaves a tail of two sites per row): the bits
+/// of `m` after each of four sweeps from a cold start, through the vector kernels and the
+/// portable ones, which must agree with each other bit for bit (field and generator too)
+/// and with `golden` (the values of the kernels built with `target-cpu=native` before the
+/// run-time dispatch).
+#[track_caller]
+fn check_wide_golden(c: &Couplings, algorithm: Algorithm, golden: [u64; 4]) {
+    let what = format!("{} on {} sites", algorithm.name(), c.n_sites());
+    let (m, field, word) = vector_and_portable(&what, || {
+        let mut chain = Chain::new(c, algorithm, chain_rng(2027, 3)).unwrap();
+        assert!(chain.uses_lattice_kernel() || algorithm == Algorithm::SwendsenWang);
+        let m: Vec<u64> = (0..4)
+            .map(|_| {
+                chain.sweep();
+                chain.measure().m.to_bits()
+            })
+            .collect();
+        let (field, mut rng) = chain.into_parts();
+        let field: Vec<u64> = field.iter().map(|x| x.to_bits()).collect();
+        (m, field, rand::RngCore::next_u64(&mut rng))
+    });
+    println!("{what}: m {m:?}, next word {word}");
+    assert_eq!(m.as_slice(), golden.as_slice(), "{what}");
+    assert!(field.iter().any(|&x| x != 0));
+}
+
+#[test]
+fn wide_golden_metropolis() {
+    check_wide_golden(
+        &talk_point(32, 32),
+        Algorithm::Metropolis,
+        [
+            4577363740454215289,
+            4575681181370638598,
+            13798499253275938544,
+            13792412026665797924,
+        ],
+    );
+    check_wide_golden(
+        &talk_point(64, 64),
+        Algorithm::Metropolis,
+        [
+            13774257425148918064,
+            13795080807482756423,
+            13798012862481317703,
+            13775626027694975328,
+        ],
+    );
+    check_wide_golden(
+        &talk_point(36, 20),
+        Algorithm::Metropolis,
+        [
+            4581733508690198226,
+            4577029130594988757,
+            4577384894105120556,
+            13795928460618721536,
+        ],
+    );
+}
+
+#[test]
+fn wide_golden_swendsen_wang() {
+    check_wide_golden(
+        &talk_point(32, 32),
+        Algorithm::SwendsenWang,
+        [
+            13802261090610108848,
+            13804593693264507617,
+            13792396445683986088,
+            4568361488972965270,
+        ],
+    );
+    check_wide_golden(
+        &talk_point(64, 64),
+        Algorithm::SwendsenWang,
+        [
+            13790345325904536194,
+            13799636281245055374,
+            4575927281982098595,
+            4572903255579296020,
+        ],
+    );
+    check_wide_golden(
+        &talk_point(36, 20),
+        Algorithm::SwendsenWang,
+        [
+            4570824449625334683,
+            4578130860545224786,
+            13808414677248976442,
+            13807058852162016459,
+        ],
+    );
+    let h = Homogeneous {
+        kappa: 1.0,
+        mu2: -0.9515,
+        lambda: 0.7,
+    };
+    let linear = with_linear_term(&Lattice::square(32).unwrap(), h, 0.02);
+    check_wide_golden(
+        &linear,
+        Algorithm::SwendsenWang,
+        [
+            4577444075125633946,
+            13803796428950881895,
+            13804025739695347220,
+            13805073047218885748,
+        ],
+    );
+}
+
+#[test]
+fn wide_golden_hybrid() {
+    check_wide_golden(
+        &talk_point(32, 32),
+        Algorithm::Hybrid,
+        [
+            13812053453516962948,
+            13817164500030038894,
+            4594918223020808200,
+            13822053954978494762,
+        ],
+    );
+    check_wide_golden(
+        &talk_point(64, 64),
+        Algorithm::Hybrid,
+        [
+            4572921710255913901,
+            13801446653130349438,
+            13801343658691944293,
+            4570216731163238768,
+        ],
+    );
+}
+
+/// `⟨φ²⟩` of the free field on 32 × 32 (κ = 1, μ² = 1) against the exact value, within `K`
+/// standard errors from the Γ-method (autocorrelation included), from one chain run through
+/// the vector kernels and through the portable ones with the same bits.
+#[track_caller]
+fn check_wide_free_field(algorithm: Algorithm, seed: u64) {
+    let c = Couplings::homogeneous(
+        &Lattice::square(32).unwrap(),
+        Homogeneous {
+            kappa: 1.0,
+            mu2: 1.0,
+            lambda: 0.0,
+        },
+    )
+    .unwrap();
+    let exact = FreeField::from_couplings(&c).unwrap().phi2().re;
+    let what = format!("{} free field 32x32", algorithm.name());
+    let series = vector_and_portable(&what, || {
+        let mut chain = Chain::new(&c, algorithm, chain_rng(seed, 0)).unwrap();
+        chain.thermalise(200);
+        (0..3000)
+            .map(|_| {
+                chain.sweep();
+                chain.measure().phi2
+            })
+            .collect::<Vec<f64>>()
+    });
+    let est = crate::stats::gamma_method(&[&series]);
+    assert!(est.warning.is_none(), "{what}: {:?}", est.warning);
+    check_close(
+        &format!("{what} phi2 (tau_int {:.1})", est.tau_int),
+        (est.mean, est.err),
+        exact,
+    );
+}
+
+#[test]
+fn wide_free_field_metropolis() {
+    check_wide_free_field(Algorithm::Metropolis, 41);
+}
+
+#[test]
+fn wide_free_field_swendsen_wang() {
+    check_wide_free_field(Algorithm::SwendsenWang, 42);
+}
+
+#[test]
+fn wide_free_field_hybrid() {
+    check_wide_free_field(Algorithm::Hybrid, 43);
 }
 
 // ---------------------------------------------------------------------------------------
