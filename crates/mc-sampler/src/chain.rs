@@ -355,13 +355,18 @@ impl Chain {
     fn refresh(&mut self) {
         self.layout.refresh(&self.couplings);
         let fast = self.layout.fast.filter(|_| self.algorithm.uses_metropolis());
-        self.lattice_kernel = fast.map(|p| {
-            let mut kernel = LatticeKernel::new(p);
-            kernel.split_rows = self.split_rows;
-            kernel
-        });
+        match (&mut self.lattice_kernel, fast) {
+            (Some(kernel), Some(p)) => kernel.set_params(p),
+            (slot, p) => {
+                *slot = p.map(|p| {
+                    let mut kernel = LatticeKernel::new(p);
+                    kernel.split_rows = self.split_rows;
+                    kernel
+                });
+            }
+        }
         if let Some(sw) = &mut self.sw {
-            *sw = SwendsenWang::new(&self.layout);
+            sw.refresh(&self.layout);
         }
         if let Some(global) = &mut self.global {
             global.refresh(&self.layout);
