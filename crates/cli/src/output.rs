@@ -25,25 +25,9 @@ pub fn provenance() -> Value {
     })
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, then rename,
-/// so an interrupted run never leaves a half-written file in place of a good one.
+/// Write `bytes` to `path` atomically ([`records::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
-    Ok(())
+    records::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A progress bar on stderr; drawn only when stderr is a terminal.

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mc_sampler::ensemble::Ensemble as StoredEnsemble;
-use phi4_action::{Couplings, Homogeneous};
+use mc_sampler::ensemble::StoredEnsemble;
+use phi4_action::Homogeneous;
 use reweight::{
-    Chain, Coupling, Ensemble, Estimate, MultiHistogramOptions, ObservableEstimates, ReweightOptions, Reweighted,
-    SampledAction, Scan, SufficientStats, Target, multi_histogram, trajectory,
+    Coupling, Estimate, MultiHistogramOptions, ObservableEstimates, ReweightEnsemble, ReweightOptions, Reweighted,
+    Scan, Target, multi_histogram, trajectory,
 };
 use serde_json::{Value, json};
 
@@ -62,43 +62,18 @@ fn ensemble_file(path: &Path) -> PathBuf {
     }
 }
 
-/// The homogeneous point of lattice couplings, if they are homogeneous (with or without a
-/// uniform diagonal coupling), with `r = 0`.
-fn homogeneous_target(c: &Couplings) -> Option<Target> {
-    c.as_homogeneous_with_diagonal()
-        .map(|(h, g_nnn)| Target::new(h).with_g_nnn(g_nnn))
-}
-
-/// Read a stored ensemble into the reweighting crate's form.
-fn load(path: &Path) -> Result<(Ensemble, Option<Target>)> {
+/// Read a stored ensemble's measurements for reweighting.
+fn load(path: &Path) -> Result<ReweightEnsemble> {
     let file = ensemble_file(path);
-    let stored = StoredEnsemble::read(&file).with_context(|| format!("cannot use ensemble {}", file.display()))?;
-    let couplings = stored.couplings()?;
-    let lattice = stored.lattice();
+    let stored =
+        StoredEnsemble::read_measurements(&file).with_context(|| format!("cannot use ensemble {}", file.display()))?;
     if stored.n_configs() == 0 {
         bail!(
             "{} holds no configurations; sample with --out to store them",
             file.display()
         );
     }
-    let sampled = homogeneous_target(&couplings);
-    let chains = stored
-        .chains()
-        .iter()
-        .map(|c| {
-            let stats = c
-                .configs
-                .chunks_exact(lattice.n_sites())
-                .map(|phi| SufficientStats::measure(&lattice, phi))
-                .collect();
-            Chain::new(c.actions.clone(), stats)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let kind = match sampled {
-        Some(t) => SampledAction::Homogeneous(t),
-        None => SampledAction::Recorded,
-    };
-    Ok((Ensemble::new(lattice, kind, chains)?, sampled))
+    Ok(ReweightEnsemble::from_stored(&stored)?)
 }
 
 fn target_from(args: &ReweightArgs, sampled: Option<Target>) -> Result<Target> {
@@ -182,15 +157,15 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
         .iter()
         .map(|s| s.parse::<Scan>().with_context(|| format!("bad --scan {s}")))
         .collect::<Result<_>>()?;
-    let loaded: Vec<(Ensemble, Option<Target>)> = args.ensemble.iter().map(|p| load(p)).collect::<Result<_>>()?;
-    let target = target_from(args, loaded[0].1)?;
+    let loaded: Vec<ReweightEnsemble> = args.ensemble.iter().map(|p| load(p)).collect::<Result<_>>()?;
+    let target = target_from(args, loaded[0].sampled_target())?;
     let targets = if scans.is_empty() {
         vec![target]
     } else {
         trajectory(target, &scans)
     };
     let result = if loaded.len() == 1 {
-        let ensemble = &loaded[0].0;
+        let ensemble = &loaded[0];
         let mut options = ReweightOptions::recommended();
         if let Some(b) = args.bin_size {
             options = options.with_bin_size(b);
@@ -208,7 +183,7 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
         if targets.iter().any(Target::is_complex) {
             bail!("multi-histogram reweighting takes real targets only; use one --ensemble for --imag-mass");
         }
-        let ensembles: Vec<&Ensemble> = loaded.iter().map(|(e, _)| e).collect();
+        let ensembles: Vec<&ReweightEnsemble> = loaded.iter().collect();
         let mh = multi_histogram(&ensembles, &targets, &MultiHistogramOptions::recommended())?;
         let points: Vec<Value> = mh
             .points

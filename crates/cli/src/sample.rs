@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mc_sampler::ensemble::{self, Ensemble, EnsembleHeader};
+use mc_sampler::ensemble::{EnsembleHeader, StoredChain, StoredEnsemble};
 use mc_sampler::stats::{chi_and_binder, gamma_method};
 use mc_sampler::{Algorithm, RunConfig, RunOutput, run_chains};
 use phi4_action::gaussian::FreeField;
@@ -324,16 +324,9 @@ fn write_outputs(
     let chains = out
         .chains
         .into_iter()
-        .map(|c| {
-            let mut chain = ensemble::Chain::default();
-            let configs = c.configs.unwrap_or_default();
-            for (phi, o) in configs.chunks_exact(couplings.n_sites()).zip(&c.observables) {
-                chain.push_measured(phi, o.action_density * couplings.n_sites() as f64, *o);
-            }
-            chain
-        })
-        .collect();
-    let ensemble = Ensemble::from_parts(header, chains)?;
+        .map(|c| StoredChain::measure(couplings, c.configs.unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    let ensemble = StoredEnsemble::from_parts(header, chains)?;
     ensemble.write(dir.join("ensemble.qfe"))?;
     ensemble.export_npy(dir)?;
     write_atomic(&dir.join("config.toml"), toml::to_string(config)?.as_bytes())?;
