@@ -4,25 +4,27 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use records::{Provenance, Record};
 
-/// Print one JSON object on stdout.
-pub fn print_json(value: &Value) -> Result<()> {
+/// Print one result record as JSON on stdout.
+pub fn print_json<T: Record>(record: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    writeln!(out, "{}", records::to_json(record))?;
     Ok(())
 }
 
 /// Provenance of a result: program version, source revision, command line.
-pub fn provenance() -> Value {
-    json!({
-        "program": "qftml",
-        "version": env!("CARGO_PKG_VERSION"),
-        "git_revision": env!("QFTML_GIT_REVISION"),
-        "command_line": std::env::args().collect::<Vec<_>>(),
-        "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    })
+pub fn provenance() -> Provenance {
+    Provenance {
+        program: "qftml".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: env!("QFTML_GIT_REVISION").into(),
+        command_line: std::env::args().collect(),
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    }
 }
 
 /// Write `bytes` to `path` atomically ([`records::write_atomic`]).

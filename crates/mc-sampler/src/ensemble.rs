@@ -222,6 +222,15 @@ impl EnsembleHeader {
     }
 }
 
+/// The error of `action` on `path`.
+pub(crate) fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SamplerError + 'a {
+    move |source| SamplerError::Io {
+        action,
+        path: path.into(),
+        source,
+    }
+}
+
 fn lattice_of(couplings: &Couplings) -> Result<(Lattice, PairSet), SamplerError> {
     couplings.lattice().ok_or_else(|| {
         SamplerError::InvalidEnsemble(
@@ -519,23 +528,14 @@ impl StoredEnsemble {
             "an ensemble read without its configurations cannot be written"
         );
         let path = path.as_ref();
-        records::write_atomic_with(path, |w| format::write_v2(w, &self.header, &self.chains)).map_err(|source| {
-            SamplerError::Io {
-                action: "write",
-                path: path.into(),
-                source,
-            }
-        })
+        records::write_atomic_with(path, |w| format::write_v2(w, &self.header, &self.chains))
+            .map_err(io_error("write", path))
     }
 
     /// Read and validate an ensemble file (version 2, or version 1 converted).
     pub fn read(path: impl AsRef<Path>) -> Result<Self, SamplerError> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| SamplerError::Io {
-            action: "read",
-            path: path.into(),
-            source,
-        })?;
+        let bytes = fs::read(path).map_err(io_error("read", path))?;
         format::decode(&bytes, path)
     }
 

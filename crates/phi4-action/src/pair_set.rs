@@ -53,6 +53,12 @@ impl PairSet {
         format!("{} or {last}", rest.join(", "))
     }
 
+    /// The pair set whose pairs are exactly the edges of `geometry`, in the same order
+    /// (`None` for geometries with other pairs, e.g. triangular).
+    pub fn of_geometry(geometry: Geometry) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.geometry() == Some(geometry))
+    }
+
     /// The graph geometry whose edges are exactly these pairs, in the same order (`None`
     /// for the diagonals alone, which no named geometry has).
     pub fn geometry(self) -> Option<Geometry> {

@@ -48,6 +48,11 @@ pub struct ReweightedObservables {
 }
 
 impl ReweightedObservables {
+    /// The estimate called `name`.
+    pub fn get(&self, name: &str) -> Option<Estimate> {
+        self.named().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
     /// The estimates with their names, in output order.
     pub fn named(&self) -> [(&'static str, Estimate); 10] {
         [

@@ -76,6 +76,11 @@ pub struct SampleObservables {
 }
 
 impl SampleObservables {
+    /// The Γ-method observable called `name`.
+    pub fn get(&self, name: &str) -> Option<GammaValue> {
+        self.gamma().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
     /// The Γ-method observables with their names, in report order.
     pub fn gamma(&self) -> [(&'static str, GammaValue); 6] {
         [
@@ -113,6 +118,11 @@ pub struct ExactFreeField {
 }
 
 impl ExactFreeField {
+    /// The value called `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.named().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
     /// The values with their names, in report order.
     pub fn named(&self) -> [(&'static str, f64); 9] {
         [

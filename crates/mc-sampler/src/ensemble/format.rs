@@ -277,11 +277,7 @@ pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<StoredEnsemble, Sample
 /// non-finite configuration values) is handed to [`decode`] on the whole file, so that
 /// errors and version-1 conversion are those of a full read.
 pub(super) fn read_measurements(path: &Path) -> Result<StoredEnsemble, SamplerError> {
-    let io_err = |source| SamplerError::Io {
-        action: "read",
-        path: path.into(),
-        source,
-    };
+    let io_err = |source| super::io_error("read", path)(source);
     let full = || -> Result<StoredEnsemble, SamplerError> {
         let ensemble = decode(&std::fs::read(path).map_err(io_err)?, path)?;
         Ok(ensemble.without_configs())

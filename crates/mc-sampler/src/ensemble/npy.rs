@@ -88,21 +88,13 @@ pub fn write_npy(path: impl AsRef<Path>, shape: &[usize], values: NpyValues<'_>)
         }
         Ok(())
     })
-    .map_err(|source| SamplerError::Io {
-        action: "write",
-        path: path.into(),
-        source,
-    })
+    .map_err(super::io_error("write", path))
 }
 
 /// Read a C-ordered `<f8` or `<i8` `.npy` file (format versions 1.0 to 3.0).
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray, SamplerError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| SamplerError::Io {
-        action: "read",
-        path: path.into(),
-        source,
-    })?;
+    let bytes = fs::read(path).map_err(super::io_error("read", path))?;
     parse_npy(&bytes).map_err(|reason| SamplerError::InvalidNpy {
         path: path.into(),
         reason,
