@@ -8,7 +8,7 @@ use mc_sampler::ensemble::{EnsembleHeader, StoredChain, StoredEnsemble};
 use mc_sampler::stats::{GammaEstimate, chi_and_binder, gamma_method};
 use mc_sampler::{Algorithm, RunConfig, RunOutput, run_chains};
 use phi4_action::gaussian::FreeField;
-use phi4_action::{Couplings, Homogeneous, Observables};
+use phi4_action::{Couplings, Homogeneous, Observables, targets};
 use records::{ExactFreeField, GammaValue, MeanErr, Record, SampleConfig, SampleObservables, SampleRecord, Timing};
 
 use crate::couplings_file::CouplingsFile;
@@ -149,11 +149,8 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
                 bail!("give all of --kappa, --mu2 and --lambda (or --couplings FILE)");
             };
             let params = Homogeneous { kappa, mu2, lambda };
-            let c = match config.g_nnn {
-                Some(g) if g != 0.0 => Couplings::homogeneous_with_diagonal(&lattice, params, g),
-                _ => Couplings::homogeneous(&lattice, params),
-            };
-            c.context("these couplings cannot be sampled")?
+            targets::homogeneous(&lattice, params, config.g_nnn.unwrap_or(0.0), 0.0)
+                .context("these couplings cannot be sampled")?
         }
     };
     let algorithm = Algorithm::from_name(config.algorithm.get_or_insert_with(|| "hybrid".into()))?;

@@ -53,13 +53,7 @@ impl SufficientStats {
                 phi4 += v2 * v2;
             }
         }
-        Self {
-            nn,
-            nnn,
-            phi1,
-            phi2,
-            phi4,
-        }
+        Self::from_array([nn, nnn, phi1, phi2, phi4])
     }
 
     /// The sums in the order of [`SufficientStats::NAMES`].

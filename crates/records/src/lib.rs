@@ -99,6 +99,11 @@ impl std::error::Error for RecordError {
     }
 }
 
+/// The value called `name` in a list of named values (the `named()` lists of the records).
+pub(crate) fn by_name<T: Copy, const N: usize>(named: [(&'static str, T); N], name: &str) -> Option<T> {
+    named.into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+}
+
 /// Read a record from JSON text, checking its schema version.
 pub fn parse<T: Record>(text: &str) -> Result<T, RecordError> {
     #[derive(serde::Deserialize)]

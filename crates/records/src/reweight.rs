@@ -50,7 +50,7 @@ pub struct ReweightedObservables {
 impl ReweightedObservables {
     /// The estimate called `name`.
     pub fn get(&self, name: &str) -> Option<Estimate> {
-        self.named().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        crate::by_name(self.named(), name)
     }
 
     /// The estimates with their names, in output order.

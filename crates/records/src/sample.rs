@@ -78,7 +78,7 @@ pub struct SampleObservables {
 impl SampleObservables {
     /// The Γ-method observable called `name`.
     pub fn get(&self, name: &str) -> Option<GammaValue> {
-        self.gamma().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        crate::by_name(self.gamma(), name)
     }
 
     /// The Γ-method observables with their names, in report order.
@@ -120,7 +120,7 @@ pub struct ExactFreeField {
 impl ExactFreeField {
     /// The value called `name`.
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.named().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        crate::by_name(self.named(), name)
     }
 
     /// The values with their names, in report order.

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use mrf_graph::Lattice;
-use phi4_action::{ComplexAction, Couplings, Homogeneous, PairSet, SufficientStats};
+use phi4_action::{ComplexAction, Couplings, Homogeneous, SufficientStats};
 
 use crate::ReweightError;
 
@@ -122,25 +122,8 @@ impl Target {
     /// The real part as [`Couplings`] on `lattice` (validated: the error says why `exp(−Re T)`
     /// is not normalisable).
     pub fn couplings(&self, lattice: &Lattice) -> Result<Couplings, ReweightError> {
-        let v = lattice.n_sites();
-        let h = self.homogeneous();
-        let mut w = vec![h.w(); 2 * v];
-        let pair_set = if self.g_nnn != 0.0 {
-            w.extend(std::iter::repeat_n(self.g_nnn, 2 * v));
-            PairSet::Both
-        } else {
-            PairSet::NearestNeighbour
-        };
-        let couplings = Couplings::on_lattice(
-            lattice,
-            pair_set,
-            w,
-            vec![h.a(); v],
-            vec![h.b(); v],
-            vec![self.linear; v],
-        )
-        .map_err(|source| ReweightError::Target { target: *self, source })?;
-        Ok(couplings)
+        phi4_action::targets::homogeneous(lattice, self.homogeneous(), self.g_nnn, self.linear)
+            .map_err(|source| ReweightError::Target { target: *self, source })
     }
 
     /// The full (possibly complex) action on `lattice`.
