@@ -106,9 +106,9 @@ impl<'a> FigureCtx<'a> {
         value
     }
 
-    /// Runs `qftml ARGS --json` (release build) and returns its parsed output.
-    /// The command line and its wall time are recorded.
-    pub fn qftml(&mut self, args: &[&str]) -> Result<Value> {
+    /// Runs `qftml ARGS --json` (release build) and returns its output as the typed record
+    /// `T` of that command.  The command line and its wall time are recorded.
+    pub fn qftml<T: records::Record>(&mut self, args: &[&str]) -> Result<T> {
         let bin = self
             .env
             .qftml

@@ -6,21 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-/// Writes `contents` to `path` atomically: a temporary file in the same
-/// directory is written, flushed and renamed over `path`.
+/// Writes `contents` to `path` atomically ([`records::write_atomic`]: a temporary file in
+/// the same directory is written, flushed and renamed over `path`).
 pub fn write_atomic(path: &Path, contents: impl AsRef<[u8]>) -> Result<()> {
-    let tmp = temp_sibling(path);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    {
-        use std::io::Write;
-        let mut file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(contents.as_ref())
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-    }
-    rename(&tmp, path)
+    records::write_atomic(path, contents).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A temporary path next to `path` that keeps its extension (plotters picks the

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::provenance::CommandRecord;
 
@@ -30,14 +30,27 @@ pub fn build_release(root: &Path) -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("cargo built the cli package but reported no `qftml` executable"))
 }
 
+/// The fields of a cargo `--message-format=json` message that name a built binary.
+#[derive(Deserialize)]
+struct CargoMessage {
+    reason: String,
+    target: Option<CargoTarget>,
+    executable: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct CargoTarget {
+    name: String,
+}
+
 /// The `executable` of the `qftml` binary in cargo's `--message-format=json` output.
 pub fn executable_from_cargo_messages(stdout: &str) -> Option<PathBuf> {
     stdout
         .lines()
         .rev()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "qftml")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .filter_map(|line| serde_json::from_str::<CargoMessage>(line).ok())
+        .filter(|m| m.reason == "compiler-artifact" && m.target.as_ref().is_some_and(|t| t.name == "qftml"))
+        .find_map(|m| m.executable)
 }
 
 /// A `qftml` binary and the commands run with it.
@@ -72,10 +85,11 @@ impl Qftml {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
-    /// Runs `qftml ARGS --json`, returning the parsed JSON and a record of the command.
-    /// The command's stderr (progress, warnings) is passed through, indented, as it
-    /// arrives; a failing command is an error that quotes the end of its stderr.
-    pub fn run_json(&self, args: &[&str]) -> (Result<Value>, CommandRecord) {
+    /// Runs `qftml ARGS --json`, returning its output read as the typed record `T` and a
+    /// record of the command.  The command's stderr (progress, warnings) is passed through,
+    /// indented, as it arrives; a failing command is an error that quotes the end of its
+    /// stderr.
+    pub fn run_json<T: records::Record>(&self, args: &[&str]) -> (Result<T>, CommandRecord) {
         let mut argv: Vec<String> = vec!["qftml".to_owned()];
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         argv.push("--json".to_owned());
@@ -107,14 +121,13 @@ impl Qftml {
         };
         let rec = record(out.status.code());
         let result = if out.status.success() {
-            serde_json::from_slice(&out.stdout).with_context(|| {
-                format!(
-                    "`{}` printed output that is not JSON: {}",
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            records::parse::<T>(&stdout).map_err(|e| {
+                anyhow!(
+                    "`{}` printed output that is not a {} record: {e}: {}",
                     argv.join(" "),
-                    String::from_utf8_lossy(&out.stdout)
-                        .chars()
-                        .take(400)
-                        .collect::<String>()
+                    T::NAME,
+                    stdout.chars().take(400).collect::<String>()
                 )
             })
         } else {
@@ -142,28 +155,4 @@ pub(crate) fn forward_stderr(pipe: impl std::io::Read) -> String {
         tail.push_back(line);
     }
     Vec::from(tail).join("\n")
-}
-
-/// Reads a required number from a JSON object, naming the field if it is absent.
-pub fn num(v: &Value, field: &str) -> Result<f64> {
-    v.get(field)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| anyhow!("qftml output has no numeric field `{field}`: {}", abbreviate(v)))
-}
-
-/// Reads a required non-negative integer from a JSON object.
-pub fn uint(v: &Value, field: &str) -> Result<u64> {
-    v.get(field)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| anyhow!("qftml output has no integer field `{field}`: {}", abbreviate(v)))
-}
-
-/// The first 300 characters of a JSON value, for error messages.
-pub fn abbreviate(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 300 {
-        format!("{}…", s.chars().take(300).collect::<String>())
-    } else {
-        s
-    }
 }

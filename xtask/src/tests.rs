@@ -360,6 +360,7 @@ fn lattice_fixture(geometry: &str, l: usize) -> Value {
     }
     let size = cliques[0].len();
     json!({
+        "schema": 1,
         "geometry": geometry,
         "lattice": [l, l],
         "n_sites": l * l,
@@ -374,6 +375,7 @@ fn lattice_fixture(geometry: &str, l: usize) -> Value {
 fn bipartite_fixture(n: usize, m: usize) -> Value {
     let edges: Vec<[usize; 2]> = (0..n).flat_map(|v| (0..m).map(move |h| [v, n + h])).collect();
     json!({
+        "schema": 1,
         "geometry": "bipartite",
         "lattice": null,
         "n_sites": n + m,
@@ -387,7 +389,7 @@ fn bipartite_fixture(n: usize, m: usize) -> Value {
 
 #[track_caller]
 fn check_census(v: Value, sizes: &[(usize, usize)], n_edges: usize) {
-    let c = GraphCensus::from_json(&v).unwrap();
+    let c = GraphCensus::from_json(&v.to_string()).unwrap();
     assert_eq!(c.clique_sizes.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), sizes);
     assert_eq!(c.n_edges, n_edges);
     assert_eq!(c.clique_violations(), 0);
@@ -410,26 +412,33 @@ fn graph_census_reads_the_talks_facts() {
 fn graph_census_rejects_inconsistent_output() {
     let mut v = lattice_fixture("square", 4);
     v["n_edges"] = json!(31);
-    let err = GraphCensus::from_json(&v).unwrap_err().to_string();
+    let err = GraphCensus::from_json(&v.to_string()).unwrap_err().to_string();
     assert!(err.contains("`n_edges` is 31 but 32 edges are listed"), "{err}");
     let mut v = lattice_fixture("square", 4);
     v.as_object_mut().unwrap().remove("n_sites");
-    let err = GraphCensus::from_json(&v).unwrap_err().to_string();
+    let err = GraphCensus::from_json(&v.to_string()).unwrap_err().to_string();
     assert!(err.contains("`n_sites`"), "{err}");
     let mut v = lattice_fixture("square", 4);
     v["edges"][0] = json!([0, 99]);
-    assert!(GraphCensus::from_json(&v).is_err());
+    assert!(GraphCensus::from_json(&v.to_string()).is_err());
+    let mut v = lattice_fixture("square", 4);
+    v["schema"] = json!(2);
+    let err = GraphCensus::from_json(&v.to_string()).unwrap_err().to_string();
+    assert!(err.contains("schema 2"), "{err}");
 }
 
 #[test]
 fn non_maximal_or_incomplete_cliques_are_counted() {
     // {A,B,C} and {C,D} are the maximal cliques; {A,B} is not maximal, {A,B,C,D} not a clique
     let census = |cliques: Value| {
-        GraphCensus::from_json(&json!({
-            "geometry": "four-point", "lattice": null, "n_sites": 4, "n_edges": 4,
-            "n_maximal_cliques": cliques.as_array().unwrap().len(),
-            "clique_sizes": {}, "edges": [[0, 1], [0, 2], [1, 2], [2, 3]], "cliques": cliques,
-        }))
+        GraphCensus::from_json(
+            &json!({
+                "schema": 1, "geometry": "four-point", "lattice": null, "n_sites": 4, "n_edges": 4,
+                "n_maximal_cliques": cliques.as_array().unwrap().len(),
+                "clique_sizes": {}, "edges": [[0, 1], [0, 2], [1, 2], [2, 3]], "cliques": cliques,
+            })
+            .to_string(),
+        )
         .unwrap()
     };
     assert_eq!(census(json!([[0, 1, 2], [2, 3]])).clique_violations(), 0);
@@ -458,7 +467,7 @@ fn lattice_panels_highlight_an_unwrapped_clique_and_draw() {
     let panels: Vec<Panel> = fixtures
         .iter()
         .enumerate()
-        .map(|(k, v)| Panel::new(GraphCensus::from_json(v).unwrap(), (3, 2), k))
+        .map(|(k, v)| Panel::new(GraphCensus::from_json(&v.to_string()).unwrap(), (3, 2), k))
         .collect();
     let sizes: Vec<usize> = panels.iter().map(|p| p.highlight().len()).collect();
     assert_eq!(sizes, [2, 3, 4, 2]);
@@ -507,7 +516,7 @@ fn toy_figure(fig: &mut FigureCtx<'_>) -> anyhow::Result<()> {
 }
 
 fn failing_figure(fig: &mut FigureCtx<'_>) -> anyhow::Result<()> {
-    fig.qftml(&["graph"])?;
+    fig.qftml::<records::GraphRecord>(&["graph"])?;
     Ok(())
 }
 
@@ -566,15 +575,20 @@ fn a_figure_run_writes_its_plot_and_provenance() {
 #[test]
 fn action_output_is_read_and_cross_checked() {
     use crate::figures::hammersley_clifford::ActionCheck;
-    let v = json!({
-        "n_sites": 16, "action": 12.5, "log_product_potentials": -12.5,
+    let text = json!({
+        "schema": 1, "geometry": "square", "n_sites": 16, "n_pairs": 32, "n_maximal_cliques": 32,
+        "random_couplings": true, "seed": 1, "action": 12.5, "log_product_potentials": -12.5,
         "factorisation_mismatch": 0.0, "blanket_violation": 1e-17, "gradient_norm": 3.0,
-    });
-    let a = ActionCheck::from_json(&v).unwrap();
+        "gradient": { "w": [], "a": [], "b": [], "r": [] },
+    })
+    .to_string();
+    let a = ActionCheck::from_record(&records::parse(&text).unwrap());
     assert_eq!(a.n_sites, 16);
     assert_eq!(a.recomputed_mismatch(), 0.0);
-    let err = ActionCheck::from_json(&json!({"n_sites": 16})).unwrap_err().to_string();
-    assert!(err.contains("`action`"), "{err}");
+    let err = records::parse::<records::ActionRecord>(&json!({"schema": 1, "n_sites": 16}).to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`geometry`"), "{err}");
 }
 
 #[test]
@@ -594,7 +608,7 @@ fn qftml_stderr_is_forwarded_and_its_tail_kept() {
 #[test]
 fn a_missing_qftml_binary_is_a_recorded_error() {
     let q = crate::qftml::Qftml::new(PathBuf::from("/nonexistent/qftml"));
-    let (result, record) = q.run_json(&["graph", "--geometry", "square"]);
+    let (result, record) = q.run_json::<records::GraphRecord>(&["graph", "--geometry", "square"]);
     assert!(
         result
             .unwrap_err()

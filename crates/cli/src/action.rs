@@ -9,7 +9,7 @@ use mrf_graph::{CliqueFactorisation, Graph};
 use phi4_action::{Couplings, Homogeneous, PairSet, ParamBlock};
 use rand::Rng;
 use rand_distr::StandardNormal;
-use serde_json::json;
+use records::{ActionRecord, Gradient, Record};
 
 use crate::geometry::{GeometryArg, LatticeSize, build_graph};
 use crate::output::print_json;
@@ -79,9 +79,10 @@ fn couplings_for(
         scale(&mut b);
         r.iter_mut().for_each(|x| *x = rng.random_range(-0.5..0.5));
     }
-    let couplings = match (lattice, geometry) {
-        (Some(l), GeometryArg::Square) => Couplings::on_lattice(&l, PairSet::NearestNeighbour, w, a, b, r),
-        (Some(l), GeometryArg::SquareDiagonals) => Couplings::on_lattice(&l, PairSet::Both, w, a, b, r),
+    // Lattice geometries whose edges are a pair set keep the lattice (and its fast paths).
+    let pair_set = geometry.lattice_geometry().and_then(PairSet::of_geometry);
+    let couplings = match (lattice, pair_set) {
+        (Some(l), Some(p)) => Couplings::on_lattice(&l, p, w, a, b, r),
         _ => Couplings::new(graph, w, a, b, r),
     };
     couplings.context("the couplings are not valid for this graph: change --kappa, --mu2 or --lambda")
@@ -149,37 +150,47 @@ pub fn run(args: &ActionArgs) -> Result<()> {
     let norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
     let block = |b| gradient[couplings.block(b)].to_vec();
 
+    let record = ActionRecord {
+        schema: ActionRecord::SCHEMA,
+        geometry: args.geometry.name().into(),
+        n_sites: n,
+        n_pairs: couplings.n_pairs(),
+        n_maximal_cliques: factorisation.cliques().len(),
+        random_couplings: args.random_couplings,
+        seed: args.seed,
+        action,
+        log_product_potentials: log_product,
+        factorisation_mismatch: mismatch,
+        blanket_violation,
+        gradient_norm: norm,
+        gradient: Gradient {
+            w: block(ParamBlock::W),
+            a: block(ParamBlock::A),
+            b: block(ParamBlock::B),
+            r: block(ParamBlock::R),
+        },
+    };
     if args.json {
-        return print_json(&json!({
-            "geometry": args.geometry.name(),
-            "n_sites": n,
-            "n_pairs": couplings.n_pairs(),
-            "n_maximal_cliques": factorisation.cliques().len(),
-            "random_couplings": args.random_couplings,
-            "seed": args.seed,
-            "action": action,
-            "log_product_potentials": log_product,
-            "factorisation_mismatch": mismatch,
-            "blanket_violation": blanket_violation,
-            "gradient_norm": norm,
-            "gradient": {
-                "w": block(ParamBlock::W),
-                "a": block(ParamBlock::A),
-                "b": block(ParamBlock::B),
-                "r": block(ParamBlock::R),
-            },
-        }));
+        return print_json(&record);
     }
-    println!(
-        "{} graph, {n} sites, {} pairs, {} maximal cliques",
-        args.geometry.name(),
-        couplings.n_pairs(),
-        factorisation.cliques().len()
-    );
-    println!("S(φ; θ)                 = {action:.12}");
-    println!("ln ∏_c ψ_c(φ)           = {log_product:.12}");
-    println!("|ln ∏ψ_c + S| / max(1,|S|) = {mismatch:.3e}  (Hammersley–Clifford: 0 up to rounding)");
-    println!("blanket violation       = {blanket_violation:.3e}  (local Markov property: 0 up to rounding)");
-    println!("|∂S/∂θ|                 = {norm:.6}");
+    print_text(&record);
     Ok(())
+}
+
+fn print_text(r: &ActionRecord) {
+    println!(
+        "{} graph, {} sites, {} pairs, {} maximal cliques",
+        r.geometry, r.n_sites, r.n_pairs, r.n_maximal_cliques
+    );
+    println!("S(φ; θ)                 = {:.12}", r.action);
+    println!("ln ∏_c ψ_c(φ)           = {:.12}", r.log_product_potentials);
+    println!(
+        "|ln ∏ψ_c + S| / max(1,|S|) = {:.3e}  (Hammersley–Clifford: 0 up to rounding)",
+        r.factorisation_mismatch
+    );
+    println!(
+        "blanket violation       = {:.3e}  (local Markov property: 0 up to rounding)",
+        r.blanket_violation
+    );
+    println!("|∂S/∂θ|                 = {:.6}", r.gradient_norm);
 }

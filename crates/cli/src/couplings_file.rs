@@ -10,9 +10,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use mc_sampler::ensemble::{pair_set_name, parse_pair_set};
 use mrf_graph::Lattice;
-use phi4_action::Couplings;
+use phi4_action::{Couplings, PairSet};
 use serde::{Deserialize, Serialize};
 
 const FORMAT: &str = "qftml-couplings";
@@ -42,7 +41,7 @@ impl CouplingsFile {
             format: FORMAT.into(),
             version: VERSION,
             lattice: [lattice.lx(), lattice.ly()],
-            pair_set: pair_set_name(pair_set).into(),
+            pair_set: pair_set.name().into(),
             w: c.w().to_vec(),
             a: c.a().to_vec(),
             b: c.b().to_vec(),
@@ -75,7 +74,13 @@ impl CouplingsFile {
     /// The validated couplings.
     pub fn couplings(&self) -> Result<Couplings> {
         let lattice = Lattice::new(self.lattice[0], self.lattice[1])?;
-        let pair_set = parse_pair_set(&self.pair_set)?;
+        let pair_set = PairSet::from_name(&self.pair_set).with_context(|| {
+            format!(
+                "unknown pair set {:?}; use {}",
+                self.pair_set,
+                PairSet::names_for_message()
+            )
+        })?;
         Couplings::on_lattice(
             &lattice,
             pair_set,

@@ -54,13 +54,19 @@ pub enum GeometryArg {
 }
 
 impl GeometryArg {
-    pub fn name(self) -> &'static str {
+    /// The periodic lattice geometry (`None` for the bipartite graph).
+    pub fn lattice_geometry(self) -> Option<Geometry> {
         match self {
-            GeometryArg::Square => "square",
-            GeometryArg::Triangular => "triangular",
-            GeometryArg::SquareDiagonals => "square-diagonals",
-            GeometryArg::Bipartite => "bipartite",
+            GeometryArg::Square => Some(Geometry::Square),
+            GeometryArg::Triangular => Some(Geometry::Triangular),
+            GeometryArg::SquareDiagonals => Some(Geometry::SquareDiagonals),
+            GeometryArg::Bipartite => None,
         }
+    }
+
+    /// The name on the command line and in output ([`Geometry::name`] for lattices).
+    pub fn name(self) -> &'static str {
+        self.lattice_geometry().map_or("bipartite", Geometry::name)
     }
 }
 
@@ -95,12 +101,7 @@ pub fn build_graph(
     }
     let size = lattice.with_context(|| format!("--geometry {} needs --lattice L (or LxLy)", geometry.name()))?;
     let lattice = size.lattice()?;
-    let kind = match geometry {
-        GeometryArg::Square => Geometry::Square,
-        GeometryArg::Triangular => Geometry::Triangular,
-        GeometryArg::SquareDiagonals => Geometry::SquareDiagonals,
-        GeometryArg::Bipartite => unreachable!("handled above"),
-    };
+    let kind = geometry.lattice_geometry().expect("bipartite is handled above");
     Ok(BuiltGraph {
         graph: Graph::periodic(kind, &lattice),
         lattice: Some(lattice),

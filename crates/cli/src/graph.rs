@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 use mrf_graph::{CliqueCensus, maximal_cliques};
-use serde_json::json;
+use records::{GraphRecord, Record};
 
 use crate::geometry::{GeometryArg, LatticeSize, build_graph};
 use crate::output::print_json;
@@ -32,37 +32,42 @@ pub fn run(args: &GraphArgs) -> Result<()> {
     let built = build_graph(args.geometry, args.lattice, args.visible, args.hidden)?;
     let cliques = maximal_cliques(&built.graph);
     let census = CliqueCensus::of(&cliques);
-    if args.json {
-        let sizes: serde_json::Map<String, serde_json::Value> = census
-            .clique_sizes
+    let record = GraphRecord {
+        schema: GraphRecord::SCHEMA,
+        geometry: args.geometry.name().into(),
+        lattice: built.lattice.map(|l| [l.lx(), l.ly()]),
+        n_sites: built.graph.n_sites(),
+        n_edges: built.graph.n_edges(),
+        n_maximal_cliques: census.n_maximal_cliques,
+        clique_sizes: census.clique_sizes.iter().map(|(k, v)| (*k, *v)).collect(),
+        edges: built
+            .graph
+            .edges()
             .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
-        print_json(&json!({
-            "geometry": args.geometry.name(),
-            "lattice": built.lattice.map(|l| [l.lx(), l.ly()]),
-            "n_sites": built.graph.n_sites(),
-            "n_edges": built.graph.n_edges(),
-            "n_maximal_cliques": census.n_maximal_cliques,
-            "clique_sizes": sizes,
-            "edges": built.graph.edges(),
-            "cliques": cliques,
-        }))?;
-        return Ok(());
+            .map(|&[i, j]| [i as usize, j as usize])
+            .collect(),
+        cliques: cliques
+            .iter()
+            .map(|c| c.iter().map(|&i| i as usize).collect())
+            .collect(),
+    };
+    if args.json {
+        return print_json(&record);
     }
+    print_text(&record);
+    Ok(())
+}
+
+fn print_text(r: &GraphRecord) {
     println!(
         "{} graph: {} sites, {} edges, {} maximal cliques",
-        args.geometry.name(),
-        built.graph.n_sites(),
-        built.graph.n_edges(),
-        census.n_maximal_cliques
+        r.geometry, r.n_sites, r.n_edges, r.n_maximal_cliques
     );
-    for (size, count) in &census.clique_sizes {
+    for (size, count) in &r.clique_sizes {
         println!("  {count} maximal cliques of size {size}");
     }
-    for c in &cliques {
-        let sites: Vec<String> = c.iter().map(u32::to_string).collect();
+    for c in &r.cliques {
+        let sites: Vec<String> = c.iter().map(usize::to_string).collect();
         println!("{{{}}}", sites.join(", "));
     }
-    Ok(())
 }

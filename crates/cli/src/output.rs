@@ -4,46 +4,32 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use records::{Provenance, Record};
 
-/// Print one JSON object on stdout.
-pub fn print_json(value: &Value) -> Result<()> {
+/// Print one result record as JSON on stdout.
+pub fn print_json<T: Record>(record: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    writeln!(out, "{}", records::to_json(record))?;
     Ok(())
 }
 
 /// Provenance of a result: program version, source revision, command line.
-pub fn provenance() -> Value {
-    json!({
-        "program": "qftml",
-        "version": env!("CARGO_PKG_VERSION"),
-        "git_revision": env!("QFTML_GIT_REVISION"),
-        "command_line": std::env::args().collect::<Vec<_>>(),
-        "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    })
+pub fn provenance() -> Provenance {
+    Provenance {
+        program: "qftml".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: env!("QFTML_GIT_REVISION").into(),
+        command_line: std::env::args().collect(),
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    }
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, then rename,
-/// so an interrupted run never leaves a half-written file in place of a good one.
+/// Write `bytes` to `path` atomically ([`records::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
-    Ok(())
+    records::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A progress bar on stderr; drawn only when stderr is a terminal.

@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mc_sampler::ensemble::Ensemble as StoredEnsemble;
-use phi4_action::{Couplings, Homogeneous};
-use reweight::{
-    Chain, Coupling, Ensemble, Estimate, MultiHistogramOptions, ObservableEstimates, ReweightOptions, Reweighted,
-    SampledAction, Scan, SufficientStats, Target, multi_histogram, trajectory,
+use mc_sampler::ensemble::StoredEnsemble;
+use phi4_action::Homogeneous;
+use records::{
+    DeltaF, HistogramRecord, JackknifeRecord, MeanErr, MultiHistogramRecord, OverlapRecord, PhaseRecord, Record,
+    ReweightMethod, ReweightPoint, ReweightRecord, ReweightedObservables, TargetRecord,
 };
-use serde_json::{Value, json};
+use reweight::{
+    Coupling, Estimate, MultiHistogramOptions, ObservableEstimates, RealEstimate, ReweightEnsemble, ReweightOptions,
+    Reweighted, Scan, Target, multi_histogram, trajectory,
+};
 
 use crate::output::{print_json, provenance};
 
@@ -62,43 +65,18 @@ fn ensemble_file(path: &Path) -> PathBuf {
     }
 }
 
-/// The homogeneous point of lattice couplings, if they are homogeneous (with or without a
-/// uniform diagonal coupling), with `r = 0`.
-fn homogeneous_target(c: &Couplings) -> Option<Target> {
-    c.as_homogeneous_with_diagonal()
-        .map(|(h, g_nnn)| Target::new(h).with_g_nnn(g_nnn))
-}
-
-/// Read a stored ensemble into the reweighting crate's form.
-fn load(path: &Path) -> Result<(Ensemble, Option<Target>)> {
+/// Read a stored ensemble's measurements for reweighting.
+fn load(path: &Path) -> Result<ReweightEnsemble> {
     let file = ensemble_file(path);
-    let stored = StoredEnsemble::read(&file).with_context(|| format!("cannot use ensemble {}", file.display()))?;
-    let couplings = stored.couplings()?;
-    let lattice = stored.lattice();
+    let stored =
+        StoredEnsemble::read_measurements(&file).with_context(|| format!("cannot use ensemble {}", file.display()))?;
     if stored.n_configs() == 0 {
         bail!(
             "{} holds no configurations; sample with --out to store them",
             file.display()
         );
     }
-    let sampled = homogeneous_target(&couplings);
-    let chains = stored
-        .chains()
-        .iter()
-        .map(|c| {
-            let stats = c
-                .configs
-                .chunks_exact(lattice.n_sites())
-                .map(|phi| SufficientStats::measure(&lattice, phi))
-                .collect();
-            Chain::new(c.actions.clone(), stats)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let kind = match sampled {
-        Some(t) => SampledAction::Homogeneous(t),
-        None => SampledAction::Recorded,
-    };
-    Ok((Ensemble::new(lattice, kind, chains)?, sampled))
+    Ok(ReweightEnsemble::from_stored(&stored)?)
 }
 
 fn target_from(args: &ReweightArgs, sampled: Option<Target>) -> Result<Target> {
@@ -124,56 +102,90 @@ fn target_from(args: &ReweightArgs, sampled: Option<Target>) -> Result<Target> {
     Ok(t)
 }
 
-fn estimate_json(e: &Estimate, complex: bool) -> Value {
+fn estimate_record(e: &Estimate, complex: bool) -> records::Estimate {
     if complex {
-        json!({ "re": e.re, "im": e.im, "err_re": e.err_re, "err_im": e.err_im })
+        records::Estimate::Complex {
+            re: e.re,
+            im: e.im,
+            err_re: e.err_re,
+            err_im: e.err_im,
+        }
     } else {
-        json!({ "mean": e.re, "err": e.err_re })
+        records::Estimate::Real(MeanErr {
+            mean: e.re,
+            err: e.err_re,
+        })
     }
 }
 
-fn observables_json(o: &ObservableEstimates, complex: bool) -> Value {
-    Value::Object(
-        o.named()
-            .iter()
-            .map(|(name, e)| ((*name).to_string(), estimate_json(e, complex)))
-            .collect(),
-    )
+fn mean_err(e: &RealEstimate) -> MeanErr {
+    MeanErr {
+        mean: e.mean,
+        err: e.err,
+    }
 }
 
-fn target_json(t: &Target) -> Value {
-    json!({ "kappa": t.kappa, "mu2": t.mu2, "lambda": t.lambda, "g_nnn": t.g_nnn, "imag_mass": t.imag_mass })
+fn observables_record(o: &ObservableEstimates, complex: bool) -> ReweightedObservables {
+    let e = |x: &Estimate| estimate_record(x, complex);
+    ReweightedObservables {
+        phi2: e(&o.phi2),
+        m_abs: e(&o.m_abs),
+        m2: e(&o.m2),
+        m4: e(&o.m4),
+        nn: e(&o.nn),
+        action_density: e(&o.action_density),
+        chi: e(&o.chi),
+        binder: e(&o.binder),
+        m: e(&o.m),
+        phi4: e(&o.phi4),
+    }
 }
 
-fn point_json(r: &Reweighted, scans: &[Scan]) -> Value {
+fn target_record(t: &Target) -> TargetRecord {
+    TargetRecord {
+        kappa: t.kappa,
+        mu2: t.mu2,
+        lambda: t.lambda,
+        g_nnn: t.g_nnn,
+        linear: t.linear,
+        imag_mass: t.imag_mass,
+    }
+}
+
+fn point_record(r: &Reweighted) -> ReweightPoint {
     let complex = r.target.is_complex();
-    let mut v = json!({
-        "target": target_json(&r.target),
-        "observables": observables_json(&r.observables, complex),
-        "ess": r.overlap.ess,
-        "ess_fraction": r.overlap.ess_fraction,
-        "kl_target_sampled": { "mean": r.overlap.kl_target_sampled.mean, "err": r.overlap.kl_target_sampled.err },
-        "kl_sampled_target": { "mean": r.overlap.kl_sampled_target.mean, "err": r.overlap.kl_sampled_target.err },
-        "overlap_histogram": {
-            "edges": r.overlap.histogram.edges,
-            "under_sampled": r.overlap.histogram.under_sampled,
-            "under_target": r.overlap.histogram.under_target,
-        },
-        "ln_z_ratio": { "mean": r.ln_z_ratio.mean, "err": r.ln_z_ratio.err },
-        "n_samples": r.n_samples,
-        "bin_size": r.bin_size,
-        "n_bins": r.n_bins,
-        "tau_int": r.tau_int,
-        "flagged": r.flagged,
-        "reason": r.reason,
-    });
-    if let Some(p) = &r.avg_phase {
-        v["avg_phase"] = json!({ "re": p.re, "im": p.im, "abs": p.abs, "err": p.err });
+    let o = &r.overlap;
+    ReweightPoint {
+        target: target_record(&r.target),
+        observables: observables_record(&r.observables, complex),
+        ess: o.ess,
+        flagged: r.flagged,
+        reason: r.reason.clone(),
+        avg_phase: r.avg_phase.map(|p| PhaseRecord {
+            re: p.re,
+            im: p.im,
+            abs: p.abs,
+            err: p.err,
+        }),
+        ln_z_ratio: Some(mean_err(&r.ln_z_ratio)),
+        overlap: Some(OverlapRecord {
+            ess_fraction: o.ess_fraction,
+            kl_target_sampled: mean_err(&o.kl_target_sampled),
+            kl_sampled_target: mean_err(&o.kl_sampled_target),
+            histogram: HistogramRecord {
+                edges: o.histogram.edges.clone(),
+                under_sampled: o.histogram.under_sampled.clone(),
+                under_target: o.histogram.under_target.clone(),
+            },
+        }),
+        jackknife: Some(JackknifeRecord {
+            n_samples: r.n_samples,
+            bin_size: r.bin_size,
+            n_bins: r.n_bins,
+            tau_int: r.tau_int,
+        }),
+        delta_f: None,
     }
-    for s in scans {
-        v[s.coupling.name().replace('-', "_")] = json!(s.coupling.get(&r.target));
-    }
-    v
 }
 
 pub fn run(args: &ReweightArgs) -> Result<()> {
@@ -182,121 +194,107 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
         .iter()
         .map(|s| s.parse::<Scan>().with_context(|| format!("bad --scan {s}")))
         .collect::<Result<_>>()?;
-    let loaded: Vec<(Ensemble, Option<Target>)> = args.ensemble.iter().map(|p| load(p)).collect::<Result<_>>()?;
-    let target = target_from(args, loaded[0].1)?;
+    let loaded: Vec<ReweightEnsemble> = args.ensemble.iter().map(|p| load(p)).collect::<Result<_>>()?;
+    let target = target_from(args, loaded[0].sampled_target())?;
     let targets = if scans.is_empty() {
         vec![target]
     } else {
         trajectory(target, &scans)
     };
-    let result = if loaded.len() == 1 {
-        let ensemble = &loaded[0].0;
+    let n_configs = loaded.iter().map(ReweightEnsemble::n_configs).sum();
+    let record = if loaded.len() == 1 {
         let mut options = ReweightOptions::recommended();
         if let Some(b) = args.bin_size {
             options = options.with_bin_size(b);
         }
-        let points = reweight::scan(ensemble, &targets, &options)?;
-        let mut out = if scans.is_empty() {
-            point_json(&points[0], &scans)
-        } else {
-            json!({ "points": points.iter().map(|p| point_json(p, &scans)).collect::<Vec<_>>() })
-        };
-        out["method"] = json!("single-ensemble");
-        out["n_configs"] = json!(ensemble.n_configs());
-        out
+        let points = reweight::scan(&loaded[0], &targets, &options)?;
+        ReweightRecord {
+            schema: ReweightRecord::SCHEMA,
+            method: ReweightMethod::SingleEnsemble,
+            n_configs,
+            multi_histogram: None,
+            points: points.iter().map(point_record).collect(),
+            provenance: provenance(),
+        }
     } else {
         if targets.iter().any(Target::is_complex) {
             bail!("multi-histogram reweighting takes real targets only; use one --ensemble for --imag-mass");
         }
-        let ensembles: Vec<&Ensemble> = loaded.iter().map(|(e, _)| e).collect();
+        let ensembles: Vec<&ReweightEnsemble> = loaded.iter().collect();
         let mh = multi_histogram(&ensembles, &targets, &MultiHistogramOptions::recommended())?;
-        let points: Vec<Value> = mh
+        let points = mh
             .points
             .iter()
-            .map(|p| {
-                let mut v = json!({
-                    "target": target_json(&p.target),
-                    "observables": observables_json(&p.observables, false),
-                    "delta_f": { "mean": p.delta_f.mean, "err": p.delta_f.err },
-                    "ess": p.ess,
-                    "flagged": false,
-                });
-                for s in &scans {
-                    v[s.coupling.name().replace('-', "_")] = json!(s.coupling.get(&p.target));
-                }
-                v
+            .map(|p| ReweightPoint {
+                target: target_record(&p.target),
+                observables: observables_record(&p.observables, false),
+                ess: p.ess,
+                flagged: false,
+                reason: None,
+                avg_phase: None,
+                ln_z_ratio: None,
+                overlap: None,
+                jackknife: None,
+                delta_f: Some(mean_err(&p.delta_f)),
             })
             .collect();
-        let mut out = json!({
-            "method": "multi-histogram",
-            "states": mh.states.iter().map(target_json).collect::<Vec<_>>(),
-            "n_k": mh.n_k,
-            "delta_f": mh.delta_f.iter().zip(&mh.delta_f_asymptotic_err)
-                .map(|(d, a)| json!({ "mean": d.mean, "err": d.err, "err_asymptotic": a })).collect::<Vec<_>>(),
-            "iterations": mh.iterations,
-        });
-        if scans.is_empty() {
-            let p = points.into_iter().next().context("no target point")?;
-            for (k, v) in p.as_object().into_iter().flatten() {
-                out[k] = v.clone();
-            }
-        } else {
-            out["points"] = json!(points);
+        ReweightRecord {
+            schema: ReweightRecord::SCHEMA,
+            method: ReweightMethod::MultiHistogram,
+            n_configs,
+            multi_histogram: Some(MultiHistogramRecord {
+                states: mh.states.iter().map(target_record).collect(),
+                n_k: mh.n_k.clone(),
+                delta_f: mh
+                    .delta_f
+                    .iter()
+                    .zip(&mh.delta_f_asymptotic_err)
+                    .map(|(d, a)| DeltaF {
+                        mean: d.mean,
+                        err: d.err,
+                        err_asymptotic: *a,
+                    })
+                    .collect(),
+                iterations: mh.iterations,
+            }),
+            points,
+            provenance: provenance(),
         }
-        out
     };
-    let mut result = result;
-    result["provenance"] = provenance();
     if args.json {
-        return print_json(&result);
+        return print_json(&record);
     }
-    print_text(&result);
+    print_text(&record);
     Ok(())
 }
 
-fn print_text(r: &Value) {
-    let points: Vec<&Value> = match r["points"].as_array() {
-        Some(p) => p.iter().collect(),
-        None => vec![r],
-    };
-    for p in points {
-        let t = &p["target"];
+fn print_text(r: &ReweightRecord) {
+    for p in &r.points {
+        let t = &p.target;
         println!(
             "target κ = {}, μ² = {}, λ = {}, g′ = {}, c = {}: ESS = {:.1}{}",
-            t["kappa"],
-            t["mu2"],
-            t["lambda"],
-            t["g_nnn"],
-            t["imag_mass"],
-            p["ess"].as_f64().unwrap_or(f64::NAN),
-            if p["flagged"] == true {
-                format!("  FLAGGED: {}", p["reason"].as_str().unwrap_or("poor overlap"))
+            t.kappa,
+            t.mu2,
+            t.lambda,
+            t.g_nnn,
+            t.imag_mass,
+            p.ess,
+            if p.flagged {
+                format!("  FLAGGED: {}", p.reason.as_deref().unwrap_or("poor overlap"))
             } else {
                 String::new()
             }
         );
-        for (name, v) in p["observables"].as_object().into_iter().flatten() {
-            if let Some(mean) = v["mean"].as_f64() {
-                println!(
-                    "  {name:<16} {mean:>14.8} ± {:.2e}",
-                    v["err"].as_f64().unwrap_or(f64::NAN)
-                );
-            } else {
-                println!(
-                    "  {name:<16} {:>14.8} ± {:.2e}  + i ({:.8} ± {:.2e})",
-                    v["re"].as_f64().unwrap_or(f64::NAN),
-                    v["err_re"].as_f64().unwrap_or(f64::NAN),
-                    v["im"].as_f64().unwrap_or(f64::NAN),
-                    v["err_im"].as_f64().unwrap_or(f64::NAN)
-                );
+        for (name, e) in p.observables.named() {
+            match e {
+                records::Estimate::Real(m) => println!("  {name:<16} {:>14.8} ± {:.2e}", m.mean, m.err),
+                records::Estimate::Complex { re, im, err_re, err_im } => {
+                    println!("  {name:<16} {re:>14.8} ± {err_re:.2e}  + i ({im:.8} ± {err_im:.2e})")
+                }
             }
         }
-        if let Some(ph) = p.get("avg_phase") {
-            println!(
-                "  average phase |⟨e^{{-iθ}}⟩| = {:.6} ± {:.2e}",
-                ph["abs"].as_f64().unwrap_or(f64::NAN),
-                ph["err"].as_f64().unwrap_or(f64::NAN)
-            );
+        if let Some(ph) = &p.avg_phase {
+            println!("  average phase |⟨e^{{-iθ}}⟩| = {:.6} ± {:.2e}", ph.abs, ph.err);
         }
     }
 }

@@ -4,13 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mc_sampler::ensemble::{self, Ensemble, EnsembleHeader};
-use mc_sampler::stats::{chi_and_binder, gamma_method};
+use mc_sampler::ensemble::{EnsembleHeader, StoredChain, StoredEnsemble};
+use mc_sampler::stats::{GammaEstimate, chi_and_binder, gamma_method};
 use mc_sampler::{Algorithm, RunConfig, RunOutput, run_chains};
 use phi4_action::gaussian::FreeField;
-use phi4_action::{Couplings, Homogeneous, Observables};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use phi4_action::{Couplings, Homogeneous, Observables, targets};
+use records::{ExactFreeField, GammaValue, MeanErr, Record, SampleConfig, SampleObservables, SampleRecord, Timing};
 
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
@@ -74,53 +73,34 @@ pub struct SampleArgs {
     pub json: bool,
 }
 
-/// The TOML run config: every key optional, flags override.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SampleConfig {
-    pub lattice: Option<String>,
-    pub kappa: Option<f64>,
-    pub mu2: Option<f64>,
-    pub lambda: Option<f64>,
-    pub g_nnn: Option<f64>,
-    pub couplings: Option<PathBuf>,
-    pub algorithm: Option<String>,
-    pub sweeps: Option<u64>,
-    pub therm: Option<u64>,
-    pub chains: Option<usize>,
-    pub measure_every: Option<u64>,
-    pub seed: Option<u64>,
+/// The TOML run config ([`SampleConfig`]: every key optional, flags override).
+fn read_config(path: &Path) -> Result<SampleConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --config {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid sample config", path.display()))
 }
 
-impl SampleConfig {
-    fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a valid sample config", path.display()))
+/// The config with the flags of `a` laid over it.
+fn merged(mut config: SampleConfig, a: &SampleArgs) -> SampleConfig {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if a.$f.is_some() { config.$f = a.$f.clone(); } )* };
     }
-
-    /// Flags override the file.
-    fn merged(mut self, a: &SampleArgs) -> Self {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if a.$f.is_some() { self.$f = a.$f.clone(); } )* };
-        }
-        take!(
-            kappa,
-            mu2,
-            lambda,
-            g_nnn,
-            couplings,
-            algorithm,
-            sweeps,
-            therm,
-            chains,
-            measure_every,
-            seed
-        );
-        if let Some(l) = a.lattice {
-            self.lattice = Some(format!("{}x{}", l.lx, l.ly));
-        }
-        self
+    take!(
+        kappa,
+        mu2,
+        lambda,
+        g_nnn,
+        couplings,
+        algorithm,
+        sweeps,
+        therm,
+        chains,
+        measure_every,
+        seed
+    );
+    if let Some(l) = a.lattice {
+        config.lattice = Some(format!("{}x{}", l.lx, l.ly));
     }
+    config
 }
 
 /// What a resolved run samples.
@@ -132,10 +112,10 @@ pub struct Resolved {
 
 pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
     let file = match &args.config {
-        Some(p) => SampleConfig::read(p)?,
+        Some(p) => read_config(p)?,
         None => SampleConfig::default(),
     };
-    let mut config = file.merged(args);
+    let mut config = merged(file, args);
     let couplings = match &config.couplings {
         Some(path) => {
             if config.kappa.is_some() || config.mu2.is_some() || config.lambda.is_some() || config.g_nnn.is_some() {
@@ -169,11 +149,8 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
                 bail!("give all of --kappa, --mu2 and --lambda (or --couplings FILE)");
             };
             let params = Homogeneous { kappa, mu2, lambda };
-            let c = match config.g_nnn {
-                Some(g) if g != 0.0 => Couplings::homogeneous_with_diagonal(&lattice, params, g),
-                _ => Couplings::homogeneous(&lattice, params),
-            };
-            c.context("these couplings cannot be sampled")?
+            targets::homogeneous(&lattice, params, config.g_nnn.unwrap_or(0.0), 0.0)
+                .context("these couplings cannot be sampled")?
         }
     };
     let algorithm = Algorithm::from_name(config.algorithm.get_or_insert_with(|| "hybrid".into()))?;
@@ -191,9 +168,6 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
     Ok(Resolved { couplings, run, config })
 }
 
-/// The observables reported with Γ-method errors (names as in `Observables::NAMES`).
-pub const REPORTED: [&str; 6] = ["phi2", "m_abs", "m2", "m4", "nn", "action_density"];
-
 fn index_of(name: &str) -> usize {
     Observables::NAMES
         .iter()
@@ -201,24 +175,40 @@ fn index_of(name: &str) -> usize {
         .expect("a known observable")
 }
 
-/// The `observables` object and the warnings of a run.
-pub fn summarise(out: &RunOutput, n_sites: usize) -> (Value, Vec<String>) {
+/// The observables of a run with Γ-method errors, and its warnings.
+pub fn summarise(out: &RunOutput, n_sites: usize) -> (SampleObservables, Vec<String>) {
     let series: Vec<Vec<Vec<f64>>> = (0..Observables::NAMES.len())
         .map(|k| out.chains.iter().map(|c| c.series(k)).collect())
         .collect();
     let refs = |k: usize| -> Vec<&[f64]> { series[k].iter().map(Vec::as_slice).collect() };
-    let mut obs = serde_json::Map::new();
     let mut warnings = Vec::new();
-    for name in REPORTED {
-        let g = gamma_method(&refs(index_of(name)));
-        if let Some(w) = &g.warning {
+    let mut gamma = |name: &str| {
+        let GammaEstimate {
+            mean,
+            err,
+            tau_int,
+            tau_int_err,
+            warning,
+            ..
+        } = gamma_method(&refs(index_of(name)));
+        if let Some(w) = warning {
             warnings.push(format!("{name}: {w}"));
         }
-        obs.insert(
-            name.into(),
-            json!({ "mean": g.mean, "err": g.err, "tau_int": g.tau_int, "tau_int_err": g.tau_int_err }),
-        );
-    }
+        GammaValue {
+            mean,
+            err,
+            tau_int,
+            tau_int_err,
+        }
+    };
+    let (phi2, m_abs, m2, m4, nn, action_density) = (
+        gamma("phi2"),
+        gamma("m_abs"),
+        gamma("m2"),
+        gamma("m4"),
+        gamma("nn"),
+        gamma("action_density"),
+    );
     let cumulants = chi_and_binder(
         &refs(index_of("m_abs")),
         &refs(index_of("m2")),
@@ -228,24 +218,39 @@ pub fn summarise(out: &RunOutput, n_sites: usize) -> (Value, Vec<String>) {
     if let Some(w) = &cumulants.warning {
         warnings.push(format!("chi/binder: {w}"));
     }
-    obs.insert(
-        "chi".into(),
-        json!({ "mean": cumulants.chi.mean, "err": cumulants.chi.err }),
-    );
-    obs.insert(
-        "binder".into(),
-        json!({ "mean": cumulants.binder.mean, "err": cumulants.binder.err }),
-    );
-    (Value::Object(obs), warnings)
+    let observables = SampleObservables {
+        phi2,
+        m_abs,
+        m2,
+        m4,
+        nn,
+        action_density,
+        chi: MeanErr {
+            mean: cumulants.chi.mean,
+            err: cumulants.chi.err,
+        },
+        binder: MeanErr {
+            mean: cumulants.binder.mean,
+            err: cumulants.binder.err,
+        },
+    };
+    (observables, warnings)
 }
 
 /// Exact free-field values, when the sampled action is a homogeneous free field.
-fn exact_values(c: &Couplings) -> Option<Value> {
+fn exact_values(c: &Couplings) -> Option<ExactFreeField> {
     let f = FreeField::from_couplings(c)?;
-    Some(json!({
-        "phi2": f.phi2().re, "m_abs": f.m_abs(), "m2": f.m2().re, "m4": f.m4().re, "nn": f.nn().re,
-        "action_density": f.action_density(), "chi": f.chi(), "binder": 0.0, "v_m2": f.v_m2().re,
-    }))
+    Some(ExactFreeField {
+        phi2: f.phi2().re,
+        m_abs: f.m_abs(),
+        m2: f.m2().re,
+        m4: f.m4().re,
+        nn: f.nn().re,
+        action_density: f.action_density(),
+        chi: f.chi(),
+        binder: 0.0,
+        v_m2: f.v_m2().re,
+    })
 }
 
 pub fn run(args: &SampleArgs) -> Result<()> {
@@ -272,26 +277,31 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     let (observables, warnings) = summarise(&out, n_sites);
     let timing = out.timing();
     let n_configs = out.n_measurements() * out.chains.len();
-    let result = json!({
-        "observables": observables,
-        "acceptance": out.acceptance(),
-        "n_configs": n_configs,
-        "n_chains": out.chains.len(),
-        "n_sites": n_sites,
-        "algorithm": run_config.algorithm.name(),
-        "step_size": out.chains.first().and_then(|c| c.step_size),
-        "mean_cluster_size": out.chains.first().and_then(|c| c.mean_cluster_size),
-        "timing": { "wall_s": out.wall_seconds, "update_cpu_s": timing.update_seconds, "ns_per_site_update": timing.ns_per_site_update() },
-        "exact_free_field": exact_values(&couplings),
-        "warnings": warnings,
-        "config": config,
-        "provenance": provenance(),
-    });
-    for w in &warnings {
+    let result = SampleRecord {
+        schema: SampleRecord::SCHEMA,
+        observables,
+        acceptance: out.acceptance(),
+        n_configs,
+        n_chains: out.chains.len(),
+        n_sites,
+        algorithm: run_config.algorithm.name().into(),
+        step_size: out.chains.first().and_then(|c| c.step_size),
+        mean_cluster_size: out.chains.first().and_then(|c| c.mean_cluster_size),
+        timing: Timing {
+            wall_s: out.wall_seconds,
+            update_cpu_s: timing.update_seconds,
+            ns_per_site_update: timing.ns_per_site_update(),
+        },
+        exact_free_field: exact_values(&couplings),
+        warnings,
+        config,
+        provenance: provenance(),
+    };
+    for w in &result.warnings {
         eprintln!("warning: {w}");
     }
     if let Some(dir) = &args.out {
-        write_outputs(dir, &couplings, &run_config, &config, out, &result)?;
+        write_outputs(dir, &couplings, &run_config, out, &result)?;
     }
     if args.json {
         return print_json(&result);
@@ -304,11 +314,9 @@ fn write_outputs(
     dir: &Path,
     couplings: &Couplings,
     run: &RunConfig,
-    config: &SampleConfig,
     out: RunOutput,
-    result: &Value,
+    result: &SampleRecord,
 ) -> Result<()> {
-    let prov = provenance();
     let mut header = EnsembleHeader::new(
         couplings,
         run.algorithm.name(),
@@ -318,60 +326,40 @@ fn write_outputs(
         run.n_sweeps as usize,
         run.measure_every as usize,
     )?;
-    for (k, v) in prov.as_object().expect("provenance is an object") {
-        header = header.with_provenance(k.clone(), v.to_string());
+    for (k, v) in result.provenance.entries() {
+        header = header.with_provenance(k, v);
     }
     let chains = out
         .chains
         .into_iter()
-        .map(|c| {
-            let mut chain = ensemble::Chain::default();
-            let configs = c.configs.unwrap_or_default();
-            for (phi, o) in configs.chunks_exact(couplings.n_sites()).zip(&c.observables) {
-                chain.push_measured(phi, o.action_density * couplings.n_sites() as f64, *o);
-            }
-            chain
-        })
-        .collect();
-    let ensemble = Ensemble::from_parts(header, chains)?;
+        .map(|c| StoredChain::measure(couplings, c.configs.unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    let ensemble = StoredEnsemble::from_parts(header, chains)?;
     ensemble.write(dir.join("ensemble.qfe"))?;
     ensemble.export_npy(dir)?;
-    write_atomic(&dir.join("config.toml"), toml::to_string(config)?.as_bytes())?;
-    write_atomic(
-        &dir.join("results.json"),
-        serde_json::to_string_pretty(result)?.as_bytes(),
-    )?;
+    write_atomic(&dir.join("config.toml"), toml::to_string(&result.config)?.as_bytes())?;
+    write_atomic(&dir.join("results.json"), records::to_json(result).as_bytes())?;
     Ok(())
 }
 
-fn print_text(r: &Value) {
+fn print_text(r: &SampleRecord) {
     println!(
         "{} on {} sites: {} configurations from {} chains, acceptance {:.3}",
-        r["algorithm"].as_str().unwrap_or("?"),
-        r["n_sites"],
-        r["n_configs"],
-        r["n_chains"],
-        r["acceptance"].as_f64().unwrap_or(f64::NAN)
+        r.algorithm, r.n_sites, r.n_configs, r.n_chains, r.acceptance
     );
     println!("{:<16} {:>14} {:>12} {:>10}", "observable", "mean", "error", "tau_int");
-    for (name, v) in r["observables"].as_object().into_iter().flatten() {
-        let tau = v["tau_int"].as_f64().map_or(String::from("-"), |t| format!("{t:.2}"));
-        println!(
-            "{name:<16} {:>14.8} {:>12.2e} {tau:>10}",
-            v["mean"].as_f64().unwrap_or(f64::NAN),
-            v["err"].as_f64().unwrap_or(f64::NAN)
-        );
+    for (name, v) in r.observables.gamma() {
+        println!("{name:<16} {:>14.8} {:>12.2e} {:>10.2}", v.mean, v.err, v.tau_int);
     }
-    if let Some(exact) = r["exact_free_field"].as_object() {
-        let list: Vec<String> = exact
-            .iter()
-            .map(|(k, v)| format!("{k} = {:.8}", v.as_f64().unwrap_or(f64::NAN)))
-            .collect();
+    for (name, v) in [("chi", r.observables.chi), ("binder", r.observables.binder)] {
+        println!("{name:<16} {:>14.8} {:>12.2e} {:>10}", v.mean, v.err, "-");
+    }
+    if let Some(exact) = &r.exact_free_field {
+        let list: Vec<String> = exact.named().iter().map(|(k, v)| format!("{k} = {v:.8}")).collect();
         println!("exact free field: {}", list.join(", "));
     }
     println!(
         "timing: {:.2} s wall, {:.2} ns per site update",
-        r["timing"]["wall_s"].as_f64().unwrap_or(f64::NAN),
-        r["timing"]["ns_per_site_update"].as_f64().unwrap_or(f64::NAN)
+        r.timing.wall_s, r.timing.ns_per_site_update
     );
 }

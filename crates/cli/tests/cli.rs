@@ -2,6 +2,7 @@
 
 use std::process::{Command, Output};
 
+use records::{ActionRecord, GraphRecord, Record, ReweightMethod, ReweightRecord, SampleRecord};
 use serde_json::Value;
 
 fn qftml(args: &[&str]) -> Output {
@@ -22,12 +23,43 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
+/// Runs `qftml ARGS` (which must include `--json`) and reads its typed record.
 #[track_caller]
-fn check_census(args: &[&str], n_sites: u64, n_cliques: u64, size: &str) {
-    let v = json(args);
-    assert_eq!(v["n_sites"], n_sites, "{args:?}");
-    assert_eq!(v["n_maximal_cliques"], n_cliques, "{args:?}");
-    assert_eq!(v["clique_sizes"], serde_json::json!({ size: n_cliques }), "{args:?}");
+fn record<T: Record>(args: &[&str]) -> T {
+    let out = qftml(args);
+    assert!(
+        out.status.success(),
+        "qftml {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    records::parse(&String::from_utf8_lossy(&out.stdout)).expect("stdout is one record of the current schema")
+}
+
+/// The shape of a JSON value for a snapshot: numbers become their kind, arrays keep their
+/// first two entries and their length.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => Value::from("<f64>"),
+        Value::Number(_) => Value::from("<int>"),
+        Value::String(_) => Value::from("<string>"),
+        Value::Array(a) => {
+            let mut out: Vec<Value> = a.iter().take(2).map(shape).collect();
+            if a.len() > 2 {
+                out.push(Value::from(format!("… {} entries", a.len())));
+            }
+            Value::Array(out)
+        }
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+#[track_caller]
+fn check_census(args: &[&str], n_sites: usize, n_cliques: usize, size: usize) {
+    let v: GraphRecord = record(args);
+    assert_eq!(v.n_sites, n_sites, "{args:?}");
+    assert_eq!(v.n_maximal_cliques, n_cliques, "{args:?}");
+    assert_eq!(v.clique_sizes, [(size, n_cliques)].into_iter().collect(), "{args:?}");
 }
 
 #[test]
@@ -36,19 +68,19 @@ fn graph_census_matches_the_talk() {
         &["graph", "--geometry", "square", "--lattice", "4", "--json"],
         16,
         32,
-        "2",
+        2,
     );
     check_census(
         &["graph", "--geometry", "triangular", "--lattice", "4", "--json"],
         16,
         32,
-        "3",
+        3,
     );
     check_census(
         &["graph", "--geometry", "square-diagonals", "--lattice", "4", "--json"],
         16,
         16,
-        "4",
+        4,
     );
     check_census(
         &[
@@ -63,13 +95,13 @@ fn graph_census_matches_the_talk() {
         ],
         5,
         6,
-        "2",
+        2,
     );
     check_census(
         &["graph", "--geometry", "square", "--lattice", "8x4", "--json"],
         32,
         64,
-        "2",
+        2,
     );
 }
 
@@ -137,6 +169,18 @@ fn action_factorises_on_every_geometry() {
         "--json",
     ]);
     assert!(v["factorisation_mismatch"].as_f64().unwrap() < 1e-12, "{v}");
+}
+
+#[test]
+fn json_shapes_of_graph_and_action() {
+    let graph = json(&["graph", "--geometry", "square", "--lattice", "4", "--json"]);
+    insta::assert_json_snapshot!("graph_shape", shape(&graph));
+    let action = json(&["action", "--lattice", "4", "--json"]);
+    insta::assert_json_snapshot!("action_shape", shape(&action));
+    // The same output read as typed records.
+    let g: GraphRecord = record(&["graph", "--geometry", "square", "--lattice", "4", "--json"]);
+    let a: ActionRecord = record(&["action", "--lattice", "4", "--json"]);
+    assert_eq!((g.schema, g.n_edges, a.n_sites, a.gradient.w.len()), (1, 32, 16, 32));
 }
 
 #[test]
@@ -267,9 +311,10 @@ fn sample_writes_its_ensemble_and_refuses_bad_input() {
     for file in ["ensemble.qfe", "config.toml", "results.json"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    assert_eq!(written["observables"], v["observables"]);
-    assert_eq!(written["config"]["lattice"], "6x4");
+    let written: SampleRecord = records::parse(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let printed: SampleRecord = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(written.observables, printed.observables);
+    assert_eq!(written.config.lattice.as_deref(), Some("6x4"));
 
     // The written config reproduces the run.
     let again = json(&[
@@ -365,45 +410,38 @@ fn reweight_free_field_to_diagonal_and_imaginary_mass() {
             .unwrap();
 
     // Identity: the sampled action itself gives the plain means and ESS = N.
-    let id = json(&["reweight", "--ensemble", &ens, "--json"]);
-    assert_eq!(id["ess"].as_f64().unwrap(), 40_000.0);
+    let id: ReweightRecord = record(&["reweight", "--ensemble", &ens, "--json"]);
+    let id = &id.points[0];
+    assert_eq!(id.ess, 40_000.0);
     let plain = sampled["observables"]["phi2"]["mean"].as_f64().unwrap();
-    assert!((id["observables"]["phi2"]["mean"].as_f64().unwrap() - plain).abs() < 1e-12);
+    assert!((id.observables.phi2.re() - plain).abs() < 1e-12);
 
     // A real target: the diagonal coupling g′ = 0.05.
-    let g = json(&["reweight", "--ensemble", &ens, "--g-nnn", "0.05", "--json"]);
+    let g: ReweightRecord = record(&["reweight", "--ensemble", &ens, "--g-nnn", "0.05", "--json"]);
     let (exact, _) = exact_phi2(1.0, 0.05, 0.0);
-    let o = &g["observables"]["phi2"];
-    assert!(
-        (o["mean"].as_f64().unwrap() - exact).abs() < 4.0 * o["err"].as_f64().unwrap(),
-        "{o} vs {exact}"
-    );
-    assert_eq!(g["flagged"], false);
+    let o = g.points[0].observables.phi2;
+    assert!((o.re() - exact).abs() < 4.0 * o.err_re(), "{o:?} vs {exact}");
+    assert!(matches!(o, records::Estimate::Real(_)));
+    assert!(!g.points[0].flagged);
 
     // A complex target: the imaginary mass c = 0.1.
-    let c = json(&["reweight", "--ensemble", &ens, "--imag-mass", "0.1", "--json"]);
+    let c: ReweightRecord = record(&["reweight", "--ensemble", &ens, "--imag-mass", "0.1", "--json"]);
     let (re, im) = exact_phi2(1.0, 0.0, 0.1);
-    let o = &c["observables"]["phi2"];
-    assert!(
-        (o["re"].as_f64().unwrap() - re).abs() < 4.0 * o["err_re"].as_f64().unwrap(),
-        "{o} vs {re}"
-    );
-    assert!(
-        (o["im"].as_f64().unwrap() - im).abs() < 4.0 * o["err_im"].as_f64().unwrap(),
-        "{o} vs {im}"
-    );
-    assert!(c["avg_phase"]["abs"].as_f64().unwrap() > 0.5);
+    let o = c.points[0].observables.phi2;
+    assert!((o.re() - re).abs() < 4.0 * o.err_re(), "{o:?} vs {re}");
+    assert!((o.im() - im).abs() < 4.0 * o.err_im(), "{o:?} vs {im}");
+    assert!(c.points[0].avg_phase.unwrap().abs > 0.5);
 
     // A scan: one point per value, each with its own diagnostics; far points are flagged.
-    let s = json(&["reweight", "--ensemble", &ens, "--scan", "g-nnn=0:0.24:4", "--json"]);
-    let points = s["points"].as_array().unwrap();
-    assert_eq!(points.len(), 4);
-    assert_eq!(points[0]["g_nnn"], 0.0);
-    assert_eq!(points[0]["flagged"], false);
+    let s: ReweightRecord = record(&["reweight", "--ensemble", &ens, "--scan", "g-nnn=0:0.24:4", "--json"]);
+    assert_eq!(s.points.len(), 4);
+    assert_eq!(s.points[0].target.g_nnn, 0.0);
+    assert!(!s.points[0].flagged);
+    assert_eq!(s.method, ReweightMethod::SingleEnsemble);
 
     // Multi-histogram over two ensembles at μ² = 1 and 1.3, evaluated at μ² = 1.15.
     let ens2 = free_field_ensemble(&dir, "1.3", "6");
-    let mh = json(&[
+    let mh: ReweightRecord = record(&[
         "reweight",
         "--ensemble",
         &ens,
@@ -414,12 +452,29 @@ fn reweight_free_field_to_diagonal_and_imaginary_mass() {
         "--json",
     ]);
     let (exact, _) = exact_phi2(1.15, 0.0, 0.0);
-    let o = &mh["observables"]["phi2"];
-    assert!(
-        (o["mean"].as_f64().unwrap() - exact).abs() < 4.0 * o["err"].as_f64().unwrap(),
-        "{o} vs {exact}"
+    let o = mh.points[0].observables.phi2;
+    assert!((o.re() - exact).abs() < 4.0 * o.err_re(), "{o:?} vs {exact}");
+    assert_eq!(mh.method, ReweightMethod::MultiHistogram);
+    assert_eq!(mh.multi_histogram.as_ref().unwrap().n_k, [40_000, 40_000]);
+
+    // The JSON shape of each command, values redacted.
+    let text = |args: &[&str]| -> Value { serde_json::from_slice(&qftml(args).stdout).unwrap() };
+    insta::assert_json_snapshot!(
+        "reweight_scan_shape",
+        shape(&text(&[
+            "reweight",
+            "--ensemble",
+            &ens,
+            "--scan",
+            "imag-mass=0:0.1:2",
+            "--json"
+        ]))
     );
-    assert_eq!(mh["method"], "multi-histogram");
+    insta::assert_json_snapshot!(
+        "reweight_multi_histogram_shape",
+        shape(&text(&["reweight", "--ensemble", &ens, "--ensemble", &ens2, "--json"]))
+    );
+    insta::assert_json_snapshot!("sample_shape", shape(&sampled));
 
     check_refused(
         &[

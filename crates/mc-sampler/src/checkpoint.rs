@@ -103,17 +103,14 @@ pub fn from_bytes<T: DeserializeOwned>(kind: &str, bytes: &[u8]) -> Result<T, Sa
 /// Writes a checkpoint of `kind` to `path`, atomically.
 pub fn save<T: Serialize>(path: impl AsRef<Path>, kind: &str, payload: &T) -> Result<(), SamplerError> {
     let bytes = to_bytes(kind, payload);
-    crate::ensemble::write_atomic(path.as_ref(), |w| std::io::Write::write_all(w, &bytes))
+    let path = path.as_ref();
+    records::write_atomic(path, bytes).map_err(crate::ensemble::io_error("write", path))
 }
 
 /// Reads and checks a checkpoint of `kind` from `path`.
 pub fn load<T: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<T, SamplerError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| SamplerError::Io {
-        action: "read",
-        path: path.into(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(crate::ensemble::io_error("read", path))?;
     decode(kind, &bytes, path)
 }
 

@@ -41,31 +41,7 @@ impl Homogeneous {
     }
 }
 
-/// Which lattice pairs carry couplings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PairSet {
-    /// Nearest neighbours `⟨ij⟩`: pairs `0..2V`.
-    NearestNeighbour,
-    /// Diagonal next-nearest neighbours `⟨⟨ij⟩⟩`: pairs `0..2V`.
-    Diagonal,
-    /// Nearest neighbours (pairs `0..2V`) then diagonals (pairs `2V..4V`).
-    Both,
-}
-
-impl PairSet {
-    /// The pairs of this set on `lattice`, in the documented order.
-    pub fn pairs(self, lattice: &Lattice) -> Vec<[u32; 2]> {
-        match self {
-            PairSet::NearestNeighbour => lattice.nearest_neighbour_pairs(),
-            PairSet::Diagonal => lattice.diagonal_pairs(),
-            PairSet::Both => {
-                let mut p = lattice.nearest_neighbour_pairs();
-                p.extend(lattice.diagonal_pairs());
-                p
-            }
-        }
-    }
-}
+pub use crate::pair_set::PairSet;
 
 /// The blocks of the flat parameter vector `θ = [w | a | b | r]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,7 +10,8 @@
 //! talk's targets `A`, `A₄(g′)`, `A₅(g′, c)` ([`targets`]), the total action, the O(1)
 //! change of a single-site move, the single-site conditional
 //! `p(φ_i | rest) ∝ exp(−a_i φ² − b_i φ⁴ + h_i φ)` ([`Quartic`]), the sufficient statistics
-//! `∂S/∂θ`, per-configuration observables ([`Observables`]) and exact Gaussian results for
+//! `∂S/∂θ`, per-configuration observables ([`Observables`], also rebuilt from the five sums
+//! of [`SufficientStats`]) and exact Gaussian results for
 //! the free field ([`gaussian`]).  It does no IO and uses no random numbers.
 //!
 //! # Example
@@ -39,11 +40,14 @@
 mod couplings;
 pub mod gaussian;
 mod observables;
+mod pair_set;
+mod sufficient;
 mod sum;
 pub mod targets;
 
 pub use couplings::{ComplexAction, Couplings, Homogeneous, PairSet, ParamBlock, Quartic};
 pub use observables::Observables;
+pub use sufficient::SufficientStats;
 
 /// Errors from building couplings.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Per-configuration observables.
 
-use crate::Couplings;
 use crate::sum::{Lanes, add_lanes, block, lane_sum_map, total};
+use crate::{Couplings, SufficientStats};
 
 /// Observables of one configuration (`V` = number of sites).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -79,6 +79,26 @@ impl Observables {
             phi4: sum4 / v,
             nn,
             action_density: couplings.action(phi) / v,
+        }
+    }
+
+    /// The observables of a lattice configuration with sums `sums`, `n_sites` sites and
+    /// action `action`: the one place where observables are rebuilt from sums (reading
+    /// stored ensembles, reweighting).  Equal to [`Observables::measure`] up to the order of
+    /// the summation.
+    #[inline]
+    pub fn from_sums(sums: &SufficientStats, n_sites: usize, action: f64) -> Self {
+        let v = n_sites as f64;
+        let m = sums.phi1 / v;
+        Self {
+            m,
+            m_abs: m.abs(),
+            m2: m * m,
+            m4: m * m * m * m,
+            phi2: sums.phi2 / v,
+            phi4: sums.phi4 / v,
+            nn: sums.nn / (2.0 * v),
+            action_density: action / v,
         }
     }
 

@@ -6,7 +6,7 @@
 
 use mrf_graph::Lattice;
 
-use crate::{ActionError, ComplexAction, Couplings, Homogeneous, PairSet};
+use crate::{ActionError, ComplexAction, Couplings, Homogeneous, PairSet, ParamBlock};
 
 /// The talk's homogeneous point: κ = 1, μ² = −0.9515, λ = 0.7.
 pub const POINT_A: Homogeneous = Homogeneous {
@@ -52,4 +52,22 @@ pub fn a4(lattice: &Lattice, g_nnn: f64) -> Result<Couplings, ActionError> {
 /// Target `A₅(g′, c)`: `A₄(g′) + i c Σ_i φ_i²`.
 pub fn a5(lattice: &Lattice, g_nnn: f64, imag_mass: f64) -> Result<ComplexAction, ActionError> {
     ComplexAction::new(a4(lattice, g_nnn)?, imag_mass)
+}
+
+/// Homogeneous lattice φ⁴ at `params` with the diagonal coupling `g_nnn` (pairs
+/// [`PairSet::Both`] when it is not zero, nearest neighbours otherwise) and the uniform
+/// linear coupling `linear`: the one builder of homogeneous points that the sampler's
+/// command line and the reweighting targets share.
+pub fn homogeneous(lattice: &Lattice, params: Homogeneous, g_nnn: f64, linear: f64) -> Result<Couplings, ActionError> {
+    let couplings = if g_nnn != 0.0 {
+        Couplings::homogeneous_with_diagonal(lattice, params, g_nnn)?
+    } else {
+        Couplings::homogeneous(lattice, params)?
+    };
+    if linear == 0.0 {
+        return Ok(couplings);
+    }
+    let mut theta = couplings.params();
+    theta[couplings.block(ParamBlock::R)].fill(linear);
+    couplings.with_params(&theta)
 }

@@ -1,13 +1,13 @@
 //! In-memory ensembles: per chain, the sampled action and the sufficient statistics of every
 //! configuration.
 
+use mc_sampler::ensemble::StoredEnsemble;
+use mc_sampler::stats::gamma_method;
 use mrf_graph::Lattice;
-use phi4_action::Couplings;
+use phi4_action::{Couplings, Observables, SufficientStats};
 
 use crate::ReweightError;
-use mc_sampler::stats::gamma_method;
-
-use crate::target::{SufficientStats, Target, dot};
+use crate::target::{Target, dot};
 
 /// What is known about the action `S` the configurations were sampled from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,14 +21,15 @@ pub enum SampledAction {
     Recorded,
 }
 
-/// One Markov chain (or one batch of independent draws), in sampling order.
+/// The sampled action and the sums of every configuration of one Markov chain (or of one
+/// batch of independent draws), in sampling order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Chain {
+pub struct ChainSums {
     action: Vec<f64>,
     stats: Vec<SufficientStats>,
 }
 
-impl Chain {
+impl ChainSums {
     /// A chain from the sampled action `S(φ)` and the sums of every configuration.
     pub fn new(action: Vec<f64>, stats: Vec<SufficientStats>) -> Result<Self, ReweightError> {
         if action.len() != stats.len() {
@@ -43,10 +44,7 @@ impl Chain {
                 index,
             });
         }
-        if let Some(index) = stats
-            .iter()
-            .position(|s| ![s.nn, s.nnn, s.phi1, s.phi2, s.phi4].iter().all(|x| x.is_finite()))
-        {
+        if let Some(index) = stats.iter().position(|s| !s.is_finite()) {
             return Err(ReweightError::NotFinite {
                 what: "sufficient statistics",
                 index,
@@ -97,7 +95,7 @@ impl Chain {
     }
 }
 
-/// Prior complex log-weights of a reweighted ensemble (see [`Ensemble::reweighted`]).
+/// Prior complex log-weights of a reweighted ensemble (see [`ReweightEnsemble::reweighted`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Prior {
     /// Per chain: `−(Re T₁ − S)` per configuration.
@@ -106,12 +104,13 @@ pub(crate) struct Prior {
     pub phase: Vec<Vec<f64>>,
 }
 
-/// Samples of one action on one lattice: one or more chains with their sampled action.
+/// Samples of one action on one lattice, reduced to what reweighting needs: one or more
+/// chains of sampled actions and sums ([`ChainSums`]), with their sampled action.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ensemble {
+pub struct ReweightEnsemble {
     pub(crate) lattice: Lattice,
     pub(crate) sampled: SampledAction,
-    pub(crate) chains: Vec<Chain>,
+    pub(crate) chains: Vec<ChainSums>,
     /// The (possibly complex) action the weights currently represent; `None` means the sampled
     /// action itself.
     pub(crate) reference: Option<Target>,
@@ -120,13 +119,38 @@ pub struct Ensemble {
     pub(crate) tau_int: f64,
 }
 
-impl Ensemble {
+impl ReweightEnsemble {
+    /// The ensemble of a stored one ([`StoredEnsemble::read_measurements`] is enough: the
+    /// configurations are not used): its stored actions and sums, nothing measured again.
+    /// Homogeneous sampled couplings ([`Target::from_couplings`]) give
+    /// [`SampledAction::Homogeneous`], any others [`SampledAction::Recorded`].
+    pub fn from_stored(stored: &StoredEnsemble) -> Result<Self, ReweightError> {
+        let sampled = match Target::from_couplings(stored.couplings()) {
+            Some(t) => SampledAction::Homogeneous(t),
+            None => SampledAction::Recorded,
+        };
+        let chains = stored
+            .chains()
+            .iter()
+            .map(|c| ChainSums::new(c.actions.clone(), c.sums.clone()))
+            .collect::<Result<_, _>>()?;
+        Self::new(stored.lattice(), sampled, chains)
+    }
+
+    /// The sampled action as a homogeneous target, when it is one.
+    pub fn sampled_target(&self) -> Option<Target> {
+        match self.sampled {
+            SampledAction::Homogeneous(t) => Some(t),
+            SampledAction::Recorded => None,
+        }
+    }
+
     /// An ensemble of `chains` sampled from `sampled` on `lattice`.
     ///
     /// With [`SampledAction::Homogeneous`] the recorded actions are checked against the
     /// couplings (relative tolerance 1e-9), so a mislabelled ensemble is an error.
-    pub fn new(lattice: Lattice, sampled: SampledAction, chains: Vec<Chain>) -> Result<Self, ReweightError> {
-        if chains.is_empty() || chains.iter().all(Chain::is_empty) {
+    pub fn new(lattice: Lattice, sampled: SampledAction, chains: Vec<ChainSums>) -> Result<Self, ReweightError> {
+        if chains.is_empty() || chains.iter().all(ChainSums::is_empty) {
             return Err(ReweightError::Empty);
         }
         if let SampledAction::Homogeneous(s) = sampled {
@@ -183,16 +207,17 @@ impl Ensemble {
     }
 
     /// The chains.
-    pub fn chains(&self) -> &[Chain] {
+    pub fn chains(&self) -> &[ChainSums] {
         &self.chains
     }
 
     /// Total number of configurations.
     pub fn n_configs(&self) -> usize {
-        self.chains.iter().map(Chain::len).sum()
+        self.chains.iter().map(ChainSums::len).sum()
     }
 
-    /// True when the weights represent the sampled action (no [`Ensemble::reweighted`] step).
+    /// True when the weights represent the sampled action (no [`ReweightEnsemble::reweighted`]
+    /// step).
     pub fn is_unweighted(&self) -> bool {
         self.prior.is_none()
     }
@@ -253,20 +278,22 @@ impl Ensemble {
     }
 }
 
-fn observables_tau_int(lattice: &Lattice, chains: &[Chain]) -> f64 {
-    let v = lattice.n_sites() as f64;
-    let per_config: [&dyn Fn(&SufficientStats) -> f64; 7] = [
-        &|s| s.phi1 / v,
-        &|s| (s.phi1 / v).abs(),
-        &|s| (s.phi1 / v).powi(2),
-        &|s| (s.phi1 / v).powi(4),
-        &|s| s.phi2 / v,
-        &|s| s.phi4 / v,
-        &|s| s.nn / (2.0 * v),
-    ];
+fn observables_tau_int(lattice: &Lattice, chains: &[ChainSums]) -> f64 {
+    let v = lattice.n_sites();
+    // m, |m|, m², m⁴, φ², φ⁴, nn of every configuration (the action density is the sampled
+    // action, below).
+    let per_config: Vec<Vec<[f64; 8]>> = chains
+        .iter()
+        .map(|c| {
+            c.stats
+                .iter()
+                .map(|s| Observables::from_sums(s, v, 0.0).to_array())
+                .collect()
+        })
+        .collect();
     let mut tau = 0.5_f64;
-    for f in per_config {
-        let series: Vec<Vec<f64>> = chains.iter().map(|c| c.stats.iter().map(f).collect()).collect();
+    for q in 0..7 {
+        let series: Vec<Vec<f64>> = per_config.iter().map(|c| c.iter().map(|o| o[q]).collect()).collect();
         let refs: Vec<&[f64]> = series.iter().map(Vec::as_slice).collect();
         tau = tau.max(finite_or_half(gamma_method(&refs).tau_int));
     }

@@ -7,7 +7,7 @@
 //! `⟨O⟩_T = ⟨O e^{−i T_im}⟩_{T_re} / ⟨e^{−i T_im}⟩_{T_re}`, and the average phase
 //! `⟨e^{−i T_im}⟩_{T_re} = Z_T / Z_{T_re}` measures how severe the sign problem is.
 //! Every homogeneous action is linear in five sums per configuration ([`SufficientStats`]:
-//! `Σ_⟨ij⟩ φφ`, `Σ_⟨⟨ij⟩⟩ φφ`, `Σφ`, `Σφ²`, `Σφ⁴`), so an [`Ensemble`] stores those once
+//! `Σ_⟨ij⟩ φφ`, `Σ_⟨⟨ij⟩⟩ φφ`, `Σφ`, `Σφ²`, `Σφ⁴`), so a [`ReweightEnsemble`] holds those once
 //! and each point of a coupling scan ([`scan`], [`trajectory`]) costs O(configurations).
 //! Weights are formed in log space (the maximum subtracted); errors come from a
 //! delete-one-bin jackknife over bins inside chains whose size follows the Γ-method `τ_int`
@@ -19,7 +19,9 @@
 //! free-energy differences `−ln(Z_k/Z_0)` and expectations at unsampled couplings.
 //!
 //! The library works on in-memory data only: per chain, the sampled action and the sums of
-//! each configuration ([`Chain::new`], or [`Chain::from_configs`] from configurations).
+//! each configuration ([`ChainSums::new`], or [`ChainSums::from_configs`] from configurations),
+//! or an ensemble read from disk by `mc-sampler`, whose stored actions and sums are used as
+//! they are ([`ReweightEnsemble::from_stored`]: nothing is measured again).
 //!
 //! # Example
 //!
@@ -31,7 +33,7 @@
 //! use mrf_graph::Lattice;
 //! use phi4_action::gaussian::{FreeField, GaussianMrf};
 //! use phi4_action::Homogeneous;
-//! use reweight::{Chain, Ensemble, ReweightOptions, SampledAction, Target, reweight};
+//! use reweight::{ChainSums, ReweightEnsemble, ReweightOptions, SampledAction, Target, reweight};
 //!
 //! let lattice = Lattice::new(4, 4).unwrap();
 //! let sampled = Target::new(Homogeneous { kappa: 1.0, mu2: 1.0, lambda: 0.0 });
@@ -39,8 +41,8 @@
 //! let draws = ExactGaussian::new(&GaussianMrf::from_couplings(&couplings).unwrap());
 //! let mut rng = chain_rng(42, 0);
 //! let configs: Vec<Vec<f64>> = (0..4000).map(|_| draws.sample(&mut rng)).collect();
-//! let chain = Chain::from_configs(&couplings, &lattice, configs.iter().map(|c| c.as_slice())).unwrap();
-//! let ensemble = Ensemble::new(lattice, SampledAction::Homogeneous(sampled), vec![chain]).unwrap();
+//! let chain = ChainSums::from_configs(&couplings, &lattice, configs.iter().map(|c| c.as_slice())).unwrap();
+//! let ensemble = ReweightEnsemble::new(lattice, SampledAction::Homogeneous(sampled), vec![chain]).unwrap();
 //!
 //! let target = sampled.with_g_nnn(0.05).with_imag_mass(0.05);
 //! let result = reweight(&ensemble, &target, &ReweightOptions::recommended()).unwrap();
@@ -58,16 +60,17 @@ mod mbar;
 mod single;
 mod target;
 
-pub use ensemble::{Chain, Ensemble, SampledAction};
+pub use ensemble::{ChainSums, ReweightEnsemble, SampledAction};
 pub use mbar::{
     MbarOptions, MbarPoint, MbarSolution, MultiHistogram, MultiHistogramOptions, ReducedPotentials,
     asymptotic_covariance, multi_histogram, solve_mbar,
 };
+pub use phi4_action::SufficientStats;
 pub use single::{
     Estimate, ObservableEstimates, Overlap, OverlapHistogram, Phase, RealEstimate, ReweightOptions, Reweighted,
     Thresholds, reweight, scan,
 };
-pub use target::{Coupling, Scan, SufficientStats, Target, trajectory};
+pub use target::{Coupling, Scan, Target, trajectory};
 
 /// Errors of the reweighting library.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

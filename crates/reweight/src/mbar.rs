@@ -19,9 +19,10 @@ use mc_sampler::stats::{bin_size_for, gamma_method};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 use crate::ReweightError;
-use crate::ensemble::{Ensemble, SampledAction};
+use crate::ensemble::{ReweightEnsemble, SampledAction};
 use crate::single::{Estimate, ObservableEstimates, RealEstimate};
 use crate::target::Target;
+use phi4_action::Observables;
 
 /// Reduced potentials `u_k(x_n)` of every sample `n` in every state `k`; the samples are
 /// grouped by the state they were drawn from (the first `N_0` from state 0, and so on), as
@@ -441,24 +442,16 @@ impl MultiHistogramOptions {
 }
 
 /// Per-sample observables from the sums, for a real target.
-fn observables_of(ensembles: &[&Ensemble], target: &Target) -> Vec<[f64; 8]> {
+fn observables_of(ensembles: &[&ReweightEnsemble], target: &Target) -> Vec<[f64; 8]> {
     let mut out = Vec::new();
     for e in ensembles {
-        let v = e.lattice.n_sites() as f64;
+        let v = e.lattice.n_sites();
         for c in &e.chains {
-            for s in c.stats() {
-                let m = s.phi1 / v;
-                out.push([
-                    m,
-                    m.abs(),
-                    m * m,
-                    m * m * m * m,
-                    s.phi2 / v,
-                    s.phi4 / v,
-                    s.nn / (2.0 * v),
-                    target.real_action(s) / v,
-                ]);
-            }
+            out.extend(
+                c.stats()
+                    .iter()
+                    .map(|s| Observables::from_sums(s, v, target.real_action(s)).to_array()),
+            );
         }
     }
     out
@@ -467,7 +460,7 @@ fn observables_of(ensembles: &[&Ensemble], target: &Target) -> Vec<[f64; 8]> {
 /// Free energies of `ensembles` (each sampled from a homogeneous real action, all on one
 /// lattice) and expectations at the real `targets`, all with jackknife errors.
 pub fn multi_histogram(
-    ensembles: &[&Ensemble],
+    ensembles: &[&ReweightEnsemble],
     targets: &[Target],
     options: &MultiHistogramOptions,
 ) -> Result<MultiHistogram, ReweightError> {

@@ -5,8 +5,9 @@ use num_complex::Complex64;
 use rayon::prelude::*;
 
 use crate::ReweightError;
-use crate::ensemble::Ensemble;
+use crate::ensemble::ReweightEnsemble;
 use crate::target::Target;
+use phi4_action::Observables;
 
 /// A (possibly complex) expectation value with the jackknife errors of its real and
 /// imaginary parts.  For real targets `im` and `err_im` are zero.
@@ -129,7 +130,7 @@ pub struct Reweighted {
     /// Number of jackknife bins.
     pub n_bins: usize,
     /// The integrated autocorrelation time that set the bin size: the largest Γ-method
-    /// `τ_int` of the sampled observables ([`Ensemble::tau_int`]), the weights and, for complex
+    /// `τ_int` of the sampled observables ([`ReweightEnsemble::tau_int`]), the weights and, for complex
     /// targets, the phase factors.
     pub tau_int: f64,
     /// True when the overlap is too poor to trust the point (see [`Thresholds`]).
@@ -259,7 +260,11 @@ fn derive(q: &[f64], n_sites: f64) -> Derived {
 }
 
 /// Reweight `ensemble` to `target`.
-pub fn reweight(ensemble: &Ensemble, target: &Target, options: &ReweightOptions) -> Result<Reweighted, ReweightError> {
+pub fn reweight(
+    ensemble: &ReweightEnsemble,
+    target: &Target,
+    options: &ReweightOptions,
+) -> Result<Reweighted, ReweightError> {
     target.couplings(&ensemble.lattice)?;
     Ok(evaluate(ensemble, target, options))
 }
@@ -268,7 +273,7 @@ pub fn reweight(ensemble: &Ensemble, target: &Target, options: &ReweightOptions)
 /// point costs O(number of configurations); points run in parallel (rayon), with results
 /// independent of the number of threads.
 pub fn scan(
-    ensemble: &Ensemble,
+    ensemble: &ReweightEnsemble,
     targets: &[Target],
     options: &ReweightOptions,
 ) -> Result<Vec<Reweighted>, ReweightError> {
@@ -280,8 +285,9 @@ pub fn scan(
     Ok(targets.par_iter().map(|t| evaluate(ensemble, t, options)).collect())
 }
 
-fn evaluate(ensemble: &Ensemble, target: &Target, options: &ReweightOptions) -> Reweighted {
-    let v = ensemble.lattice.n_sites() as f64;
+fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOptions) -> Reweighted {
+    let n_sites = ensemble.lattice.n_sites();
+    let v = n_sites as f64;
     let n_chains = ensemble.chains.len();
     let weights: Vec<(Vec<f64>, Vec<f64>)> = (0..n_chains).map(|c| ensemble.log_weights(c, target)).collect();
     let lw_max = weights
@@ -299,17 +305,7 @@ fn evaluate(ensemble: &Ensemble, target: &Target, options: &ReweightOptions) -> 
             let w = lwc.exp();
             let (sin, cos) = th.sin_cos();
             let (pre, pim) = (w * cos, -w * sin);
-            let m = s.phi1 / v;
-            let obs_re = [
-                m,
-                m.abs(),
-                m * m,
-                m * m * m * m,
-                s.phi2 / v,
-                s.phi4 / v,
-                s.nn / (2.0 * v),
-                target.real_action(s) / v,
-            ];
+            let obs_re = Observables::from_sums(s, n_sites, target.real_action(s)).to_array();
             let obs_im = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, target.imag_action(s) / v];
             cols[Q_W].push(w);
             cols[Q_WLW].push(w * lwc);

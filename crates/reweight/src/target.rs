@@ -4,63 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use mrf_graph::Lattice;
-use phi4_action::{ComplexAction, Couplings, Homogeneous, PairSet};
+use phi4_action::{ComplexAction, Couplings, Homogeneous, SufficientStats};
 
 use crate::ReweightError;
-
-/// The per-configuration sums that every homogeneous action is linear in.
-///
-/// `T(φ) = −κ nn − g′ nnn + (μ² + 4κ)/2 phi2 + λ/4 phi4 + r phi1 + i c phi2`, so once these
-/// five numbers are stored per configuration, any point of a coupling scan costs O(1) per
-/// configuration.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SufficientStats {
-    /// `Σ_⟨ij⟩ φ_iφ_j` over nearest-neighbour pairs (2V pairs).
-    pub nn: f64,
-    /// `Σ_⟨⟨ij⟩⟩ φ_iφ_j` over diagonal next-nearest pairs (2V pairs).
-    pub nnn: f64,
-    /// `Σ_i φ_i`.
-    pub phi1: f64,
-    /// `Σ_i φ_i²`.
-    pub phi2: f64,
-    /// `Σ_i φ_i⁴`.
-    pub phi4: f64,
-}
-
-impl SufficientStats {
-    /// Measure a configuration `phi` of `lattice` (site index `y * Lx + x`, periodic).
-    pub fn measure(lattice: &Lattice, phi: &[f64]) -> Self {
-        assert_eq!(
-            phi.len(),
-            lattice.n_sites(),
-            "configuration has the wrong number of sites"
-        );
-        let (lx, ly) = (lattice.lx(), lattice.ly());
-        let (mut nn, mut nnn, mut phi1, mut phi2, mut phi4) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for y in 0..ly {
-            let row = &phi[y * lx..(y + 1) * lx];
-            let up = &phi[((y + 1) % ly) * lx..((y + 1) % ly + 1) * lx];
-            let down = &phi[((y + ly - 1) % ly) * lx..((y + ly - 1) % ly + 1) * lx];
-            for x in 0..lx {
-                let xr = (x + 1) % lx;
-                let v = row[x];
-                let v2 = v * v;
-                nn += v * (row[xr] + up[x]);
-                nnn += v * (up[xr] + down[xr]);
-                phi1 += v;
-                phi2 += v2;
-                phi4 += v2 * v2;
-            }
-        }
-        Self {
-            nn,
-            nnn,
-            phi1,
-            phi2,
-            phi4,
-        }
-    }
-}
 
 /// A homogeneous lattice φ⁴ action with the talk's extra terms:
 ///
@@ -120,6 +66,14 @@ impl Target {
         self
     }
 
+    /// The point of homogeneous lattice couplings (uniform on each pair set, with or without
+    /// diagonals, `r = 0`); `None` for any other couplings.
+    pub fn from_couplings(couplings: &Couplings) -> Option<Self> {
+        couplings
+            .as_homogeneous_with_diagonal()
+            .map(|(h, g_nnn)| Self::new(h).with_g_nnn(g_nnn))
+    }
+
     /// The homogeneous (κ, μ², λ) part.
     pub fn homogeneous(&self) -> Homogeneous {
         Homogeneous {
@@ -168,25 +122,8 @@ impl Target {
     /// The real part as [`Couplings`] on `lattice` (validated: the error says why `exp(−Re T)`
     /// is not normalisable).
     pub fn couplings(&self, lattice: &Lattice) -> Result<Couplings, ReweightError> {
-        let v = lattice.n_sites();
-        let h = self.homogeneous();
-        let mut w = vec![h.w(); 2 * v];
-        let pair_set = if self.g_nnn != 0.0 {
-            w.extend(std::iter::repeat_n(self.g_nnn, 2 * v));
-            PairSet::Both
-        } else {
-            PairSet::NearestNeighbour
-        };
-        let couplings = Couplings::on_lattice(
-            lattice,
-            pair_set,
-            w,
-            vec![h.a(); v],
-            vec![h.b(); v],
-            vec![self.linear; v],
-        )
-        .map_err(|source| ReweightError::Target { target: *self, source })?;
-        Ok(couplings)
+        phi4_action::targets::homogeneous(lattice, self.homogeneous(), self.g_nnn, self.linear)
+            .map_err(|source| ReweightError::Target { target: *self, source })
     }
 
     /// The full (possibly complex) action on `lattice`.

@@ -6,8 +6,8 @@ use mrf_graph::Lattice;
 use phi4_action::Homogeneous;
 
 use crate::{
-    Chain, Coupling, Ensemble, MbarOptions, ReducedPotentials, ReweightError, ReweightOptions, SampledAction, Scan,
-    SufficientStats, Target, reweight, solve_mbar,
+    ChainSums, Coupling, MbarOptions, ReducedPotentials, ReweightEnsemble, ReweightError, ReweightOptions,
+    SampledAction, Scan, SufficientStats, Target, reweight, solve_mbar,
 };
 
 /// A deterministic, irregular configuration.
@@ -68,11 +68,11 @@ fn scans_parse_and_refuse_nonsense() {
     }
 }
 
-fn chain_of(lattice: &Lattice, t: &Target, n: usize, shift: f64) -> Chain {
+fn chain_of(lattice: &Lattice, t: &Target, n: usize, shift: f64) -> ChainSums {
     let stats: Vec<SufficientStats> = (0..n)
         .map(|k| SufficientStats::measure(lattice, &config(lattice.n_sites(), k as u64)))
         .collect();
-    Chain::new(stats.iter().map(|s| t.real_action(s) + shift).collect(), stats).unwrap()
+    ChainSums::new(stats.iter().map(|s| t.real_action(s) + shift).collect(), stats).unwrap()
 }
 
 #[test]
@@ -80,17 +80,17 @@ fn inconsistent_input_is_refused() {
     let lattice = Lattice::new(4, 4).unwrap();
     let t = point();
     assert!(matches!(
-        Chain::new(vec![0.0; 3], vec![]),
+        ChainSums::new(vec![0.0; 3], vec![]),
         Err(ReweightError::ChainLength { .. })
     ));
     // Recorded actions that do not belong to the declared couplings.
     let wrong = chain_of(&lattice, &t.with_g_nnn(0.1), 10, 0.0);
     assert!(matches!(
-        Ensemble::new(lattice, SampledAction::Homogeneous(t), vec![wrong.clone()]),
+        ReweightEnsemble::new(lattice, SampledAction::Homogeneous(t), vec![wrong.clone()]),
         Err(ReweightError::ActionMismatch { .. })
     ));
     assert!(matches!(
-        Ensemble::new(
+        ReweightEnsemble::new(
             lattice,
             SampledAction::Homogeneous(t.with_imag_mass(0.1)),
             vec![wrong.clone()]
@@ -98,11 +98,11 @@ fn inconsistent_input_is_refused() {
         Err(ReweightError::ComplexSampled { .. })
     ));
     assert!(matches!(
-        Ensemble::new(lattice, SampledAction::Recorded, vec![]),
+        ReweightEnsemble::new(lattice, SampledAction::Recorded, vec![]),
         Err(ReweightError::Empty)
     ));
     // λ < 0 is not a valid target.
-    let ok = Ensemble::new(lattice, SampledAction::Recorded, vec![wrong]).unwrap();
+    let ok = ReweightEnsemble::new(lattice, SampledAction::Recorded, vec![wrong]).unwrap();
     let negative = Target::new(Homogeneous {
         kappa: 1.0,
         mu2: 1.0,
@@ -122,8 +122,9 @@ fn weights_are_formed_in_log_space() {
     let s = point();
     let target = s.with_g_nnn(0.05).with_imag_mass(0.1);
     let opts = ReweightOptions::recommended();
-    let plain = Ensemble::new(lattice, SampledAction::Recorded, vec![chain_of(&lattice, &s, 200, 0.0)]).unwrap();
-    let shifted = Ensemble::new(
+    let plain =
+        ReweightEnsemble::new(lattice, SampledAction::Recorded, vec![chain_of(&lattice, &s, 200, 0.0)]).unwrap();
+    let shifted = ReweightEnsemble::new(
         lattice,
         SampledAction::Recorded,
         vec![chain_of(&lattice, &s, 200, 5000.0)],

@@ -9,8 +9,8 @@ use mrf_graph::Lattice;
 use phi4_action::Homogeneous;
 use phi4_action::gaussian::{FreeField, GaussianMrf};
 use reweight::{
-    Chain, Coupling, Ensemble, MultiHistogramOptions, ReducedPotentials, ReweightOptions, Reweighted, SampledAction,
-    Scan, Target, multi_histogram, reweight, scan, trajectory,
+    ChainSums, Coupling, MultiHistogramOptions, ReducedPotentials, ReweightEnsemble, ReweightOptions, Reweighted,
+    SampledAction, Scan, Target, multi_histogram, reweight, scan, trajectory,
 };
 
 const K_SIGMA: f64 = 4.0;
@@ -34,17 +34,17 @@ fn exact(lattice: Lattice, t: &Target) -> FreeField {
 }
 
 /// `n_chains` batches of `n_per_chain` exact draws of the real target `sampled`.
-fn draws(lattice: Lattice, sampled: Target, n_chains: u64, n_per_chain: usize, seed: u64) -> Ensemble {
+fn draws(lattice: Lattice, sampled: Target, n_chains: u64, n_per_chain: usize, seed: u64) -> ReweightEnsemble {
     let couplings = sampled.couplings(&lattice).unwrap();
     let sampler = ExactGaussian::new(&GaussianMrf::from_couplings(&couplings).unwrap());
     let chains = (0..n_chains)
         .map(|c| {
             let mut rng = chain_rng(seed, c);
             let configs: Vec<Vec<f64>> = (0..n_per_chain).map(|_| sampler.sample(&mut rng)).collect();
-            Chain::from_configs(&couplings, &lattice, configs.iter().map(|c| c.as_slice())).unwrap()
+            ChainSums::from_configs(&couplings, &lattice, configs.iter().map(|c| c.as_slice())).unwrap()
         })
         .collect();
-    Ensemble::new(lattice, SampledAction::Homogeneous(sampled), chains).unwrap()
+    ReweightEnsemble::new(lattice, SampledAction::Homogeneous(sampled), chains).unwrap()
 }
 
 #[track_caller]
@@ -219,8 +219,8 @@ fn inhomogeneous_sampled_action_reweights_through_recorded_actions() {
     let sampler = ExactGaussian::new(&GaussianMrf::from_couplings(&sampled).unwrap());
     let mut rng = chain_rng(18, 0);
     let configs: Vec<Vec<f64>> = (0..20_000).map(|_| sampler.sample(&mut rng)).collect();
-    let chain = Chain::from_configs(&sampled, &lattice, configs.iter().map(|c| c.as_slice())).unwrap();
-    let ensemble = Ensemble::new(lattice, SampledAction::Recorded, vec![chain]).unwrap();
+    let chain = ChainSums::from_configs(&sampled, &lattice, configs.iter().map(|c| c.as_slice())).unwrap();
+    let ensemble = ReweightEnsemble::new(lattice, SampledAction::Recorded, vec![chain]).unwrap();
     let target = free(1.0, 1.0).with_g_nnn(0.05).with_imag_mass(0.1);
     let r = reweight(&ensemble, &target, &ReweightOptions::recommended()).unwrap();
     assert!(!r.flagged, "{:?}", r.reason);
@@ -351,12 +351,12 @@ fn poor_overlap_and_lost_phase_are_flagged() {
 fn multi_histogram_matches_exact_free_energies() {
     let lattice = lattice8();
     let mu2s = [0.7, 0.9, 1.1, 1.3];
-    let ensembles: Vec<Ensemble> = mu2s
+    let ensembles: Vec<ReweightEnsemble> = mu2s
         .iter()
         .enumerate()
         .map(|(k, &m)| draws(lattice, free(1.0, m), 2, 2_000, 100 + k as u64))
         .collect();
-    let refs: Vec<&Ensemble> = ensembles.iter().collect();
+    let refs: Vec<&ReweightEnsemble> = ensembles.iter().collect();
     let targets = [free(1.0, 0.8), free(1.0, 1.2), free(1.0, 1.0).with_g_nnn(0.05)];
     let mh = multi_histogram(&refs, &targets, &MultiHistogramOptions::recommended()).unwrap();
     let ln_z0 = exact(lattice, &free(1.0, mu2s[0])).ln_z().re;
@@ -387,7 +387,7 @@ fn multi_histogram_matches_exact_free_energies() {
 fn pymbar_data() -> ReducedPotentials {
     let lattice = lattice8();
     let mu2s = [0.7, 0.9, 1.1, 1.3];
-    let ensembles: Vec<Ensemble> = mu2s
+    let ensembles: Vec<ReweightEnsemble> = mu2s
         .iter()
         .enumerate()
         .map(|(k, &m)| draws(lattice, free(1.0, m), 1, 1_000, 200 + k as u64))

@@ -1,12 +1,11 @@
 //! `hammersley-clifford`: ∏_c ψ_c = exp(−S) and the local Markov property on
 //! random configurations with random inhomogeneous couplings, on all four graphs.
 
-use anyhow::{Context, Result};
-use serde_json::Value;
+use anyhow::Result;
+use records::ActionRecord;
 
 use crate::figure::FigureCtx;
 use crate::plot::CategoryPlot;
-use crate::qftml::{num, uint};
 use crate::report::{Check, Table, Tolerance, fmt_num};
 
 /// Tolerance of the factorisation and blanket checks (relative to max(1, |S|)).
@@ -31,15 +30,15 @@ pub struct ActionCheck {
 }
 
 impl ActionCheck {
-    /// Reads `qftml action --json` output.
-    pub fn from_json(v: &Value) -> Result<Self> {
-        Ok(Self {
-            n_sites: uint(v, "n_sites")? as usize,
-            action: num(v, "action")?,
-            log_product: num(v, "log_product_potentials")?,
-            mismatch: num(v, "factorisation_mismatch")?,
-            blanket_violation: num(v, "blanket_violation")?,
-        })
+    /// The fields of `qftml action --json` output.
+    pub fn from_record(r: &ActionRecord) -> Self {
+        Self {
+            n_sites: r.n_sites,
+            action: r.action,
+            log_product: r.log_product_potentials,
+            mismatch: r.factorisation_mismatch,
+            blanket_violation: r.blanket_violation,
+        }
     }
 
     /// The mismatch recomputed from S and ln ∏ψ (the CLI's own number must agree).
@@ -85,9 +84,7 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
             } else {
                 args.extend(["--lattice", &ls]);
             }
-            let out = fig.qftml(&args)?;
-            let r = ActionCheck::from_json(&out)
-                .with_context(|| format!("unexpected `qftml action --geometry {geometry}` output"))?;
+            let r = ActionCheck::from_record(&fig.qftml::<ActionRecord>(&args)?);
             mismatches.push((g, r.mismatch.max(FLOOR)));
             blankets.push((g, r.blanket_violation.max(FLOOR)));
             results.push(r);

@@ -1,100 +1,37 @@
 //! `lattices-cliques`: the four graphs of the talk with one maximal clique of
 //! each highlighted, and their clique census against the exact counts.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context, Result, bail};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use serde_json::Value;
+use records::GraphRecord;
 
 use crate::figure::FigureCtx;
 use crate::plot::{Plot, color, font};
-use crate::qftml::uint;
 use crate::report::{Check, Table};
 
-/// The output of `qftml graph --json`.
+/// The output of `qftml graph --json`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GraphCensus {
-    /// `square`, `triangular`, `square-diagonals` or `bipartite`.
-    pub geometry: String,
-    /// `[lx, ly]` of a periodic lattice; `None` for the bipartite graph.
-    pub lattice: Option<[usize; 2]>,
-    /// Number of sites.
-    pub n_sites: usize,
-    /// Number of edges.
-    pub n_edges: usize,
-    /// Number of maximal cliques.
-    pub n_maximal_cliques: usize,
-    /// Clique size → number of maximal cliques of that size.
-    pub clique_sizes: BTreeMap<usize, usize>,
-    /// The edges as site pairs.
-    pub edges: Vec<[usize; 2]>,
-    /// The maximal cliques as site lists.
-    pub cliques: Vec<Vec<usize>>,
-}
+pub struct GraphCensus(GraphRecord);
 
-fn index(v: &Value) -> Option<usize> {
-    v.as_u64().and_then(|i| usize::try_from(i).ok())
+impl std::ops::Deref for GraphCensus {
+    type Target = GraphRecord;
+    fn deref(&self) -> &GraphRecord {
+        &self.0
+    }
 }
 
 impl GraphCensus {
     /// Reads and validates `qftml graph --json` output.
-    pub fn from_json(v: &Value) -> Result<Self> {
-        let geometry = v["geometry"].as_str().context("`geometry` is not a string")?.to_owned();
-        let lattice = match &v["lattice"] {
-            Value::Null => None,
-            Value::Array(a) if a.len() == 2 => Some([
-                index(&a[0]).context("`lattice[0]` is not a size")?,
-                index(&a[1]).context("`lattice[1]` is not a size")?,
-            ]),
-            other => bail!("`lattice` must be null or [lx, ly], not {other}"),
-        };
-        let n_sites = uint(v, "n_sites")? as usize;
-        let n_edges = uint(v, "n_edges")? as usize;
-        let n_maximal_cliques = uint(v, "n_maximal_cliques")? as usize;
-        let clique_sizes = v["clique_sizes"]
-            .as_object()
-            .context("`clique_sizes` is not an object")?
-            .iter()
-            .map(|(k, n)| {
-                let size = k
-                    .parse::<usize>()
-                    .with_context(|| format!("clique size `{k}` is not a number"))?;
-                let count = index(n).with_context(|| format!("count of size {k} is not a number"))?;
-                Ok((size, count))
-            })
-            .collect::<Result<BTreeMap<_, _>>>()?;
-        let edges = v["edges"]
-            .as_array()
-            .context("`edges` is not an array")?
-            .iter()
-            .map(|e| match e.as_array().map(Vec::as_slice) {
-                Some([a, b]) => Some([index(a)?, index(b)?]),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()
-            .context("`edges` must be an array of [i, j] pairs")?;
-        let cliques = v["cliques"]
-            .as_array()
-            .context("`cliques` is not an array")?
-            .iter()
-            .map(|c| c.as_array()?.iter().map(index).collect::<Option<Vec<_>>>())
-            .collect::<Option<Vec<_>>>()
-            .context("`cliques` must be an array of site lists")?;
+    pub fn from_json(text: &str) -> Result<Self> {
+        Self::from_record(records::parse::<GraphRecord>(text)?)
+    }
 
-        let census = Self {
-            geometry,
-            lattice,
-            n_sites,
-            n_edges,
-            n_maximal_cliques,
-            clique_sizes,
-            edges,
-            cliques,
-        };
+    /// Validates the record of `qftml graph --json`.
+    pub fn from_record(r: GraphRecord) -> Result<Self> {
+        let census = Self(r);
         census.validate()?;
         Ok(census)
     }
@@ -576,7 +513,7 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
         } else {
             vec!["graph", "--geometry", geometry, "--lattice", &ls]
         };
-        let census = GraphCensus::from_json(&fig.qftml(&args)?)
+        let census = GraphCensus::from_record(fig.qftml(&args)?)
             .with_context(|| format!("unexpected `qftml graph --geometry {geometry}` output"))?;
         let graph = match census.lattice {
             Some([lx, ly]) => format!("{lx}×{ly} periodic"),

@@ -2,20 +2,38 @@
 //! and reweighting a free field to the complex action `+ i c Σφ²` against its exact values.
 
 use anyhow::{Context, Result};
+use records::{Estimate, ReweightPoint, ReweightRecord, SampleRecord};
 use serde_json::Value;
 
 use crate::figure::FigureCtx;
 use crate::plot::{LinePlot, Point, Series, SeriesStyle};
-use crate::qftml::num;
 use crate::report::{Check, Table, fmt_measured};
 
 /// Tolerance of the statistical checks, in combined standard errors.
 const K_SIGMA: f64 = 4.0;
 
-/// `(mean, err)` of a real observable in `qftml sample`/`reweight` output.
-fn real(p: &Value, name: &str) -> Result<(f64, f64)> {
-    let o = &p["observables"][name];
-    Ok((num(o, "mean")?, num(o, "err")?))
+/// The reweighted estimate of observable `name` at point `p`.
+fn reweighted(p: &ReweightPoint, name: &str) -> Result<Estimate> {
+    p.observables
+        .get(name)
+        .with_context(|| format!("qftml reweight reports no observable {name}"))
+}
+
+/// `(mean, err)` of a Γ-method observable of `qftml sample`.
+fn sampled(s: &SampleRecord, name: &str) -> Result<(f64, f64)> {
+    let o = sampled_observable(s, name)?;
+    Ok((o.mean, o.err))
+}
+
+fn sampled_observable(s: &SampleRecord, name: &str) -> Result<records::GammaValue> {
+    s.observables
+        .get(name)
+        .with_context(|| format!("qftml sample reports no observable {name}"))
+}
+
+/// The single point of a `qftml reweight` run without a scan.
+fn only_point(r: ReweightRecord) -> Result<ReweightPoint> {
+    r.points.into_iter().next().context("qftml reweight printed no point")
 }
 
 /// `reweight-gnnn`: one ensemble at g′ = 0 reweighted along g′, against direct simulations.
@@ -53,24 +71,24 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
     args.extend(point);
     let ens_str = ens.to_str().context("data directory is not UTF-8")?.to_owned();
     args.extend(["--out", &ens_str]);
-    fig.qftml(&args)?;
+    fig.qftml::<SampleRecord>(&args)?;
     fig.output(format!("data/{}/ensemble-g0/ensemble.qfe", fig.name()));
     let scan = format!("g-nnn={}:{}:21", -g_max, g_max);
-    let rw = fig.qftml(&["reweight", "--ensemble", &ens_str, "--scan", &scan])?;
-    let points = rw["points"].as_array().context("qftml reweight printed no points")?;
+    let rw: ReweightRecord = fig.qftml(&["reweight", "--ensemble", &ens_str, "--scan", &scan])?;
+    let points = &rw.points;
 
     let observables = [("phi2", "⟨φ²⟩"), ("m2", "⟨m²⟩")];
     let mut rw_series: Vec<Vec<Point>> = vec![Vec::new(); observables.len()];
     let mut n_flagged = 0;
     for p in points {
-        if p["flagged"] == true {
+        if p.flagged {
             n_flagged += 1;
             continue;
         }
-        let g = num(p, "g_nnn")?;
+        let g = p.target.g_nnn;
         for (k, (name, _)) in observables.iter().enumerate() {
-            let (mean, err) = real(p, name)?;
-            rw_series[k].push(Point::with_err(g, mean, err));
+            let e = reweighted(p, name)?;
+            rw_series[k].push(Point::with_err(g, e.re(), e.err_re()));
         }
     }
 
@@ -94,23 +112,24 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
         ];
         args.extend(point);
         args.extend(["--g-nnn", &gs]);
-        let direct = fig.qftml(&args)?;
+        let direct: SampleRecord = fig.qftml(&args)?;
         let gt = format!("{g}");
-        let one = fig.qftml(&["reweight", "--ensemble", &ens_str, "--g-nnn", &gt])?;
-        let flagged = one["flagged"] == true;
+        let one = only_point(fig.qftml(&["reweight", "--ensemble", &ens_str, "--g-nnn", &gt])?)?;
+        let flagged = one.flagged;
         if n == 2 {
-            histogram = Some((g, one["overlap_histogram"].clone()));
+            histogram = one.overlap.as_ref().map(|o| (g, o.histogram.clone()));
         }
         for (k, (name, label)) in observables.iter().enumerate() {
-            let (dm, de) = real(&direct, name)?;
-            let (rm, re) = real(&one, name)?;
+            let (dm, de) = sampled(&direct, name)?;
+            let e = reweighted(&one, name)?;
+            let (rm, re) = (e.re(), e.err_re());
             direct_series[k].push(Point::with_err(g, dm, de));
             table.row([
                 format!("{g:+.4}"),
                 (*label).to_owned(),
                 fmt_measured(rm, Some(re)),
                 fmt_measured(dm, Some(de)),
-                format!("{:.0}", num(&one, "ess")?),
+                format!("{:.0}", one.ess),
                 flagged.to_string(),
             ]);
             if !flagged {
@@ -157,12 +176,9 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
         fig.plot_named(&format!("{}-{name}", fig.name()), &plot, (1000, 650))?;
     }
     if let Some((g, h)) = histogram {
-        let edges: Vec<f64> = serde_json::from_value(h["edges"].clone()).context("no histogram edges")?;
-        let centre = |k: usize| 0.5 * (edges[k] + edges[k + 1]);
-        let series = |key: &str| -> Result<Vec<Point>> {
-            let v: Vec<f64> = serde_json::from_value(h[key].clone()).with_context(|| format!("no histogram {key}"))?;
-            Ok(v.iter().enumerate().map(|(k, y)| Point::new(centre(k), *y)).collect())
-        };
+        let centre = |k: usize| 0.5 * (h.edges[k] + h.edges[k + 1]);
+        let series =
+            |v: &[f64]| -> Vec<Point> { v.iter().enumerate().map(|(k, y)| Point::new(centre(k), *y)).collect() };
         let plot = LinePlot::new(
             format!("Overlap: distribution of T − S for g′ = {g:+.3}"),
             "T − S",
@@ -170,12 +186,12 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
         )
         .series(Series::new(
             "under S (sampled, g′ = 0)",
-            series("under_sampled")?,
+            series(&h.under_sampled),
             SeriesStyle::LinePoints,
         ))
         .series(Series::new(
             "under T (reweighted)",
-            series("under_target")?,
+            series(&h.under_target),
             SeriesStyle::LinePoints,
         ));
         fig.plot_named(&format!("{}-overlap", fig.name()), &plot, (1000, 650))?;
@@ -251,7 +267,7 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
         let ens = data.join(format!("free-{l}"));
         let ens_str = ens.to_str().context("data directory is not UTF-8")?.to_owned();
         let (ls, seeds, mu2s) = (l.to_string(), (seed + n as u64).to_string(), mu2.to_string());
-        fig.qftml(&[
+        fig.qftml::<SampleRecord>(&[
             "sample",
             "--lattice",
             &ls,
@@ -271,14 +287,14 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
             &ens_str,
         ])?;
         let cs = c_talk.to_string();
-        let p = fig.qftml(&["reweight", "--ensemble", &ens_str, "--imag-mass", &cs])?;
-        let phase = &p["avg_phase"];
-        let (abs, abs_err) = (num(phase, "abs")?, num(phase, "err")?);
+        let p = only_point(fig.qftml(&["reweight", "--ensemble", &ens_str, "--imag-mass", &cs])?)?;
+        let phase = p.avg_phase.context("qftml reweight reported no average phase")?;
+        let (abs, abs_err) = (phase.abs, phase.err);
         let exact_abs = exact_phase_abs(l as usize, mu2, c_talk);
         phase_points.push(Point::with_err((l * l) as f64, abs, abs_err));
         phase_exact.push(Point::new((l * l) as f64, exact_abs));
-        let o = &p["observables"]["phi2"];
-        let (re, im, err_re, err_im) = (num(o, "re")?, num(o, "im")?, num(o, "err_re")?, num(o, "err_im")?);
+        let o = p.observables.phi2;
+        let (re, im, err_re, err_im) = (o.re(), o.im(), o.err_re(), o.err_im());
         let (ex_re, ex_im) = exact_phi2(l as usize, mu2, c_talk);
         table.row([
             l.to_string(),
@@ -290,7 +306,7 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
             fmt_measured(abs, Some(abs_err)),
             format!("{exact_abs:.6}"),
         ]);
-        if p["flagged"] != true {
+        if !p.flagged {
             fig.check(Check::sigma(
                 format!("Re ⟨φ²⟩, {l}×{l}, c = {c_talk}"),
                 re,
@@ -317,27 +333,20 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
             ));
         }
         if l == 8 {
-            let scan = fig.qftml(&["reweight", "--ensemble", &ens_str, "--scan", "imag-mass=0:0.3:13"])?;
-            for q in scan["points"].as_array().context("no scan points")? {
-                let c = num(q, "imag_mass")?;
-                let o = &q["observables"]["phi2"];
+            let scan: ReweightRecord =
+                fig.qftml(&["reweight", "--ensemble", &ens_str, "--scan", "imag-mass=0:0.3:13"])?;
+            for q in &scan.points {
+                let c = q.target.imag_mass;
+                let o = q.observables.phi2;
                 let (ex_re, ex_im) = exact_phi2(8, mu2, c);
                 re_exact.push(Point::new(c, ex_re));
                 im_exact.push(Point::new(c, ex_im));
-                if q["flagged"] == true {
+                if q.flagged {
                     continue;
                 }
-                // At c = 0 the target is real and the output has mean/err.
-                let re = o
-                    .get("re")
-                    .or(o.get("mean"))
-                    .and_then(Value::as_f64)
-                    .unwrap_or(f64::NAN);
-                let im = o.get("im").and_then(Value::as_f64).unwrap_or(0.0);
-                let err_re = o.get("err_re").or(o.get("err")).and_then(Value::as_f64).unwrap_or(0.0);
-                let err_im = o.get("err_im").and_then(Value::as_f64).unwrap_or(0.0);
-                re_pts.push(Point::with_err(c, re, err_re));
-                im_pts.push(Point::with_err(c, im, err_im));
+                // At c = 0 the target is real: its estimate has no imaginary part.
+                re_pts.push(Point::with_err(c, o.re(), o.err_re()));
+                im_pts.push(Point::with_err(c, o.im(), o.err_im()));
             }
         }
         fig.progress(format!(

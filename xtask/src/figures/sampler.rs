@@ -2,11 +2,11 @@
 //! algorithm, and τ_int and cost per site update against L at the talk's point.
 
 use anyhow::{Context, Result};
+use records::SampleRecord;
 use serde_json::Value;
 
 use crate::figure::FigureCtx;
 use crate::plot::{LinePlot, Point, Series, SeriesStyle};
-use crate::qftml::num;
 use crate::report::{Check, Table, fmt_measured, fmt_num};
 
 /// The update schedules of `qftml sample --algorithm`.
@@ -15,14 +15,13 @@ pub const ALGORITHMS: [&str; 5] = ["metropolis", "heatbath", "cluster", "hybrid"
 /// Tolerance of the statistical checks, in combined standard errors.
 pub const K_SIGMA: f64 = 4.0;
 
-/// `mean`, `err` and (when present) `tau_int` of one observable of `qftml sample --json`.
-fn observable(v: &Value, name: &str) -> Result<(f64, f64, Option<f64>)> {
-    let o = &v["observables"][name];
-    Ok((
-        num(o, "mean")?,
-        num(o, "err")?,
-        o.get("tau_int").and_then(Value::as_f64),
-    ))
+/// `mean`, `err` and `tau_int` of one Γ-method observable of `qftml sample --json`.
+fn observable(v: &SampleRecord, name: &str) -> Result<(f64, f64, f64)> {
+    let o = v
+        .observables
+        .get(name)
+        .with_context(|| format!("qftml sample reports no observable {name}"))?;
+    Ok((o.mean, o.err, o.tau_int))
 }
 
 /// `free-field`: every algorithm against the exact free field on 8×8 (κ = 1, μ² = 1, λ = 0).
@@ -42,7 +41,7 @@ pub fn free_field(fig: &mut FigureCtx<'_>) -> Result<()> {
     let mut table = Table::new(["algorithm", "observable", "measured", "exact", "deviation / σ", "τ_int"]);
     let mut deviations: Vec<Series> = Vec::new();
     for (a, algorithm) in ALGORITHMS.into_iter().enumerate() {
-        let out = fig.qftml(&[
+        let out: SampleRecord = fig.qftml(&[
             "sample",
             "--lattice",
             &ls,
@@ -60,19 +59,19 @@ pub fn free_field(fig: &mut FigureCtx<'_>) -> Result<()> {
             algorithm,
         ])?;
         let exact = out
-            .get("exact_free_field")
+            .exact_free_field
             .context("qftml sample reported no exact free-field values")?;
         let mut points = Vec::new();
         for (k, (name, label)) in names.iter().enumerate() {
             let (mean, err, tau) = observable(&out, name)?;
-            let truth = num(exact, name)?;
+            let truth = exact.get(name).context("no exact value")?;
             table.row([
                 algorithm.to_owned(),
                 (*label).to_owned(),
                 fmt_measured(mean, Some(err)),
                 fmt_num(truth),
                 format!("{:+.2}", (mean - truth) / err),
-                tau.map_or("-".into(), |t| format!("{t:.2}")),
+                format!("{tau:.2}"),
             ]);
             fig.check(Check::sigma(
                 format!("{algorithm}: {label}, 8×8 free field"),
@@ -135,7 +134,7 @@ pub fn scaling(fig: &mut FigureCtx<'_>) -> Result<()> {
         for &l in &sizes {
             let (ls, ss, ts, seeds) = (l.to_string(), sweeps.to_string(), therm.to_string(), seed.to_string());
             // One chain on one thread measures the single-core cost per site update.
-            let out = fig.qftml(&[
+            let out: SampleRecord = fig.qftml(&[
                 "sample",
                 "--lattice",
                 &ls,
@@ -160,16 +159,15 @@ pub fn scaling(fig: &mut FigureCtx<'_>) -> Result<()> {
             ])?;
             let (m2, m2_err, tau_m2) = observable(&out, "m2")?;
             let (_, _, tau_mabs) = observable(&out, "m_abs")?;
-            let tau_m2 = tau_m2.context("m2 has no tau_int")?;
-            let tau_err = out["observables"]["m2"]["tau_int_err"].as_f64().unwrap_or(0.0);
-            let cost = num(&out["timing"], "ns_per_site_update")?;
+            let tau_err = out.observables.m2.tau_int_err;
+            let cost = out.timing.ns_per_site_update;
             table.row([
                 algorithm.to_owned(),
                 l.to_string(),
                 fmt_measured(tau_m2, Some(tau_err)),
-                tau_mabs.map_or("-".into(), |t| format!("{t:.2}")),
+                format!("{tau_mabs:.2}"),
                 format!("{cost:.2}"),
-                format!("{:.3}", num(&out, "acceptance")?),
+                format!("{:.3}", out.acceptance),
                 fmt_measured(m2, Some(m2_err)),
             ]);
             taus.push(Point::with_err(l as f64, tau_m2, tau_err));
