@@ -23,6 +23,9 @@
 //! - `linear_cost`: best-of-five ns per Metropolis site update at L = 64 … 1024, printed;
 //!   under `cargo bench` it fails if L = 1024 costs more than 1.5 times L = 64 per site.
 //!
+//! Later measurements (the vector kernels chosen at run time, default flags) are in
+//! `benches/README.md`.
+//!
 //! Measured 2026-11-29 on the otherwise idle 2-core VM (`target-cpu=native`, AVX-512),
 //! criterion means, ns per site update (the host adds ±15% between runs; ranges are
 //! three runs):

@@ -12,6 +12,7 @@ use crate::layout::FastParams;
 use crate::simd::Isa;
 
 /// Margin of the cell edges, in units of `ΔS` (see [`CellEdges`]).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 kernel only
 pub(crate) const EDGE_MARGIN: f64 = 2e-5;
 
 /// The acceptance cells in units of `ΔS`, in single precision: the accurate test
@@ -26,6 +27,7 @@ pub(crate) const EDGE_MARGIN: f64 = 2e-5;
 /// `exp_neg` (a few ulp) and that of rounding `ΔS` to `f32` (below `2⁻²⁴|ΔS|`, at most
 /// `2·10⁻⁶` where it matters: a rounded `ΔS` compares with an edge of at most 32 only
 /// when `ΔS` itself is below about 32).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 kernel only
 pub(crate) struct CellEdges {
     /// `[accept[k], reject[k]]`, side by side so that one 64-bit gather reads both.
     pub(crate) pairs: [[f32; 2]; 4096],
@@ -42,6 +44,7 @@ impl CellEdges {
     }
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 kernel only
 pub(crate) static EDGES: LazyLock<Box<CellEdges>> = LazyLock::new(|| {
     let mut edges = Box::new(CellEdges {
         pairs: [[0.0; 2]; 4096],
@@ -85,7 +88,6 @@ impl LatticeKernel {
     /// Replaces the homogeneous parameters (couplings and extents) for the next sweeps and
     /// keeps the scratch space and the instruction set: the sweeps are then exactly those
     /// of `LatticeKernel::new(p)`.
-    #[allow(dead_code)] // used by the steerable chains
     pub(crate) fn set_params(&mut self, p: FastParams) {
         self.p = p;
     }

@@ -31,11 +31,12 @@
 //!   lattice in the `[even | odd]` storage order.  Every pair has exactly one odd end, so
 //!   it walks the odd sublattice row by row with the four neighbour rows of the even
 //!   sublattice laid out contiguously (in `f32`), and computes the four bond tests of a row
-//!   branch-free with a single-precision exponential (sixteen sites per AVX-512 vector where
-//!   the CPU has it, chosen at run time by [`crate::simd`]; the same operations in the same
-//!   order as the scalar code, which the compiler vectorises elsewhere); tests whose uniform lies
-//!   within that exponential's error bound of the threshold are redone in double precision
-//!   with the accurate one, so every decision is that of the accurate test.  Each odd site
+//!   branch-free with a single-precision exponential (sixteen sites per AVX-512 vector
+//!   where the CPU has it, chosen at run time by [`crate::simd`]; the same operations in
+//!   the same order as the scalar code, which the compiler vectorises elsewhere); tests
+//!   whose uniform lies within that exponential's error bound of the threshold are redone
+//!   in double precision with the accurate one, so every decision is that of the accurate
+//!   test.  Each odd site
 //!   gets a 4-bit mask of its bonds; it then hangs below its first bonded even neighbour
 //!   and the roots of its other bonded neighbours are merged with that one's.  The general
 //!   pair list of such a lattice is built in the lattice kernel's order (odd row, direction,
@@ -47,8 +48,9 @@
 //! ascending pass `parent[s] ← parent[parent[s]]` then gives every site its root, and with
 //! `r = 0` the same pass flips the field (AVX-512 gathers, sixteen sites per vector, where
 //! the CPU has it; a lane whose parent lies in its own vector follows the parents until it
-//! reaches a root; the pass checks `parent[s] ≤ s`, on which the gathers' bounds rest).  The lattice kernel labels odd row by odd row: every odd site hangs
-//! below its first bonded even neighbour (or stays its own root) in one vectorised pass;
+//! reaches a root; the pass checks `parent[s] ≤ s`, on which the gathers' bounds rest).
+//! The lattice kernel labels odd row by odd row: every odd site hangs below its first
+//! bonded even neighbour (or stays its own root) in one vectorised pass;
 //! then the bonds after the first become unions (first, other bonded neighbour), walked from
 //! one 64-bit mask per direction and block of 64 sites, so the only branches are the ends
 //! of those loops.  A union's finds take two hops without a branch (parent and grandparent,
@@ -190,7 +192,6 @@ impl SwendsenWang {
     /// reallocated; otherwise the work space is rebuilt.  Either way the next updates are
     /// exactly those of `SwendsenWang::new(layout)`, with this work space's instruction
     /// set.
-    #[allow(dead_code)] // used by chains whose couplings change
     pub(crate) fn refresh(&mut self, layout: &Layout) {
         let same_structure = self.parent.len() == layout.n_sites()
             && self.has_r == layout.has_r
