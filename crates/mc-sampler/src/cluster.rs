@@ -17,13 +17,15 @@
 //! the schedules of [`crate::Algorithm`] always combine it with local sweeps.
 //!
 //! **Random words.**  An update reads 32-bit words of the chain's stream in order: two for
-//! the seed site (a 64-bit word, low half first), one per bond test (a pair that is
-//! satisfied and whose far end is not yet in the cluster), and, with a linear term, two for
-//! the acceptance (a 53-bit uniform).  The words come in bulk from [`crate::fill_u32`], in
-//! chunks that double from 16 to 1024 words during an update; the words of the last chunk
-//! that the update did not need are skipped.  So the chain is reproducible (the words an
-//! update uses depend only on the stream and the field), every word is used at most once,
-//! and no state outlives an update but the generator's.
+//! the seed site (a 64-bit word, low half first), one per neighbour of every site taken
+//! from the growth queue (used for that pair's bond test when the pair is satisfied and
+//! its far end is not yet in the cluster, skipped otherwise: a fixed number of words per
+//! site keeps the four tests of a lattice site independent of each other), and, with a
+//! linear term, two for the acceptance (a 53-bit uniform).  The words come in bulk from
+//! [`crate::fill_u32`], in chunks that double from 16 to 1024 words during an update; the
+//! words of the last chunk that the update did not need are skipped.  So the chain is
+//! reproducible (the words an update uses depend only on the stream and the field), every
+//! word is used at most once, and no state outlives an update but the generator's.
 //!
 //! **Bond test.**  The bond is active iff `u ≥ exp(−x)`, `x = 2 w_ij φ_iφ_j`, with the
 //! uniform `u = (k + ½)·2⁻³²` of the test's word `k` (as in [`crate::swendsen_wang`]).  The
@@ -274,10 +276,11 @@ impl Wolff {
             let (js, ws) = layout.neighbours(i);
             words.ensure(rng, js.len());
             for (&j, &w) in js.iter().zip(ws) {
+                let bits = words.take();
                 let marked = (in_cluster[j as usize / 64] >> (j % 64)) & 1 != 0;
                 let x = (2.0 * w) * (xi * field[j as usize]);
-                // A test (and a word) only for a satisfied pair whose far end is not yet in.
-                if !marked & (x > 0.0) && bond(table, x, words.take()) {
+                // A bond only on a satisfied pair whose far end is not yet in.
+                if !marked & (x > 0.0) && bond(table, x, bits) {
                     in_cluster[j as usize / 64] |= 1 << (j % 64);
                     members[len] = j;
                     len += 1;
@@ -321,18 +324,14 @@ impl Wolff {
             let js = grid.neighbours(i);
             let phis = js.map(|j| field[j as usize]);
             words.ensure(rng, 4);
-            let mut k = words.next;
-            let mut bits = [0u32; 4];
-            let mut xs = [0.0; 4];
+            let bits: [u32; 4] = std::array::from_fn(|d| words.buf[words.next + d]);
+            words.next += 4;
+            let xs = phis.map(|phi| minus_two_w * (xi * phi));
             let mut adds = [false; 4];
             let mut undecided = false;
             for d in 0..4 {
-                let x = minus_two_w * (xi * phis[d]);
-                let test = x > 0.0;
-                bits[d] = words.buf[k];
-                k += test as usize;
-                let (b, u) = bond_cell(table, x, bits[d]);
-                xs[d] = x;
+                let test = xs[d] > 0.0;
+                let (b, u) = bond_cell(table, xs[d], bits[d]);
                 adds[d] = test & b;
                 undecided |= test & u;
             }
@@ -343,7 +342,6 @@ impl Wolff {
                     }
                 }
             }
-            words.next = k;
             for d in 0..4 {
                 let j = js[d];
                 field[j as usize] = if adds[d] { -phis[d] } else { phis[d] };
