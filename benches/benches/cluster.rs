@@ -120,11 +120,14 @@ fn wolff(c: &mut Criterion) {
                 })
             });
             if let Some(chain) = chain {
+                let mean = chain.stats().mean_cluster_size().unwrap_or(0.0);
+                let n_c = chain.clusters_per_sweep().unwrap_or(0);
                 eprintln!(
-                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time), mean cluster size {:.1}",
+                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time), mean cluster size {mean:.1}; \
+                     the schedule's {n_c} clusters per sweep cover {:.2} V",
                     time.as_secs_f64() * 1e9 / sites.max(1) as f64,
                     cpu.map_or("-".into(), |c| format!("{:.2}", c as f64 / sites.max(1) as f64)),
-                    chain.stats().mean_cluster_size().unwrap_or(0.0)
+                    n_c as f64 * mean / v as f64
                 );
             }
         }

@@ -376,11 +376,12 @@ impl Chain {
     fn thermalise_observed(&mut self, n: u64, mut after_sweep: impl FnMut(u64)) {
         let mut seconds = 0.0;
         // The number of clusters follows the mean size of the clusters of the last sweep
-        // (from a cold start they are single sites, and they grow as the field orders), and
-        // is set at the end from the mean over the last quarter of these sweeps of each
-        // sweep's mean size.  Pooling all clusters since some early sweep would weight the
-        // sweeps of many small clusters before equilibrium far above the late ones.
-        let late = n - n / 4;
+        // (from a cold start they are single sites, and they grow as the field orders; the
+        // count at most doubles from one sweep to the next), and is set at the end from the
+        // mean over the second half of these sweeps of each sweep's mean size.  Pooling the
+        // clusters of the second half instead would weight its first sweeps, with many
+        // small clusters before equilibrium, far above the late ones.
+        let late = n / 2;
         let (mut late_sum, mut late_sweeps) = (0.0, 0u64);
         for k in 0..n {
             let before = (self.stats.clusters, self.stats.cluster_sites);
@@ -410,7 +411,13 @@ impl Chain {
                 let wanted = fraction * self.n_sites() as f64;
                 let q = wanted / mean.max(1.0);
                 let lo = q.floor().max(1.0);
-                let count = if q * q < lo * (lo + 1.0) { lo } else { lo + 1.0 };
+                let mut count = if q * q < lo * (lo + 1.0) { lo } else { lo + 1.0 };
+                if k < late {
+                    // At most doubled per sweep: after a sweep of tiny clusters (the first one
+                    // from φ = 0 has single sites) the next field can have large ones, and
+                    // V clusters of them would cost many sweeps' work.
+                    count = count.min(2.0 * self.clusters_per_sweep as f64);
+                }
                 self.clusters_per_sweep = count.clamp(1.0, wanted.max(1.0)) as usize;
             }
             seconds += start.elapsed().as_secs_f64();

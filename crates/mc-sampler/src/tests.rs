@@ -1320,7 +1320,7 @@ fn wolff_clusters_per_sweep_cover_the_volume_after_thermalisation() {
     )
     .unwrap();
     let v = c.n_sites() as f64;
-    for seed in 0..2 {
+    for seed in 0..4 {
         let mut chain = Chain::new(&c, Algorithm::Cluster, chain_rng(130, seed)).unwrap();
         chain.thermalise(300);
         chain.reset_stats();
