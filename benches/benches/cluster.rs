@@ -34,6 +34,20 @@
 //! | `sweep/hybrid` (4 × (Metropolis sweep + global pass) + SW) | 46 | 44 |
 //! | `sweep/sw` (SW + Metropolis sweep) | 30 | 26 |
 //!
+//! Wolff updates, measured 2026-12-01 on the shared VM (load 2.5–5 from other builds), best of
+//! 3 runs, ns per site added:
+//!
+//! | group | L = 64 | 256 |
+//! |---|---|---|
+//! | `wolff_update` (lattice path: neighbour arithmetic, sign as mark, table bond test) | 31 | 32 |
+//! | `wolff_update_general` (neighbour tables, bit set, same words and decisions) | 77 | 85 |
+//! | `sampler`'s `wolff/L` (Hybrid field, smaller clusters), this kernel | 31 | 32 |
+//! | `sampler`'s `wolff/L`, the kernel before (stamps, `next_u64` and a Taylor-bound test per bond), same day and host | 114 | 134 |
+//!
+//! Thread CPU time agrees with wall time within 5% at load 2.5.  Of the lattice path's
+//! cost, the loads of the four neighbours' `φ` and of the table rows are the largest part
+//! (perf annotate); a sweep of the `cluster` schedule is now dominated by its heat-bath sweep.
+//!
 //! The `swendsen_wang` rows are the best of several runs on 2026-11-28 (the VM was loaded;
 //! the first row is the best of 3 runs, in which the previous code gave 19 / 18 ns per site;
 //! single runs vary by 10–20%); the `sweep` rows were measured before the branch-free
@@ -102,6 +116,16 @@ fn wolff(c: &mut Criterion) {
                 let chain = chain.get_or_insert_with(|| {
                     let mut chain = thermalised(&make(l), Algorithm::Cluster, 300);
                     chain.reset_stats();
+                    for _ in 0..20 {
+                        chain.sweep();
+                    }
+                    let s = chain.stats();
+                    eprintln!(
+                        "{group}/{l}: after thermalisation {} clusters per sweep cover {:.2} V (20 sweeps)",
+                        chain.clusters_per_sweep().unwrap_or(0),
+                        s.cluster_sites as f64 / (s.sweeps * v as u64) as f64
+                    );
+                    chain.reset_stats();
                     chain
                 });
                 b.iter_custom(|iters| {
@@ -120,14 +144,11 @@ fn wolff(c: &mut Criterion) {
                 })
             });
             if let Some(chain) = chain {
-                let mean = chain.stats().mean_cluster_size().unwrap_or(0.0);
-                let n_c = chain.clusters_per_sweep().unwrap_or(0);
                 eprintln!(
-                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time), mean cluster size {mean:.1}; \
-                     the schedule's {n_c} clusters per sweep cover {:.2} V",
+                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time), mean cluster size {:.1}",
                     time.as_secs_f64() * 1e9 / sites.max(1) as f64,
                     cpu.map_or("-".into(), |c| format!("{:.2}", c as f64 / sites.max(1) as f64)),
-                    n_c as f64 * mean / v as f64
+                    chain.stats().mean_cluster_size().unwrap_or(0.0)
                 );
             }
         }

@@ -1306,32 +1306,43 @@ fn wolff_samples_inhomogeneous_free_field_with_linear_term() {
 }
 
 /// Thermalisation sets the number of clusters per sweep from equilibrium cluster sizes: at
-/// the talk's point on 64², after 300 sweeps from a cold start, the clusters of a sweep
-/// cover between V/1.5 and 1.5 V sites.
+/// the talk's point on 64², after 300 sweeps from a cold start (four seeds), and with
+/// `QFTML_SLOW=1` also on 256² after 1000 sweeps, the clusters of a sweep cover between
+/// V/1.5 and 1.5 V sites.
 #[test]
 fn wolff_clusters_per_sweep_cover_the_volume_after_thermalisation() {
-    let c = Couplings::homogeneous(
-        &Lattice::square(64).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
-    let v = c.n_sites() as f64;
-    for seed in 0..4 {
+    let mut cases = vec![(64, 300, 0), (64, 300, 1), (64, 300, 2), (64, 300, 3)];
+    if slow() {
+        cases.push((256, 1000, 0));
+    }
+    for (l, n_therm, seed) in cases {
+        let c = Couplings::homogeneous(
+            &Lattice::square(l).unwrap(),
+            Homogeneous {
+                kappa: 1.0,
+                mu2: -0.9515,
+                lambda: 0.7,
+            },
+        )
+        .unwrap();
+        let v = c.n_sites() as f64;
         let mut chain = Chain::new(&c, Algorithm::Cluster, chain_rng(130, seed)).unwrap();
-        chain.thermalise(300);
+        chain.thermalise(n_therm);
         chain.reset_stats();
         for _ in 0..200 {
             chain.sweep();
         }
         let s = chain.stats();
         let per_sweep = s.cluster_sites as f64 / s.sweeps as f64;
+        println!(
+            "{l}², seed {seed}: {} clusters per sweep of mean size {:.1} cover {:.2} V",
+            chain.clusters_per_sweep().unwrap(),
+            s.mean_cluster_size().unwrap(),
+            per_sweep / v
+        );
         assert!(
             per_sweep > v / 1.5 && per_sweep < 1.5 * v,
-            "seed {seed}: {} clusters per sweep of mean size {:.1} cover {per_sweep:.0} sites, V = {v}",
+            "{l}², seed {seed}: {} clusters per sweep of mean size {:.1} cover {per_sweep:.0} sites, V = {v}",
             chain.clusters_per_sweep().unwrap(),
             s.mean_cluster_size().unwrap()
         );
