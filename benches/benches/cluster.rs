@@ -8,6 +8,12 @@
 //!   thermalised field, L = 64 and 256 (the lattice kernel);
 //! - `swendsen_wang_general/L`: the same with slightly inhomogeneous `a`, which forces the
 //!   general pair-list kernel;
+//! - `wolff_update/L`: Wolff updates alone (the lattice path) at the talk's point on a field
+//!   thermalised by 300 sweeps of the `cluster` schedule, clusters until at least V sites
+//!   were added; the time is scaled to exactly V sites added, so `Melem/s` is million
+//!   sites added per second (the exact ns per site added, also in thread CPU time where
+//!   Linux gives it, and the mean size go to stderr);
+//! - `wolff_update_general/L`: the same with slightly inhomogeneous `a` (the general path);
 //! - `sweep/schedule/L`: one sweep of each schedule that uses clusters (`cluster`,
 //!   `hybrid`, `sw`) at the talk's point, elements = V, so the number is the cost of a sweep
 //!   per site (to be set beside τ_int in sweeps).
@@ -28,6 +34,20 @@
 //! | `sweep/hybrid` (4 × (Metropolis sweep + global pass) + SW) | 46 | 44 |
 //! | `sweep/sw` (SW + Metropolis sweep) | 30 | 26 |
 //!
+//! Wolff updates, measured 2026-12-01 on the shared VM (load 2.5–5 from other builds), best of
+//! 3 runs, ns per site added:
+//!
+//! | group | L = 64 | 256 |
+//! |---|---|---|
+//! | `wolff_update` (lattice path: neighbour arithmetic, sign as mark, table bond test) | 31 | 32 |
+//! | `wolff_update_general` (neighbour tables, bit set, same words and decisions) | 77 | 85 |
+//! | `sampler`'s `wolff/L` (Hybrid field, smaller clusters), this kernel | 31 | 32 |
+//! | `sampler`'s `wolff/L`, the kernel before (stamps, `next_u64` and a Taylor-bound test per bond), same day and host | 114 | 134 |
+//!
+//! Thread CPU time agrees with wall time within 5% at load 2.5.  Of the lattice path's
+//! cost, the loads of the four neighbours' `φ` and of the table rows are the largest part
+//! (perf annotate); a sweep of the `cluster` schedule is now dominated by its heat-bath sweep.
+//!
 //! The `swendsen_wang` rows are the best of several runs on 2026-11-28 (the VM was loaded;
 //! the first row is the best of 3 runs, in which the previous code gave 19 / 18 ns per site;
 //! single runs vary by 10–20%); the `sweep` rows were measured before the branch-free
@@ -37,7 +57,7 @@
 //! (about 1.1 finds per site, bound by chains of dependent loads), the bond tests about 2
 //! plus 1 for their random words, the flip pass about 1.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mc_sampler::Algorithm;
@@ -74,6 +94,68 @@ fn swendsen_wang(c: &mut Criterion) {
     }
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux: `/proc/thread-self/schedstat`), so that
+/// a loaded host's waiting time can be told apart from the kernel's cost.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+fn wolff(c: &mut Criterion) {
+    for (group, make) in [
+        ("wolff_update", talk_point as fn(usize) -> Couplings),
+        ("wolff_update_general", inhomogeneous),
+    ] {
+        let mut g = c.benchmark_group(group);
+        for l in [64usize, 256] {
+            let v = l * l;
+            g.throughput(Throughput::Elements(v as u64));
+            let mut chain = None;
+            let (mut sites, mut time, mut cpu) = (0usize, Duration::ZERO, Some(0u64));
+            g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
+                let chain = chain.get_or_insert_with(|| {
+                    let mut chain = thermalised(&make(l), Algorithm::Cluster, 300);
+                    chain.reset_stats();
+                    for _ in 0..20 {
+                        chain.sweep();
+                    }
+                    let s = chain.stats();
+                    eprintln!(
+                        "{group}/{l}: after thermalisation {} clusters per sweep cover {:.2} V (20 sweeps)",
+                        chain.clusters_per_sweep().unwrap_or(0),
+                        s.cluster_sites as f64 / (s.sweeps * v as u64) as f64
+                    );
+                    chain.reset_stats();
+                    chain
+                });
+                b.iter_custom(|iters| {
+                    let (mut added, start, cpu_start) = (0, Instant::now(), thread_cpu_ns());
+                    for _ in 0..iters {
+                        let target = added + v;
+                        while added < target {
+                            added += chain.cluster_update();
+                        }
+                    }
+                    let t = start.elapsed();
+                    cpu = cpu.zip(thread_cpu_ns().zip(cpu_start)).map(|(c, (b, a))| c + (b - a));
+                    sites += added;
+                    time += t;
+                    t.mul_f64((iters as usize * v) as f64 / added as f64)
+                })
+            });
+            if let Some(chain) = chain {
+                eprintln!(
+                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time), mean cluster size {:.1}",
+                    time.as_secs_f64() * 1e9 / sites.max(1) as f64,
+                    cpu.map_or("-".into(), |c| format!("{:.2}", c as f64 / sites.max(1) as f64)),
+                    chain.stats().mean_cluster_size().unwrap_or(0.0)
+                );
+            }
+        }
+        g.finish();
+    }
+}
+
 fn sweeps(c: &mut Criterion) {
     let mut g = c.benchmark_group("sweep");
     for algorithm in [Algorithm::Hybrid, Algorithm::SwendsenWang, Algorithm::Cluster] {
@@ -95,5 +177,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(3))
 }
 
-criterion_group! { name = benches; config = config(); targets = swendsen_wang, sweeps }
+criterion_group! { name = benches; config = config(); targets = swendsen_wang, wolff, sweeps }
 criterion_main!(benches);

@@ -514,14 +514,15 @@ impl Chain {
     /// updates), so that progress reports cannot change the tuning.
     fn thermalise_observed(&mut self, n: u64, mut after_sweep: impl FnMut(u64)) {
         let mut seconds = 0.0;
-        // The number of clusters follows the mean cluster size of the last sweep during the
-        // first half of these sweeps, and the mean over the second half at the end, so that
-        // neither the small clusters of a cold start nor one noisy sweep set it.
-        let mut baseline = (self.stats.clusters, self.stats.cluster_sites);
+        // The number of clusters follows the mean size of the clusters of the last sweep
+        // (from a cold start they are single sites, and they grow as the field orders; the
+        // count at most doubles from one sweep to the next), and is set at the end from the
+        // mean over the second half of these sweeps of each sweep's mean size.  Pooling the
+        // clusters of the second half instead would weight its first sweeps, with many
+        // small clusters before equilibrium, far above the late ones.
+        let late = n / 2;
+        let (mut late_sum, mut late_sweeps) = (0.0, 0u64);
         for k in 0..n {
-            if k == n / 2 {
-                baseline = (self.stats.clusters, self.stats.cluster_sites);
-            }
             let before = (self.stats.clusters, self.stats.cluster_sites);
             let (proposals, accepted) = (self.stats.proposals, self.stats.accepted);
             let global_before = self.global.as_ref().map(|g| (g.scale_counts, g.shift_counts));
@@ -537,11 +538,26 @@ impl Chain {
                 g.eps_shift = tune(g.eps_shift, shift, g.shift_counts);
             }
             if let Some(fraction) = self.algorithm.cluster_work() {
-                let since = if k >= n / 2 { baseline } else { before };
-                let built = self.stats.clusters - since.0;
-                let mean = (self.stats.cluster_sites - since.1) as f64 / built.max(1) as f64;
+                let built = self.stats.clusters - before.0;
+                let mut mean = (self.stats.cluster_sites - before.1) as f64 / built.max(1) as f64;
+                if k >= late {
+                    late_sum += mean;
+                    late_sweeps += 1;
+                    mean = late_sum / late_sweeps as f64;
+                }
+                // The whole number of clusters nearest to `wanted / mean` in ratio: their
+                // work is within a factor √2 of `wanted`.
                 let wanted = fraction * self.n_sites() as f64;
-                self.clusters_per_sweep = (wanted / mean.max(1.0)).ceil().clamp(1.0, wanted.max(1.0)) as usize;
+                let q = wanted / mean.max(1.0);
+                let lo = q.floor().max(1.0);
+                let mut count = if q * q < lo * (lo + 1.0) { lo } else { lo + 1.0 };
+                if k < late {
+                    // At most doubled per sweep: after a sweep of tiny clusters (the first one
+                    // from φ = 0 has single sites) the next field can have large ones, and
+                    // V clusters of them would cost many sweeps' work.
+                    count = count.min(2.0 * self.clusters_per_sweep as f64);
+                }
+                self.clusters_per_sweep = count.clamp(1.0, wanted.max(1.0)) as usize;
             }
             seconds += start.elapsed().as_secs_f64();
             after_sweep(k);

@@ -15,37 +15,169 @@
 //! `min(1, exp(−ΔS_r))`, `ΔS_r = −2 Σ_{i∈C} r_i φ_i`.  So the update is exact for every
 //! [`phi4_action::Couplings`].  It changes only signs, so on its own it is not ergodic:
 //! the schedules of [`crate::Algorithm`] always combine it with local sweeps.
+//!
+//! **Random words.**  An update reads 32-bit words of the chain's stream in order: two for
+//! the seed site (a 64-bit word, low half first), one per neighbour of every site taken
+//! from the growth queue (used for that pair's bond test when the pair is satisfied and
+//! its far end is not yet in the cluster, skipped otherwise: a fixed number of words per
+//! site keeps the four tests of a lattice site independent of each other), and, with a
+//! linear term, two for the acceptance (a 53-bit uniform).  The words come in bulk from
+//! [`crate::fill_u32`], in chunks that double from 16 to 1024 words during an update; the
+//! words of the last chunk that the update did not need are skipped.  So the chain is
+//! reproducible (the words an update uses depend only on the stream and the field), every
+//! word is used at most once, and no state outlives an update but the generator's.
+//!
+//! **Bond test.**  The bond is active iff `u ≥ exp(−x)`, `x = 2 w_ij φ_iφ_j`, with the
+//! uniform `u = (k + ½)·2⁻³²` of the test's word `k` (as in [`crate::swendsen_wang`]).  The
+//! top 10 bits of `k` put `u` in one of 1024 cells `[c/1024, (c+1)/1024)`; `x` above
+//! `−ln(c/1024)` (plus a margin of 10⁻⁹, far above every rounding) means a bond, `x` below
+//! `−ln((c+1)/1024)` (minus the margin) means none, and only the remaining ≈ 1/1024 of the
+//! tests evaluate [`exp_neg`].  So each decision is that of the accurate test
+//! `u ≥ exp_neg(x)`, at the cost of a table load and two comparisons.
+//!
+//! **Two paths** that make the same decisions from the same words:
+//! - the general one walks the relabelled neighbour tables ([`crate::layout`]) of any graph,
+//!   marks the cluster's sites in a bit set (cleared from the member list afterwards), and
+//!   flips the cluster once it is complete (after the acceptance, with a linear term);
+//! - the lattice one handles homogeneous nearest-neighbour couplings on an even periodic
+//!   lattice in the `[even | odd]` storage order: the four neighbours of a storage index
+//!   come from index arithmetic (no tables), and a site's sign is flipped when it joins the
+//!   cluster.  The lattice is bipartite and `w` is one number, so the sites of a cluster
+//!   are, up to the sublattice sign `(−1)^parity` when `w < 0`, of one sign: a flipped
+//!   neighbour is never satisfied with a flipped site, and an unflipped one is a candidate
+//!   iff `−2w φ_i φ_j > 0` with the flipped `φ_i`.  The sign is the mark, no bit set is
+//!   needed.  A rejected flip (linear term) is undone.  The four tests of a site are made
+//!   without branches except the rare accurate exponential.  A test checks that both paths
+//!   give bit-identical chains when the neighbour tables list the neighbours in the
+//!   lattice path's order.
 
-use rand::Rng;
+use std::sync::OnceLock;
 
 use crate::fastexp::{exp_neg, uniform53};
-use crate::layout::Layout;
+use crate::layout::{FastParams, Layout};
+use crate::{SimRng, fill_u32};
 
-/// `u ≥ exp(−x)` for `x > 0`, decided without `exp` in most cases by Taylor bounds:
-/// `1 − x + x²/2 − x³/6 ≤ exp(−x) ≤ 1/(1 + x + x²/2 + x³/6)`.  Only a `u` between the
-/// bounds (with margins far above rounding) goes to the accurate exponential, so the result
-/// is always that of `u ≥ exp_neg(x)`.
+/// Number of cells of the bond test's table (a power of two).
+const CELL_BITS: u32 = 10;
+const CELLS: usize = 1 << CELL_BITS;
+/// Margin of the table's edges, far above the rounding of `ln` and of [`exp_neg`].
+const CELL_MARGIN: f64 = 1e-9;
+
+/// `[never, sure]` of every cell `c`: `x < never` ⇒ no bond, `x > sure` ⇒ bond.
+fn cells() -> &'static [[f64; 2]; CELLS] {
+    static TABLE: OnceLock<Box<[[f64; 2]; CELLS]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([[0.0; 2]; CELLS]);
+        for (c, e) in t.iter_mut().enumerate() {
+            let never = -((c + 1) as f64 / CELLS as f64).ln() - CELL_MARGIN;
+            let sure = if c == 0 {
+                f64::INFINITY
+            } else {
+                -(c as f64 / CELLS as f64).ln() + CELL_MARGIN
+            };
+            *e = [never, sure];
+        }
+        t
+    })
+}
+
+/// The accurate bond test: `u ≥ exp_neg(x)` with `u = (k + ½)·2⁻³²`.
+#[inline]
+pub(crate) fn bond_exact(x: f64, bits: u32) -> bool {
+    (bits as f64 + 0.5) * (1.0 / 4_294_967_296.0) >= exp_neg(x)
+}
+
+/// The table's decision for `x` and word `bits`: `(bond, undecided)`; when `undecided`,
+/// [`bond_exact`] decides.
 #[inline(always)]
-fn bond(u: f64, x: f64) -> bool {
-    const MARGIN: f64 = 1e-12;
-    let x2 = x * x;
-    let (even, odd) = (1.0 + 0.5 * x2, x * (1.0 + x2 * (1.0 / 6.0)));
-    if u * (even + odd) >= 1.0 + MARGIN {
-        true
-    } else if u < (even - odd) - MARGIN {
-        false
-    } else {
-        u >= exp_neg(x)
+fn bond_cell(table: &[[f64; 2]; CELLS], x: f64, bits: u32) -> (bool, bool) {
+    let [never, sure] = table[(bits >> (32 - CELL_BITS)) as usize];
+    let bond = x > sure;
+    (bond, !bond & (x >= never))
+}
+
+/// One bond test: the table, then the accurate exponential where the table cannot decide.
+#[inline(always)]
+fn bond(table: &[[f64; 2]; CELLS], x: f64, bits: u32) -> bool {
+    let (bond, undecided) = bond_cell(table, x, bits);
+    if undecided { bond_exact(x, bits) } else { bond }
+}
+
+/// The words of one update, read in stream order from chunks drawn with [`fill_u32`].
+#[derive(Debug, Clone)]
+struct Words {
+    buf: Vec<u32>,
+    next: usize,
+    end: usize,
+    chunk: usize,
+}
+
+const FIRST_CHUNK: usize = 16;
+const MAX_CHUNK: usize = 1024;
+
+impl Words {
+    fn new() -> Self {
+        Self {
+            buf: vec![0; 2 * MAX_CHUNK],
+            next: 0,
+            end: 0,
+            chunk: FIRST_CHUNK,
+        }
+    }
+
+    /// Forget the words of the previous update.
+    fn start(&mut self) {
+        self.next = 0;
+        self.end = 0;
+        self.chunk = FIRST_CHUNK;
+    }
+
+    /// At least `k` unread words in `buf[next..end]`.
+    #[inline(always)]
+    fn ensure(&mut self, rng: &mut SimRng, k: usize) {
+        if self.end - self.next < k {
+            self.refill(rng, k);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, rng: &mut SimRng, k: usize) {
+        self.buf.copy_within(self.next..self.end, 0);
+        self.end -= self.next;
+        self.next = 0;
+        let m = self.chunk.max(k);
+        if self.buf.len() < self.end + m {
+            self.buf.resize(self.end + m, 0);
+        }
+        fill_u32(rng, &mut self.buf[self.end..self.end + m]);
+        self.end += m;
+        self.chunk = (2 * self.chunk).min(MAX_CHUNK);
+    }
+
+    /// The next word (after [`Words::ensure`]).
+    #[inline(always)]
+    fn take(&mut self) -> u32 {
+        let w = self.buf[self.next];
+        self.next += 1;
+        w
+    }
+
+    /// Two words as one 64-bit word, low half first.
+    fn take_u64(&mut self, rng: &mut SimRng) -> u64 {
+        self.ensure(rng, 2);
+        let lo = self.take() as u64;
+        lo | (self.take() as u64) << 32
     }
 }
 
-/// Work space of the Wolff update: a generation stamp per site (no clearing between
-/// clusters) and the member list, reused as the growth stack.
+/// Work space of the Wolff update: the member list (also the growth queue), a bit set of
+/// members for the general path, and the update's random words.
 #[derive(Debug, Clone)]
 pub(crate) struct Wolff {
-    stamp: Vec<u32>,
-    generation: u32,
+    in_cluster: Vec<u64>,
     members: Vec<u32>,
+    words: Words,
 }
 
 /// What one Wolff update did.
@@ -57,66 +189,195 @@ pub(crate) struct ClusterStep {
     pub(crate) flipped: bool,
 }
 
-impl Wolff {
-    pub(crate) fn new(n_sites: usize) -> Self {
+/// Neighbour arithmetic of the `[even | odd]` storage order of an `lx × ly` lattice.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    half: u32,
+    /// Sites per row of a sublattice, `lx/2`.
+    row: u32,
+    ly: u32,
+    /// `⌈2⁶⁴/row⌉`: `t / row = (t·m) >> 64` for every 32-bit `t`.
+    m: u64,
+}
+
+impl Grid {
+    fn new(p: &FastParams) -> Self {
+        let row = (p.lx / 2) as u32;
         Self {
-            stamp: vec![0; n_sites],
-            generation: 0,
-            members: Vec::with_capacity(n_sites),
+            half: (p.lx * p.ly / 2) as u32,
+            row,
+            ly: p.ly as u32,
+            m: u64::MAX / row as u64 + 1,
         }
     }
 
-    /// One Wolff update of the field (storage order).
-    pub(crate) fn update<R: Rng + ?Sized>(&mut self, layout: &Layout, field: &mut [f64], rng: &mut R) -> ClusterStep {
-        let n = field.len();
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.stamp.fill(0);
-            self.generation = 1;
+    /// The four neighbours (storage indices) of storage index `s`: right, left, up, down.
+    #[inline(always)]
+    fn neighbours(&self, s: u32) -> [u32; 4] {
+        let odd = s >= self.half;
+        let t = if odd { s - self.half } else { s };
+        let y = ((self.m as u128 * t as u128) >> 64) as u32;
+        let h = t - y * self.row;
+        // x = 2h + o; the other sublattice holds x ± 1 at h + o and h + o − 1.
+        let o = (y ^ odd as u32) & 1;
+        let base = if odd { 0 } else { self.half };
+        let row = base + y * self.row;
+        let hr = if h + o == self.row { 0 } else { h + o };
+        let hl = if h + o == 0 { self.row - 1 } else { h + o - 1 };
+        let up = if y + 1 == self.ly { 0 } else { y + 1 };
+        let down = if y == 0 { self.ly - 1 } else { y - 1 };
+        [row + hr, row + hl, base + up * self.row + h, base + down * self.row + h]
+    }
+}
+
+impl Wolff {
+    pub(crate) fn new(n_sites: usize) -> Self {
+        Self {
+            in_cluster: vec![0; n_sites.div_ceil(64)],
+            members: vec![0; n_sites + 4],
+            words: Words::new(),
         }
-        let generation = self.generation;
-        let seed = ((rng.next_u64() as u128 * n as u128) >> 64) as usize;
-        self.members.clear();
-        self.members.push(seed as u32);
-        self.stamp[seed] = generation;
-        let mut next = 0;
-        while next < self.members.len() {
-            let i = self.members[next] as usize;
+    }
+
+    /// One Wolff update of the field (storage order): the lattice path where the couplings
+    /// allow it.
+    pub(crate) fn update(&mut self, layout: &Layout, field: &mut [f64], rng: &mut SimRng) -> ClusterStep {
+        self.update_with(layout, field, rng, layout.fast.is_some())
+    }
+
+    /// One Wolff update, by the lattice path when `lattice` (which needs `layout.fast`).
+    pub(crate) fn update_with(
+        &mut self,
+        layout: &Layout,
+        field: &mut [f64],
+        rng: &mut SimRng,
+        lattice: bool,
+    ) -> ClusterStep {
+        let n = field.len();
+        debug_assert!(n < 1 << 32 && self.members.len() == n + 4);
+        self.words.start();
+        let seed = ((self.words.take_u64(rng) as u128 * n as u128) >> 64) as u32;
+        match layout.fast.filter(|_| lattice) {
+            Some(p) => self.update_lattice(&p, layout, field, rng, seed),
+            None => self.update_general(layout, field, rng, seed),
+        }
+    }
+
+    fn update_general(&mut self, layout: &Layout, field: &mut [f64], rng: &mut SimRng, seed: u32) -> ClusterStep {
+        let table = cells();
+        let (members, in_cluster, words) = (&mut self.members, &mut self.in_cluster, &mut self.words);
+        members[0] = seed;
+        in_cluster[seed as usize / 64] |= 1 << (seed % 64);
+        let (mut len, mut next) = (1, 0);
+        while next < len {
+            let i = members[next] as usize;
             next += 1;
             let xi = field[i];
             let (js, ws) = layout.neighbours(i);
+            words.ensure(rng, js.len());
             for (&j, &w) in js.iter().zip(ws) {
-                let j = j as usize;
-                if self.stamp[j] == generation {
-                    continue;
-                }
-                let coupling = w * xi * field[j];
-                // Bond with probability 1 − exp(−2 w φ_iφ_j) on satisfied pairs.
-                if coupling > 0.0 && bond(uniform53(rng.next_u64()), 2.0 * coupling) {
-                    self.stamp[j] = generation;
-                    self.members.push(j as u32);
+                let bits = words.take();
+                let marked = (in_cluster[j as usize / 64] >> (j % 64)) & 1 != 0;
+                let x = (2.0 * w) * (xi * field[j as usize]);
+                // A bond only on a satisfied pair whose far end is not yet in.
+                if !marked & (x > 0.0) && bond(table, x, bits) {
+                    in_cluster[j as usize / 64] |= 1 << (j % 64);
+                    members[len] = j;
+                    len += 1;
                 }
             }
         }
-        let flipped = if layout.has_r {
-            let r_phi: f64 = self
-                .members
-                .iter()
-                .map(|&i| layout.r[i as usize] * field[i as usize])
-                .sum();
-            // ΔS = −2 Σ r_i φ_i; accept with min(1, exp(2 Σ r_i φ_i)).
-            uniform53(rng.next_u64()) < exp_neg(-2.0 * r_phi)
-        } else {
-            true
+        let members = &members[..len];
+        let flipped = !layout.has_r || {
+            let r_phi: f64 = members.iter().map(|&i| layout.r[i as usize] * field[i as usize]).sum();
+            accept(words, r_phi, rng)
         };
-        if flipped {
-            for &i in &self.members {
+        for &i in members {
+            if flipped {
+                field[i as usize] = -field[i as usize];
+            }
+            in_cluster[i as usize / 64] = 0;
+        }
+        ClusterStep { size: len, flipped }
+    }
+
+    fn update_lattice(
+        &mut self,
+        p: &FastParams,
+        layout: &Layout,
+        field: &mut [f64],
+        rng: &mut SimRng,
+        seed: u32,
+    ) -> ClusterStep {
+        let table = cells();
+        let grid = Grid::new(p);
+        // Tests use the flipped φ_i: x = 2w φ_iφ_j = −2w (−φ_i) φ_j.
+        let minus_two_w = -(2.0 * p.w);
+        let (members, words) = (&mut self.members, &mut self.words);
+        members[0] = seed;
+        field[seed as usize] = -field[seed as usize];
+        let (mut len, mut next) = (1, 0);
+        while next < len {
+            let i = members[next];
+            next += 1;
+            let xi = field[i as usize];
+            let js = grid.neighbours(i);
+            let phis = js.map(|j| field[j as usize]);
+            words.ensure(rng, 4);
+            let bits: [u32; 4] = std::array::from_fn(|d| words.buf[words.next + d]);
+            words.next += 4;
+            let xs = phis.map(|phi| minus_two_w * (xi * phi));
+            let mut adds = [false; 4];
+            let mut undecided = false;
+            for d in 0..4 {
+                let test = xs[d] > 0.0;
+                let (b, u) = bond_cell(table, xs[d], bits[d]);
+                adds[d] = test & b;
+                undecided |= test & u;
+            }
+            if undecided {
+                for d in 0..4 {
+                    if xs[d] > 0.0 {
+                        adds[d] = bond(table, xs[d], bits[d]);
+                    }
+                }
+            }
+            for d in 0..4 {
+                let j = js[d];
+                field[j as usize] = if adds[d] { -phis[d] } else { phis[d] };
+                members[len] = j;
+                len += adds[d] as usize;
+            }
+        }
+        let flipped = !layout.has_r || {
+            // Σ r φ of the unflipped cluster.
+            let sum: f64 = members[..len].iter().map(|&i| field[i as usize]).sum();
+            accept(words, -p.r * sum, rng)
+        };
+        if !flipped {
+            for &i in &members[..len] {
                 field[i as usize] = -field[i as usize];
             }
         }
-        ClusterStep {
-            size: self.members.len(),
-            flipped,
-        }
+        ClusterStep { size: len, flipped }
     }
+}
+
+/// The Metropolis–Hastings test of a flip with `Σ_C r_i φ_i = r_phi`: `ΔS = −2 r_phi`,
+/// accepted with `min(1, exp(2 r_phi))`.
+fn accept(words: &mut Words, r_phi: f64, rng: &mut SimRng) -> bool {
+    uniform53(words.take_u64(rng)) < exp_neg(-2.0 * r_phi)
+}
+
+/// The four neighbours that the lattice path computes for storage index `s`, in its order.
+#[cfg(test)]
+pub(crate) fn lattice_neighbours(p: &FastParams, s: u32) -> [u32; 4] {
+    Grid::new(p).neighbours(s)
+}
+
+/// The table's decision of [`bond`] and whether it fell back to [`bond_exact`].
+#[cfg(test)]
+pub(crate) fn bond_table(x: f64, bits: u32) -> (bool, bool) {
+    let table = cells();
+    (bond(table, x, bits), bond_cell(table, x, bits).1)
 }

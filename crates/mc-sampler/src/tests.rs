@@ -977,12 +977,14 @@ fn golden_values() {
         .collect();
     // As f64: draws 0.35399346687125277, -0.6101695343944888, -0.5470374413003527; first m
     // 0.07667655846007865 (Metropolis), 0.01858300189291264 (heat bath),
-    // -0.18134112288553153 (cluster), 0.8214053233997447 (hybrid), -0.0365342269254568 (sw).
+    // 0.13463983759067555 (cluster), 0.8214053233997447 (hybrid), -0.0365342269254568 (sw).
+    // The cluster row changed when Wolff updates moved to 32-bit bond words drawn in
+    // chunks, one per neighbour of every site taken from the queue (see `crate::cluster`).
     let golden_draws: [u64; 3] = [4600048599299877776, 13827043174975515922, 13826474531633648180];
     let golden_m: [[u64; 3]; 5] = [
         [4590189548984906724, 4594561062032016905, 4594199964045896290],
         [4581013407034046118, 13823178094238450049, 13822183212336270309],
-        [13819073559652945049, 13826363227484893494, 13824752772598674692],
+        [4594018931669756148, 13806161494160300872, 13818739269162527366],
         [4605573780962042880, 4607238728669915776, 4596691536332336603],
         [13808797994875138444, 4585349391294774462, 4596810275398389805],
     ];
@@ -1344,4 +1346,240 @@ fn tau_int_of_m2_at_the_talks_point_on_64x64() {
     assert!(2.0 * taus[0] < taus[3], "hybrid {} vs Metropolis {}", taus[0], taus[3]);
     assert!(2.0 * taus[1] < taus[3], "sw {} vs Metropolis {}", taus[1], taus[3]);
     assert!(2.0 * taus[2] < taus[4], "cluster {} vs heat bath {}", taus[2], taus[4]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Wolff clusters
+
+/// The lattice path's neighbour arithmetic gives the neighbour tables' neighbours.
+#[test]
+fn wolff_lattice_neighbours_equal_the_tables() {
+    use crate::cluster::lattice_neighbours;
+    for (lx, ly) in [(4, 4), (8, 6), (4, 10), (6, 4), (34, 18), (64, 64)] {
+        let c = Couplings::homogeneous(
+            &Lattice::new(lx, ly).unwrap(),
+            Homogeneous {
+                kappa: 1.0,
+                mu2: 1.0,
+                lambda: 0.0,
+            },
+        )
+        .unwrap();
+        let layout = Layout::new(&c);
+        let p = layout.fast.unwrap();
+        for s in 0..c.n_sites() {
+            let mut fast = lattice_neighbours(&p, s as u32);
+            let mut table = layout.neighbours(s).0.to_vec();
+            fast.sort_unstable();
+            table.sort_unstable();
+            assert_eq!(fast.as_slice(), table.as_slice(), "{lx}×{ly}, storage index {s}");
+        }
+    }
+}
+
+/// The table of the bond test decides as the accurate test, also at the cells' edges.
+#[test]
+fn wolff_bond_table_equals_accurate_test() {
+    use crate::cluster::{bond_exact, bond_table};
+    use rand::{Rng, RngCore};
+    let mut rng = chain_rng(99, 0);
+    let mut undecided = 0u64;
+    for k in 0..2_000_000u64 {
+        let bits = rng.next_u32();
+        let x = match k % 4 {
+            0 => rng.random_range(-1.0..12.0),
+            // Next to the edge of the word's own cell or of its neighbour.
+            1 => -(((bits >> 22) as f64) / 1024.0).ln() + rng.random_range(-1e-8..1e-8),
+            2 => -(((bits >> 22) as f64 + 1.0) / 1024.0).ln() + rng.random_range(-1e-8..1e-8),
+            // Next to the word's own threshold.
+            _ => -((bits as f64 + 0.5) / 4_294_967_296.0).ln() * (1.0 + rng.random_range(-1e-12..1e-12)),
+        };
+        let (table, was_undecided) = bond_table(x, bits);
+        undecided += was_undecided as u64;
+        assert_eq!(table, bond_exact(x, bits), "x = {x}, bits = {bits}");
+    }
+    assert!(
+        undecided > 1000,
+        "the accurate fallback was exercised {undecided} times"
+    );
+}
+
+/// The lattice path and the general path (with the neighbour tables reordered to the
+/// lattice path's order) make the same decisions from the same words: identical fields,
+/// cluster steps and generator positions, update after update, with either sign of `w` and
+/// with linear terms.
+#[test]
+fn wolff_lattice_path_equals_general_path() {
+    use crate::cluster::{Wolff, lattice_neighbours};
+    use rand::Rng;
+    let cases = [
+        (Lattice::square(8).unwrap(), 1.0, -0.9515, 0.7, 0.0),
+        (Lattice::new(16, 6).unwrap(), 1.0, -0.9515, 0.7, 0.0),
+        (Lattice::new(4, 10).unwrap(), 0.4, 1.0, 0.1, 0.0),
+        (Lattice::square(12).unwrap(), 1.0, -0.9515, 0.7, 0.05),
+        (Lattice::new(6, 4).unwrap(), -1.3, -1.5, 0.5, -0.2),
+        (Lattice::square(32).unwrap(), 1.0, -0.9515, 0.7, 0.0),
+    ];
+    for (case, (lattice, kappa, mu2, lambda, r)) in cases.into_iter().enumerate() {
+        let c = with_linear_term(&lattice, Homogeneous { kappa, mu2, lambda }, r);
+        let v = c.n_sites();
+        let mut layout = Layout::new(&c);
+        let p = layout.fast.unwrap();
+        // The tables in the lattice path's order (w is the same on every pair).
+        for s in 0..v {
+            let order = lattice_neighbours(&p, s as u32);
+            let range = layout.offsets[s] as usize..layout.offsets[s + 1] as usize;
+            layout.nbr[range].copy_from_slice(&order);
+        }
+        let (mut fast, mut general) = (Wolff::new(v), Wolff::new(v));
+        let mut rng = chain_rng(110 + case as u64, 0);
+        let mut field: Vec<f64> = (0..v).map(|_| rng.random_range(-2.5..2.5)).collect();
+        let (mut sizes, mut rejected) = (0, 0);
+        for k in 0..400 {
+            let (mut f1, mut f2) = (field.clone(), field.clone());
+            let (mut r1, mut r2) = (rng.clone(), rng.clone());
+            let s1 = fast.update_with(&layout, &mut f1, &mut r1, true);
+            let s2 = general.update_with(&layout, &mut f2, &mut r2, false);
+            assert_eq!(s1, s2, "case {case}, update {k}");
+            assert_eq!(
+                f1.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                f2.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "case {case}, update {k}"
+            );
+            assert_eq!(r1.get_word_pos(), r2.get_word_pos(), "case {case}, update {k}");
+            sizes += s1.size;
+            rejected += !s1.flipped as usize;
+            rng = r1;
+            field = f1;
+            if k % 4 == 3 {
+                crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 1.0);
+            }
+        }
+        assert!(sizes > 400 && sizes < 400 * v, "case {case}: {sizes}");
+        assert_eq!(rejected > 0, r != 0.0, "case {case}: {rejected} rejected");
+    }
+}
+
+/// The `cluster` schedule with twice its tuned number of clusters per sweep (so that
+/// the clusters do most of the work) samples the exact Gaussian of a 16×16 lattice with
+/// inhomogeneous couplings and a linear term (general path): `⟨m⟩`, `⟨φ²⟩` and `V⟨m²⟩`
+/// within K standard errors from the Γ-method.  A wrong acceptance of the linear term or
+/// a wrong bond probability biases them by many σ.
+#[test]
+fn wolff_samples_inhomogeneous_free_field_with_linear_term() {
+    use phi4_action::gaussian::GaussianMrf;
+    let lattice = Lattice::square(16).unwrap();
+    let v = lattice.n_sites();
+    let base = Couplings::homogeneous(
+        &lattice,
+        Homogeneous {
+            kappa: 1.0,
+            mu2: 0.02,
+            lambda: 0.0,
+        },
+    )
+    .unwrap();
+    // Couplings between 0.8 and 1 times the homogeneous ones keep the form positive.
+    let w: Vec<f64> = base
+        .w()
+        .iter()
+        .enumerate()
+        .map(|(k, w)| w * (0.8 + 0.05 * (k % 5) as f64))
+        .collect();
+    let r: Vec<f64> = (0..v).map(|i| 0.01 * ((i % 7) as f64 - 2.0)).collect();
+    let c = Couplings::on_lattice(
+        &lattice,
+        PairSet::NearestNeighbour,
+        w,
+        base.a().to_vec(),
+        base.b().to_vec(),
+        r,
+    )
+    .unwrap();
+    let g = GaussianMrf::from_couplings(&c).unwrap();
+    let (mean, cov) = (g.mean(), g.covariance());
+    let vf = v as f64;
+    let exact_m = mean.sum() / vf;
+    let exact_phi2 = (0..v).map(|i| cov[(i, i)] + mean[i] * mean[i]).sum::<f64>() / vf;
+    let exact_vm2 = cov.sum() / vf + vf * exact_m * exact_m;
+    let mut series = vec![Vec::new(); 3];
+    let mut rejected = 0;
+    for chain in 0..4 {
+        let mut ch = Chain::new(&c, Algorithm::Cluster, chain_rng(120, chain)).unwrap();
+        ch.thermalise(300);
+        let n_c = ch.clusters_per_sweep().unwrap();
+        ch.set_clusters_per_sweep(2 * n_c).unwrap();
+        ch.reset_stats();
+        let mut mine = vec![Vec::new(); 3];
+        for _ in 0..5_000 {
+            ch.sweep();
+            let o = ch.measure();
+            mine[0].push(o.m);
+            mine[1].push(o.phi2);
+            mine[2].push(vf * o.m2);
+        }
+        let s = ch.stats();
+        assert!(s.mean_cluster_size().unwrap() > 2.0, "{s:?}");
+        rejected += s.clusters - s.clusters_flipped;
+        for (all, m) in series.iter_mut().zip(mine) {
+            all.push(m);
+        }
+    }
+    assert!(rejected > 0);
+    for ((name, exact), s) in [("m", exact_m), ("phi2", exact_phi2), ("V m2", exact_vm2)]
+        .into_iter()
+        .zip(&series)
+    {
+        let refs: Vec<&[f64]> = s.iter().map(|x| x.as_slice()).collect();
+        let est = crate::stats::gamma_method(&refs);
+        println!(
+            "{name}: {} ± {} (τ_int {:.1}) vs exact {exact}",
+            est.mean, est.err, est.tau_int
+        );
+        check_close(name, (est.mean, est.err), exact);
+    }
+}
+
+/// Thermalisation sets the number of clusters per sweep from equilibrium cluster sizes: at
+/// the talk's point on 64², after 300 sweeps from a cold start (four seeds), and with
+/// `QFTML_SLOW=1` also on 256² after 1000 sweeps, the clusters of a sweep cover between
+/// V/1.5 and 1.5 V sites.
+#[test]
+fn wolff_clusters_per_sweep_cover_the_volume_after_thermalisation() {
+    let mut cases = vec![(64, 300, 0), (64, 300, 1), (64, 300, 2), (64, 300, 3)];
+    if slow() {
+        cases.push((256, 1000, 0));
+    }
+    for (l, n_therm, seed) in cases {
+        let c = Couplings::homogeneous(
+            &Lattice::square(l).unwrap(),
+            Homogeneous {
+                kappa: 1.0,
+                mu2: -0.9515,
+                lambda: 0.7,
+            },
+        )
+        .unwrap();
+        let v = c.n_sites() as f64;
+        let mut chain = Chain::new(&c, Algorithm::Cluster, chain_rng(130, seed)).unwrap();
+        chain.thermalise(n_therm);
+        chain.reset_stats();
+        for _ in 0..200 {
+            chain.sweep();
+        }
+        let s = chain.stats();
+        let per_sweep = s.cluster_sites as f64 / s.sweeps as f64;
+        println!(
+            "{l}², seed {seed}: {} clusters per sweep of mean size {:.1} cover {:.2} V",
+            chain.clusters_per_sweep().unwrap(),
+            s.mean_cluster_size().unwrap(),
+            per_sweep / v
+        );
+        assert!(
+            per_sweep > v / 1.5 && per_sweep < 1.5 * v,
+            "{l}², seed {seed}: {} clusters per sweep of mean size {:.1} cover {per_sweep:.0} sites, V = {v}",
+            chain.clusters_per_sweep().unwrap(),
+            s.mean_cluster_size().unwrap()
+        );
+    }
 }
