@@ -9,7 +9,9 @@ use mc_sampler::stats::{GammaEstimate, chi_and_binder, gamma_method};
 use mc_sampler::{Algorithm, RunConfig, RunOutput, run_chains};
 use phi4_action::gaussian::FreeField;
 use phi4_action::{Couplings, Homogeneous, Observables, targets};
-use records::{ExactFreeField, GammaValue, MeanErr, Record, SampleConfig, SampleObservables, SampleRecord, Timing};
+use records::{
+    ExactFreeField, GammaValue, MeanErr, ObservableSet, Record, SampleConfig, SampleObservables, SampleRecord, Timing,
+};
 
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
@@ -241,14 +243,16 @@ pub fn summarise(out: &RunOutput, n_sites: usize) -> (SampleObservables, Vec<Str
 fn exact_values(c: &Couplings) -> Option<ExactFreeField> {
     let f = FreeField::from_couplings(c)?;
     Some(ExactFreeField {
-        phi2: f.phi2().re,
-        m_abs: f.m_abs(),
-        m2: f.m2().re,
-        m4: f.m4().re,
-        nn: f.nn().re,
-        action_density: f.action_density(),
-        chi: f.chi(),
-        binder: 0.0,
+        run: ObservableSet {
+            phi2: f.phi2().re,
+            m_abs: f.m_abs(),
+            m2: f.m2().re,
+            m4: f.m4().re,
+            nn: f.nn().re,
+            action_density: f.action_density(),
+            chi: f.chi(),
+            binder: 0.0,
+        },
         v_m2: f.v_m2().re,
     })
 }
@@ -348,10 +352,10 @@ fn print_text(r: &SampleRecord) {
         r.algorithm, r.n_sites, r.n_configs, r.n_chains, r.acceptance
     );
     println!("{:<16} {:>14} {:>12} {:>10}", "observable", "mean", "error", "tau_int");
-    for (name, v) in r.observables.gamma() {
+    for (name, v) in r.observables.averages() {
         println!("{name:<16} {:>14.8} {:>12.2e} {:>10.2}", v.mean, v.err, v.tau_int);
     }
-    for (name, v) in [("chi", r.observables.chi), ("binder", r.observables.binder)] {
+    for (name, v) in r.observables.cumulants() {
         println!("{name:<16} {:>14.8} {:>12.2e} {:>10}", v.mean, v.err, "-");
     }
     if let Some(exact) = &r.exact_free_field {
