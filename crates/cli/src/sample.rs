@@ -123,7 +123,7 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
             if config.kappa.is_some() || config.mu2.is_some() || config.lambda.is_some() || config.g_nnn.is_some() {
                 bail!("give either --couplings or --kappa/--mu2/--lambda/--g-nnn, not both");
             }
-            let c = CouplingsFile::read(path)?.couplings()?;
+            let c = CouplingsFile::read(path)?;
             if let Some(size) = &config.lattice {
                 let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
                 let (lattice, _) = c.lattice().context("couplings file has no lattice")?;
