@@ -15,7 +15,7 @@ use reweight::{
     Scan, Target, multi_histogram, trajectory,
 };
 
-use crate::output::{print_json, provenance};
+use crate::output::{Output, provenance};
 
 /// Reweight stored ensembles (from `qftml sample --out DIR`) to another action.
 ///
@@ -52,9 +52,8 @@ pub struct ReweightArgs {
     /// Jackknife bin size [default: from the integrated autocorrelation time].
     #[arg(long)]
     pub bin_size: Option<usize>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 fn ensemble_file(path: &Path) -> PathBuf {
@@ -242,11 +241,7 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
             provenance: provenance(),
         }
     };
-    if args.json {
-        return print_json(&record);
-    }
-    print_text(&record);
-    Ok(())
+    args.output.emit(&record, print_text)
 }
 
 fn print_text(r: &ReweightRecord) {

@@ -15,7 +15,7 @@ use records::{
 
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
-use crate::output::{print_json, progress_bar, provenance, write_atomic};
+use crate::output::{Output, progress_bar, provenance, write_atomic};
 
 /// Sample p(φ) ∝ exp(−S) with Markov chains and report observables with Γ-method errors.
 ///
@@ -70,9 +70,8 @@ pub struct SampleArgs {
     /// resolved config and results.json into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 /// The TOML run config ([`SampleConfig`]: every key optional, flags override).
@@ -307,11 +306,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         write_outputs(dir, &couplings, &run_config, out, &result)?;
     }
-    if args.json {
-        return print_json(&result);
-    }
-    print_text(&result);
-    Ok(())
+    args.output.emit(&result, print_text)
 }
 
 fn write_outputs(

@@ -19,6 +19,20 @@ fn help_texts() {
 }
 
 #[test]
+fn geometry_names_are_the_records_names() {
+    use clap::ValueEnum;
+    let names: Vec<&str> = crate::geometry::GeometryArg::value_variants()
+        .iter()
+        .map(|g| {
+            let value = g.to_possible_value().expect("every geometry can be named");
+            assert_eq!(value.get_name(), g.name());
+            g.name()
+        })
+        .collect();
+    assert_eq!(names, records::GEOMETRIES);
+}
+
+#[test]
 fn couplings_file_fields_are_checked() {
     use crate::couplings_file::CouplingsFile;
     let v = 16;

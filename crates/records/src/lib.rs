@@ -45,7 +45,7 @@ use serde::de::DeserializeOwned;
 
 pub use atomic::{write_atomic, write_atomic_with};
 pub use common::{Estimate, MeanErr, Provenance};
-pub use graph::{ActionRecord, Gradient, GraphRecord};
+pub use graph::{ActionRecord, GEOMETRIES, Gradient, GraphRecord};
 pub use observables::{ObservableSet, ReweightedObservables};
 pub use reweight::{
     DeltaF, HistogramRecord, JackknifeRecord, MultiHistogramRecord, OverlapRecord, PhaseRecord, ReweightMethod,
