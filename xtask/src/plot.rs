@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow};
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::fsutil::{rename, temp_sibling};
@@ -382,6 +385,61 @@ impl Axis {
     }
 }
 
+/// The grid and axis-label style every plot uses.
+fn grid_style<'m, 'a, 'b, X, Y, DB>(mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    DB: DrawingBackend,
+{
+    mesh.label_style(font(18))
+        .axis_desc_style(font(20))
+        .max_light_lines(2)
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+}
+
+/// A chart with `f64` coordinates on both axes.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Dashed horizontal reference lines across `x0..x1`; whether any carries a legend label.
+fn draw_ref_lines<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    ref_lines: &[RefLine],
+    ay: Axis,
+    (x0, x1): (f64, f64),
+) -> Result<bool>
+where
+    DB::ErrorType: 'static,
+{
+    let mut any_label = false;
+    for r in ref_lines {
+        let Some(y) = ay.to_coord(r.y) else { continue };
+        let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(1);
+        let anno = chart.draw_series(DashedLineSeries::new([(x0, y), (x1, y)], 8, 5, style))?;
+        if !r.label.is_empty() {
+            any_label = true;
+            anno.label(r.label.clone())
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(90, 90, 90)));
+        }
+    }
+    Ok(any_label)
+}
+
+/// The legend box every plot uses.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .label_font(font(18))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .draw()?;
+    Ok(())
+}
+
 impl Plot for LinePlot {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
     where
@@ -396,32 +454,17 @@ impl Plot for LinePlot {
             .x_label_area_size(56)
             .y_label_area_size(84)
             .build_cartesian_2d(x0..x1, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc(self.x_label.as_str())
+        let (x_label, y_label) = (|c: &f64| ax.label(*c), |c: &f64| ay.label(*c));
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
-            .label_style(font(18))
-            .axis_desc_style(font(20))
             .x_labels(ax.n_labels())
             .y_labels(ay.n_labels())
-            .x_label_formatter(&|c| ax.label(*c))
-            .y_label_formatter(&|c| ay.label(*c))
-            .max_light_lines(2)
-            .light_line_style(RGBColor(240, 240, 240))
-            .bold_line_style(RGBColor(215, 215, 215))
-            .draw()?;
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label);
+        grid_style(&mut mesh).draw()?;
 
-        let mut any_label = false;
-        for r in &self.ref_lines {
-            let Some(y) = ay.to_coord(r.y) else { continue };
-            let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(1);
-            let anno = chart.draw_series(DashedLineSeries::new([(x0, y), (x1, y)], 8, 5, style))?;
-            if !r.label.is_empty() {
-                any_label = true;
-                anno.label(r.label.clone())
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(90, 90, 90)));
-            }
-        }
+        let mut any_label = draw_ref_lines(&mut chart, &self.ref_lines, ay, (x0, x1))?;
 
         for (i, s) in self.series.iter().enumerate() {
             let c = s.color.unwrap_or_else(|| color(i));
@@ -476,12 +519,7 @@ impl Plot for LinePlot {
         }
 
         if any_label {
-            chart
-                .configure_series_labels()
-                .label_font(font(18))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(160, 160, 160))
-                .draw()?;
+            draw_legend(&mut chart)?;
         }
         Ok(())
     }
@@ -621,32 +659,17 @@ impl Plot for CategoryPlot {
                 String::new()
             }
         };
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
+        let y_label = |c: &f64| ay.label(*c);
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_x_mesh()
             .x_labels(n.max(2) * 2 + 1)
             .x_label_formatter(&name)
             .y_labels(ay.n_labels())
-            .y_label_formatter(&|c| ay.label(*c))
-            .y_desc(self.y_label.as_str())
-            .label_style(font(18))
-            .axis_desc_style(font(20))
-            .max_light_lines(2)
-            .light_line_style(RGBColor(240, 240, 240))
-            .bold_line_style(RGBColor(215, 215, 215))
-            .draw()?;
+            .y_label_formatter(&y_label)
+            .y_desc(self.y_label.as_str());
+        grid_style(&mut mesh).draw()?;
 
-        let mut any_label = false;
-        for r in &self.ref_lines {
-            let Some(y) = ay.to_coord(r.y) else { continue };
-            let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(1);
-            let anno = chart.draw_series(DashedLineSeries::new([(x0, y), (x1, y)], 8, 5, style))?;
-            if !r.label.is_empty() {
-                any_label = true;
-                anno.label(r.label.clone())
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(90, 90, 90)));
-            }
-        }
+        let mut any_label = draw_ref_lines(&mut chart, &self.ref_lines, ay, (x0, x1))?;
         for (k, (s, pts)) in self.series.iter().zip(self.positions()).enumerate() {
             let c = s.color.unwrap_or_else(|| color(k));
             let pts = pts.into_iter().filter_map(|(x, v)| Some((x, ay.to_coord(v)?)));
@@ -658,12 +681,7 @@ impl Plot for CategoryPlot {
             }
         }
         if any_label {
-            chart
-                .configure_series_labels()
-                .label_font(font(18))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(160, 160, 160))
-                .draw()?;
+            draw_legend(&mut chart)?;
         }
         Ok(())
     }

@@ -11,8 +11,8 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use records::{ActionRecord, Gradient, Record};
 
-use crate::geometry::{GeometryArg, LatticeSize, build_graph};
-use crate::output::print_json;
+use crate::geometry::{GeometryArg, GraphSize};
+use crate::output::Output;
 
 /// Evaluate S(φ; θ), check ∏_c ψ_c = exp(−S) and the local Markov property, and compute
 /// ∂S/∂θ, on a given or random configuration.
@@ -25,15 +25,8 @@ pub struct ActionArgs {
     /// Graph geometry.
     #[arg(long, value_enum, default_value = "square")]
     pub geometry: GeometryArg,
-    /// Periodic lattice size, L or LxLy (at least 4 in each direction).
-    #[arg(long)]
-    pub lattice: Option<LatticeSize>,
-    /// Number of visible units (bipartite only).
-    #[arg(long)]
-    pub visible: Option<usize>,
-    /// Number of hidden units (bipartite only).
-    #[arg(long)]
-    pub hidden: Option<usize>,
+    #[command(flatten)]
+    pub size: GraphSize,
     /// Hopping parameter κ (coupling of every edge).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub kappa: f64,
@@ -53,9 +46,8 @@ pub struct ActionArgs {
     /// Seed of the random couplings and configuration.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 fn couplings_for(
@@ -115,7 +107,7 @@ fn read_field(path: &PathBuf, n_sites: usize) -> Result<Vec<f64>> {
 }
 
 pub fn run(args: &ActionArgs) -> Result<()> {
-    let built = build_graph(args.geometry, args.lattice, args.visible, args.hidden)?;
+    let built = args.size.build(args.geometry)?;
     let mut rng = chain_rng(args.seed, 0);
     let params = Homogeneous {
         kappa: args.kappa,
@@ -170,11 +162,7 @@ pub fn run(args: &ActionArgs) -> Result<()> {
             r: block(ParamBlock::R),
         },
     };
-    if args.json {
-        return print_json(&record);
-    }
-    print_text(&record);
-    Ok(())
+    args.output.emit(&record, print_text)
 }
 
 fn print_text(r: &ActionRecord) {

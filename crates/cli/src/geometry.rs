@@ -1,7 +1,7 @@
 //! Lattice-size parsing and the graph geometries shared by several commands.
 
 use anyhow::{Context, Result, bail};
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use mrf_graph::{Geometry, Graph, Lattice};
 
 /// `--lattice L` or `--lattice LxLy`.
@@ -77,33 +77,49 @@ pub struct BuiltGraph {
     pub lattice: Option<Lattice>,
 }
 
-/// Build the graph for `--geometry`, `--lattice`, `--visible`, `--hidden`.
-pub fn build_graph(
-    geometry: GeometryArg,
-    lattice: Option<LatticeSize>,
-    visible: Option<usize>,
-    hidden: Option<usize>,
-) -> Result<BuiltGraph> {
-    if geometry == GeometryArg::Bipartite {
-        if lattice.is_some() {
-            bail!("--lattice does not apply to --geometry bipartite; give --visible N --hidden M");
+/// The size of a graph: a periodic lattice, or the two layers of a bipartite graph.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct GraphSize {
+    /// Periodic lattice size, L or LxLy (at least 4 in each direction).
+    #[arg(long)]
+    pub lattice: Option<LatticeSize>,
+    /// Number of visible units (bipartite only).
+    #[arg(long)]
+    pub visible: Option<usize>,
+    /// Number of hidden units (bipartite only).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+}
+
+impl GraphSize {
+    /// The graph of `geometry` at this size.
+    pub fn build(&self, geometry: GeometryArg) -> Result<BuiltGraph> {
+        let GraphSize {
+            lattice,
+            visible,
+            hidden,
+        } = *self;
+        if geometry == GeometryArg::Bipartite {
+            if lattice.is_some() {
+                bail!("--lattice does not apply to --geometry bipartite; give --visible N --hidden M");
+            }
+            let (Some(n), Some(m)) = (visible, hidden) else {
+                bail!("--geometry bipartite needs --visible N and --hidden M");
+            };
+            return Ok(BuiltGraph {
+                graph: Graph::complete_bipartite(n, m)?,
+                lattice: None,
+            });
         }
-        let (Some(n), Some(m)) = (visible, hidden) else {
-            bail!("--geometry bipartite needs --visible N and --hidden M");
-        };
-        return Ok(BuiltGraph {
-            graph: Graph::complete_bipartite(n, m)?,
-            lattice: None,
-        });
+        if visible.is_some() || hidden.is_some() {
+            bail!("--visible/--hidden only apply to --geometry bipartite");
+        }
+        let size = lattice.with_context(|| format!("--geometry {} needs --lattice L (or LxLy)", geometry.name()))?;
+        let lattice = size.lattice()?;
+        let kind = geometry.lattice_geometry().expect("bipartite is handled above");
+        Ok(BuiltGraph {
+            graph: Graph::periodic(kind, &lattice),
+            lattice: Some(lattice),
+        })
     }
-    if visible.is_some() || hidden.is_some() {
-        bail!("--visible/--hidden only apply to --geometry bipartite");
-    }
-    let size = lattice.with_context(|| format!("--geometry {} needs --lattice L (or LxLy)", geometry.name()))?;
-    let lattice = size.lattice()?;
-    let kind = geometry.lattice_geometry().expect("bipartite is handled above");
-    Ok(BuiltGraph {
-        graph: Graph::periodic(kind, &lattice),
-        lattice: Some(lattice),
-    })
 }

@@ -5,8 +5,8 @@ use clap::Args;
 use mrf_graph::{CliqueCensus, maximal_cliques};
 use records::{GraphRecord, Record};
 
-use crate::geometry::{GeometryArg, LatticeSize, build_graph};
-use crate::output::print_json;
+use crate::geometry::{GeometryArg, GraphSize};
+use crate::output::Output;
 
 /// Build a graph and print its maximal cliques (Bron–Kerbosch with pivoting).
 #[derive(Debug, Args)]
@@ -14,22 +14,14 @@ pub struct GraphArgs {
     /// Graph geometry.
     #[arg(long, value_enum)]
     pub geometry: GeometryArg,
-    /// Periodic lattice size, L or LxLy (at least 4 in each direction).
-    #[arg(long)]
-    pub lattice: Option<LatticeSize>,
-    /// Number of visible units (bipartite only).
-    #[arg(long)]
-    pub visible: Option<usize>,
-    /// Number of hidden units (bipartite only).
-    #[arg(long)]
-    pub hidden: Option<usize>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub size: GraphSize,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 pub fn run(args: &GraphArgs) -> Result<()> {
-    let built = build_graph(args.geometry, args.lattice, args.visible, args.hidden)?;
+    let built = args.size.build(args.geometry)?;
     let cliques = maximal_cliques(&built.graph);
     let census = CliqueCensus::of(&cliques);
     let record = GraphRecord {
@@ -51,11 +43,7 @@ pub fn run(args: &GraphArgs) -> Result<()> {
             .map(|c| c.iter().map(|&i| i as usize).collect())
             .collect(),
     };
-    if args.json {
-        return print_json(&record);
-    }
-    print_text(&record);
-    Ok(())
+    args.output.emit(&record, print_text)
 }
 
 fn print_text(r: &GraphRecord) {

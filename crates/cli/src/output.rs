@@ -4,13 +4,28 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use records::{Provenance, Record};
 
-/// Print one result record as JSON on stdout.
-pub fn print_json<T: Record>(record: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", records::to_json(record))?;
-    Ok(())
+/// How a command prints its result record.
+#[derive(Debug, Args)]
+pub struct Output {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Output {
+    /// Print `record` on stdout: as JSON with `--json`, else with its text printer.
+    pub fn emit<T: Record>(&self, record: &T, print_text: fn(&T)) -> Result<()> {
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", records::to_json(record))?;
+        } else {
+            print_text(record);
+        }
+        Ok(())
+    }
 }
 
 /// Provenance of a result: program version, source revision, command line.

@@ -11,11 +11,11 @@ use records::{
     ReweightMethod, ReweightPoint, ReweightRecord, ReweightedObservables, TargetRecord,
 };
 use reweight::{
-    Coupling, Estimate, MultiHistogramOptions, ObservableEstimates, RealEstimate, ReweightEnsemble, ReweightOptions,
-    Reweighted, Scan, Target, multi_histogram, trajectory,
+    Coupling, Estimate, MultiHistogramOptions, ObservableEstimates, ReweightEnsemble, ReweightOptions, Reweighted,
+    Scan, Target, multi_histogram, trajectory,
 };
 
-use crate::output::{print_json, provenance};
+use crate::output::{Output, provenance};
 
 /// Reweight stored ensembles (from `qftml sample --out DIR`) to another action.
 ///
@@ -52,9 +52,8 @@ pub struct ReweightArgs {
     /// Jackknife bin size [default: from the integrated autocorrelation time].
     #[arg(long)]
     pub bin_size: Option<usize>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 fn ensemble_file(path: &Path) -> PathBuf {
@@ -118,27 +117,8 @@ fn estimate_record(e: &Estimate, complex: bool) -> records::Estimate {
     }
 }
 
-fn mean_err(e: &RealEstimate) -> MeanErr {
-    MeanErr {
-        mean: e.mean,
-        err: e.err,
-    }
-}
-
 fn observables_record(o: &ObservableEstimates, complex: bool) -> ReweightedObservables {
-    let e = |x: &Estimate| estimate_record(x, complex);
-    ReweightedObservables {
-        phi2: e(&o.phi2),
-        m_abs: e(&o.m_abs),
-        m2: e(&o.m2),
-        m4: e(&o.m4),
-        nn: e(&o.nn),
-        action_density: e(&o.action_density),
-        chi: e(&o.chi),
-        binder: e(&o.binder),
-        m: e(&o.m),
-        phi4: e(&o.phi4),
-    }
+    o.map(|e| estimate_record(&e, complex))
 }
 
 fn target_record(t: &Target) -> TargetRecord {
@@ -167,11 +147,11 @@ fn point_record(r: &Reweighted) -> ReweightPoint {
             abs: p.abs,
             err: p.err,
         }),
-        ln_z_ratio: Some(mean_err(&r.ln_z_ratio)),
+        ln_z_ratio: Some(r.ln_z_ratio),
         overlap: Some(OverlapRecord {
             ess_fraction: o.ess_fraction,
-            kl_target_sampled: mean_err(&o.kl_target_sampled),
-            kl_sampled_target: mean_err(&o.kl_sampled_target),
+            kl_target_sampled: o.kl_target_sampled,
+            kl_sampled_target: o.kl_sampled_target,
             histogram: HistogramRecord {
                 edges: o.histogram.edges.clone(),
                 under_sampled: o.histogram.under_sampled.clone(),
@@ -235,7 +215,7 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
                 ln_z_ratio: None,
                 overlap: None,
                 jackknife: None,
-                delta_f: Some(mean_err(&p.delta_f)),
+                delta_f: Some(p.delta_f),
             })
             .collect();
         ReweightRecord {
@@ -261,11 +241,7 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
             provenance: provenance(),
         }
     };
-    if args.json {
-        return print_json(&record);
-    }
-    print_text(&record);
-    Ok(())
+    args.output.emit(&record, print_text)
 }
 
 fn print_text(r: &ReweightRecord) {

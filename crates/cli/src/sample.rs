@@ -9,11 +9,13 @@ use mc_sampler::stats::{GammaEstimate, chi_and_binder, gamma_method};
 use mc_sampler::{Algorithm, RunConfig, RunOutput, run_chains};
 use phi4_action::gaussian::FreeField;
 use phi4_action::{Couplings, Homogeneous, Observables, targets};
-use records::{ExactFreeField, GammaValue, MeanErr, Record, SampleConfig, SampleObservables, SampleRecord, Timing};
+use records::{
+    ExactFreeField, GammaValue, MeanErr, ObservableSet, Record, SampleConfig, SampleObservables, SampleRecord, Timing,
+};
 
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
-use crate::output::{print_json, progress_bar, provenance, write_atomic};
+use crate::output::{Output, progress_bar, provenance, write_atomic};
 
 /// Sample p(φ) ∝ exp(−S) with Markov chains and report observables with Γ-method errors.
 ///
@@ -68,9 +70,8 @@ pub struct SampleArgs {
     /// resolved config and results.json into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 /// The TOML run config ([`SampleConfig`]: every key optional, flags override).
@@ -121,7 +122,7 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
             if config.kappa.is_some() || config.mu2.is_some() || config.lambda.is_some() || config.g_nnn.is_some() {
                 bail!("give either --couplings or --kappa/--mu2/--lambda/--g-nnn, not both");
             }
-            let c = CouplingsFile::read(path)?.couplings()?;
+            let c = CouplingsFile::read(path)?;
             if let Some(size) = &config.lattice {
                 let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
                 let (lattice, _) = c.lattice().context("couplings file has no lattice")?;
@@ -241,14 +242,16 @@ pub fn summarise(out: &RunOutput, n_sites: usize) -> (SampleObservables, Vec<Str
 fn exact_values(c: &Couplings) -> Option<ExactFreeField> {
     let f = FreeField::from_couplings(c)?;
     Some(ExactFreeField {
-        phi2: f.phi2().re,
-        m_abs: f.m_abs(),
-        m2: f.m2().re,
-        m4: f.m4().re,
-        nn: f.nn().re,
-        action_density: f.action_density(),
-        chi: f.chi(),
-        binder: 0.0,
+        run: ObservableSet {
+            phi2: f.phi2().re,
+            m_abs: f.m_abs(),
+            m2: f.m2().re,
+            m4: f.m4().re,
+            nn: f.nn().re,
+            action_density: f.action_density(),
+            chi: f.chi(),
+            binder: 0.0,
+        },
         v_m2: f.v_m2().re,
     })
 }
@@ -303,11 +306,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         write_outputs(dir, &couplings, &run_config, out, &result)?;
     }
-    if args.json {
-        return print_json(&result);
-    }
-    print_text(&result);
-    Ok(())
+    args.output.emit(&result, print_text)
 }
 
 fn write_outputs(
@@ -348,10 +347,10 @@ fn print_text(r: &SampleRecord) {
         r.algorithm, r.n_sites, r.n_configs, r.n_chains, r.acceptance
     );
     println!("{:<16} {:>14} {:>12} {:>10}", "observable", "mean", "error", "tau_int");
-    for (name, v) in r.observables.gamma() {
+    for (name, v) in r.observables.averages() {
         println!("{name:<16} {:>14.8} {:>12.2e} {:>10.2}", v.mean, v.err, v.tau_int);
     }
-    for (name, v) in [("chi", r.observables.chi), ("binder", r.observables.binder)] {
+    for (name, v) in r.observables.cumulants() {
         println!("{name:<16} {:>14.8} {:>12.2e} {:>10}", v.mean, v.err, "-");
     }
     if let Some(exact) = &r.exact_free_field {

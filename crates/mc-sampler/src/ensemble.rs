@@ -106,11 +106,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::SamplerError;
 
+mod couplings;
 mod format;
 mod npy;
 #[cfg(test)]
 mod tests;
 
+pub use couplings::LatticeCouplings;
 pub use format::{FORMAT_VERSION, MAGIC};
 pub use npy::{NpyArray, NpyValues, read_npy, write_npy};
 
@@ -123,24 +125,12 @@ pub const RECOMPUTE_TOLERANCE: f64 = 1e-9;
 
 /// What was sampled and how: the header of an ensemble file.
 ///
-/// The couplings are stored as plain vectors in the layout of [`Couplings`] on the lattice
-/// pairs of `pair_set`; [`StoredEnsemble::couplings`] holds them rebuilt and validated.
+/// The couplings are stored as a [`LatticeCouplings`]; [`StoredEnsemble::couplings`] holds
+/// them rebuilt and validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnsembleHeader {
-    /// Lattice extent in x.
-    pub lx: usize,
-    /// Lattice extent in y.
-    pub ly: usize,
-    /// The coupled pairs, by [`PairSet::name`]: `nearest-neighbour`, `diagonal` or `both`.
-    pub pair_set: String,
-    /// Pair couplings `w`, one per pair of `pair_set`.
-    pub w: Vec<f64>,
-    /// Quadratic couplings `a`, one per site.
-    pub a: Vec<f64>,
-    /// Quartic couplings `b`, one per site.
-    pub b: Vec<f64>,
-    /// Linear couplings `r`, one per site.
-    pub r: Vec<f64>,
+    /// The sampled couplings.
+    pub couplings: LatticeCouplings,
     /// The update algorithm (e.g. `metropolis`, `heatbath`, `cluster`, `hybrid`).
     pub algorithm: String,
     /// The seed of the run (chain `c` used stream `c`, see [`crate::chain_rng`]).
@@ -169,15 +159,9 @@ impl EnsembleHeader {
         n_sweeps: usize,
         measure_every: usize,
     ) -> Result<Self, SamplerError> {
-        let (lattice, pair_set) = lattice_of(couplings)?;
+        lattice_of(couplings)?;
         Ok(Self {
-            lx: lattice.lx(),
-            ly: lattice.ly(),
-            pair_set: pair_set.name().into(),
-            w: couplings.w().to_vec(),
-            a: couplings.a().to_vec(),
-            b: couplings.b().to_vec(),
-            r: couplings.r().to_vec(),
+            couplings: LatticeCouplings::of(couplings).expect("couplings on a lattice"),
             algorithm: algorithm.into(),
             seed,
             n_chains,
@@ -196,29 +180,20 @@ impl EnsembleHeader {
 
     /// The lattice, validated.
     pub fn lattice(&self) -> Result<Lattice, SamplerError> {
-        Lattice::new(self.lx, self.ly)
-            .map_err(|e| SamplerError::InvalidEnsemble(format!("lattice {}x{}: {e}", self.lx, self.ly)))
+        self.couplings.lattice().map_err(as_invalid_ensemble)
     }
 
     /// The couplings, rebuilt and validated.
     pub fn couplings(&self) -> Result<Couplings, SamplerError> {
-        let lattice = self.lattice()?;
-        let pair_set = PairSet::from_name(&self.pair_set).ok_or_else(|| {
-            SamplerError::InvalidEnsemble(format!(
-                "unknown pair set {:?}; use {}",
-                self.pair_set,
-                PairSet::names_for_message()
-            ))
-        })?;
-        Couplings::on_lattice(
-            &lattice,
-            pair_set,
-            self.w.clone(),
-            self.a.clone(),
-            self.b.clone(),
-            self.r.clone(),
-        )
-        .map_err(|e| SamplerError::InvalidEnsemble(format!("couplings: {e}")))
+        self.couplings.couplings().map_err(as_invalid_ensemble)
+    }
+}
+
+/// Invalid stored couplings as an invalid ensemble.
+fn as_invalid_ensemble(e: SamplerError) -> SamplerError {
+    match e {
+        SamplerError::InvalidCouplings(reason) => SamplerError::InvalidEnsemble(reason),
+        e => e,
     }
 }
 

@@ -61,6 +61,9 @@ pub enum SamplerError {
     /// actions that do not match the couplings, invalid couplings).
     #[error("invalid ensemble: {0}")]
     InvalidEnsemble(String),
+    /// Stored couplings (an ensemble header, a couplings file) do not make a valid action.
+    #[error("invalid couplings: {0}")]
+    InvalidCouplings(String),
     /// A `.npy` file is malformed or of a kind this crate does not read.
     #[error("{path} is not a .npy file this crate reads: {reason}")]
     InvalidNpy {

@@ -15,15 +15,23 @@ const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// Largest argument: `exp(−708)` is still a normal number.
 const MAX_ARG: f64 = 708.0;
 
-/// `exp(−x)` for `x ≥ 0` (negative arguments are treated as 0, giving 1; arguments above
-/// 708 give `exp(−708)`, far below any 32-bit uniform).  Branch-free.
+/// The range reduction of both exponentials: `exp(−x) = 2^k · e^r` with `|r| ≤ ln 2 / 2`,
+/// as `(r, 2^k)`, for `x` clamped to `[0, 708]`.
 #[inline(always)]
-pub(crate) fn exp_neg(x: f64) -> f64 {
+fn reduce(x: f64) -> (f64, f64) {
     let y = -(x.clamp(0.0, MAX_ARG));
     let t = y * std::f64::consts::LOG2_E + ROUND_MAGIC;
     let k = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits()) as i64;
     let kf = t - ROUND_MAGIC;
     let r = (y - kf * LN2_HI) - kf * LN2_LO;
+    (r, f64::from_bits(((k + 1023) as u64) << 52))
+}
+
+/// `exp(−x)` for `x ≥ 0` (negative arguments are treated as 0, giving 1; arguments above
+/// 708 give `exp(−708)`, far below any 32-bit uniform).  Branch-free.
+#[inline(always)]
+pub(crate) fn exp_neg(x: f64) -> f64 {
+    let (r, scale) = reduce(x);
     // Taylor coefficients 1/n!, Horner from the top.
     let mut p = 1.0 / 479_001_600.0;
     p = p * r + 1.0 / 39_916_800.0;
@@ -38,7 +46,6 @@ pub(crate) fn exp_neg(x: f64) -> f64 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let scale = f64::from_bits(((k + 1023) as u64) << 52);
     p * scale
 }
 
@@ -51,18 +58,13 @@ pub(crate) const APPROX_REL_ERR: f64 = 1e-5;
 /// ([`crate::QuarticSampler`]); the rare tests it cannot decide are redone with [`exp_neg`].
 #[inline(always)]
 pub(crate) fn exp_neg_approx(x: f64) -> f64 {
-    let y = -(x.clamp(0.0, MAX_ARG));
-    let t = y * std::f64::consts::LOG2_E + ROUND_MAGIC;
-    let k = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits()) as i64;
-    let kf = t - ROUND_MAGIC;
-    let r = (y - kf * LN2_HI) - kf * LN2_LO;
+    let (r, scale) = reduce(x);
     let mut p = 1.0 / 120.0;
     p = p * r + 1.0 / 24.0;
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let scale = f64::from_bits(((k + 1023) as u64) << 52);
     p * scale
 }
 

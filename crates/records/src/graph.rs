@@ -6,12 +6,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::Record;
 
+/// The graph geometries `qftml graph` and `qftml action` build, by the name they take on the
+/// command line and carry in [`GraphRecord::geometry`]: the periodic lattices of
+/// `mrf_graph::Geometry`, then the complete bipartite graph.
+pub const GEOMETRIES: [&str; 4] = ["square", "triangular", "square-diagonals", "bipartite"];
+
 /// `qftml graph --json`: a graph and its maximal cliques.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphRecord {
     /// [`GraphRecord::SCHEMA`].
     pub schema: u32,
-    /// `square`, `triangular`, `square-diagonals` or `bipartite`.
+    /// One of [`GEOMETRIES`].
     pub geometry: String,
     /// `[lx, ly]` of a periodic lattice; `None` for the bipartite graph.
     pub lattice: Option<[usize; 2]>,

@@ -35,6 +35,7 @@ mod atomic;
 mod common;
 mod graph;
 pub mod nullable;
+mod observables;
 mod reweight;
 mod sample;
 
@@ -44,10 +45,11 @@ use serde::de::DeserializeOwned;
 
 pub use atomic::{write_atomic, write_atomic_with};
 pub use common::{Estimate, MeanErr, Provenance};
-pub use graph::{ActionRecord, Gradient, GraphRecord};
+pub use graph::{ActionRecord, GEOMETRIES, Gradient, GraphRecord};
+pub use observables::{ObservableSet, ReweightedObservables};
 pub use reweight::{
     DeltaF, HistogramRecord, JackknifeRecord, MultiHistogramRecord, OverlapRecord, PhaseRecord, ReweightMethod,
-    ReweightPoint, ReweightRecord, ReweightedObservables, TargetRecord,
+    ReweightPoint, ReweightRecord, TargetRecord,
 };
 pub use sample::{ExactFreeField, GammaValue, SampleConfig, SampleObservables, SampleRecord, Timing};
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Estimate, MeanErr, Provenance, Record};
+use crate::{MeanErr, Provenance, Record, ReweightedObservables};
 
 /// A homogeneous target action
 /// `−κ Σ_⟨ij⟩ φφ − g′ Σ_⟨⟨ij⟩⟩ φφ + (μ² + 4κ)/2 Σφ² + λ/4 Σφ⁴ + r Σφ + i c Σφ²`.
@@ -20,54 +20,6 @@ pub struct TargetRecord {
     pub linear: f64,
     /// c.
     pub imag_mass: f64,
-}
-
-/// Reweighted observables (complex estimates for complex targets).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ReweightedObservables {
-    /// `⟨φ²⟩`.
-    pub phi2: Estimate,
-    /// `⟨|m|⟩`.
-    pub m_abs: Estimate,
-    /// `⟨m²⟩`.
-    pub m2: Estimate,
-    /// `⟨m⁴⟩`.
-    pub m4: Estimate,
-    /// Nearest-neighbour product.
-    pub nn: Estimate,
-    /// `⟨T⟩ / V`.
-    pub action_density: Estimate,
-    /// `χ`.
-    pub chi: Estimate,
-    /// Binder cumulant.
-    pub binder: Estimate,
-    /// `⟨m⟩`.
-    pub m: Estimate,
-    /// `⟨φ⁴⟩`.
-    pub phi4: Estimate,
-}
-
-impl ReweightedObservables {
-    /// The estimate called `name`.
-    pub fn get(&self, name: &str) -> Option<Estimate> {
-        crate::by_name(self.named(), name)
-    }
-
-    /// The estimates with their names, in output order.
-    pub fn named(&self) -> [(&'static str, Estimate); 10] {
-        [
-            ("phi2", self.phi2),
-            ("m_abs", self.m_abs),
-            ("m2", self.m2),
-            ("m4", self.m4),
-            ("nn", self.nn),
-            ("action_density", self.action_density),
-            ("chi", self.chi),
-            ("binder", self.binder),
-            ("m", self.m),
-            ("phi4", self.phi4),
-        ]
-    }
 }
 
 /// The average phase `⟨e^{−i Im T}⟩_{Re T}` of a complex target.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MeanErr, Provenance, Record};
+use crate::{MeanErr, ObservableSet, Provenance, Record};
 
 /// The run config of `qftml sample` (a TOML file, and the `config` of its result): every
 /// key optional, flags override.
@@ -54,67 +54,25 @@ pub struct GammaValue {
     pub tau_int_err: f64,
 }
 
-/// The observables of a run (DESIGN.md section 2), in report order.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SampleObservables {
-    /// `⟨φ²⟩`.
-    pub phi2: GammaValue,
-    /// `⟨|m|⟩`.
-    pub m_abs: GammaValue,
-    /// `⟨m²⟩`.
-    pub m2: GammaValue,
-    /// `⟨m⁴⟩`.
-    pub m4: GammaValue,
-    /// Nearest-neighbour product `⟨Σ_⟨ij⟩ φ_iφ_j⟩ / (2V)`.
-    pub nn: GammaValue,
-    /// `⟨S⟩ / V`.
-    pub action_density: GammaValue,
-    /// Susceptibility `χ = V(⟨m²⟩ − ⟨|m|⟩²)`, jackknife error.
-    pub chi: MeanErr,
-    /// Binder cumulant `U = 1 − ⟨m⁴⟩/(3⟨m²⟩²)`, jackknife error.
-    pub binder: MeanErr,
-}
+/// The observables of a run: Γ-method averages, jackknife errors of the cumulants.
+pub type SampleObservables = ObservableSet<GammaValue, MeanErr>;
 
-impl SampleObservables {
-    /// The Γ-method observable called `name`.
-    pub fn get(&self, name: &str) -> Option<GammaValue> {
-        crate::by_name(self.gamma(), name)
-    }
-
-    /// The Γ-method observables with their names, in report order.
-    pub fn gamma(&self) -> [(&'static str, GammaValue); 6] {
-        [
-            ("phi2", self.phi2),
-            ("m_abs", self.m_abs),
-            ("m2", self.m2),
-            ("m4", self.m4),
-            ("nn", self.nn),
-            ("action_density", self.action_density),
-        ]
-    }
-}
-
-/// Exact free-field values (from the eigenvalues of the quadratic form).
+/// Exact free-field values (from the eigenvalues of the quadratic form; the Binder cumulant
+/// of a Gaussian is 0).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ExactFreeField {
-    /// `⟨φ²⟩`.
-    pub phi2: f64,
-    /// `⟨|m|⟩`.
-    pub m_abs: f64,
-    /// `⟨m²⟩`.
-    pub m2: f64,
-    /// `⟨m⁴⟩`.
-    pub m4: f64,
-    /// Nearest-neighbour product.
-    pub nn: f64,
-    /// `⟨S⟩ / V`.
-    pub action_density: f64,
-    /// `χ`.
-    pub chi: f64,
-    /// Binder cumulant (0 for a Gaussian).
-    pub binder: f64,
+    /// The observables `qftml sample` reports.
+    #[serde(flatten)]
+    pub run: ObservableSet<f64>,
     /// `V ⟨m²⟩`.
     pub v_m2: f64,
+}
+
+impl std::ops::Deref for ExactFreeField {
+    type Target = ObservableSet<f64>;
+    fn deref(&self) -> &ObservableSet<f64> {
+        &self.run
+    }
 }
 
 impl ExactFreeField {
@@ -125,17 +83,8 @@ impl ExactFreeField {
 
     /// The values with their names, in report order.
     pub fn named(&self) -> [(&'static str, f64); 9] {
-        [
-            ("phi2", self.phi2),
-            ("m_abs", self.m_abs),
-            ("m2", self.m2),
-            ("m4", self.m4),
-            ("nn", self.nn),
-            ("action_density", self.action_density),
-            ("chi", self.chi),
-            ("binder", self.binder),
-            ("v_m2", self.v_m2),
-        ]
+        let [o0, o1, o2, o3, o4, o5, o6, o7] = self.run.named();
+        [o0, o1, o2, o3, o4, o5, o6, o7, ("v_m2", self.v_m2)]
     }
 }
 

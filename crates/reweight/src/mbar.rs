@@ -20,7 +20,7 @@ use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 use crate::ReweightError;
 use crate::ensemble::{ReweightEnsemble, SampledAction};
-use crate::single::{Estimate, ObservableEstimates, RealEstimate};
+use crate::single::{Estimate, ObservableEstimates, RealEstimate, observables_from};
 use crate::target::Target;
 use phi4_action::Observables;
 
@@ -636,18 +636,7 @@ pub fn multi_histogram(
                     mean: central[base],
                     err: err(base),
                 },
-                observables: ObservableEstimates {
-                    m: e(0),
-                    m_abs: e(1),
-                    m2: e(2),
-                    m4: e(3),
-                    phi2: e(4),
-                    phi4: e(5),
-                    nn: e(6),
-                    action_density: e(7),
-                    chi: e(8),
-                    binder: e(9),
-                },
+                observables: observables_from(e),
                 ess: s1 * s1 / s2,
             }
         })

@@ -31,56 +31,29 @@ impl Estimate {
 }
 
 /// A real number with its error.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RealEstimate {
-    /// Central value.
-    pub mean: f64,
-    /// Standard error.
-    pub err: f64,
-}
+pub type RealEstimate = records::MeanErr;
 
 /// Reweighted observables under the target (definitions in DESIGN.md section 2, with
-/// `action_density = T/V` of the target, complex for complex targets).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ObservableEstimates {
-    /// `⟨m⟩`.
-    pub m: Estimate,
-    /// `⟨|m|⟩`.
-    pub m_abs: Estimate,
-    /// `⟨m²⟩`.
-    pub m2: Estimate,
-    /// `⟨m⁴⟩`.
-    pub m4: Estimate,
-    /// `⟨Σφ²⟩/V`.
-    pub phi2: Estimate,
-    /// `⟨Σφ⁴⟩/V`.
-    pub phi4: Estimate,
-    /// `⟨Σ_⟨ij⟩ φ_iφ_j⟩/(2V)`.
-    pub nn: Estimate,
-    /// `⟨T⟩/V`.
-    pub action_density: Estimate,
-    /// `χ = V(⟨m²⟩ − ⟨|m|⟩²)`.
-    pub chi: Estimate,
-    /// `U = 1 − ⟨m⁴⟩/(3⟨m²⟩²)`.
-    pub binder: Estimate,
-}
+/// `action_density = T/V` of the target, complex for complex targets), in the output order
+/// of `qftml reweight`.
+pub type ObservableEstimates = records::ReweightedObservables<Estimate>;
 
-impl ObservableEstimates {
-    /// Name and estimate of every observable, in output order (the `qftml sample` JSON order,
-    /// then `m` and `phi4`).
-    pub fn named(&self) -> [(&'static str, Estimate); 10] {
-        [
-            ("phi2", self.phi2),
-            ("m_abs", self.m_abs),
-            ("m2", self.m2),
-            ("m4", self.m4),
-            ("nn", self.nn),
-            ("action_density", self.action_density),
-            ("chi", self.chi),
-            ("binder", self.binder),
-            ("m", self.m),
-            ("phi4", self.phi4),
-        ]
+/// The observables from the estimates of the reweighted quantities, indexed in the order
+/// `m, |m|, m², m⁴, φ², φ⁴, nn, T/V, χ, U`.
+pub(crate) fn observables_from(e: impl Fn(usize) -> Estimate) -> ObservableEstimates {
+    records::ReweightedObservables {
+        run: records::ObservableSet {
+            phi2: e(4),
+            m_abs: e(1),
+            m2: e(2),
+            m4: e(3),
+            nn: e(6),
+            action_density: e(7),
+            chi: e(8),
+            binder: e(9),
+        },
+        m: e(0),
+        phi4: e(5),
     }
 }
 
@@ -366,18 +339,7 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
         err_re: jk(&|d| d.obs[k].re),
         err_im: jk(&|d| d.obs[k].im),
     };
-    let observables = ObservableEstimates {
-        m: est(0),
-        m_abs: est(1),
-        m2: est(2),
-        m4: est(3),
-        phi2: est(4),
-        phi4: est(5),
-        nn: est(6),
-        action_density: est(7),
-        chi: est(8),
-        binder: est(9),
-    };
+    let observables = observables_from(est);
     let ln_z_ratio = RealEstimate {
         mean: lw_max + central.ln_mean_w,
         err: jk(&|d| d.ln_mean_w),

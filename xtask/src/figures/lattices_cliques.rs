@@ -340,9 +340,6 @@ fn pick_clique(c: &GraphCensus, layout: &Layout) -> Option<Vec<usize>> {
         .map(|(_, cl)| cl.clone())
 }
 
-/// The geometries of the figure, in panel order.
-pub const GEOMETRIES: [&str; 4] = ["square", "triangular", "square-diagonals", "bipartite"];
-
 /// One panel of the figure: a graph with one maximal clique highlighted.
 pub struct Panel {
     title: String,
@@ -507,7 +504,8 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
         "highlighted clique",
     ]);
     let mut panels = Vec::new();
-    for (k, geometry) in GEOMETRIES.into_iter().enumerate() {
+    // The geometries of the figure, in panel order.
+    for (k, geometry) in records::GEOMETRIES.into_iter().enumerate() {
         let args: Vec<&str> = if geometry == "bipartite" {
             vec!["graph", "--geometry", geometry, "--visible", &vs, "--hidden", &hs]
         } else {

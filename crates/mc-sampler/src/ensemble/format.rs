@@ -9,7 +9,7 @@ use std::path::Path;
 use phi4_action::SufficientStats;
 use serde::{Deserialize, Serialize};
 
-use super::{EnsembleHeader, SpotConfig, StoredChain, StoredEnsemble, checked_indices};
+use super::{EnsembleHeader, LatticeCouplings, SpotConfig, StoredChain, StoredEnsemble, checked_indices};
 use crate::SamplerError;
 
 /// The first eight bytes of every ensemble file.
@@ -215,7 +215,7 @@ fn split_v2<'a>(payload: &'a [u8], path: &Path) -> Result<(&'a [u8], &'a [u8]), 
 
 /// Number of configuration values the record announces.
 fn n_values(header: &EnsembleHeader, chains: &[ChainRecord]) -> Option<usize> {
-    let v = header.lx.checked_mul(header.ly)?;
+    let v = header.couplings.n_sites()?;
     chains
         .iter()
         .try_fold(0usize, |acc, c| acc.checked_add(c.actions.len().checked_mul(v)?))
@@ -256,7 +256,11 @@ pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<StoredEnsemble, Sample
     let (record, block) = split_v2(payload, path)?;
     let record: Record = decode_all(record, "record", path)?;
     check_block_len(&record.header, &record.chains, block.len(), path)?;
-    let v = record.header.lx * record.header.ly;
+    let v = record
+        .header
+        .couplings
+        .n_sites()
+        .expect("lx · ly checked with the block length");
     let mut values = block
         .chunks_exact(8)
         .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")));
@@ -312,7 +316,10 @@ pub(super) fn read_measurements(path: &Path) -> Result<StoredEnsemble, SamplerEr
         return full();
     }
     // The configurations to spot-check, by their first byte in the block.
-    let v = header.lx * header.ly;
+    let v = header
+        .couplings
+        .n_sites()
+        .expect("lx · ly checked with the block length");
     let mut spots: Vec<(usize, SpotConfig)> = Vec::new();
     let mut start = 0;
     for (c, chain) in chains.iter().enumerate() {
@@ -366,13 +373,7 @@ mod v1 {
 
     #[derive(Deserialize)]
     struct Header {
-        lx: usize,
-        ly: usize,
-        pair_set: String,
-        w: Vec<f64>,
-        a: Vec<f64>,
-        b: Vec<f64>,
-        r: Vec<f64>,
+        couplings: LatticeCouplings,
         algorithm: String,
         seed: u64,
         n_chains: usize,
@@ -409,13 +410,7 @@ mod v1 {
             "read from ensemble format version 1; actions and sums measured from the configurations".into(),
         );
         let header = EnsembleHeader {
-            lx: h.lx,
-            ly: h.ly,
-            pair_set: h.pair_set,
-            w: h.w,
-            a: h.a,
-            b: h.b,
-            r: h.r,
+            couplings: h.couplings,
             algorithm: h.algorithm,
             seed: h.seed,
             n_chains: h.n_chains,

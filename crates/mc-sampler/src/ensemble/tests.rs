@@ -75,7 +75,7 @@ fn round_trip_through_a_file() {
     assert!(back.has_configs() && !measurements.has_configs());
     assert_eq!(measurements.configs().count(), 0);
     assert_eq!(back.couplings(), &sample_couplings());
-    assert_eq!(back.header().pair_set, "both");
+    assert_eq!(back.header().couplings.pair_set, "both");
     assert_eq!(back.header().provenance["command"], "qftml sample --lattice 5x4");
     assert_eq!((back.n_sites(), back.n_configs(), back.chains().len()), (20, 6, 2));
     let configs: Vec<&[f64]> = back.configs().collect();
@@ -303,13 +303,16 @@ fn inconsistent_contents_are_errors() {
     check_rejected(|_, c| c[0].sums.pop().map(|_| ()).unwrap(), "3 actions but 2 sets");
     check_rejected(|h, _| h.n_chains = 3, "says 3 chains but 2");
     check_rejected(|h, c| (h.n_chains, *c) = (0, vec![]), "at least one chain");
-    check_rejected(|h, _| h.pair_set = "hexagonal".into(), "unknown pair set");
-    check_rejected(|h, _| h.b[3] = -0.1, "b[3]");
-    check_rejected(|h, _| h.w.pop().map(|_| ()).unwrap(), "couplings: w has 79 entries");
-    check_rejected(|h, _| h.lx = 2, "configuration block");
+    check_rejected(|h, _| h.couplings.pair_set = "hexagonal".into(), "unknown pair set");
+    check_rejected(|h, _| h.couplings.b[3] = -0.1, "b[3]");
+    check_rejected(
+        |h, _| h.couplings.w.pop().map(|_| ()).unwrap(),
+        "couplings: w has 79 entries",
+    );
+    check_rejected(|h, _| h.couplings.lattice[0] = 2, "configuration block");
     check_rejected(|h, _| h.measure_every = 0, "measure_every");
     // Changed couplings no longer reproduce the stored actions.
-    check_rejected(|h, _| h.a[0] += 0.01, "do not belong together");
+    check_rejected(|h, _| h.couplings.a[0] += 0.01, "do not belong together");
 }
 
 /// Large chains are checked on 8 evenly spaced configurations, first and last included.
