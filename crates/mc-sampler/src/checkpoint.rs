@@ -119,12 +119,12 @@ fn decode<T: DeserializeOwned>(kind: &str, bytes: &[u8], path: &Path) -> Result<
         path: path.into(),
         reason,
     };
-    let (version, body) = frame::decode(&MAGIC, "checkpoint", bytes).map_err(corrupt)?;
-    if version != FORMAT_VERSION {
-        return Err(corrupt(format!(
+    let (_, body) = frame::decode(&MAGIC, "checkpoint", bytes, |v| v == FORMAT_VERSION).map_err(|e| match e {
+        frame::FrameError::Corrupt(reason) => corrupt(reason),
+        frame::FrameError::UnsupportedVersion(version) => corrupt(format!(
             "format version {version}, but this build reads version {FORMAT_VERSION}; resume with the qftml version that wrote it"
-        )));
-    }
+        )),
+    })?;
     let (record, used): (Record<T>, usize) = match bincode::serde::decode_from_slice(body, bincode::config::standard())
     {
         Ok(ok) => ok,

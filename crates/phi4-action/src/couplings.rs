@@ -150,21 +150,7 @@ impl Couplings {
         r: Vec<f64>,
     ) -> Result<Self, ActionError> {
         let (n, n_pairs) = (graph.n_sites(), graph.n_edges());
-        for (param, values, expected) in [("w", &w, n_pairs), ("a", &a, n), ("b", &b, n), ("r", &r, n)] {
-            if values.len() != expected {
-                return Err(ActionError::LengthMismatch {
-                    param,
-                    expected,
-                    got: values.len(),
-                });
-            }
-            if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(ActionError::NotFinite { param, index, value });
-            }
-        }
-        if let Some((index, &value)) = b.iter().enumerate().find(|(_, v)| **v < 0.0) {
-            return Err(ActionError::NegativeQuartic { index, value });
-        }
+        check_values([&w, &a, &b, &r], [n_pairs, n, n, n])?;
         let mut neighbour_offsets = Vec::with_capacity(n + 1);
         let mut neighbour_w = Vec::with_capacity(2 * n_pairs);
         neighbour_offsets.push(0);
@@ -172,7 +158,7 @@ impl Couplings {
             neighbour_w.extend(graph.incident_edges(i).iter().map(|&k| w[k as usize]));
             neighbour_offsets.push(neighbour_w.len());
         }
-        let uniform = (|| Some([uniform(&w)?, uniform(&a)?, uniform(&b)?, uniform(&r)?]))();
+        let uniform = uniform_params(&w, &a, &b, &r);
         let couplings = Self {
             graph,
             lattice,
@@ -396,21 +382,13 @@ impl Couplings {
                 got: theta.len(),
             });
         }
-        for (param, block) in [
-            ("w", ParamBlock::W),
-            ("a", ParamBlock::A),
-            ("b", ParamBlock::B),
-            ("r", ParamBlock::R),
-        ] {
-            let range = self.block(block);
-            if let Some((index, &value)) = theta[range].iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(ActionError::NotFinite { param, index, value });
-            }
-        }
-        let b_new = &theta[self.block(ParamBlock::B)];
-        if let Some((index, &value)) = b_new.iter().enumerate().find(|(_, v)| **v < 0.0) {
-            return Err(ActionError::NegativeQuartic { index, value });
-        }
+        let block = |b| &theta[self.block(b)];
+        let b_new = block(ParamBlock::B);
+        let (n, n_pairs) = (self.n_sites(), self.n_pairs());
+        check_values(
+            [block(ParamBlock::W), block(ParamBlock::A), b_new, block(ParamBlock::R)],
+            [n_pairs, n, n, n],
+        )?;
         let needs_check = b_new.contains(&0.0);
         let previous = needs_check.then(|| self.params());
         self.write_params(theta);
@@ -616,6 +594,32 @@ impl ComplexAction {
     pub fn action(&self, phi: &[f64]) -> Complex64 {
         Complex64::new(self.real.action(phi), self.imag_action(phi))
     }
+}
+
+/// Lengths (`expected`, in the order `w, a, b, r`), finiteness and `b ≥ 0` of coupling
+/// values; errors name the parameter and the index.
+fn check_values(values: [&[f64]; 4], expected: [usize; 4]) -> Result<(), ActionError> {
+    for ((param, values), expected) in ["w", "a", "b", "r"].into_iter().zip(values).zip(expected) {
+        if values.len() != expected {
+            return Err(ActionError::LengthMismatch {
+                param,
+                expected,
+                got: values.len(),
+            });
+        }
+        if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(ActionError::NotFinite { param, index, value });
+        }
+    }
+    if let Some((index, &value)) = values[2].iter().enumerate().find(|(_, v)| **v < 0.0) {
+        return Err(ActionError::NegativeQuartic { index, value });
+    }
+    Ok(())
+}
+
+/// `[w, a, b, r]` when each is the same on every pair and site.
+fn uniform_params(w: &[f64], a: &[f64], b: &[f64], r: &[f64]) -> Option<[f64; 4]> {
+    Some([uniform(w)?, uniform(a)?, uniform(b)?, uniform(r)?])
 }
 
 /// The common value of `v`, if it has one (`None` when empty).

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{EnsembleHeader, LatticeCouplings, SpotConfig, StoredChain, StoredEnsemble, checked_indices};
 use crate::SamplerError;
+use crate::frame::{self, FrameError};
 
 /// The first eight bytes of every ensemble file.
 pub const MAGIC: [u8; 8] = *b"QFTMLENS";
@@ -18,10 +19,7 @@ pub const MAGIC: [u8; 8] = *b"QFTMLENS";
 /// The format version this build writes.  It also reads version 1, converting on read.
 pub const FORMAT_VERSION: u32 = 2;
 
-/// Bytes before the payload: magic, version, payload length.
-pub(super) const PREFIX_LEN: usize = 8 + 4 + 8;
-/// Bytes after the payload: the CRC-32.
-pub(super) const CRC_LEN: usize = 4;
+pub(super) use crate::frame::{CRC_LEN, PREFIX_LEN};
 /// Bytes of the record length at the start of a version-2 payload.
 const RECORD_LEN_LEN: usize = 8;
 /// Configuration bytes converted or hashed at a time.
@@ -111,70 +109,20 @@ fn corrupt<T>(path: &Path, reason: String) -> Result<T, SamplerError> {
     })
 }
 
-/// Magic, version, length and checksum of the file contents `bytes`: the version and the
-/// payload.
+/// Magic, version, length and checksum of the file contents `bytes` ([`crate::frame`]): the
+/// version and the payload.
 fn split<'a>(bytes: &'a [u8], path: &Path) -> Result<(u32, &'a [u8]), SamplerError> {
-    let magic_len = bytes.len().min(MAGIC.len());
-    if bytes[..magic_len] != MAGIC[..magic_len] {
-        return corrupt(
-            path,
-            format!(
-                "wrong magic bytes {:?} (expected {:?}): not a qftml ensemble file",
-                String::from_utf8_lossy(&bytes[..magic_len]),
-                String::from_utf8_lossy(&MAGIC)
-            ),
-        );
-    }
-    if bytes.len() < PREFIX_LEN + CRC_LEN {
-        return corrupt(
-            path,
-            format!(
-                "only {} bytes, fewer than the {} of an empty ensemble file: the file is truncated",
-                bytes.len(),
-                PREFIX_LEN + CRC_LEN
-            ),
-        );
-    }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != 1 && version != FORMAT_VERSION {
-        return Err(SamplerError::UnsupportedEnsembleVersion {
+    frame::decode(&MAGIC, "ensemble file", bytes, |v| v == 1 || v == FORMAT_VERSION).map_err(|e| match e {
+        FrameError::Corrupt(reason) => SamplerError::CorruptEnsemble {
             path: path.into(),
-            found: version,
+            reason,
+        },
+        FrameError::UnsupportedVersion(found) => SamplerError::UnsupportedEnsembleVersion {
+            path: path.into(),
+            found,
             supported: FORMAT_VERSION,
-        });
-    }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    let expected = (PREFIX_LEN as u64 + CRC_LEN as u64).saturating_add(len);
-    if (bytes.len() as u64) < expected {
-        return corrupt(
-            path,
-            format!(
-                "the header announces a {len}-byte payload, so the file should have {expected} bytes, but it \
-                 has {}: the file is truncated (or its length field is corrupted)",
-                bytes.len()
-            ),
-        );
-    }
-    if (bytes.len() as u64) > expected {
-        return corrupt(
-            path,
-            format!(
-                "the header announces a {len}-byte payload, so the file should have {expected} bytes, but it \
-                 has {}: trailing data after the checksum (or a corrupted length field)",
-                bytes.len()
-            ),
-        );
-    }
-    let payload = &bytes[PREFIX_LEN..PREFIX_LEN + len as usize];
-    let stored = u32::from_le_bytes(bytes[PREFIX_LEN + len as usize..].try_into().expect("4 bytes"));
-    let computed = crc32fast::hash(payload);
-    if stored != computed {
-        return corrupt(
-            path,
-            format!("checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): the file is corrupted"),
-        );
-    }
-    Ok((version, payload))
+        },
+    })
 }
 
 /// Decode `T` from all of `bytes` with bincode's standard configuration.
