@@ -108,7 +108,7 @@ impl<'a> FigureCtx<'a> {
 
     /// Runs `qftml ARGS --json` (release build) and returns its output as the typed record
     /// `T` of that command.  The command line and its wall time are recorded.
-    pub fn qftml<T: records::Record>(&mut self, args: &[&str]) -> Result<T> {
+    pub fn qftml<T: records::Record>(&mut self, args: &[impl AsRef<str>]) -> Result<T> {
         let bin = self
             .env
             .qftml

@@ -89,9 +89,9 @@ impl Qftml {
     /// record of the command.  The command's stderr (progress, warnings) is passed through,
     /// indented, as it arrives; a failing command is an error that quotes the end of its
     /// stderr.
-    pub fn run_json<T: records::Record>(&self, args: &[&str]) -> (Result<T>, CommandRecord) {
+    pub fn run_json<T: records::Record>(&self, args: &[impl AsRef<str>]) -> (Result<T>, CommandRecord) {
         let mut argv: Vec<String> = vec!["qftml".to_owned()];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        argv.extend(args.iter().map(|a| a.as_ref().to_owned()));
         argv.push("--json".to_owned());
         let start = Instant::now();
         let record = |code| CommandRecord {

@@ -10,6 +10,18 @@ struct ToyEnergy {
     b: Vec<f64>,
 }
 
+impl ToyEnergy {
+    /// `w = 1` on every pair, `a = 1`, `b = 0` on every site.
+    fn unit_gaussian(pairs: Vec<[u32; 2]>, n_sites: usize) -> Self {
+        Self {
+            w: vec![1.0; pairs.len()],
+            pairs,
+            a: vec![1.0; n_sites],
+            b: vec![0.0; n_sites],
+        }
+    }
+}
+
 impl PairwiseEnergy for ToyEnergy {
     fn n_sites(&self) -> usize {
         self.a.len()
@@ -120,17 +132,10 @@ fn too_small_and_malformed_graphs_are_refused() {
 fn site_share_on_square_lattice_is_a_quarter() {
     let l = lattice(4);
     let g = Graph::square(&l);
-    let pairs = l.nearest_neighbour_pairs();
-    let n = l.n_sites();
-    let energy = ToyEnergy {
-        w: vec![1.0; pairs.len()],
-        pairs,
-        a: vec![1.0; n],
-        b: vec![0.0; n],
-    };
+    let energy = ToyEnergy::unit_gaussian(l.nearest_neighbour_pairs(), l.n_sites());
     let f = CliqueFactorisation::new(&g, &energy).unwrap();
     // One site at φ = 1, everything else 0: each of its four edges carries a/4.
-    let mut phi = vec![0.0; n];
+    let mut phi = vec![0.0; l.n_sites()];
     phi[5] = 1.0;
     let logs = f.log_potentials(&energy, &phi);
     let touched: Vec<f64> = logs.into_iter().filter(|v| *v != 0.0).collect();
@@ -140,14 +145,7 @@ fn site_share_on_square_lattice_is_a_quarter() {
 #[test]
 fn energy_must_live_on_the_graph() {
     let l = lattice(4);
-    let pairs = l.diagonal_pairs();
-    let n = l.n_sites();
-    let energy = ToyEnergy {
-        w: vec![1.0; pairs.len()],
-        pairs,
-        a: vec![1.0; n],
-        b: vec![0.0; n],
-    };
+    let energy = ToyEnergy::unit_gaussian(l.diagonal_pairs(), l.n_sites());
     let err = CliqueFactorisation::new(&Graph::square(&l), &energy).unwrap_err();
     assert!(matches!(err, GraphError::NotAnEdge { .. }));
 }

@@ -9,6 +9,31 @@ pub mod sampler;
 
 use crate::figure::Figure;
 
+/// The arguments of `qftml sample` for the homogeneous action `(κ, μ², λ)` on an L×L
+/// lattice; a figure appends its own flags (`--algorithm`, `--out`, ...).
+pub fn sample_args(lattice: u64, (kappa, mu2, lambda): (f64, f64, f64), sweeps: u64, seed: u64) -> Vec<String> {
+    let mut args = vec!["sample".to_owned()];
+    for (flag, value) in [
+        ("--lattice", lattice.to_string()),
+        ("--kappa", kappa.to_string()),
+        ("--mu2", mu2.to_string()),
+        ("--lambda", lambda.to_string()),
+        ("--sweeps", sweeps.to_string()),
+        ("--seed", seed.to_string()),
+    ] {
+        args.extend([flag.to_owned(), value]);
+    }
+    args
+}
+
+/// Appends `--flag value` pairs to an argument list.
+pub fn with_flags(mut args: Vec<String>, flags: &[(&str, &str)]) -> Vec<String> {
+    for (flag, value) in flags {
+        args.extend([(*flag).to_owned(), (*value).to_owned()]);
+    }
+    args
+}
+
 /// Every figure `cargo xtask reproduce` makes, in report order.
 pub const FIGURES: &[Figure] = &[
     Figure {

@@ -6,6 +6,7 @@ use records::SampleRecord;
 use serde_json::Value;
 
 use crate::figure::FigureCtx;
+use crate::figures::{sample_args, with_flags};
 use crate::plot::{LinePlot, Point, Series, SeriesStyle};
 use crate::report::{Check, Table, fmt_measured, fmt_num};
 
@@ -31,7 +32,6 @@ pub fn free_field(fig: &mut FigureCtx<'_>) -> Result<()> {
     let seed = fig.seed("seed", 1);
     fig.fixed("couplings", "kappa = 1, mu2 = 1, lambda = 0");
     fig.fixed("tolerance_sigma", K_SIGMA);
-    let (ls, ss, seeds) = (l.to_string(), sweeps.to_string(), seed.to_string());
     let names = [
         ("phi2", "⟨φ²⟩"),
         ("m2", "⟨m²⟩"),
@@ -41,23 +41,11 @@ pub fn free_field(fig: &mut FigureCtx<'_>) -> Result<()> {
     let mut table = Table::new(["algorithm", "observable", "measured", "exact", "deviation / σ", "τ_int"]);
     let mut deviations: Vec<Series> = Vec::new();
     for (a, algorithm) in ALGORITHMS.into_iter().enumerate() {
-        let out: SampleRecord = fig.qftml(&[
-            "sample",
-            "--lattice",
-            &ls,
-            "--kappa",
-            "1",
-            "--mu2",
-            "1",
-            "--lambda",
-            "0",
-            "--sweeps",
-            &ss,
-            "--seed",
-            &seeds,
-            "--algorithm",
-            algorithm,
-        ])?;
+        let args = with_flags(
+            sample_args(l, (1.0, 1.0, 0.0), sweeps, seed),
+            &[("--algorithm", algorithm)],
+        );
+        let out: SampleRecord = fig.qftml(&args)?;
         let exact = out
             .exact_free_field
             .context("qftml sample reported no exact free-field values")?;
@@ -132,31 +120,17 @@ pub fn scaling(fig: &mut FigureCtx<'_>) -> Result<()> {
     for algorithm in ALGORITHMS {
         let (mut taus, mut costs) = (Vec::new(), Vec::new());
         for &l in &sizes {
-            let (ls, ss, ts, seeds) = (l.to_string(), sweeps.to_string(), therm.to_string(), seed.to_string());
             // One chain on one thread measures the single-core cost per site update.
-            let out: SampleRecord = fig.qftml(&[
-                "sample",
-                "--lattice",
-                &ls,
-                "--kappa",
-                "1",
-                "--mu2",
-                "-0.9515",
-                "--lambda",
-                "0.7",
-                "--sweeps",
-                &ss,
-                "--therm",
-                &ts,
-                "--seed",
-                &seeds,
-                "--algorithm",
-                algorithm,
-                "--chains",
-                "1",
-                "--threads",
-                "1",
-            ])?;
+            let args = with_flags(
+                sample_args(l, (1.0, -0.9515, 0.7), sweeps, seed),
+                &[
+                    ("--therm", &therm.to_string()),
+                    ("--algorithm", algorithm),
+                    ("--chains", "1"),
+                    ("--threads", "1"),
+                ],
+            );
+            let out: SampleRecord = fig.qftml(&args)?;
             let (m2, m2_err, tau_m2) = observable(&out, "m2")?;
             let (_, _, tau_mabs) = observable(&out, "m_abs")?;
             let tau_err = out.observables.m2.tau_int_err;
