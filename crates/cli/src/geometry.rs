@@ -36,6 +36,7 @@ impl std::str::FromStr for LatticeSize {
 impl LatticeSize {
     /// The validated periodic lattice.
     pub fn lattice(self) -> Result<Lattice> {
+        crate::limits::check_sites(self.lx, self.ly)?;
         Ok(Lattice::new(self.lx, self.ly)?)
     }
 }
@@ -106,6 +107,7 @@ impl GraphSize {
             let (Some(n), Some(m)) = (visible, hidden) else {
                 bail!("--geometry bipartite needs --visible N and --hidden M");
             };
+            crate::limits::check_bipartite(n, m)?;
             return Ok(BuiltGraph {
                 graph: Graph::complete_bipartite(n, m)?,
                 lattice: None,

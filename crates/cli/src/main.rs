@@ -12,8 +12,10 @@ mod action;
 mod couplings_file;
 mod geometry;
 mod graph;
+mod limits;
 mod output;
 mod reweight;
+mod rundir;
 mod sample;
 
 /// Lattice φ⁴ field theory as a machine-learning model.
@@ -38,6 +40,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    rundir::install_signal_handler();
     let result = match cli.command {
         Command::Graph(args) => graph::run(&args),
         Command::Action(args) => action::run(&args),

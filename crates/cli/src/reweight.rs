@@ -56,17 +56,19 @@ pub struct ReweightArgs {
     pub output: Output,
 }
 
-fn ensemble_file(path: &Path) -> PathBuf {
+/// The ensemble file of `path`: a run directory (checked against its manifest) or the file.
+fn ensemble_file(path: &Path) -> Result<PathBuf> {
     if path.is_dir() {
-        path.join("ensemble.qfe")
+        crate::rundir::verify(path).with_context(|| format!("cannot use ensemble {}", path.display()))?;
+        Ok(path.join("ensemble.qfe"))
     } else {
-        path.to_path_buf()
+        Ok(path.to_path_buf())
     }
 }
 
 /// Read a stored ensemble's measurements for reweighting.
 fn load(path: &Path) -> Result<ReweightEnsemble> {
-    let file = ensemble_file(path);
+    let file = ensemble_file(path)?;
     let stored =
         StoredEnsemble::read_measurements(&file).with_context(|| format!("cannot use ensemble {}", file.display()))?;
     if stored.n_configs() == 0 {

@@ -15,7 +15,9 @@ use records::{
 
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
+use crate::limits;
 use crate::output::{Output, progress_bar, provenance, write_atomic};
+use crate::rundir::Staging;
 
 /// Sample p(φ) ∝ exp(−S) with Markov chains and report observables with Γ-method errors.
 ///
@@ -27,20 +29,20 @@ pub struct SampleArgs {
     /// TOML run config with any of the keys below (e.g. `lattice = "64"`, `kappa = 1.0`).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Periodic lattice size, L or LxLy (at least 4 in each direction).
+    /// Periodic lattice size, L or LxLy (at least 4 in each direction, at most 2^26 sites).
     #[arg(long)]
     pub lattice: Option<LatticeSize>,
     /// Hopping parameter κ.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
     pub kappa: Option<f64>,
     /// Bare mass squared μ².
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
     pub mu2: Option<f64>,
     /// Quartic coupling λ.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
     pub lambda: Option<f64>,
     /// Diagonal next-nearest-neighbour coupling g′ of −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
     pub g_nnn: Option<f64>,
     /// Inhomogeneous couplings (JSON: lattice, pair_set, w, a, b, r), e.g. from training.
     #[arg(long)]
@@ -48,36 +50,46 @@ pub struct SampleArgs {
     /// Update schedule: metropolis, heatbath, cluster, hybrid or sw (Swendsen–Wang) [default: hybrid].
     #[arg(long)]
     pub algorithm: Option<String>,
-    /// Measured sweeps per chain [default: 10000].
-    #[arg(long)]
+    /// Measured sweeps per chain [default: 10000, at most 10^12].
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::whole_number)]
     pub sweeps: Option<u64>,
-    /// Thermalisation sweeps per chain [default: 1000].
-    #[arg(long)]
+    /// Thermalisation sweeps per chain [default: 1000, at most 10^12].
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::whole_number)]
     pub therm: Option<u64>,
-    /// Independent chains [default: 2].
-    #[arg(long)]
+    /// Independent chains [default: 2, at most 4096].
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub chains: Option<usize>,
     /// Measure every this many sweeps [default: 1].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::whole_number)]
     pub measure_every: Option<u64>,
-    /// Seed of the run; chain c uses stream c [default: 1].
-    #[arg(long)]
+    /// Seed of the run, a whole number 0 ≤ seed < 2^64; chain c uses stream c [default: 1].
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::whole_number)]
     pub seed: Option<u64>,
     /// Worker threads [default: all cores]; results do not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub threads: Option<usize>,
     /// Write the ensemble (configurations, actions, observables), .npy exports, the
-    /// resolved config and results.json into this directory.
+    /// resolved config, results.json and a manifest into this directory.  The directory is
+    /// replaced as a whole when the run is complete (it must be new, empty or an earlier run);
+    /// the memory a run needs, which grows with the stored configurations, is checked first.
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub output: Output,
 }
 
-/// The TOML run config ([`SampleConfig`]: every key optional, flags override).
+/// The TOML run config ([`SampleConfig`]: every key optional, flags override).  A relative
+/// `couplings` path is relative to the config file.
 fn read_config(path: &Path) -> Result<SampleConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --config {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("{} is not a valid sample config", path.display()))
+    let mut config: SampleConfig =
+        toml::from_str(&text).with_context(|| format!("{} is not a valid sample config", path.display()))?;
+    if let (Some(couplings), Some(dir)) = (&mut config.couplings, path.parent())
+        && couplings.is_relative()
+    {
+        *couplings = dir.join(&*couplings);
+    }
+    Ok(config)
 }
 
 /// The config with the flags of `a` laid over it.
@@ -117,6 +129,14 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
         None => SampleConfig::default(),
     };
     let mut config = merged(file, args);
+    for (flag, value) in [
+        ("--kappa", config.kappa),
+        ("--mu2", config.mu2),
+        ("--lambda", config.lambda),
+        ("--g-nnn", config.g_nnn),
+    ] {
+        limits::check_finite(flag, value)?;
+    }
     let couplings = match &config.couplings {
         Some(path) => {
             if config.kappa.is_some() || config.mu2.is_some() || config.lambda.is_some() || config.g_nnn.is_some() {
@@ -166,6 +186,15 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
         two_point: false,
         progress_every: 0,
     };
+    limits::check_run(&limits::RunSize {
+        n_sites: couplings.n_sites(),
+        n_chains: run.n_chains,
+        n_therm: run.n_therm,
+        n_sweeps: run.n_sweeps,
+        measure_every: run.measure_every,
+        n_series: Observables::NAMES.len(),
+        keep_configs: run.save_configs,
+    })?;
     Ok(Resolved { couplings, run, config })
 }
 
@@ -262,9 +291,8 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         run: run_config,
         config,
     } = resolve(args)?;
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create --out {}", dir.display()))?;
-    }
+    // Before any work: a bad --out fails now, not after the run.
+    let staging = args.out.as_deref().map(Staging::begin).transpose()?;
     let total = run_config.n_chains as u64 * (run_config.n_therm + run_config.n_sweeps);
     let bar = progress_bar(total, "sweeps");
     let mut rc = run_config.clone();
@@ -277,7 +305,14 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     bar.finish_and_clear();
 
     let n_sites = couplings.n_sites();
-    let (observables, warnings) = summarise(&out, n_sites);
+    let (observables, mut warnings) = summarise(&out, n_sites);
+    if observables.averages().iter().any(|(_, v)| !v.mean.is_finite()) {
+        warnings.push(
+            "an observable is not finite (NaN or infinite): the field ran away; check that every b > 0, \
+             or that the quadratic form is positive definite where b = 0"
+                .into(),
+        );
+    }
     let timing = out.timing();
     let n_configs = out.n_measurements() * out.chains.len();
     let result = SampleRecord {
@@ -303,14 +338,20 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }
-    if let Some(dir) = &args.out {
-        write_outputs(dir, &couplings, &run_config, out, &result)?;
+    // The results are printed even if writing --out fails below.
+    args.output.emit(&result, print_text)?;
+    if let Some(staging) = staging {
+        staging
+            .write(|dir| write_outputs(dir, staging.run_id(), &couplings, &run_config, out, &result))
+            .and_then(|()| staging.commit("sample", result.provenance.clone()))
+            .context("the run's results are printed above, but --out was not written (it is as it was before)")?;
     }
-    args.output.emit(&result, print_text)
+    Ok(())
 }
 
 fn write_outputs(
     dir: &Path,
+    run_id: &str,
     couplings: &Couplings,
     run: &RunConfig,
     out: RunOutput,
@@ -328,6 +369,7 @@ fn write_outputs(
     for (k, v) in result.provenance.entries() {
         header = header.with_provenance(k, v);
     }
+    header = header.with_provenance("run_id", run_id);
     let chains = out
         .chains
         .into_iter()

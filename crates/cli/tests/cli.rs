@@ -495,7 +495,8 @@ fn reweight_free_field_to_diagonal_and_imaginary_mass() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
     std::fs::write(&file, &bytes).unwrap();
-    check_refused(&["reweight", "--ensemble", &ens], "checksum");
+    check_refused(&["reweight", "--ensemble", file.to_str().unwrap()], "checksum");
+    check_refused(&["reweight", "--ensemble", &ens], "mixes runs or was altered");
     check_refused(
         &["reweight", "--ensemble", dir.join("missing").to_str().unwrap()],
         "cannot use ensemble",

@@ -18,12 +18,19 @@ pub struct Lattice {
 impl Lattice {
     /// A periodic lattice of `lx × ly` sites; both extents must be at least 4.
     pub fn new(lx: usize, ly: usize) -> Result<Self, GraphError> {
-        if lx < MIN_EXTENT || ly < MIN_EXTENT || lx.checked_mul(ly).is_none_or(|v| v > u32::MAX as usize) {
+        if lx < MIN_EXTENT || ly < MIN_EXTENT {
             return Err(GraphError::LatticeTooSmall {
                 geometry: "square",
                 min: MIN_EXTENT,
                 lx,
                 ly,
+            });
+        }
+        if lx.checked_mul(ly).is_none_or(|v| v > u32::MAX as usize) {
+            return Err(GraphError::LatticeTooLarge {
+                lx,
+                ly,
+                max: u32::MAX as u64,
             });
         }
         Ok(Self { lx, ly })

@@ -60,6 +60,19 @@ pub enum GraphError {
         /// Requested extent in y.
         ly: usize,
     },
+    /// A periodic lattice with more sites than a site index (`u32`) can name.
+    #[error(
+        "a {lx}x{ly} lattice has {} sites, more than the {max} a site index can name; use a smaller --lattice",
+        *lx as u128 * *ly as u128
+    )]
+    LatticeTooLarge {
+        /// Requested extent in x.
+        lx: usize,
+        /// Requested extent in y.
+        ly: usize,
+        /// The largest number of sites.
+        max: u64,
+    },
     /// An edge refers to a site that does not exist.
     #[error("edge {edge} = ({i}, {j}) refers to a site >= n_sites = {n_sites}")]
     SiteOutOfRange {

@@ -109,6 +109,11 @@ fn too_small_and_malformed_graphs_are_refused() {
         assert!(matches!(err, GraphError::LatticeTooSmall { .. }), "{err}");
         assert!(err.to_string().contains("at least 4"), "{err}");
     }
+    for (lx, ly) in [(1 << 20, 1 << 20), (usize::MAX, 4)] {
+        let err = Lattice::new(lx, ly).unwrap_err();
+        assert!(matches!(err, GraphError::LatticeTooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("use a smaller --lattice"), "{err}");
+    }
     assert!(matches!(
         Graph::from_edges(2, vec![[0, 0]]),
         Err(GraphError::SelfLoop { .. })

@@ -34,6 +34,7 @@
 mod atomic;
 mod common;
 mod graph;
+mod manifest;
 pub mod nullable;
 mod observables;
 mod reweight;
@@ -46,6 +47,7 @@ use serde::de::DeserializeOwned;
 pub use atomic::{write_atomic, write_atomic_with};
 pub use common::{Estimate, MeanErr, Provenance};
 pub use graph::{ActionRecord, GEOMETRIES, Gradient, GraphRecord};
+pub use manifest::{MANIFEST_FILE, ManifestFile, RunManifest};
 pub use observables::{ObservableSet, ReweightedObservables};
 pub use reweight::{
     DeltaF, HistogramRecord, JackknifeRecord, MultiHistogramRecord, OverlapRecord, PhaseRecord, ReweightMethod,
