@@ -28,13 +28,13 @@ pub struct ActionArgs {
     #[command(flatten)]
     pub size: GraphSize,
     /// Hopping parameter κ (coupling of every edge).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = crate::limits::finite)]
     pub kappa: f64,
     /// Bare mass squared μ².
-    #[arg(long, default_value_t = -0.9515, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = -0.9515, allow_hyphen_values = true, value_parser = crate::limits::finite)]
     pub mu2: f64,
     /// Quartic coupling λ.
-    #[arg(long, default_value_t = 0.7, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.7, allow_hyphen_values = true, value_parser = crate::limits::finite)]
     pub lambda: f64,
     /// Draw inhomogeneous couplings: w, a, b scaled by factors in [0.5, 1.5), r in [−0.5, 0.5).
     #[arg(long)]
@@ -44,7 +44,7 @@ pub struct ActionArgs {
     #[arg(long)]
     pub field: Option<PathBuf>,
     /// Seed of the random couplings and configuration.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = crate::limits::whole_number)]
     pub seed: u64,
     #[command(flatten)]
     pub output: Output,

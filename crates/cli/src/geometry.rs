@@ -81,14 +81,14 @@ pub struct BuiltGraph {
 /// The size of a graph: a periodic lattice, or the two layers of a bipartite graph.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct GraphSize {
-    /// Periodic lattice size, L or LxLy (at least 4 in each direction).
-    #[arg(long)]
+    /// Periodic lattice size, L or LxLy (at least 4 in each direction, at most 2^26 sites).
+    #[arg(long, allow_hyphen_values = true)]
     pub lattice: Option<LatticeSize>,
-    /// Number of visible units (bipartite only).
-    #[arg(long)]
+    /// Number of visible units (bipartite only; visible × hidden at most 2^24).
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::limits::whole_usize)]
     pub visible: Option<usize>,
     /// Number of hidden units (bipartite only).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::limits::whole_usize)]
     pub hidden: Option<usize>,
 }
 

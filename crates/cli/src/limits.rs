@@ -119,6 +119,20 @@ impl RunSize {
 /// Refuses a run whose chains, sweeps or memory exceed the limits, saying which flag to
 /// change.
 pub fn check_run(size: &RunSize) -> Result<()> {
+    if size.n_chains == 0 {
+        bail!("--chains 0 runs nothing; give --chains 1 or more");
+    }
+    if size.measure_every == 0 {
+        bail!("--measure-every 0 never measures; give --measure-every 1 or more");
+    }
+    if size.n_sweeps < size.measure_every {
+        bail!(
+            "--sweeps {} gives no measurement with --measure-every {}; give --sweeps of at least {}",
+            size.n_sweeps,
+            size.measure_every,
+            size.measure_every
+        );
+    }
     if size.n_chains > MAX_CHAINS {
         bail!(
             "--chains {} is more than the {MAX_CHAINS} qftml runs at once; use fewer chains and longer runs",

@@ -30,7 +30,7 @@ pub struct SampleArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Periodic lattice size, L or LxLy (at least 4 in each direction, at most 2^26 sites).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub lattice: Option<LatticeSize>,
     /// Hopping parameter κ.
     #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
@@ -169,9 +169,11 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
             let (Some(kappa), Some(mu2), Some(lambda)) = (config.kappa, config.mu2, config.lambda) else {
                 bail!("give all of --kappa, --mu2 and --lambda (or --couplings FILE)");
             };
-            let params = Homogeneous { kappa, mu2, lambda };
-            targets::homogeneous(&lattice, params, config.g_nnn.unwrap_or(0.0), 0.0)
-                .context("these couplings cannot be sampled")?
+            homogeneous(
+                &lattice,
+                Homogeneous { kappa, mu2, lambda },
+                config.g_nnn.unwrap_or(0.0),
+            )?
         }
     };
     let algorithm = Algorithm::from_name(config.algorithm.get_or_insert_with(|| "hybrid".into()))?;
@@ -196,6 +198,28 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
         keep_configs: run.save_configs,
     })?;
     Ok(Resolved { couplings, run, config })
+}
+
+/// The homogeneous action of the flags, with errors in the flags' terms.
+fn homogeneous(lattice: &mrf_graph::Lattice, params: Homogeneous, g_nnn: f64) -> Result<Couplings> {
+    if params.lambda < 0.0 {
+        bail!(
+            "--lambda {} is negative, so exp(−S) is not normalisable; give --lambda ≥ 0",
+            params.lambda
+        );
+    }
+    targets::homogeneous(lattice, params, g_nnn, 0.0).map_err(|e| {
+        if params.lambda == 0.0 {
+            anyhow::anyhow!(
+                "with --lambda 0 the action is Gaussian and its quadratic form must be positive definite, \
+                 which --kappa {} --mu2 {} --g-nnn {g_nnn} is not ({e}); raise --mu2 or give --lambda > 0",
+                params.kappa,
+                params.mu2
+            )
+        } else {
+            anyhow::Error::new(e).context("these couplings cannot be sampled")
+        }
+    })
 }
 
 fn index_of(name: &str) -> usize {
