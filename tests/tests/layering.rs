@@ -7,8 +7,9 @@ use std::process::Command;
 use serde_json::Value;
 
 /// The layer order, lowest first (must match ARCHITECTURE.md).
-const LAYERS: [&str; 9] = [
+const LAYERS: [&str; 10] = [
     "records",
+    "datasets",
     "mrf-graph",
     "phi4-action",
     "mc-sampler",

@@ -230,6 +230,47 @@ fn checkpoints_behind_a_valid_checksum_are_refused_or_restore() {
     eprintln!("resealed checkpoints accepted: {accepted} of {N_MUTATIONS}");
 }
 
+/// The IDX and `.npy` readers of `datasets` on mutated files (ten 8×8 digits; a NumPy-written
+/// array): no panic, and an accepted file's values fill its shape.
+#[test]
+fn data_files_are_refused_or_read_consistently() {
+    let digits = datasets::Dataset::load_images(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/digits8x8-images-idx3-ubyte.gz"),
+        None,
+    )
+    .unwrap()
+    .first(10);
+    let mut idx = vec![0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 8, 0, 0, 0, 8];
+    idx.extend(digits.values().iter().map(|&x| x as u8));
+    let path = std::path::Path::new("fuzz.idx");
+    datasets::idx::parse(&idx, path).unwrap();
+    let consistent = |shape: &[usize], n: usize| {
+        let expected: usize = shape.iter().product();
+        (expected == n)
+            .then_some(())
+            .ok_or_else(|| format!("shape {shape:?} but {n} values"))
+    };
+    let accepted = fuzz(
+        "idx",
+        &idx,
+        6,
+        mutate,
+        |b| datasets::idx::parse(b, path).map_err(|e| e.to_string()),
+        |_, a| consistent(&a.shape, a.data.len()),
+    );
+    eprintln!("mutated IDX files accepted: {accepted} of {N_MUTATIONS}");
+    let npy = datasets::npy::encode_f64(&[3, 4], &(0..12).map(f64::from).collect::<Vec<_>>());
+    let accepted = fuzz(
+        "datasets npy",
+        &npy,
+        7,
+        mutate,
+        |b| datasets::npy::parse(b, path).map_err(|e| e.to_string()),
+        |_, a| consistent(&a.shape, a.data.len()),
+    );
+    eprintln!("mutated npy files accepted by datasets: {accepted} of {N_MUTATIONS}");
+}
+
 #[test]
 fn npy_files_are_refused_or_read_consistently() {
     let dir = std::env::temp_dir().join(format!("qftml-readers-fuzz-{}", std::process::id()));
