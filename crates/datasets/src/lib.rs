@@ -148,7 +148,7 @@ pub struct Dataset {
 impl Dataset {
     /// A dataset from rows (`values.len() = n_samples · n_features`).
     pub fn from_rows(values: Vec<f64>, n_features: usize, source: impl Into<PathBuf>) -> Result<Self, DataError> {
-        if n_features == 0 || values.len() % n_features != 0 {
+        if n_features == 0 || !values.len().is_multiple_of(n_features) {
             return Err(DataError::Request(format!(
                 "{} values do not make rows of {n_features}",
                 values.len()
