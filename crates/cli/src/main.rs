@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod action;
 mod couplings_file;
+mod data;
 mod geometry;
 mod graph;
 mod limits;
@@ -36,6 +37,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Reweight stored ensembles to other (also complex) actions; scans; multi-histogram.
     Reweight(reweight::ReweightArgs),
+    /// Write exact independent samples of a known distribution (.npy) to learn from.
+    Data(data::DataArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Action(args) => action::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Reweight(args) => reweight::run(&args),
+        Command::Data(args) => data::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

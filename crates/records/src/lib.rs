@@ -33,6 +33,7 @@
 
 mod atomic;
 mod common;
+mod data;
 mod graph;
 mod manifest;
 pub mod nullable;
@@ -46,6 +47,7 @@ use serde::de::DeserializeOwned;
 
 pub use atomic::{write_atomic, write_atomic_with};
 pub use common::{Estimate, MeanErr, Provenance};
+pub use data::DataRecord;
 pub use graph::{ActionRecord, GEOMETRIES, Gradient, GraphRecord};
 pub use manifest::{MANIFEST_FILE, ManifestFile, RunManifest};
 pub use observables::{ObservableSet, ReweightedObservables};
