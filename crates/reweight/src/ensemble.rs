@@ -179,14 +179,16 @@ impl ReweightEnsemble {
             }
         }
         let tau_int = observables_tau_int(&lattice, &chains);
-        Ok(Self {
+        let ensemble = Self {
             lattice,
             sampled,
             chains,
             reference: None,
             prior: None,
             tau_int,
-        })
+        };
+        check_distinct(&[&ensemble])?;
+        Ok(ensemble)
     }
 
     /// The largest integrated autocorrelation time (Γ-method, chains as replicas) of the
@@ -275,6 +277,57 @@ impl ReweightEnsemble {
             ),
             None => (lw, th),
         }
+    }
+}
+
+/// A 64-bit content hash of one configuration: the bits of its recorded action and sums
+/// (SplitMix64 finaliser over each word).  Independently sampled configurations of a
+/// continuous field never share all six numbers.
+fn fingerprint(action: f64, s: &SufficientStats) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    [action, s.nn, s.nnn, s.phi1, s.phi2, s.phi4]
+        .iter()
+        .fold(0x9e37_79b9_7f4a_7c15, |h, x| mix(h ^ x.to_bits()).wrapping_add(0x9e37_79b9_7f4a_7c15))
+}
+
+/// Refuse configurations that appear in two different chains, of one ensemble or of several
+/// (by content hash, [`fingerprint`]): the same samples counted twice shrink the error bars
+/// without adding information.
+pub(crate) fn check_distinct(ensembles: &[&ReweightEnsemble]) -> Result<(), ReweightError> {
+    // (hash, ensemble, chain), sorted by hash.
+    let mut keys: Vec<(u64, usize, usize)> = Vec::with_capacity(ensembles.iter().map(|e| e.n_configs()).sum());
+    for (e, ensemble) in ensembles.iter().enumerate() {
+        for (c, chain) in ensemble.chains.iter().enumerate() {
+            keys.extend(chain.action.iter().zip(&chain.stats).map(|(&a, s)| (fingerprint(a, s), e, c)));
+        }
+    }
+    keys.sort_unstable();
+    // The first pair of chains that share a configuration, and how many they share.
+    let mut shared: Option<((usize, usize), (usize, usize), usize)> = None;
+    for pair in keys.windows(2) {
+        let ((h0, e0, c0), (h1, e1, c1)) = (pair[0], pair[1]);
+        if h0 != h1 || (e0, c0) == (e1, c1) {
+            continue;
+        }
+        match &mut shared {
+            Some((a, b, count)) if *a == (e0, c0) && *b == (e1, c1) => *count += 1,
+            Some(_) => {}
+            None => shared = Some(((e0, c0), (e1, c1), 1)),
+        }
+    }
+    match shared {
+        None => Ok(()),
+        Some(((ensemble_a, chain_a), (ensemble_b, chain_b), count)) => Err(ReweightError::SharedConfigurations {
+            ensemble_a,
+            chain_a,
+            ensemble_b,
+            chain_b,
+            count,
+        }),
     }
 }
 

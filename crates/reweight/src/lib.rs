@@ -47,28 +47,33 @@
 //! let target = sampled.with_g_nnn(0.05).with_imag_mass(0.05);
 //! let result = reweight(&ensemble, &target, &ReweightOptions::recommended()).unwrap();
 //! let exact = FreeField { lattice, kappa: 1.0, mu2: 1.0, g_nnn: 0.05, imag_mass: 0.05 };
-//! let phi2 = result.observables.phi2;
+//! let phi2 = result.observables.unwrap().phi2;
 //! assert!((phi2.re - exact.phi2().re).abs() < 5.0 * phi2.err_re);
 //! assert!((phi2.im - exact.phi2().im).abs() < 5.0 * phi2.err_im);
 //! let phase = result.avg_phase.unwrap();
 //! assert!(!result.flagged && phase.abs > 0.9 && result.overlap.ess > 1000.0);
+//! assert!(result.overlap.k_hat.is_nan() || result.overlap.k_hat < 0.7);
 //! ```
 #![deny(missing_docs)]
 
 mod ensemble;
+mod flags;
 mod mbar;
+mod psis;
 mod single;
 mod target;
 
 pub use ensemble::{ChainSums, ReweightEnsemble, SampledAction};
 pub use mbar::{
-    MbarOptions, MbarPoint, MbarSolution, MultiHistogram, MultiHistogramOptions, ReducedPotentials,
-    asymptotic_covariance, multi_histogram, solve_mbar,
+    MbarOptions, MbarPoint, MbarSolution, MultiHistogram, MultiHistogramOptions, ReducedPotentials, StateOverlap,
+    asymptotic_covariance, multi_histogram, solve_mbar, state_overlap,
 };
 pub use phi4_action::SufficientStats;
+pub use flags::{Flag, Thresholds};
+pub use psis::{k_hat_threshold, pareto_k_hat, tail_length};
 pub use single::{
-    Estimate, ObservableEstimates, Overlap, OverlapHistogram, Phase, RealEstimate, ReweightOptions, Reweighted,
-    Thresholds, reweight, scan,
+    Estimate, ObservableEstimates, Overlap, OverlapHistogram, Phase, RealEstimate, ReweightOptions, Reweighted, reweight,
+    scan,
 };
 pub use target::{Coupling, Scan, Target, trajectory};
 
@@ -140,6 +145,24 @@ pub enum ReweightError {
         spec: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The same configurations in two chains (e.g. one ensemble given twice).
+    #[error(
+        "ensemble {ensemble_a} chain {chain_a} and ensemble {ensemble_b} chain {chain_b} share {count} \
+         configuration(s): the same samples counted twice would shrink the error bars without adding \
+         information; give each ensemble once and sample chains with different seeds or streams"
+    )]
+    SharedConfigurations {
+        /// First ensemble (input order).
+        ensemble_a: usize,
+        /// Its chain.
+        chain_a: usize,
+        /// Second ensemble.
+        ensemble_b: usize,
+        /// Its chain.
+        chain_b: usize,
+        /// Configurations (content hashes) the two chains share, counted in sorted order.
+        count: usize,
     },
     /// Multi-histogram input or convergence problem.
     #[error("multi-histogram reweighting: {0}")]

@@ -134,7 +134,8 @@ fn weights_are_formed_in_log_space() {
         reweight(&plain, &target, &opts).unwrap(),
         reweight(&shifted, &target, &opts).unwrap(),
     );
-    for ((name, x), (_, y)) in a.observables.named().iter().zip(b.observables.named()) {
+    let (ao, bo) = (a.observables.unwrap(), b.observables.unwrap());
+    for ((name, x), (_, y)) in ao.named().iter().zip(bo.named()) {
         assert!(
             x.re.is_finite() && (x.re - y.re).abs() <= 1e-9 * (1.0 + x.re.abs()),
             "{name}: {x:?} vs {y:?}"

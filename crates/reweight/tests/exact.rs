@@ -68,7 +68,7 @@ fn check_gaussian(r: &Reweighted, lattice: Lattice, sampled: &Target) {
     let v = lattice.n_sites() as f64;
     let t = &r.target;
     let ex = exact(lattice, t);
-    let o = &r.observables;
+    let o = r.observables.as_ref().expect("a trusted point has observables");
     let name = format!("g′ = {}, c = {}", t.g_nnn, t.imag_mass);
     check(&format!("{name}: Re ⟨φ²⟩"), o.phi2.re, o.phi2.err_re, ex.phi2().re);
     check(&format!("{name}: Re V⟨m²⟩"), v * o.m2.re, v * o.m2.err_re, ex.v_m2().re);
@@ -175,7 +175,8 @@ fn chain_of_reweightings_equals_direct_one() {
             "{what}: direct {a} vs chained {b}"
         );
     };
-    for ((name, a), (_, b)) in direct.observables.named().iter().zip(chained.observables.named()) {
+    let (da, ca) = (direct.observables.unwrap(), chained.observables.unwrap());
+    for ((name, a), (_, b)) in da.named().iter().zip(ca.named()) {
         close(name, a.re, b.re);
         close(name, a.im, b.im);
         close(name, a.err_re, b.err_re);
@@ -195,7 +196,11 @@ fn chain_of_reweightings_equals_direct_one() {
     // Reweighting back to the sampled action undoes the first step.
     let back = reweight(&ensemble.reweighted(&t1).unwrap(), &s, &opts).unwrap();
     let plain = reweight(&ensemble, &s, &opts).unwrap();
-    close("phi2 back", back.observables.phi2.re, plain.observables.phi2.re);
+    close(
+        "phi2 back",
+        back.observables.unwrap().phi2.re,
+        plain.observables.unwrap().phi2.re,
+    );
     assert!(back.overlap.ess > plain.overlap.ess * (1.0 - 1e-9));
 }
 
@@ -225,7 +230,7 @@ fn inhomogeneous_sampled_action_reweights_through_recorded_actions() {
     let r = reweight(&ensemble, &target, &ReweightOptions::recommended()).unwrap();
     assert!(!r.flagged, "{:?}", r.reason);
     let ex = exact(lattice, &target);
-    let o = &r.observables;
+    let o = r.observables.as_ref().unwrap();
     check("Re ⟨φ²⟩", o.phi2.re, o.phi2.err_re, ex.phi2().re);
     check("Im ⟨φ²⟩", o.phi2.im, o.phi2.err_im, ex.phi2().im);
     check("Re V⟨m²⟩", v as f64 * o.m2.re, v as f64 * o.m2.err_re, ex.v_m2().re);
@@ -260,11 +265,12 @@ fn reweighting_to_the_sampled_action_is_the_identity() {
                 .map(|c| c.stats().iter().map(f).collect())
                 .collect()
         };
+        let o = r.observables.unwrap();
         for (name, est, series) in [
-            ("phi2", r.observables.phi2, per_config(&|s| s.phi2 / v)),
-            ("m2", r.observables.m2, per_config(&|s| (s.phi1 / v).powi(2))),
-            ("nn", r.observables.nn, per_config(&|s| s.nn / (2.0 * v))),
-            ("m_abs", r.observables.m_abs, per_config(&|s| (s.phi1 / v).abs())),
+            ("phi2", o.phi2, per_config(&|s| s.phi2 / v)),
+            ("m2", o.m2, per_config(&|s| (s.phi1 / v).powi(2))),
+            ("nn", o.nn, per_config(&|s| s.nn / (2.0 * v))),
+            ("m_abs", o.m_abs, per_config(&|s| (s.phi1 / v).abs())),
         ] {
             let n = series.iter().map(Vec::len).sum::<usize>() as f64;
             let mean = series.iter().map(|c| c.iter().sum::<f64>()).sum::<f64>() / n;
@@ -293,8 +299,9 @@ fn reweighting_to_the_sampled_action_is_the_identity() {
     }
 }
 
-/// A scan evaluates each point exactly as a single reweighting would; the grid of two scans
-/// has the first scan varying slowest.
+/// A scan evaluates each point exactly as a single reweighting of a point among as many
+/// would (compared through `Debug`, where NaN equals NaN: k̂ of the unshifted point is NaN);
+/// the grid of two scans has the first scan varying slowest.
 #[test]
 fn scan_points_equal_single_reweightings() {
     let lattice = lattice8();
@@ -305,8 +312,8 @@ fn scan_points_equal_single_reweightings() {
     let points = scan(&ensemble, &trajectory(s, &[line]), &opts).unwrap();
     assert_eq!(points.len(), 6);
     for p in &points {
-        let single = reweight(&ensemble, &p.target, &opts).unwrap();
-        assert_eq!(&single, p);
+        let single = reweight(&ensemble, &p.target, &opts.with_scan_points(6)).unwrap();
+        assert_eq!(format!("{single:?}"), format!("{p:?}"));
     }
     assert_eq!(Coupling::GNnn.get(&points[5].target), 0.1);
     let grid = trajectory(s, &[line, "imag_mass=0:0.2:3".parse().unwrap()]);
