@@ -154,7 +154,7 @@ impl Thresholds {
     pub const RECOMMENDED: Thresholds = Thresholds {
         min_ess: 50.0,
         min_ess_fraction: 0.05,
-        max_k_hat: 0.7,
+        max_k_hat: 0.5,
         phase_alpha: 1e-3,
         min_state_overlap: 0.03,
     };

@@ -13,6 +13,9 @@ use reweight::{
     SampledAction, Scan, Target, multi_histogram, reweight, scan, trajectory,
 };
 
+#[path = "trust/mod.rs"]
+mod trust;
+
 const K_SIGMA: f64 = 4.0;
 
 fn free(kappa: f64, mu2: f64) -> Target {
