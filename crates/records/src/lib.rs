@@ -49,7 +49,7 @@ pub use graph::{ActionRecord, GEOMETRIES, Gradient, GraphRecord};
 pub use observables::{ObservableSet, ReweightedObservables};
 pub use reweight::{
     DeltaF, HistogramRecord, JackknifeRecord, MultiHistogramRecord, OverlapRecord, PhaseRecord, ReweightMethod,
-    ReweightPoint, ReweightRecord, TargetRecord,
+    ReweightPoint, ReweightRecord, StateOverlapRecord, TargetRecord,
 };
 pub use sample::{ExactFreeField, GammaValue, SampleConfig, SampleObservables, SampleRecord, Timing};
 

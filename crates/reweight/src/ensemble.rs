@@ -291,7 +291,9 @@ fn fingerprint(action: f64, s: &SufficientStats) -> u64 {
     };
     [action, s.nn, s.nnn, s.phi1, s.phi2, s.phi4]
         .iter()
-        .fold(0x9e37_79b9_7f4a_7c15, |h, x| mix(h ^ x.to_bits()).wrapping_add(0x9e37_79b9_7f4a_7c15))
+        .fold(0x9e37_79b9_7f4a_7c15, |h, x| {
+            mix(h ^ x.to_bits()).wrapping_add(0x9e37_79b9_7f4a_7c15)
+        })
 }
 
 /// Refuse configurations that appear in two different chains, of one ensemble or of several
@@ -302,7 +304,13 @@ pub(crate) fn check_distinct(ensembles: &[&ReweightEnsemble]) -> Result<(), Rewe
     let mut keys: Vec<(u64, usize, usize)> = Vec::with_capacity(ensembles.iter().map(|e| e.n_configs()).sum());
     for (e, ensemble) in ensembles.iter().enumerate() {
         for (c, chain) in ensemble.chains.iter().enumerate() {
-            keys.extend(chain.action.iter().zip(&chain.stats).map(|(&a, s)| (fingerprint(a, s), e, c)));
+            keys.extend(
+                chain
+                    .action
+                    .iter()
+                    .zip(&chain.stats)
+                    .map(|(&a, s)| (fingerprint(a, s), e, c)),
+            );
         }
     }
     keys.sort_unstable();

@@ -64,16 +64,16 @@ mod single;
 mod target;
 
 pub use ensemble::{ChainSums, ReweightEnsemble, SampledAction};
+pub use flags::{Flag, Thresholds};
 pub use mbar::{
     MbarOptions, MbarPoint, MbarSolution, MultiHistogram, MultiHistogramOptions, ReducedPotentials, StateOverlap,
     asymptotic_covariance, multi_histogram, solve_mbar, state_overlap,
 };
 pub use phi4_action::SufficientStats;
-pub use flags::{Flag, Thresholds};
 pub use psis::{k_hat_threshold, pareto_k_hat, tail_length};
 pub use single::{
-    Estimate, ObservableEstimates, Overlap, OverlapHistogram, Phase, RealEstimate, ReweightOptions, Reweighted, reweight,
-    scan,
+    Estimate, ObservableEstimates, Overlap, OverlapHistogram, Phase, RealEstimate, ReweightOptions, Reweighted,
+    reweight, scan,
 };
 pub use target::{Coupling, Scan, Target, trajectory};
 

@@ -707,7 +707,11 @@ pub fn multi_histogram(
                 });
             }
             let finite = |x: f64| x.is_finite();
-            if !observables.named().iter().all(|(_, e)| finite(e.re) && finite(e.err_re)) {
+            if !observables
+                .named()
+                .iter()
+                .all(|(_, e)| finite(e.re) && finite(e.err_re))
+            {
                 flags.push(Flag::NotFinite);
             }
             let reason = (!flags.is_empty()).then(|| flags.iter().map(Flag::to_string).collect::<Vec<_>>().join("; "));

@@ -339,10 +339,12 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
         err: jk(&|d| d.ln_mean_w),
     };
     let avg_phase = target.is_complex().then(|| {
-        let cov = jackknife_covariance(&bins, |q| {
-            let p = derive(q, v).phase;
-            [p.re, p.im]
-        });
+        // The jackknife variance is a quadratic form in the replicates, so the covariance
+        // follows from the variances of re, im and re + im.
+        let (var_re, var_im) = (jk(&|d| d.phase.re).powi(2), jk(&|d| d.phase.im).powi(2));
+        let var_sum = jk(&|d| d.phase.re + d.phase.im).powi(2);
+        let c = (var_sum - var_re - var_im) / 2.0;
+        let cov = [[var_re, c], [c, var_im]];
         Phase {
             re: central.phase.re,
             im: central.phase.im,
@@ -423,33 +425,6 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
         flags,
         reason,
     }
-}
-
-/// Jackknife covariance of a two-component derived quantity over equal bins.
-fn jackknife_covariance(bins: &[Vec<f64>], f: impl Fn(&[f64]) -> [f64; 2]) -> [[f64; 2]; 2] {
-    let b = bins.len();
-    if b < 2 {
-        return [[f64::NAN; 2]; 2];
-    }
-    let n_q = bins[0].len();
-    let mut total = vec![0.0; n_q];
-    for bin in bins {
-        total.iter_mut().zip(bin).for_each(|(t, x)| *t += x);
-    }
-    let mut loo = vec![0.0; n_q];
-    let thetas: Vec<[f64; 2]> = bins
-        .iter()
-        .map(|bin| {
-            loo.iter_mut()
-                .zip(total.iter().zip(bin))
-                .for_each(|(l, (t, x))| *l = (t - x) / (b - 1) as f64);
-            f(&loo)
-        })
-        .collect();
-    let mean = [0, 1].map(|i| thetas.iter().map(|t| t[i]).sum::<f64>() / b as f64);
-    let scale = (b - 1) as f64 / b as f64;
-    let c = |i: usize, j: usize| scale * thetas.iter().map(|t| (t[i] - mean[i]) * (t[j] - mean[j])).sum::<f64>();
-    [[c(0, 0), c(0, 1)], [c(1, 0), c(1, 1)]]
 }
 
 fn histogram(weights: &[(Vec<f64>, Vec<f64>)], lw_max: f64, n_bins: usize) -> OverlapHistogram {

@@ -192,8 +192,17 @@ fn with_log_weights(target: &Target, log_weights: &[f64]) -> ReweightEnsemble {
         .map(|k| SufficientStats::measure(&lattice, &config(16, k as u64)))
         .collect();
     // −(T − S) = S − T = log-weight.
-    let actions = stats.iter().zip(log_weights).map(|(s, lw)| target.real_action(s) + lw).collect();
-    ReweightEnsemble::new(lattice, SampledAction::Recorded, vec![ChainSums::new(actions, stats).unwrap()]).unwrap()
+    let actions = stats
+        .iter()
+        .zip(log_weights)
+        .map(|(s, lw)| target.real_action(s) + lw)
+        .collect();
+    ReweightEnsemble::new(
+        lattice,
+        SampledAction::Recorded,
+        vec![ChainSums::new(actions, stats).unwrap()],
+    )
+    .unwrap()
 }
 
 /// Each weight rule flags on its own, with its own reason: bounded weights that a few
@@ -207,7 +216,11 @@ fn each_weight_rule_flags_on_its_own() {
         (0..n)
             .map(|k| {
                 let jitter = 0.1 * ((k * 7919) % 1000) as f64 / 1000.0;
-                if k % (n / heavy) == 0 && k / (n / heavy) < heavy { 20.0 + jitter } else { jitter }
+                if k % (n / heavy) == 0 && k / (n / heavy) < heavy {
+                    20.0 + jitter
+                } else {
+                    jitter
+                }
             })
             .collect()
     };
@@ -216,7 +229,11 @@ fn each_weight_rule_flags_on_its_own() {
     assert_eq!(r.flags.iter().map(Flag::code).collect::<Vec<_>>(), ["ess-fraction"]);
     assert!(r.reason.unwrap().contains("effective sample fraction 0.04"));
     let r = reweight(&with_log_weights(&t, &weights(200, 45)), &t, &opts).unwrap();
-    assert!(r.overlap.k_hat < 0.5 && r.overlap.ess_fraction > 0.05, "{:?}", r.overlap);
+    assert!(
+        r.overlap.k_hat < 0.5 && r.overlap.ess_fraction > 0.05,
+        "{:?}",
+        r.overlap
+    );
     assert_eq!(r.flags.iter().map(Flag::code).collect::<Vec<_>>(), ["few-effective"]);
     assert!(r.reason.unwrap().contains("effective sample size 4"));
 }

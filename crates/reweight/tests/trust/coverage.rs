@@ -37,7 +37,10 @@ fn check_coverage(what: &str, pulls: &[f64]) {
     assert!(ok, "{what}: coverage {f1:.3} / {f2:.3} outside the binomial band");
     for scale in [0.7, 1.4] {
         let scaled: Vec<f64> = pulls.iter().map(|p| p / scale).collect();
-        assert!(!in_band(&scaled).0, "{what}: errors × {scale} would pass too: the band is too wide");
+        assert!(
+            !in_band(&scaled).0,
+            "{what}: errors × {scale} would pass too: the band is too wide"
+        );
     }
 }
 
@@ -101,14 +104,9 @@ fn mbar(n_seeds: u64) {
         pulls[2].push((o.phi2.re - ex.phi2().re) / o.phi2.err_re);
         pulls[3].push((o.nn.re - ex.nn().re) / o.nn.err_re);
     }
-    for (what, p) in [
-        "MBAR ΔF (jackknife)",
-        "MBAR ΔF (asymptotic)",
-        "MBAR ⟨φ²⟩",
-        "MBAR ⟨nn⟩",
-    ]
-    .iter()
-    .zip(&pulls)
+    for (what, p) in ["MBAR ΔF (jackknife)", "MBAR ΔF (asymptotic)", "MBAR ⟨φ²⟩", "MBAR ⟨nn⟩"]
+        .iter()
+        .zip(&pulls)
     {
         check_coverage(what, p);
     }

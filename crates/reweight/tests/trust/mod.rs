@@ -7,8 +7,8 @@ use mc_sampler::{Algorithm, RunConfig, run_chains};
 use mrf_graph::Lattice;
 use phi4_action::Homogeneous;
 use reweight::{
-    ChainSums, Flag, MultiHistogramOptions, ReweightEnsemble, ReweightError, ReweightOptions, Reweighted, SampledAction,
-    Target, multi_histogram, reweight, scan,
+    ChainSums, Flag, MultiHistogramOptions, ReweightEnsemble, ReweightError, ReweightOptions, Reweighted,
+    SampledAction, Target, multi_histogram, reweight, scan,
 };
 
 use crate::{draws, exact, free, lattice8};
@@ -64,11 +64,23 @@ fn k_hat_follows_the_exact_tail_index() {
     let lattice = Lattice::new(6, 6).unwrap();
     let s = free(1.0, 1.0);
     let ensemble = draws(lattice, s, 1, 20_000, 310);
-    for t in [free(1.0, 0.4), free(1.0, 0.2), free(1.0, 1.0).with_g_nnn(0.15), free(1.0, 0.5)] {
+    for t in [
+        free(1.0, 0.4),
+        free(1.0, 0.2),
+        free(1.0, 1.0).with_g_nnn(0.15),
+        free(1.0, 0.5),
+    ] {
         let r = reweight(&ensemble, &t, &ReweightOptions::recommended()).unwrap();
         let k = scans::exact_tail_index(lattice, &s, &t);
-        println!("μ² = {}, g′ = {}: k̂ = {:.3}, exact {k:.3}", t.mu2, t.g_nnn, r.overlap.k_hat);
-        assert!((r.overlap.k_hat - k).abs() < 0.15, "k̂ = {} vs exact {k}", r.overlap.k_hat);
+        println!(
+            "μ² = {}, g′ = {}: k̂ = {:.3}, exact {k:.3}",
+            t.mu2, t.g_nnn, r.overlap.k_hat
+        );
+        assert!(
+            (r.overlap.k_hat - k).abs() < 0.15,
+            "k̂ = {} vs exact {k}",
+            r.overlap.k_hat
+        );
     }
 }
 
@@ -113,16 +125,25 @@ fn far_multi_histogram_target_is_flagged() {
     let a = interacting(-0.9515, 41, 4_000);
     let b = interacting(-0.85, 42, 4_000);
     let base = a.sampled_target().unwrap();
-    let targets = [base.with(reweight::Coupling::Mu2, 5.0), base.with(reweight::Coupling::Mu2, -0.9)];
+    let targets = [
+        base.with(reweight::Coupling::Mu2, 5.0),
+        base.with(reweight::Coupling::Mu2, -0.9),
+    ];
     let mh = multi_histogram(&[&a, &b], &targets, &MultiHistogramOptions::recommended()).unwrap();
-    println!("overlap matrix {:?}, spectrum {:?}", mh.overlap.matrix, mh.overlap.eigenvalues);
+    println!(
+        "overlap matrix {:?}, spectrum {:?}",
+        mh.overlap.matrix, mh.overlap.eigenvalues
+    );
     let far = &mh.points[0];
     println!("μ² = 5: ESS {:.1}, k̂ = {:.2}, {:?}", far.ess, far.k_hat, far.reason);
     assert!(far.flagged);
     assert!(far.flags.iter().any(|f| matches!(f, Flag::FewEffective { .. })));
     assert!(far.reason.as_deref().unwrap().contains("sample closer to the target"));
     let near = &mh.points[1];
-    println!("μ² = −0.9: ESS {:.1}, k̂ = {:.2}, {:?}", near.ess, near.k_hat, near.reason);
+    println!(
+        "μ² = −0.9: ESS {:.1}, k̂ = {:.2}, {:?}",
+        near.ess, near.k_hat, near.reason
+    );
     assert!(!near.flagged, "{:?}", near.reason);
     // The two ensembles overlap well: the gap of the overlap matrix is far from zero.
     assert!(mh.overlap.gap > 0.1 && mh.overlap.gap <= 1.0, "{:?}", mh.overlap);
@@ -188,14 +209,20 @@ fn each_flag_carries_its_own_reason() {
     // Heavy tail alone: towards a broader target (g′ = 0.15, exact tail index 0.6) while
     // the ESS is still a third of the samples.
     let broad = reweight(&ensemble, &s.with_g_nnn(0.15), &opts).unwrap();
-    println!("g′ = 0.15: ESS {:.0}, k̂ = {:.2}", broad.overlap.ess, broad.overlap.k_hat);
+    println!(
+        "g′ = 0.15: ESS {:.0}, k̂ = {:.2}",
+        broad.overlap.ess, broad.overlap.k_hat
+    );
     only(&broad, "heavy-tail", "heavy-tailed");
     // The ESS fraction alone is in the unit tests (`each_weight_rule_flags_on_its_own`):
     // on Gaussian weights it never fails without a heavy tail too.
     // ESS alone: few samples, so that 50 effective samples are more than 5 % of them.
     let small = draws(lattice, s, 1, 200, 331);
     let few = reweight(&small, &free(1.0, 2.2), &opts).unwrap();
-    println!("μ² = 2.2, N = 200: ESS {:.0}, k̂ = {:.2}", few.overlap.ess, few.overlap.k_hat);
+    println!(
+        "μ² = 2.2, N = 200: ESS {:.0}, k̂ = {:.2}",
+        few.overlap.ess, few.overlap.k_hat
+    );
     only(&few, "few-effective", "effective sample size");
     // Phase alone: a large imaginary mass leaves the real weights untouched.
     let noise = reweight(&ensemble, &s.with_imag_mass(3.0), &opts).unwrap();
@@ -207,7 +234,13 @@ fn each_flag_carries_its_own_reason() {
     let mh = multi_histogram(&[&ensemble, &far], &[s], &MultiHistogramOptions::recommended()).unwrap();
     println!("overlap gap {:.2e}", mh.overlap.gap);
     assert_eq!(codes(&mh.points[0].flags), ["state-overlap"]);
-    assert!(mh.points[0].reason.as_deref().unwrap().contains("add an ensemble at intermediate couplings"));
+    assert!(
+        mh.points[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("add an ensemble at intermediate couplings")
+    );
 }
 
 /// A scan of the imaginary mass far into the sign problem: with the Šidák threshold no
@@ -272,4 +305,3 @@ fn unflagged_multi_histogram_points_agree_with_exact() {
     println!("multi-histogram μ² scan: {n_flagged} of {n_points} flagged, largest unflagged pull {worst:.2}σ");
     assert!(n_flagged < n_points);
 }
-

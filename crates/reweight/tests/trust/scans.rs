@@ -16,17 +16,20 @@ use crate::{draws, exact, free, lattice8};
 /// Exact Pareto tail index of the weights `e^{−(T−S)}` of two real Gaussian actions:
 /// `max(0, max_k(1 − λ_k^T/λ_k^S))`.
 pub(crate) fn exact_tail_index(lattice: Lattice, s: &Target, t: &Target) -> f64 {
-    let (ls, lt) = (exact(lattice, s).eigenvalues(), exact(lattice, &t.real_part()).eigenvalues());
-    ls.iter()
-        .zip(&lt)
-        .map(|(a, b)| 1.0 - b.re / a.re)
-        .fold(0.0, f64::max)
+    let (ls, lt) = (
+        exact(lattice, s).eigenvalues(),
+        exact(lattice, &t.real_part()).eigenvalues(),
+    );
+    ls.iter().zip(&lt).map(|(a, b)| 1.0 - b.re / a.re).fold(0.0, f64::max)
 }
 
 /// Exact expected Kish fraction `(E w)²/E w² = Z_T²/(Z_S Z_{2T−S})` (0 when `2T − S` is not
 /// normalisable).
 fn exact_ess_fraction(lattice: Lattice, s: &Target, t: &Target) -> f64 {
-    let (ls, lt) = (exact(lattice, s).eigenvalues(), exact(lattice, &t.real_part()).eigenvalues());
+    let (ls, lt) = (
+        exact(lattice, s).eigenvalues(),
+        exact(lattice, &t.real_part()).eigenvalues(),
+    );
     let mut ln_rho = 0.0;
     for (a, b) in ls.iter().zip(&lt) {
         let twice = 2.0 * b.re - a.re;
@@ -54,7 +57,9 @@ impl Rates {
     fn add(&mut self, r: &Reweighted, lattice: Lattice, s: &Target, n: usize) {
         let t = &r.target;
         let phase_ok = if t.is_complex() {
-            let p = (exact(lattice, t).ln_z() - exact(lattice, &t.real_part()).ln_z()).exp().norm();
+            let p = (exact(lattice, t).ln_z() - exact(lattice, &t.real_part()).ln_z())
+                .exp()
+                .norm();
             p >= 8.0 * ((1.0 - p * p).max(0.0) / n as f64).sqrt()
         } else {
             true
@@ -137,7 +142,10 @@ fn check(rates: &[Rates; 3], max_false_flag_rate: f64) {
         rate.report(what);
         assert_eq!(rate.missed, 0, "{what}: unflagged points beyond 4σ");
         let false_rate = rate.false_flags as f64 / rate.reliable.max(1) as f64;
-        assert!(false_rate <= max_false_flag_rate, "{what}: false-flag rate {false_rate}");
+        assert!(
+            false_rate <= max_false_flag_rate,
+            "{what}: false-flag rate {false_rate}"
+        );
     }
 }
 
