@@ -26,8 +26,8 @@ use crate::sample::HomogeneousArgs;
 /// One ensemble: single-ensemble reweighting with overlap diagnostics.  Several ensembles:
 /// multi-histogram (MBAR) reweighting, real targets only, with the overlap matrix of the
 /// ensembles; ensembles that share configurations are refused.  A point is flagged, with the
-/// reason and what would fix it, when the Pareto k̂ of its weights exceeds 0.5, its ESS is
-/// below 50 or below 5 % of the samples, its average phase is consistent with zero (tested
+/// reason and what would fix it, when the Pareto k̂ of its weights exceeds 0.45, its ESS is
+/// below 50 or below 10 % of the samples, its average phase is consistent with zero (tested
 /// at a family-wise 0.1 % over the whole scan; such a point has no central value), or the
 /// ensembles barely overlap (overlap-matrix gap below 0.03).
 #[derive(Debug, Args)]

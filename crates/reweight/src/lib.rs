@@ -13,10 +13,37 @@
 //! delete-one-bin jackknife over bins inside chains whose size follows the Γ-method `τ_int`
 //! of the weighted series, so autocorrelation is respected, and derived quantities (χ, the
 //! Binder cumulant, the phase) are jackknifed as functions of means.  Each point carries its
-//! overlap diagnostics ([`Overlap`]: Kish effective sample size, histograms of `T − S`,
-//! KL estimates) and a `flagged` verdict ([`Thresholds`]).  Several ensembles at different
-//! couplings combine by multi-histogram reweighting ([`multi_histogram`], MBAR), which gives
-//! free-energy differences `−ln(Z_k/Z_0)` and expectations at unsampled couplings.
+//! overlap diagnostics ([`Overlap`]: Kish effective sample size, the Pareto tail diagnostic
+//! k̂, histograms of `T − S`, KL estimates) and its [`Flag`]s.  Several ensembles at
+//! different couplings combine by multi-histogram reweighting ([`multi_histogram`], MBAR),
+//! which gives free-energy differences `−ln(Z_k/Z_0)`, the overlap matrix of the ensembles
+//! ([`StateOverlap`]) and expectations at unsampled couplings.
+//!
+//! # When a reweighted number is trusted
+//!
+//! A point is flagged, with a reason that says what would fix it ([`Flag`]), when
+//! - its importance weights are heavy-tailed: Pareto k̂ > 0.45 ([`pareto_k_hat`]; the raw
+//!   weights need a finite variance, k < 0.5, for their error bars to mean anything);
+//! - its Kish ESS is below 50, or below 10 % of the samples (of the largest ensemble, for
+//!   multi-histogram points);
+//! - for complex targets, its average phase is consistent with zero at a family-wise
+//!   probability of 10⁻³ over the whole scan (Hotelling's test, Šidák's threshold): such a
+//!   point has no observables at all;
+//! - for multi-histogram reweighting, the ensembles barely overlap (gap of the overlap matrix
+//!   below 0.03);
+//! - an estimate is not finite.
+//!
+//! Configurations found in two chains (the same ensemble given twice, or one chain in two
+//! ensembles) are refused ([`ReweightError::SharedConfigurations`], by content hash).  The
+//! rules and their measured justification are in [`Thresholds`].  Measured on 8×8 free
+//! fields (κ = 1, μ² = 1, 4000 exact draws; `cargo test -p reweight --test exact scans --
+//! --nocapture`, 5 seeds, and with `QFTML_SLOW=1` 20 seeds): scans of μ² (60 points), g′
+//! (49) and the imaginary mass (300) leave no unflagged point beyond 4σ of the exact value,
+//! and flag few of the points that the exact answers call reliable (finite weight variance,
+//! exact ESS/N ≥ 0.1, exact phase ≥ 8 of its expected errors): none of the μ² and
+//! imaginary-mass points, 8 of 185 g′ points (5 seeds).  The error bars cover the exact
+//! values as they should (68 % and 95 % within binomial bands over 300 seeds, for
+//! single-ensemble real and complex and multi-histogram estimates).
 //!
 //! The library works on in-memory data only: per chain, the sampled action and the sums of
 //! each configuration ([`ChainSums::new`], or [`ChainSums::from_configs`] from configurations),

@@ -10,8 +10,10 @@
 //!
 //! The shape `k` is the inverse power of the tail: weights have `⌊1/k⌋` finite moments.  For
 //! `k ≥ 0.5` the variance of the weights is infinite, so the Kish effective sample size (a
-//! ratio of second moments) is itself unreliable, and for `k > 0.7` the self-normalised
-//! estimate converges so slowly that its error bar cannot be trusted at practical `N`.
+//! ratio of second moments) is itself unreliable and the raw importance-sampling estimate
+//! has no central limit theorem behind its error bar; Vehtari et al. allow up to `k = 0.7`
+//! for Pareto-*smoothed* weights, which this crate does not use (see
+//! [`Thresholds`](crate::Thresholds) for the measurement behind the limit of 0.45).
 
 /// Number of largest weights in the tail fit: `min(⌈N/5⌉, ⌈3√N⌉)`.
 pub fn tail_length(n: usize) -> usize {
@@ -19,9 +21,10 @@ pub fn tail_length(n: usize) -> usize {
     (0.2 * n).ceil().min((3.0 * n.sqrt()).ceil()) as usize
 }
 
-/// The largest k̂ still called reliable for `n` weights: `min(1 − 1/log₁₀ n, 0.7)`
-/// (Vehtari et al. 2024, section 3.2.4: below `n ≈ 2200` fewer samples need a lighter tail
-/// for the same relative error).
+/// The sample-size limit on k̂ for `n` weights: `min(1 − 1/log₁₀ n, 0.7)` (Vehtari et al.
+/// 2024, section 3.2.4: below `n ≈ 2200` fewer samples need a lighter tail for the same
+/// relative error); [`Thresholds::k_hat_threshold`](crate::Thresholds::k_hat_threshold)
+/// applies the stricter limit for raw weights on top.
 pub fn k_hat_threshold(n: usize) -> f64 {
     let log10 = (n.max(2) as f64).log10();
     (1.0 - 1.0 / log10).min(0.7)

@@ -79,7 +79,7 @@ pub struct Overlap {
     /// largest weights are all equal, e.g. for a target that differs only in its imaginary
     /// part).
     pub k_hat: f64,
-    /// The k̂ above which the point is flagged (`min(0.7, 1 − 1/log₁₀ N)`).
+    /// The k̂ above which the point is flagged (`min(0.45, 1 − 1/log₁₀ N)`).
     pub k_hat_threshold: f64,
     /// `ess / n_samples`.
     pub ess_fraction: f64,

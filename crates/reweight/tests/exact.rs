@@ -73,15 +73,27 @@ fn check_gaussian(r: &Reweighted, lattice: Lattice, sampled: &Target) {
     let ex = exact(lattice, t);
     let o = r.observables.as_ref().expect("a trusted point has observables");
     let name = format!("g′ = {}, c = {}", t.g_nnn, t.imag_mass);
-    check(&format!("{name}: Re ⟨φ²⟩"), o.phi2.re, o.phi2.err_re, ex.phi2().re);
-    check(&format!("{name}: Re V⟨m²⟩"), v * o.m2.re, v * o.m2.err_re, ex.v_m2().re);
-    check(&format!("{name}: Re ⟨nn⟩"), o.nn.re, o.nn.err_re, ex.nn().re);
-    check(
-        &format!("{name}: Re ⟨T⟩/V"),
-        o.action_density.re,
-        o.action_density.err_re,
-        0.5,
-    );
+    // (what, estimate, exact): real parts always, imaginary parts for complex targets.
+    let part = |e: &reweight::Estimate, im: bool| if im { (e.im, e.err_im) } else { (e.re, e.err_re) };
+    let parts: &[bool] = if t.is_complex() { &[false, true] } else { &[false] };
+    for &im in parts {
+        let (label, take) = if im { ("Im", 1) } else { ("Re", 0) };
+        let pick = |z: num_complex::Complex64| [z.re, z.im][take];
+        let scaled = |(x, err): (f64, f64)| (v * x, v * err);
+        for (what, (value, err), truth) in [
+            ("⟨φ²⟩", part(&o.phi2, im), pick(ex.phi2())),
+            ("V⟨m²⟩", scaled(part(&o.m2, im)), pick(ex.v_m2())),
+            ("⟨nn⟩", part(&o.nn, im), pick(ex.nn())),
+            // ⟨T⟩/V = 1/2 for any quadratic action without linear term.
+            (
+                "⟨T⟩/V",
+                part(&o.action_density, im),
+                pick(num_complex::Complex64::new(0.5, 0.0)),
+            ),
+        ] {
+            check(&format!("{name}: {label} {what}"), value, err, truth);
+        }
+    }
     let ln_z = exact(lattice, &t.real_part()).ln_z().re - exact(lattice, sampled).ln_z().re;
     if ln_z != 0.0 {
         check(
@@ -91,25 +103,19 @@ fn check_gaussian(r: &Reweighted, lattice: Lattice, sampled: &Target) {
             ln_z,
         );
     }
-    if t.is_complex() {
-        check(&format!("{name}: Im ⟨φ²⟩"), o.phi2.im, o.phi2.err_im, ex.phi2().im);
-        check(&format!("{name}: Im V⟨m²⟩"), v * o.m2.im, v * o.m2.err_im, ex.v_m2().im);
-        check(&format!("{name}: Im ⟨nn⟩"), o.nn.im, o.nn.err_im, ex.nn().im);
-        check(
-            &format!("{name}: Im ⟨T⟩/V"),
-            o.action_density.im,
-            o.action_density.err_im,
-            0.0,
-        );
-        // Average phase = Z_T / Z_{Re T}.
-        let phase = (ex.ln_z() - exact(lattice, &t.real_part()).ln_z()).exp();
-        let p = r.avg_phase.expect("complex target has a phase");
-        check(&format!("{name}: Re phase"), p.re, p.err_re, phase.re);
-        check(&format!("{name}: Im phase"), p.im, p.err_im, phase.im);
-        check(&format!("{name}: |phase|"), p.abs, p.err, phase.norm());
-    } else {
-        assert!(r.avg_phase.is_none());
-        assert_eq!((o.phi2.im, o.phi2.err_im), (0.0, 0.0));
+    match r.avg_phase {
+        Some(p) => {
+            // Average phase = Z_T / Z_{Re T}.
+            let phase = (ex.ln_z() - exact(lattice, &t.real_part()).ln_z()).exp();
+            for (what, value, err, truth) in [
+                ("Re phase", p.re, p.err_re, phase.re),
+                ("Im phase", p.im, p.err_im, phase.im),
+                ("|phase|", p.abs, p.err, phase.norm()),
+            ] {
+                check(&format!("{name}: {what}"), value, err, truth);
+            }
+        }
+        None => assert_eq!((t.is_complex(), o.phi2.im, o.phi2.err_im), (false, 0.0, 0.0)),
     }
 }
 
