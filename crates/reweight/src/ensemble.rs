@@ -314,29 +314,22 @@ pub(crate) fn check_distinct(ensembles: &[&ReweightEnsemble]) -> Result<(), Rewe
         }
     }
     keys.sort_unstable();
-    // The first pair of chains that share a configuration, and how many they share.
-    let mut shared: Option<((usize, usize), (usize, usize), usize)> = None;
-    for pair in keys.windows(2) {
+    // Pairs of (ensemble, chain) that hold the same configuration, in hash order.
+    let shared = keys.windows(2).filter_map(|pair| {
         let ((h0, e0, c0), (h1, e1, c1)) = (pair[0], pair[1]);
-        if h0 != h1 || (e0, c0) == (e1, c1) {
-            continue;
-        }
-        match &mut shared {
-            Some((a, b, count)) if *a == (e0, c0) && *b == (e1, c1) => *count += 1,
-            Some(_) => {}
-            None => shared = Some(((e0, c0), (e1, c1), 1)),
-        }
-    }
-    match shared {
-        None => Ok(()),
-        Some(((ensemble_a, chain_a), (ensemble_b, chain_b), count)) => Err(ReweightError::SharedConfigurations {
-            ensemble_a,
-            chain_a,
-            ensemble_b,
-            chain_b,
-            count,
-        }),
-    }
+        (h0 == h1 && (e0, c0) != (e1, c1)).then_some(((e0, c0), (e1, c1)))
+    });
+    let Some(first) = shared.clone().next() else {
+        return Ok(());
+    };
+    let ((ensemble_a, chain_a), (ensemble_b, chain_b)) = first;
+    Err(ReweightError::SharedConfigurations {
+        ensemble_a,
+        chain_a,
+        ensemble_b,
+        chain_b,
+        count: shared.filter(|p| *p == first).count(),
+    })
 }
 
 fn observables_tau_int(lattice: &Lattice, chains: &[ChainSums]) -> f64 {
