@@ -406,7 +406,7 @@ fn reweight_bin_size(ens: &str) {
     assert_eq!((jk.bin_size, jk.n_bins), (7, 2 * (20_000 / 7)));
     let p = point(&format!("--ensemble {ens} --g-nnn 0.05 --bin-size 4000"));
     assert!(!p.flagged);
-    assert!(p.reason.unwrap().contains("give a smaller --bin-size"));
+    assert!(p.reason.unwrap().contains("use a smaller bin size"));
     check_refused(
         &format!("reweight --ensemble {ens} --bin-size 0"),
         "--bin-size must be at least 1",

@@ -406,7 +406,7 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
     let mut reasons: Vec<String> = flags.iter().map(Flag::to_string).collect();
     if n_bins < 20 {
         reasons.push(format!(
-            "only {n_bins} jackknife bins: the errors are themselves uncertain; sample more or give a smaller --bin-size"
+            "only {n_bins} jackknife bins: the errors are themselves uncertain; sample more or use a smaller bin size"
         ));
     }
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
