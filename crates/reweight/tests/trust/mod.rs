@@ -11,7 +11,7 @@ use reweight::{
     SampledAction, Target, multi_histogram, reweight, scan,
 };
 
-use crate::{draws, exact, free, lattice8};
+use crate::{draws, exact, free, free_ensembles, lattice8};
 
 mod coverage;
 mod scans;
@@ -294,11 +294,7 @@ fn unflagged_multi_histogram_points_agree_with_exact() {
     let mut worst: f64 = 0.0;
     let (mut n_points, mut n_flagged) = (0, 0);
     for seed in 0..3 {
-        let ensembles: Vec<ReweightEnsemble> = mu2s
-            .iter()
-            .enumerate()
-            .map(|(k, &m)| draws(lattice, free(1.0, m), 1, 2_000, 400 + 10 * seed + k as u64))
-            .collect();
+        let ensembles = free_ensembles(lattice, &mu2s, 1, 2_000, 400 + 10 * seed);
         let refs: Vec<&ReweightEnsemble> = ensembles.iter().collect();
         let targets: Vec<Target> = (0..25).map(|k| free(1.0, 0.2 + 0.1 * k as f64)).collect();
         let mh = multi_histogram(&refs, &targets, &MultiHistogramOptions::recommended()).unwrap();
