@@ -459,7 +459,7 @@ fn mbar_agrees_with_pymbar() {
 /// Larger statistics of the exact checks (QFTML_SLOW=1).
 #[test]
 fn slow_high_statistics_complex_reweighting() {
-    if std::env::var_os("QFTML_SLOW").is_none() {
+    if !trust::slow("slow_high_statistics_complex_reweighting") {
         return;
     }
     let lattice = lattice8();
