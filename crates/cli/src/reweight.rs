@@ -8,41 +8,36 @@ use mc_sampler::ensemble::StoredEnsemble;
 use phi4_action::Homogeneous;
 use records::{
     DeltaF, HistogramRecord, JackknifeRecord, MeanErr, MultiHistogramRecord, OverlapRecord, PhaseRecord, Record,
-    ReweightMethod, ReweightPoint, ReweightRecord, ReweightedObservables, TargetRecord,
+    ReweightMethod, ReweightPoint, ReweightRecord, ReweightedObservables, StateOverlapRecord,
 };
 use reweight::{
-    Coupling, Estimate, MultiHistogramOptions, ObservableEstimates, ReweightEnsemble, ReweightOptions, Reweighted,
-    Scan, Target, multi_histogram, trajectory,
+    Coupling, Estimate, Flag, MbarPoint, MultiHistogramOptions, ObservableEstimates, ReweightEnsemble, ReweightOptions,
+    Reweighted, Scan, Target, multi_histogram, trajectory,
 };
 
 use crate::output::{Output, provenance};
+use crate::sample::HomogeneousArgs;
 
 /// Reweight stored ensembles (from `qftml sample --out DIR`) to another action.
 ///
 /// The target is the sampled homogeneous action with any of --kappa, --mu2, --lambda,
 /// --g-nnn, --imag-mass replaced (for ensembles of inhomogeneous couplings all of κ, μ², λ
 /// must be given).  --scan NAME=FROM:TO:N evaluates a trajectory (several --scan give a grid).
-/// One ensemble: single-ensemble reweighting with overlap diagnostics; points whose overlap is
-/// too poor (ESS < 50, ESS/N < 0.05, or an average phase within 3σ of zero) are flagged.
-/// Several ensembles: multi-histogram (MBAR) reweighting, real targets only.
+/// One ensemble: single-ensemble reweighting with overlap diagnostics.  Several ensembles:
+/// multi-histogram (MBAR) reweighting, real targets only, with the overlap matrix of the
+/// ensembles; ensembles that share configurations are refused.  A point is flagged, with the
+/// reason and what would fix it, when the Pareto k̂ of its weights exceeds 0.45, its ESS is
+/// below 50 or below 10 % of the samples, its average phase is consistent with zero (tested
+/// at a family-wise 0.1 % over the whole scan; such a point has no central value), or the
+/// ensembles barely overlap (overlap-matrix gap below 0.03).
 #[derive(Debug, Args)]
 pub struct ReweightArgs {
     /// Ensemble directory written by `qftml sample --out` (or its ensemble.qfe); repeat for
     /// multi-histogram reweighting.
     #[arg(long, required = true)]
     pub ensemble: Vec<PathBuf>,
-    /// Target hopping parameter κ.
-    #[arg(long, allow_negative_numbers = true)]
-    pub kappa: Option<f64>,
-    /// Target bare mass squared μ².
-    #[arg(long, allow_negative_numbers = true)]
-    pub mu2: Option<f64>,
-    /// Target quartic coupling λ.
-    #[arg(long, allow_negative_numbers = true)]
-    pub lambda: Option<f64>,
-    /// Target diagonal coupling g′ of −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j.
-    #[arg(long, allow_negative_numbers = true)]
-    pub g_nnn: Option<f64>,
+    #[command(flatten)]
+    pub couplings: HomogeneousArgs,
     /// Target imaginary mass c of i c Σφ² (a complex action).
     #[arg(long, allow_negative_numbers = true)]
     pub imag_mass: Option<f64>,
@@ -81,7 +76,8 @@ fn load(path: &Path) -> Result<ReweightEnsemble> {
 }
 
 fn target_from(args: &ReweightArgs, sampled: Option<Target>) -> Result<Target> {
-    let base = match (sampled, args.kappa, args.mu2, args.lambda) {
+    let c = &args.couplings;
+    let base = match (sampled, c.kappa, c.mu2, c.lambda) {
         (_, Some(kappa), Some(mu2), Some(lambda)) => {
             Target::new(Homogeneous { kappa, mu2, lambda }).with_g_nnn(sampled.map_or(0.0, |t| t.g_nnn))
         }
@@ -90,10 +86,10 @@ fn target_from(args: &ReweightArgs, sampled: Option<Target>) -> Result<Target> {
     };
     let mut t = base;
     for (coupling, value) in [
-        (Coupling::Kappa, args.kappa),
-        (Coupling::Mu2, args.mu2),
-        (Coupling::Lambda, args.lambda),
-        (Coupling::GNnn, args.g_nnn),
+        (Coupling::Kappa, c.kappa),
+        (Coupling::Mu2, c.mu2),
+        (Coupling::Lambda, c.lambda),
+        (Coupling::GNnn, c.g_nnn),
         (Coupling::ImagMass, args.imag_mass),
     ] {
         if let Some(v) = value {
@@ -123,31 +119,28 @@ fn observables_record(o: &ObservableEstimates, complex: bool) -> ReweightedObser
     o.map(|e| estimate_record(&e, complex))
 }
 
-fn target_record(t: &Target) -> TargetRecord {
-    TargetRecord {
-        kappa: t.kappa,
-        mu2: t.mu2,
-        lambda: t.lambda,
-        g_nnn: t.g_nnn,
-        linear: t.linear,
-        imag_mass: t.imag_mass,
-    }
+fn flag_codes(flags: &[Flag]) -> Vec<String> {
+    flags.iter().map(|f| f.code().to_string()).collect()
 }
 
 fn point_record(r: &Reweighted) -> ReweightPoint {
     let complex = r.target.is_complex();
     let o = &r.overlap;
     ReweightPoint {
-        target: target_record(&r.target),
-        observables: observables_record(&r.observables, complex),
+        target: r.target.into(),
+        observables: r.observables.as_ref().map(|obs| observables_record(obs, complex)),
         ess: o.ess,
+        k_hat: o.k_hat,
+        k_hat_threshold: o.k_hat_threshold,
         flagged: r.flagged,
+        flags: flag_codes(&r.flags),
         reason: r.reason.clone(),
         avg_phase: r.avg_phase.map(|p| PhaseRecord {
             re: p.re,
             im: p.im,
             abs: p.abs,
             err: p.err,
+            p_value: p.p_value,
         }),
         ln_z_ratio: Some(r.ln_z_ratio),
         overlap: Some(OverlapRecord {
@@ -170,7 +163,28 @@ fn point_record(r: &Reweighted) -> ReweightPoint {
     }
 }
 
+fn mbar_point_record(p: &MbarPoint) -> ReweightPoint {
+    ReweightPoint {
+        target: p.target.into(),
+        observables: Some(observables_record(&p.observables, false)),
+        ess: p.ess,
+        k_hat: p.k_hat,
+        k_hat_threshold: p.k_hat_threshold,
+        flagged: p.flagged,
+        flags: flag_codes(&p.flags),
+        reason: p.reason.clone(),
+        avg_phase: None,
+        ln_z_ratio: None,
+        overlap: None,
+        jackknife: None,
+        delta_f: Some(p.delta_f),
+    }
+}
+
 pub fn run(args: &ReweightArgs) -> Result<()> {
+    if args.bin_size == Some(0) {
+        bail!("--bin-size must be at least 1 (or leave it out to choose it from the autocorrelation time)");
+    }
     let scans: Vec<Scan> = args
         .scan
         .iter()
@@ -204,28 +218,13 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
         }
         let ensembles: Vec<&ReweightEnsemble> = loaded.iter().collect();
         let mh = multi_histogram(&ensembles, &targets, &MultiHistogramOptions::recommended())?;
-        let points = mh
-            .points
-            .iter()
-            .map(|p| ReweightPoint {
-                target: target_record(&p.target),
-                observables: observables_record(&p.observables, false),
-                ess: p.ess,
-                flagged: false,
-                reason: None,
-                avg_phase: None,
-                ln_z_ratio: None,
-                overlap: None,
-                jackknife: None,
-                delta_f: Some(p.delta_f),
-            })
-            .collect();
+        let points = mh.points.iter().map(mbar_point_record).collect();
         ReweightRecord {
             schema: ReweightRecord::SCHEMA,
             method: ReweightMethod::MultiHistogram,
             n_configs,
             multi_histogram: Some(MultiHistogramRecord {
-                states: mh.states.iter().map(target_record).collect(),
+                states: mh.states.iter().map(|&s| s.into()).collect(),
                 n_k: mh.n_k.clone(),
                 delta_f: mh
                     .delta_f
@@ -237,6 +236,11 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
                         err_asymptotic: *a,
                     })
                     .collect(),
+                overlap: StateOverlapRecord {
+                    matrix: mh.overlap.matrix.clone(),
+                    eigenvalues: mh.overlap.eigenvalues.clone(),
+                    gap: mh.overlap.gap,
+                },
                 iterations: mh.iterations,
             }),
             points,
@@ -247,23 +251,62 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
 }
 
 fn print_text(r: &ReweightRecord) {
+    if let Some(mh) = &r.multi_histogram {
+        println!(
+            "multi-histogram over {} ensembles ({} configurations):",
+            mh.states.len(),
+            r.n_configs
+        );
+        for (k, (s, d)) in mh.states.iter().zip(&mh.delta_f).enumerate() {
+            println!(
+                "  state {k}: κ = {}, μ² = {}, λ = {}, g′ = {}: N = {}, f − f₀ = {:.6} ± {:.2e} (asymptotic {:.2e})",
+                s.kappa, s.mu2, s.lambda, s.g_nnn, mh.n_k[k], d.mean, d.err, d.err_asymptotic
+            );
+        }
+        let row = |v: &[f64]| v.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(" ");
+        for (k, r) in mh.overlap.matrix.iter().enumerate() {
+            println!("  overlap row {k}: {}", row(r));
+        }
+        println!(
+            "  overlap spectrum: {} (gap 1 − λ₂ = {:.4})",
+            row(&mh.overlap.eigenvalues),
+            mh.overlap.gap
+        );
+    }
     for p in &r.points {
         let t = &p.target;
         println!(
-            "target κ = {}, μ² = {}, λ = {}, g′ = {}, c = {}: ESS = {:.1}{}",
-            t.kappa,
-            t.mu2,
-            t.lambda,
-            t.g_nnn,
-            t.imag_mass,
-            p.ess,
-            if p.flagged {
-                format!("  FLAGGED: {}", p.reason.as_deref().unwrap_or("poor overlap"))
-            } else {
-                String::new()
-            }
+            "target κ = {}, μ² = {}, λ = {}, g′ = {}, c = {}",
+            t.kappa, t.mu2, t.lambda, t.g_nnn, t.imag_mass
         );
-        for (name, e) in p.observables.named() {
+        let fraction = p
+            .overlap
+            .as_ref()
+            .map_or(String::new(), |o| format!(" (ESS/N = {:.4})", o.ess_fraction));
+        println!(
+            "  overlap: ESS = {:.1}{fraction}, Pareto k̂ = {:.2} (limit {:.2})",
+            p.ess, p.k_hat, p.k_hat_threshold
+        );
+        if let Some(ph) = &p.avg_phase {
+            println!(
+                "  average phase |⟨e^{{-iθ}}⟩| = {:.6} ± {:.2e} (p-value of a zero phase {:.1e})",
+                ph.abs, ph.err, ph.p_value
+            );
+        }
+        if p.flagged {
+            println!(
+                "  FLAGGED [{}]: {}",
+                p.flags.join(", "),
+                p.reason.as_deref().unwrap_or("")
+            );
+        } else if let Some(warning) = &p.reason {
+            println!("  warning: {warning}");
+        }
+        let Some(observables) = &p.observables else {
+            println!("  no central value: the average phase is consistent with zero");
+            continue;
+        };
+        for (name, e) in observables.named() {
             match e {
                 records::Estimate::Real(m) => println!("  {name:<16} {:>14.8} ± {:.2e}", m.mean, m.err),
                 records::Estimate::Complex { re, im, err_re, err_im } => {
@@ -271,8 +314,8 @@ fn print_text(r: &ReweightRecord) {
                 }
             }
         }
-        if let Some(ph) = &p.avg_phase {
-            println!("  average phase |⟨e^{{-iθ}}⟩| = {:.6} ± {:.2e}", ph.abs, ph.err);
+        if let Some(d) = &p.delta_f {
+            println!("  f_T − f₀ = {:.6} ± {:.2e}", d.mean, d.err);
         }
     }
 }

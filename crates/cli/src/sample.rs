@@ -32,18 +32,8 @@ pub struct SampleArgs {
     /// Periodic lattice size, L or LxLy (at least 4 in each direction, at most 2^26 sites).
     #[arg(long, allow_hyphen_values = true)]
     pub lattice: Option<LatticeSize>,
-    /// Hopping parameter κ.
-    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
-    pub kappa: Option<f64>,
-    /// Bare mass squared μ².
-    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
-    pub mu2: Option<f64>,
-    /// Quartic coupling λ.
-    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
-    pub lambda: Option<f64>,
-    /// Diagonal next-nearest-neighbour coupling g′ of −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j.
-    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
-    pub g_nnn: Option<f64>,
+    #[command(flatten)]
+    pub homogeneous: HomogeneousArgs,
     /// Inhomogeneous couplings (JSON: lattice, pair_set, w, a, b, r), e.g. from training.
     #[arg(long)]
     pub couplings: Option<PathBuf>,
@@ -78,6 +68,24 @@ pub struct SampleArgs {
     pub output: Output,
 }
 
+/// The homogeneous couplings of a command (the sampled action of `sample`, the target of
+/// `reweight`): `S = −κ Σ_⟨ij⟩ φ_iφ_j − g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j + (μ² + 4κ)/2 Σφ² + λ/4 Σφ⁴`.
+#[derive(Debug, Args)]
+pub struct HomogeneousArgs {
+    /// Hopping parameter κ.
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
+    pub kappa: Option<f64>,
+    /// Bare mass squared μ².
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
+    pub mu2: Option<f64>,
+    /// Quartic coupling λ.
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
+    pub lambda: Option<f64>,
+    /// Diagonal next-nearest-neighbour coupling g′ of −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j.
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
+    pub g_nnn: Option<f64>,
+}
+
 /// The TOML run config ([`SampleConfig`]: every key optional, flags override).  A relative
 /// `couplings` path is relative to the config file.
 fn read_config(path: &Path) -> Result<SampleConfig> {
@@ -95,21 +103,10 @@ fn read_config(path: &Path) -> Result<SampleConfig> {
 /// The config with the flags of `a` laid over it.
 fn merged(mut config: SampleConfig, a: &SampleArgs) -> SampleConfig {
     macro_rules! take {
-        ($($f:ident),*) => { $( if a.$f.is_some() { config.$f = a.$f.clone(); } )* };
+        ($from:expr; $($f:ident),*) => { $( if $from.$f.is_some() { config.$f = $from.$f.clone(); } )* };
     }
-    take!(
-        kappa,
-        mu2,
-        lambda,
-        g_nnn,
-        couplings,
-        algorithm,
-        sweeps,
-        therm,
-        chains,
-        measure_every,
-        seed
-    );
+    take!(a.homogeneous; kappa, mu2, lambda, g_nnn);
+    take!(a; couplings, algorithm, sweeps, therm, chains, measure_every, seed);
     if let Some(l) = a.lattice {
         config.lattice = Some(format!("{}x{}", l.lx, l.ly));
     }

@@ -53,7 +53,7 @@ pub use manifest::{MANIFEST_FILE, ManifestFile, RunManifest};
 pub use observables::{ObservableSet, ReweightedObservables};
 pub use reweight::{
     DeltaF, HistogramRecord, JackknifeRecord, MultiHistogramRecord, OverlapRecord, PhaseRecord, ReweightMethod,
-    ReweightPoint, ReweightRecord, TargetRecord,
+    ReweightPoint, ReweightRecord, StateOverlapRecord, TargetRecord,
 };
 pub use sample::{ExactFreeField, GammaValue, SampleConfig, SampleObservables, SampleRecord, Timing};
 

@@ -37,6 +37,10 @@ pub struct PhaseRecord {
     /// Jackknife error of the modulus.
     #[serde(with = "crate::nullable")]
     pub err: f64,
+    /// Probability that a zero phase gives a value at least this far from zero (Hotelling's
+    /// test on the real and imaginary parts).
+    #[serde(with = "crate::nullable")]
+    pub p_value: f64,
 }
 
 /// Histograms of `T − S` under the sampled and the target distribution, on common bins.
@@ -83,14 +87,25 @@ pub struct JackknifeRecord {
 pub struct ReweightPoint {
     /// The target action.
     pub target: TargetRecord,
-    /// Observables under the target.
-    pub observables: ReweightedObservables,
+    /// Observables under the target; `null` when the average phase is consistent with zero
+    /// (flag `phase`): such a point has no central value.
+    pub observables: Option<ReweightedObservables>,
     /// Kish effective sample size of the weights.
     #[serde(with = "crate::nullable")]
     pub ess: f64,
-    /// True when the point is not to be trusted (see `reason`).
+    /// Pareto tail diagnostic k̂ of the weights (`null` when the largest weights are all
+    /// equal).
+    #[serde(with = "crate::nullable")]
+    pub k_hat: f64,
+    /// The k̂ above which the point is flagged.
+    #[serde(with = "crate::nullable")]
+    pub k_hat_threshold: f64,
+    /// True when the point is not to be trusted (see `flags` and `reason`).
     pub flagged: bool,
-    /// Why the point is flagged, or another warning about its errors.
+    /// The codes of the rules the point fails: `heavy-tail`, `few-effective`,
+    /// `ess-fraction`, `phase`, `state-overlap`, `not-finite`.
+    pub flags: Vec<String>,
+    /// Why the point is flagged and what would fix it, or another warning about its errors.
     pub reason: Option<String>,
     /// The average phase, for complex targets.
     pub avg_phase: Option<PhaseRecord>,
@@ -128,6 +143,19 @@ pub struct DeltaF {
     pub err_asymptotic: f64,
 }
 
+/// The overlap matrix of the sampled states of multi-histogram reweighting, as pymbar's
+/// `compute_overlap` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateOverlapRecord {
+    /// `O_ij = N_j Σ_n W_ni W_nj`, row `i`; every row sums to 1.
+    pub matrix: Vec<Vec<f64>>,
+    /// Its eigenvalues in descending order (the first is 1).
+    pub eigenvalues: Vec<f64>,
+    /// `1 − λ₂`: 0 for states that exchange no weight, 1 for identical states.
+    #[serde(with = "crate::nullable")]
+    pub gap: f64,
+}
+
 /// The sampled states of multi-histogram reweighting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MultiHistogramRecord {
@@ -137,6 +165,8 @@ pub struct MultiHistogramRecord {
     pub n_k: Vec<usize>,
     /// Free energies of the states relative to the first.
     pub delta_f: Vec<DeltaF>,
+    /// Overlap matrix of the states and its spectrum.
+    pub overlap: StateOverlapRecord,
     /// Newton steps of the solve.
     pub iterations: usize,
 }
@@ -159,7 +189,7 @@ pub struct ReweightRecord {
 }
 
 impl Record for ReweightRecord {
-    const SCHEMA: u32 = 1;
+    const SCHEMA: u32 = 2;
     const NAME: &'static str = "reweight";
     fn schema(&self) -> u32 {
         self.schema

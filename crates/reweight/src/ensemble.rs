@@ -179,14 +179,16 @@ impl ReweightEnsemble {
             }
         }
         let tau_int = observables_tau_int(&lattice, &chains);
-        Ok(Self {
+        let ensemble = Self {
             lattice,
             sampled,
             chains,
             reference: None,
             prior: None,
             tau_int,
-        })
+        };
+        check_distinct(&[&ensemble])?;
+        Ok(ensemble)
     }
 
     /// The largest integrated autocorrelation time (Γ-method, chains as replicas) of the
@@ -276,6 +278,58 @@ impl ReweightEnsemble {
             None => (lw, th),
         }
     }
+}
+
+/// A 64-bit content hash of one configuration: the bits of its recorded action and sums
+/// (SplitMix64 finaliser over each word).  Independently sampled configurations of a
+/// continuous field never share all six numbers.
+fn fingerprint(action: f64, s: &SufficientStats) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    [action, s.nn, s.nnn, s.phi1, s.phi2, s.phi4]
+        .iter()
+        .fold(0x9e37_79b9_7f4a_7c15, |h, x| {
+            mix(h ^ x.to_bits()).wrapping_add(0x9e37_79b9_7f4a_7c15)
+        })
+}
+
+/// Refuse configurations that appear in two different chains, of one ensemble or of several
+/// (by content hash, [`fingerprint`]): the same samples counted twice shrink the error bars
+/// without adding information.
+pub(crate) fn check_distinct(ensembles: &[&ReweightEnsemble]) -> Result<(), ReweightError> {
+    // (hash, ensemble, chain), sorted by hash.
+    let mut keys: Vec<(u64, usize, usize)> = Vec::with_capacity(ensembles.iter().map(|e| e.n_configs()).sum());
+    for (e, ensemble) in ensembles.iter().enumerate() {
+        for (c, chain) in ensemble.chains.iter().enumerate() {
+            keys.extend(
+                chain
+                    .action
+                    .iter()
+                    .zip(&chain.stats)
+                    .map(|(&a, s)| (fingerprint(a, s), e, c)),
+            );
+        }
+    }
+    keys.sort_unstable();
+    // Pairs of (ensemble, chain) that hold the same configuration, in hash order.
+    let shared = keys.windows(2).filter_map(|pair| {
+        let ((h0, e0, c0), (h1, e1, c1)) = (pair[0], pair[1]);
+        (h0 == h1 && (e0, c0) != (e1, c1)).then_some(((e0, c0), (e1, c1)))
+    });
+    let Some(first) = shared.clone().next() else {
+        return Ok(());
+    };
+    let ((ensemble_a, chain_a), (ensemble_b, chain_b)) = first;
+    Err(ReweightError::SharedConfigurations {
+        ensemble_a,
+        chain_a,
+        ensemble_b,
+        chain_b,
+        count: shared.filter(|p| *p == first).count(),
+    })
 }
 
 fn observables_tau_int(lattice: &Lattice, chains: &[ChainSums]) -> f64 {

@@ -19,7 +19,9 @@ use mc_sampler::stats::{bin_size_for, gamma_method};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 use crate::ReweightError;
-use crate::ensemble::{ReweightEnsemble, SampledAction};
+use crate::ensemble::{ReweightEnsemble, SampledAction, check_distinct};
+use crate::flags::{Flag, Thresholds};
+use crate::psis::pareto_k_hat;
 use crate::single::{Estimate, ObservableEstimates, RealEstimate, observables_from};
 use crate::target::Target;
 use phi4_action::Observables;
@@ -340,6 +342,52 @@ fn solve_subset(
 /// independent samples.
 pub fn asymptotic_covariance(u: &ReducedPotentials, solution: &MbarSolution) -> DMatrix<f64> {
     let k = u.n_states();
+    let wtw = weight_gram(u, solution);
+    let eig = SymmetricEigen::new(wtw);
+    let v = eig.eigenvectors;
+    let sigma = DMatrix::from_diagonal(&eig.eigenvalues.map(|x| x.max(0.0).sqrt()));
+    let ndiag = DMatrix::from_diagonal(&DVector::from_iterator(k, u.n_k.iter().map(|&n| n as f64)));
+    let inner = DMatrix::identity(k, k) - &sigma * v.transpose() * &ndiag * &v * &sigma;
+    let pinv = pseudo_inverse(inner, 1e-10);
+    &v * &sigma * pinv * &sigma * v.transpose()
+}
+
+/// The overlap matrix of the sampled states and its spectrum, as pymbar's `compute_overlap`:
+/// `O_ij = N_j Σ_n W_ni W_nj`, the probability that a sample drawn from the pooled weights of
+/// state `i` would be attributed to state `j`.  Every row sums to 1, the largest eigenvalue
+/// is 1, and the gap `1 − λ₂` measures how well the states are connected: 0 when some group
+/// of states exchanges no weight with the rest, 1 for identical states.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateOverlap {
+    /// `O_ij`, row `i`.
+    pub matrix: Vec<Vec<f64>>,
+    /// Eigenvalues in descending order.
+    pub eigenvalues: Vec<f64>,
+    /// `1 − λ₂` (pymbar's scalar overlap).
+    pub gap: f64,
+}
+
+/// The overlap matrix of the states of `u` at the solution ([`StateOverlap`]).
+pub fn state_overlap(u: &ReducedPotentials, solution: &MbarSolution) -> StateOverlap {
+    let k = u.n_states();
+    let wtw = weight_gram(u, solution);
+    let n: Vec<f64> = u.n_k.iter().map(|&n| n as f64).collect();
+    let matrix: Vec<Vec<f64>> = (0..k).map(|i| (0..k).map(|j| n[j] * wtw[(i, j)]).collect()).collect();
+    // N^{1/2} WᵀW N^{1/2} is symmetric and similar to O, so it has O's eigenvalues.
+    let sym = DMatrix::from_fn(k, k, |i, j| n[i].sqrt() * wtw[(i, j)] * n[j].sqrt());
+    let mut eigenvalues: Vec<f64> = SymmetricEigen::new(sym).eigenvalues.iter().copied().collect();
+    eigenvalues.sort_by(|a, b| b.total_cmp(a));
+    let gap = 1.0 - eigenvalues.get(1).copied().unwrap_or(0.0);
+    StateOverlap {
+        matrix,
+        eigenvalues,
+        gap,
+    }
+}
+
+/// `Σ_n W_ni W_nj` at the solution.
+fn weight_gram(u: &ReducedPotentials, solution: &MbarSolution) -> DMatrix<f64> {
+    let k = u.n_states();
     let mut wtw = DMatrix::<f64>::zeros(k, k);
     let mut w = vec![0.0; k];
     for n in 0..u.n_samples() {
@@ -359,13 +407,7 @@ pub fn asymptotic_covariance(u: &ReducedPotentials, solution: &MbarSolution) -> 
             wtw[(t, s)] = wtw[(s, t)];
         }
     }
-    let eig = SymmetricEigen::new(wtw);
-    let v = eig.eigenvectors;
-    let sigma = DMatrix::from_diagonal(&eig.eigenvalues.map(|x| x.max(0.0).sqrt()));
-    let ndiag = DMatrix::from_diagonal(&DVector::from_iterator(k, u.n_k.iter().map(|&n| n as f64)));
-    let inner = DMatrix::identity(k, k) - &sigma * v.transpose() * &ndiag * &v * &sigma;
-    let pinv = pseudo_inverse(inner, 1e-10);
-    &v * &sigma * pinv * &sigma * v.transpose()
+    wtw
 }
 
 /// Pseudo-inverse with singular values below `rcond` times the largest dropped (numpy's
@@ -400,6 +442,18 @@ pub struct MbarPoint {
     pub observables: ObservableEstimates,
     /// Kish effective sample size of the MBAR weights of the target.
     pub ess: f64,
+    /// Pareto k̂ of the MBAR weights of the target ([`crate::pareto_k_hat`]).
+    pub k_hat: f64,
+    /// The k̂ above which the point is flagged.
+    pub k_hat_threshold: f64,
+    /// Why the point is not to be trusted; empty for a trusted point.  The ESS fraction is
+    /// taken of the largest ensemble, and a poor overlap of the sampled states
+    /// ([`MultiHistogram::overlap`]) flags every point.
+    pub flags: Vec<Flag>,
+    /// True when `flags` is not empty.
+    pub flagged: bool,
+    /// The flags as one sentence for people.
+    pub reason: Option<String>,
 }
 
 /// Result of [`multi_histogram`].
@@ -418,6 +472,8 @@ pub struct MultiHistogram {
     pub iterations: usize,
     /// Jackknife block size per state.
     pub block_size: Vec<usize>,
+    /// Overlap matrix of the sampled states and its spectrum.
+    pub overlap: StateOverlap,
     /// Expectations at the requested targets.
     pub points: Vec<MbarPoint>,
 }
@@ -427,16 +483,22 @@ pub struct MultiHistogram {
 pub struct MultiHistogramOptions {
     /// Solver settings.
     pub solver: MbarOptions,
-    /// Jackknife blocks per state (more blocks: a less noisy error, more re-solves).
+    /// Jackknife blocks per state (more blocks: a less noisy error, more re-solves).  The
+    /// pull `(estimate − truth)/error` of a jackknife error from `B` blocks follows Student's
+    /// t with about `B − 1` degrees of freedom, so 20 blocks give 94.1 % (not 95.4 %) within
+    /// 2σ, measured as 94.0 % over 2000 seeds; 50 give 94.9 %.
     pub blocks_per_state: usize,
+    /// Flagging rule of the points.
+    pub thresholds: Thresholds,
 }
 
 impl MultiHistogramOptions {
-    /// [`MbarOptions::recommended`] and 20 blocks per state.
+    /// [`MbarOptions::recommended`], 50 blocks per state, [`Thresholds::RECOMMENDED`].
     pub fn recommended() -> Self {
         Self {
             solver: MbarOptions::recommended(),
-            blocks_per_state: 20,
+            blocks_per_state: 50,
+            thresholds: Thresholds::RECOMMENDED,
         }
     }
 }
@@ -495,6 +557,7 @@ pub fn multi_histogram(
         }
         t.couplings(&lattice)?;
     }
+    check_distinct(ensembles)?;
     let all_stats: Vec<_> = ensembles
         .iter()
         .flat_map(|e| e.chains.iter().flat_map(|c| c.stats().iter().copied()))
@@ -507,6 +570,9 @@ pub fn multi_histogram(
     let u = ReducedPotentials::new(&u_kn, n_k.clone())?;
     let full = solve_mbar(&u, &options.solver, None)?;
     let theta = asymptotic_covariance(&u, &full);
+    let overlap = state_overlap(&u, &full);
+    let thresholds = &options.thresholds;
+    let n_largest = n_k.iter().copied().max().unwrap_or(0);
     let delta_f_asymptotic_err: Vec<f64> = (0..states.len())
         .map(|k| (theta[(k, k)] + theta[(0, 0)] - 2.0 * theta[(0, k)]).max(0.0).sqrt())
         .collect();
@@ -626,18 +692,45 @@ pub fn multi_histogram(
                 err_re: err(base + 1 + q),
                 err_im: 0.0,
             };
-            let weights: Vec<f64> = (0..u.n_samples())
-                .map(|n| (central[base] - u_targets[t][n] - full.log_denominator[n]).exp())
+            let log_weights: Vec<f64> = (0..u.n_samples())
+                .map(|n| central[base] - u_targets[t][n] - full.log_denominator[n])
                 .collect();
-            let (s1, s2) = weights.iter().fold((0.0, 0.0), |(a, b), w| (a + w, b + w * w));
+            let (s1, s2) = log_weights
+                .iter()
+                .map(|lw| lw.exp())
+                .fold((0.0, 0.0), |(a, b), w| (a + w, b + w * w));
+            let ess = s1 * s1 / s2;
+            let k_hat = pareto_k_hat(&log_weights);
+            let observables = observables_from(e);
+            let mut flags = thresholds.weight_flags(k_hat, ess, u.n_samples(), n_largest);
+            if overlap.gap.is_nan() || overlap.gap < thresholds.min_state_overlap {
+                flags.push(Flag::PoorStateOverlap {
+                    overlap: overlap.gap,
+                    min: thresholds.min_state_overlap,
+                });
+            }
+            let finite = |x: f64| x.is_finite();
+            if !observables
+                .named()
+                .iter()
+                .all(|(_, e)| finite(e.re) && finite(e.err_re))
+            {
+                flags.push(Flag::NotFinite);
+            }
+            let reason = (!flags.is_empty()).then(|| flags.iter().map(Flag::to_string).collect::<Vec<_>>().join("; "));
             MbarPoint {
                 target: *target,
                 delta_f: RealEstimate {
                     mean: central[base],
                     err: err(base),
                 },
-                observables: observables_from(e),
-                ess: s1 * s1 / s2,
+                observables,
+                ess,
+                k_hat,
+                k_hat_threshold: thresholds.k_hat_threshold(u.n_samples()),
+                flagged: !flags.is_empty(),
+                flags,
+                reason,
             }
         })
         .collect();
@@ -648,6 +741,7 @@ pub fn multi_histogram(
         delta_f_asymptotic_err,
         iterations: full.iterations,
         block_size,
+        overlap,
         points,
     })
 }

@@ -6,6 +6,8 @@ use rayon::prelude::*;
 
 use crate::ReweightError;
 use crate::ensemble::ReweightEnsemble;
+use crate::flags::{Flag, Thresholds, hotelling_p_value};
+use crate::psis::pareto_k_hat;
 use crate::target::Target;
 use phi4_action::Observables;
 
@@ -73,6 +75,12 @@ pub struct OverlapHistogram {
 pub struct Overlap {
     /// Kish effective sample size `(Σw)²/Σw²` of the weights `w = e^{−(Re T − S)}`.
     pub ess: f64,
+    /// Pareto tail diagnostic k̂ of the same weights ([`crate::pareto_k_hat`]; NaN when the
+    /// largest weights are all equal, e.g. for a target that differs only in its imaginary
+    /// part).
+    pub k_hat: f64,
+    /// The k̂ above which the point is flagged (`min(0.45, 1 − 1/log₁₀ N)`).
+    pub k_hat_threshold: f64,
     /// `ess / n_samples`.
     pub ess_fraction: f64,
     /// `KL(p_T‖p_S) = ⟨ln w⟩_T − ln⟨w⟩_S` (real part of the target).
@@ -88,8 +96,9 @@ pub struct Overlap {
 pub struct Reweighted {
     /// The target.
     pub target: Target,
-    /// Observables under the target.
-    pub observables: ObservableEstimates,
+    /// Observables under the target; `None` when the average phase is consistent with zero
+    /// ([`Flag::PhaseUnresolved`]): the ratio of two noise-dominated averages is no number.
+    pub observables: Option<ObservableEstimates>,
     /// `ln(Z_{Re T}/Z_S) = ln⟨e^{−(Re T − S)}⟩_S`.
     pub ln_z_ratio: RealEstimate,
     /// For complex targets, the average phase `⟨e^{−i Im T}⟩_{Re T} = Z_T/Z_{Re T}`.
@@ -106,9 +115,11 @@ pub struct Reweighted {
     /// `τ_int` of the sampled observables ([`ReweightEnsemble::tau_int`]), the weights and, for complex
     /// targets, the phase factors.
     pub tau_int: f64,
-    /// True when the overlap is too poor to trust the point (see [`Thresholds`]).
+    /// Why the point is not to be trusted (see [`Thresholds`]); empty for a trusted point.
+    pub flags: Vec<Flag>,
+    /// True when `flags` is not empty.
     pub flagged: bool,
-    /// Why the point is flagged, or any other warning about its errors.
+    /// The flags and any other warning about the errors, as one sentence for people.
     pub reason: Option<String>,
 }
 
@@ -127,37 +138,9 @@ pub struct Phase {
     pub err_re: f64,
     /// Jackknife error of `im`.
     pub err_im: f64,
-}
-
-/// When a point is flagged as untrustworthy.
-///
-/// The recommended values ([`Thresholds::RECOMMENDED`]) flag a point when
-/// - `ess < 50`: fewer than about 50 configurations carry the weight, so the jackknife over
-///   bins has only a handful of bins that matter and its error is itself unreliable;
-/// - `ess / N < 0.05`: for log-normal weights `ess/N ≈ e^{−Var(T−S)}`, so this is
-///   `Var(T − S) ≳ 3`, where the peak of `T − S` under `T` sits about √3 ≈ 1.7 standard
-///   deviations out in the tail of its distribution under `S`; beyond that the part of the
-///   target distribution that was never sampled biases the result by more than its error
-///   bar shows;
-/// - `|⟨e^{−iθ}⟩| < 3 σ` for complex targets: the average phase (hence `Z_T/Z_{Re T}`, the
-///   denominator of every complex expectation value) is not distinguishable from zero.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
-    /// Minimal Kish effective sample size.
-    pub min_ess: f64,
-    /// Minimal `ess / N`.
-    pub min_ess_fraction: f64,
-    /// The average phase must exceed this many of its standard errors.
-    pub phase_sigmas: f64,
-}
-
-impl Thresholds {
-    /// The documented defaults: `ess ≥ 50`, `ess/N ≥ 0.05`, `|phase| ≥ 3σ`.
-    pub const RECOMMENDED: Thresholds = Thresholds {
-        min_ess: 50.0,
-        min_ess_fraction: 0.05,
-        phase_sigmas: 3.0,
-    };
+    /// Probability that a zero phase gives a value at least this far from zero (Hotelling's
+    /// test on `re`, `im` with their jackknife covariance).
+    pub p_value: f64,
 }
 
 /// Knobs of a reweighting run.
@@ -173,18 +156,28 @@ pub struct ReweightOptions {
     /// Upper limit on the number of jackknife bins (the automatic bin size grows to respect
     /// it; longer bins never bias the error, they only make it noisier).
     pub max_bins: usize,
+    /// Number of points tested together, for the phase test's threshold; [`scan`] uses at
+    /// least the number of its targets.
+    pub scan_points: usize,
 }
 
 impl ReweightOptions {
     /// Recommended settings: [`Thresholds::RECOMMENDED`], 40 histogram bins, automatic bin
-    /// size, at most 1000 jackknife bins.
+    /// size, at most 1000 jackknife bins, one point.
     pub fn recommended() -> Self {
         Self {
             thresholds: Thresholds::RECOMMENDED,
             histogram_bins: 40,
             bin_size: None,
             max_bins: 1000,
+            scan_points: 1,
         }
+    }
+
+    /// The same options for a point that is one of `n` tested together.
+    pub fn with_scan_points(mut self, n: usize) -> Self {
+        self.scan_points = n.max(1);
+        self
     }
 
     /// The same options with a fixed jackknife bin size.
@@ -253,9 +246,10 @@ pub fn scan(
     for t in targets {
         t.couplings(&ensemble.lattice)?;
     }
+    let options = options.with_scan_points(options.scan_points.max(targets.len()));
     // Points are independent and each is evaluated sequentially, so the result does not
     // depend on the number of threads.
-    Ok(targets.par_iter().map(|t| evaluate(ensemble, t, options)).collect())
+    Ok(targets.par_iter().map(|t| evaluate(ensemble, t, &options)).collect())
 }
 
 fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOptions) -> Reweighted {
@@ -344,13 +338,22 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
         mean: lw_max + central.ln_mean_w,
         err: jk(&|d| d.ln_mean_w),
     };
-    let avg_phase = target.is_complex().then(|| Phase {
-        re: central.phase.re,
-        im: central.phase.im,
-        abs: central.phase.norm(),
-        err: jk(&|d| d.phase.norm()),
-        err_re: jk(&|d| d.phase.re),
-        err_im: jk(&|d| d.phase.im),
+    let avg_phase = target.is_complex().then(|| {
+        // The jackknife variance is a quadratic form in the replicates, so the covariance
+        // follows from the variances of re, im and re + im.
+        let (var_re, var_im) = (jk(&|d| d.phase.re).powi(2), jk(&|d| d.phase.im).powi(2));
+        let var_sum = jk(&|d| d.phase.re + d.phase.im).powi(2);
+        let c = (var_sum - var_re - var_im) / 2.0;
+        let cov = [[var_re, c], [c, var_im]];
+        Phase {
+            re: central.phase.re,
+            im: central.phase.im,
+            abs: central.phase.norm(),
+            err: jk(&|d| d.phase.norm()),
+            err_re: cov[0][0].sqrt(),
+            err_im: cov[1][1].sqrt(),
+            p_value: hotelling_p_value([central.phase.re, central.phase.im], cov, n_bins),
+        }
     });
 
     // Overlap.
@@ -359,9 +362,13 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
         .flat_map(|cols| cols[Q_W].iter())
         .fold((0.0, 0.0), |(a, b), &w| (a + w, b + w * w));
     let ess = sum_w * sum_w / sum_w2;
+    let all_log_weights: Vec<f64> = weights.iter().flat_map(|(lw, _)| lw.iter().copied()).collect();
+    let t = &options.thresholds;
     let histogram = histogram(&weights, lw_max, options.histogram_bins.max(1));
     let overlap = Overlap {
         ess,
+        k_hat: pareto_k_hat(&all_log_weights),
+        k_hat_threshold: t.k_hat_threshold(n_samples),
         ess_fraction: ess / n_samples as f64,
         kl_target_sampled: RealEstimate {
             mean: central.kl_ts,
@@ -374,38 +381,32 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
         histogram,
     };
 
-    let t = &options.thresholds;
-    let mut reasons = Vec::new();
-    // NaN counts as failing every threshold.
-    let below = |x: f64, min: f64| x.is_nan() || x < min;
-    if below(ess, t.min_ess) {
-        reasons.push(format!("effective sample size {ess:.1} is below {}", t.min_ess));
+    let mut flags = t.weight_flags(overlap.k_hat, ess, n_samples, n_samples);
+    let mut observables = Some(observables);
+    if let Some(p) = &avg_phase {
+        let alpha = t.phase_alpha_per_point(options.scan_points);
+        if p.p_value.is_nan() || p.p_value > alpha {
+            flags.push(Flag::PhaseUnresolved {
+                abs: p.abs,
+                err: p.err,
+                p_value: p.p_value,
+                alpha,
+                n_points: options.scan_points.max(1),
+            });
+            observables = None;
+        }
     }
-    if below(overlap.ess_fraction, t.min_ess_fraction) {
-        reasons.push(format!(
-            "effective sample fraction {:.4} is below {}: the target lies in the tail of the sampled distribution",
-            overlap.ess_fraction, t.min_ess_fraction
-        ));
+    if observables.as_ref().is_some_and(|o| {
+        o.named()
+            .iter()
+            .any(|(_, e)| ![e.re, e.im, e.err_re, e.err_im].iter().all(|x| x.is_finite()))
+    }) {
+        flags.push(Flag::NotFinite);
     }
-    if let Some(p) = &avg_phase
-        && below(p.abs, t.phase_sigmas * p.err)
-    {
-        reasons.push(format!(
-            "average phase {:.3e} ± {:.1e} is within {} standard errors of zero (sign problem)",
-            p.abs, p.err, t.phase_sigmas
-        ));
-    }
-    if observables
-        .named()
-        .iter()
-        .any(|(_, e)| ![e.re, e.im, e.err_re, e.err_im].iter().all(|x| x.is_finite()))
-    {
-        reasons.push("some estimates are not finite".into());
-    }
-    let flagged = !reasons.is_empty();
+    let mut reasons: Vec<String> = flags.iter().map(Flag::to_string).collect();
     if n_bins < 20 {
         reasons.push(format!(
-            "only {n_bins} jackknife bins: the errors are themselves uncertain; sample more"
+            "only {n_bins} jackknife bins: the errors are themselves uncertain; sample more or use a smaller bin size"
         ));
     }
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
@@ -420,7 +421,8 @@ fn evaluate(ensemble: &ReweightEnsemble, target: &Target, options: &ReweightOpti
         bin_size,
         n_bins,
         tau_int,
-        flagged,
+        flagged: !flags.is_empty(),
+        flags,
         reason,
     }
 }

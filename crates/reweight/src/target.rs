@@ -133,6 +133,21 @@ impl Target {
     }
 }
 
+/// The record of a target: the same six couplings (`records` knows no physics, so it keeps
+/// its own copy of the fields).
+impl From<Target> for records::TargetRecord {
+    fn from(t: Target) -> Self {
+        Self {
+            kappa: t.kappa,
+            mu2: t.mu2,
+            lambda: t.lambda,
+            g_nnn: t.g_nnn,
+            linear: t.linear,
+            imag_mass: t.imag_mass,
+        }
+    }
+}
+
 /// `Σ_j (coef_j) stat_j` in the fixed order `[nn, nnn, phi1, phi2, phi4]`.
 #[inline]
 pub(crate) fn dot(coef: &[f64; 5], s: &SufficientStats) -> f64 {

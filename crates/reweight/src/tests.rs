@@ -6,8 +6,9 @@ use mrf_graph::Lattice;
 use phi4_action::Homogeneous;
 
 use crate::{
-    ChainSums, Coupling, MbarOptions, ReducedPotentials, ReweightEnsemble, ReweightError, ReweightOptions,
-    SampledAction, Scan, SufficientStats, Target, reweight, solve_mbar,
+    ChainSums, Coupling, Flag, MbarOptions, ReducedPotentials, ReweightEnsemble, ReweightError, ReweightOptions,
+    SampledAction, Scan, SufficientStats, Target, Thresholds, k_hat_threshold, pareto_k_hat, reweight, solve_mbar,
+    tail_length,
 };
 
 /// A deterministic, irregular configuration.
@@ -134,7 +135,8 @@ fn weights_are_formed_in_log_space() {
         reweight(&plain, &target, &opts).unwrap(),
         reweight(&shifted, &target, &opts).unwrap(),
     );
-    for ((name, x), (_, y)) in a.observables.named().iter().zip(b.observables.named()) {
+    let (ao, bo) = (a.observables.unwrap(), b.observables.unwrap());
+    for ((name, x), (_, y)) in ao.named().iter().zip(bo.named()) {
         assert!(
             x.re.is_finite() && (x.re - y.re).abs() <= 1e-9 * (1.0 + x.re.abs()),
             "{name}: {x:?} vs {y:?}"
@@ -181,4 +183,90 @@ fn mbar_free_energies_shift_with_constant_potentials() {
         );
     }
     assert!(ReducedPotentials::new(&u_kn([0.0; 3]), vec![n, n, 0]).is_err());
+}
+
+/// A recorded-action ensemble whose log-weights towards `target` are `log_weights`.
+fn with_log_weights(target: &Target, log_weights: &[f64]) -> ReweightEnsemble {
+    let lattice = Lattice::new(4, 4).unwrap();
+    let stats: Vec<SufficientStats> = (0..log_weights.len())
+        .map(|k| SufficientStats::measure(&lattice, &config(16, k as u64)))
+        .collect();
+    // −(T − S) = S − T = log-weight.
+    let actions = stats
+        .iter()
+        .zip(log_weights)
+        .map(|(s, lw)| target.real_action(s) + lw)
+        .collect();
+    ReweightEnsemble::new(
+        lattice,
+        SampledAction::Recorded,
+        vec![ChainSums::new(actions, stats).unwrap()],
+    )
+    .unwrap()
+}
+
+/// Each weight rule flags on its own, with its own reason: bounded weights that a few
+/// configurations dominate fail only the ESS fraction (4.9 % of 4000 carry the weight, the
+/// largest 190 weights are uniform: k̂ < 0), and only the ESS with fewer samples.
+#[test]
+fn each_weight_rule_flags_on_its_own() {
+    let t = point();
+    let opts = ReweightOptions::recommended();
+    let weights = |n: usize, heavy: usize| -> Vec<f64> {
+        (0..n)
+            .map(|k| {
+                let jitter = 0.1 * ((k * 7919) % 1000) as f64 / 1000.0;
+                if k % (n / heavy) == 0 && k / (n / heavy) < heavy {
+                    20.0 + jitter
+                } else {
+                    jitter
+                }
+            })
+            .collect()
+    };
+    let r = reweight(&with_log_weights(&t, &weights(4000, 196)), &t, &opts).unwrap();
+    assert!(r.overlap.k_hat < 0.5 && r.overlap.ess > 50.0, "{:?}", r.overlap.k_hat);
+    assert_eq!(r.flags.iter().map(Flag::code).collect::<Vec<_>>(), ["ess-fraction"]);
+    assert!(r.reason.unwrap().contains("effective sample fraction 0.04"));
+    let r = reweight(&with_log_weights(&t, &weights(200, 45)), &t, &opts).unwrap();
+    assert!(
+        r.overlap.k_hat < 0.5 && r.overlap.ess_fraction > 0.05,
+        "{:?}",
+        r.overlap
+    );
+    assert_eq!(r.flags.iter().map(Flag::code).collect::<Vec<_>>(), ["few-effective"]);
+    assert!(r.reason.unwrap().contains("effective sample size 4"));
+}
+
+/// The Pareto k̂ recovers the shape of exact Pareto weights `w = u^{−k}` (quantiles
+/// `u = (i + ½)/N`, so no randomness), is negative for bounded weights and NaN without a tail.
+#[test]
+fn pareto_k_hat_recovers_known_tails() {
+    let n = 20_000;
+    for k in [0.2, 0.5, 0.7, 1.0] {
+        let lw: Vec<f64> = (0..n).map(|i| -k * ((i as f64 + 0.5) / n as f64).ln()).collect();
+        let k_hat = pareto_k_hat(&lw);
+        assert!((k_hat - k).abs() < 0.05, "k = {k}: k̂ = {k_hat}");
+    }
+    // Uniform weights on (0, 1): a bounded tail, k = −1 (pulled towards 0.5 by the prior).
+    let uniform: Vec<f64> = (0..n).map(|i| ((i as f64 + 0.5) / n as f64).ln()).collect();
+    assert!(pareto_k_hat(&uniform) < -0.5);
+    assert!(pareto_k_hat(&[0.0; 100]).is_nan());
+    assert!(pareto_k_hat(&[1.0, 2.0, 3.0]).is_nan());
+    assert_eq!((tail_length(100), tail_length(4000)), (20, 190));
+    assert!((k_hat_threshold(100) - 0.5).abs() < 1e-12 && k_hat_threshold(100_000) == 0.7);
+}
+
+/// The phase threshold is Šidák's: a family of n points at α has per-point 1 − (1 − α)^{1/n};
+/// Hotelling's p-value tends to e^{−T²/2} with many bins.
+#[test]
+fn phase_threshold_accounts_for_the_scan_length() {
+    let t = Thresholds::RECOMMENDED;
+    assert!((t.phase_alpha_per_point(1) - 1e-3).abs() < 1e-15);
+    let per = t.phase_alpha_per_point(500);
+    assert!(((1.0 - per).powi(500) - (1.0 - 1e-3)).abs() < 1e-12);
+    let p = crate::flags::hotelling_p_value([3.0, 4.0], [[1.0, 0.0], [0.0, 1.0]], 1_000_000);
+    assert!((p - (-12.5_f64).exp()).abs() < 1e-8, "{p}");
+    // Few bins: heavier tails than χ²₂.
+    assert!(crate::flags::hotelling_p_value([3.0, 4.0], [[1.0, 0.0], [0.0, 1.0]], 20) > 10.0 * p);
 }

@@ -14,7 +14,13 @@ const K_SIGMA: f64 = 4.0;
 
 /// The reweighted estimate of observable `name` at point `p`.
 fn reweighted(p: &ReweightPoint, name: &str) -> Result<Estimate> {
-    p.observables
+    let observables = p.observables.as_ref().with_context(|| {
+        format!(
+            "qftml reweight gives no central value at this point: {}",
+            p.reason.as_deref().unwrap_or("no reason given")
+        )
+    })?;
+    observables
         .get(name)
         .with_context(|| format!("qftml reweight reports no observable {name}"))
 }
@@ -293,8 +299,14 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
         let exact_abs = exact_phase_abs(l as usize, mu2, c_talk);
         phase_points.push(Point::with_err((l * l) as f64, abs, abs_err));
         phase_exact.push(Point::new((l * l) as f64, exact_abs));
-        let o = p.observables.phi2;
-        let (re, im, err_re, err_im) = (o.re(), o.im(), o.err_re(), o.err_im());
+        // A point whose phase is consistent with zero has no central value (NaN in the table).
+        let (re, im, err_re, err_im) = p
+            .observables
+            .as_ref()
+            .map_or((f64::NAN, f64::NAN, f64::NAN, f64::NAN), |o| {
+                let o = o.phi2;
+                (o.re(), o.im(), o.err_re(), o.err_im())
+            });
         let (ex_re, ex_im) = exact_phi2(l as usize, mu2, c_talk);
         table.row([
             l.to_string(),
@@ -337,13 +349,13 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
                 fig.qftml(&["reweight", "--ensemble", &ens_str, "--scan", "imag-mass=0:0.3:13"])?;
             for q in &scan.points {
                 let c = q.target.imag_mass;
-                let o = q.observables.phi2;
                 let (ex_re, ex_im) = exact_phi2(8, mu2, c);
                 re_exact.push(Point::new(c, ex_re));
                 im_exact.push(Point::new(c, ex_im));
                 if q.flagged {
                     continue;
                 }
+                let o = reweighted(q, "phi2")?;
                 // At c = 0 the target is real: its estimate has no imaginary part.
                 re_pts.push(Point::with_err(c, o.re(), o.err_re()));
                 im_pts.push(Point::with_err(c, o.im(), o.err_im()));
