@@ -176,6 +176,7 @@ impl Words {
 #[derive(Debug, Clone)]
 pub(crate) struct Wolff {
     in_cluster: Vec<u64>,
+    marks: Vec<u8>,
     members: Vec<u32>,
     words: Words,
 }
@@ -234,6 +235,7 @@ impl Wolff {
     pub(crate) fn new(n_sites: usize) -> Self {
         Self {
             in_cluster: vec![0; n_sites.div_ceil(64)],
+            marks: vec![0; n_sites],
             members: vec![0; n_sites + 4],
             words: Words::new(),
         }
@@ -311,22 +313,20 @@ impl Wolff {
     ) -> ClusterStep {
         let table = cells();
         let grid = Grid::new(p);
-        // Tests use the flipped φ_i: x = 2w φ_iφ_j = −2w (−φ_i) φ_j.
-        let minus_two_w = -(2.0 * p.w);
-        let (members, words) = (&mut self.members, &mut self.words);
+        let two_w = 2.0 * p.w;
+        let (members, marks, words) = (&mut self.members, &mut self.marks, &mut self.words);
         members[0] = seed;
-        field[seed as usize] = -field[seed as usize];
+        marks[seed as usize] = 1;
         let (mut len, mut next) = (1, 0);
         while next < len {
             let i = members[next];
             next += 1;
             let xi = field[i as usize];
             let js = grid.neighbours(i);
-            let phis = js.map(|j| field[j as usize]);
             words.ensure(rng, 4);
             let bits: [u32; 4] = std::array::from_fn(|d| words.buf[words.next + d]);
             words.next += 4;
-            let xs = phis.map(|phi| minus_two_w * (xi * phi));
+            let xs = js.map(|j| two_w * (xi * field[j as usize]));
             let mut adds = [false; 4];
             let mut undecided = false;
             for d in 0..4 {
@@ -343,21 +343,24 @@ impl Wolff {
                 }
             }
             for d in 0..4 {
-                let j = js[d];
-                field[j as usize] = if adds[d] { -phis[d] } else { phis[d] };
-                members[len] = j;
-                len += adds[d] as usize;
+                let j = js[d] as usize;
+                let mark = marks[j];
+                let add = adds[d] & (mark == 0);
+                marks[j] = mark | add as u8;
+                members[len] = j as u32;
+                len += add as usize;
             }
         }
+        let members = &members[..len];
         let flipped = !layout.has_r || {
-            // Σ r φ of the unflipped cluster.
-            let sum: f64 = members[..len].iter().map(|&i| field[i as usize]).sum();
-            accept(words, -p.r * sum, rng)
+            let sum: f64 = members.iter().map(|&i| field[i as usize]).sum();
+            accept(words, p.r * sum, rng)
         };
-        if !flipped {
-            for &i in &members[..len] {
+        for &i in members {
+            if flipped {
                 field[i as usize] = -field[i as usize];
             }
+            marks[i as usize] = 0;
         }
         ClusterStep { size: len, flipped }
     }
