@@ -314,42 +314,48 @@ impl Wolff {
         let table = cells();
         let grid = Grid::new(p);
         let two_w = 2.0 * p.w;
-        let (members, marks, words) = (&mut self.members, &mut self.marks, &mut self.words);
+        let (members, marks, words) = (&mut self.members[..], &mut self.marks[..], &mut self.words);
+        let phi: &[f64] = field;
         members[0] = seed;
         marks[seed as usize] = 1;
         let (mut len, mut next) = (1, 0);
         while next < len {
-            let i = members[next];
-            next += 1;
-            let xi = field[i as usize];
-            let js = grid.neighbours(i);
             words.ensure(rng, 4);
-            let bits: [u32; 4] = std::array::from_fn(|d| words.buf[words.next + d]);
-            words.next += 4;
-            let xs = js.map(|j| two_w * (xi * field[j as usize]));
-            let mut adds = [false; 4];
-            let mut undecided = false;
-            for d in 0..4 {
-                let test = xs[d] > 0.0;
-                let (b, u) = bond_cell(table, xs[d], bits[d]);
-                adds[d] = test & b;
-                undecided |= test & u;
-            }
-            if undecided {
+            // Sites whose words are in the buffer: no refill inside the inner loop.
+            let chunk = &words.buf[words.next..words.end];
+            let (first, stop) = (next, next + chunk.len() / 4);
+            while next < len.min(stop) {
+                let i = members[next];
+                let bits = &chunk[4 * (next - first)..4 * (next - first) + 4];
+                next += 1;
+                let xi = phi[i as usize];
+                let js = grid.neighbours(i);
+                let xs = js.map(|j| two_w * (xi * phi[j as usize]));
+                let mut adds = [false; 4];
+                let mut undecided = false;
                 for d in 0..4 {
-                    if xs[d] > 0.0 {
-                        adds[d] = bond(table, xs[d], bits[d]);
+                    let test = xs[d] > 0.0;
+                    let (b, u) = bond_cell(table, xs[d], bits[d]);
+                    adds[d] = test & b;
+                    undecided |= test & u;
+                }
+                if undecided {
+                    for d in 0..4 {
+                        if xs[d] > 0.0 {
+                            adds[d] = bond(table, xs[d], bits[d]);
+                        }
                     }
                 }
+                for d in 0..4 {
+                    let j = js[d] as usize;
+                    let mark = marks[j];
+                    let add = adds[d] & (mark == 0);
+                    marks[j] = mark | add as u8;
+                    members[len] = j as u32;
+                    len += add as usize;
+                }
             }
-            for d in 0..4 {
-                let j = js[d] as usize;
-                let mark = marks[j];
-                let add = adds[d] & (mark == 0);
-                marks[j] = mark | add as u8;
-                members[len] = j as u32;
-                len += add as usize;
-            }
+            words.next += 4 * (next - first);
         }
         let members = &members[..len];
         let flipped = !layout.has_r || {
