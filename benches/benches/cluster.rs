@@ -112,6 +112,7 @@ fn wolff(c: &mut Criterion) {
             g.throughput(Throughput::Elements(v as u64));
             let mut chain = None;
             let (mut sites, mut time, mut cpu) = (0usize, Duration::ZERO, Some(0u64));
+            let mut fastest = f64::INFINITY;
             g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
                 let chain = chain.get_or_insert_with(|| {
                     let mut chain = thermalised(&make(l), Algorithm::Cluster, 300);
@@ -140,12 +141,14 @@ fn wolff(c: &mut Criterion) {
                     cpu = cpu.zip(thread_cpu_ns().zip(cpu_start)).map(|(c, (b, a))| c + (b - a));
                     sites += added;
                     time += t;
+                    fastest = fastest.min(t.as_secs_f64() * 1e9 / added as f64);
                     t.mul_f64((iters as usize * v) as f64 / added as f64)
                 })
             });
             if let Some(chain) = chain {
                 eprintln!(
-                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time), mean cluster size {:.1}",
+                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time, fastest sample {fastest:.2}), \
+                     mean cluster size {:.1}",
                     time.as_secs_f64() * 1e9 / sites.max(1) as f64,
                     cpu.map_or("-".into(), |c| format!("{:.2}", c as f64 / sites.max(1) as f64)),
                     chain.stats().mean_cluster_size().unwrap_or(0.0)

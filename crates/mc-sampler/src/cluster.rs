@@ -311,52 +311,9 @@ impl Wolff {
         rng: &mut SimRng,
         seed: u32,
     ) -> ClusterStep {
-        let table = cells();
         let grid = Grid::new(p);
-        let two_w = 2.0 * p.w;
         let (members, marks, words) = (&mut self.members[..], &mut self.marks[..], &mut self.words);
-        let phi: &[f64] = field;
-        members[0] = seed;
-        marks[seed as usize] = 1;
-        let (mut len, mut next) = (1, 0);
-        while next < len {
-            words.ensure(rng, 4);
-            // Sites whose words are in the buffer: no refill inside the inner loop.
-            let chunk = &words.buf[words.next..words.end];
-            let (first, stop) = (next, next + chunk.len() / 4);
-            while next < len.min(stop) {
-                let i = members[next];
-                let bits = &chunk[4 * (next - first)..4 * (next - first) + 4];
-                next += 1;
-                let xi = phi[i as usize];
-                let js = grid.neighbours(i);
-                let xs = js.map(|j| two_w * (xi * phi[j as usize]));
-                let mut adds = [false; 4];
-                let mut undecided = false;
-                for d in 0..4 {
-                    let test = xs[d] > 0.0;
-                    let (b, u) = bond_cell(table, xs[d], bits[d]);
-                    adds[d] = test & b;
-                    undecided |= test & u;
-                }
-                if undecided {
-                    for d in 0..4 {
-                        if xs[d] > 0.0 {
-                            adds[d] = bond(table, xs[d], bits[d]);
-                        }
-                    }
-                }
-                for d in 0..4 {
-                    let j = js[d] as usize;
-                    let mark = marks[j];
-                    let add = adds[d] & (mark == 0);
-                    marks[j] = mark | add as u8;
-                    members[len] = j as u32;
-                    len += add as usize;
-                }
-            }
-            words.next += 4 * (next - first);
-        }
+        let len = grow_lattice(&grid, 2.0 * p.w, field, marks, members, words, rng, seed);
         let members = &members[..len];
         let flipped = !layout.has_r || {
             let sum: f64 = members.iter().map(|&i| field[i as usize]).sum();
@@ -370,6 +327,79 @@ impl Wolff {
         }
         ClusterStep { size: len, flipped }
     }
+}
+
+/// Grows the cluster of `seed` on the lattice `grid` with `2w = two_w` (field unchanged,
+/// members marked with 1 in `marks`); returns the cluster size, the members being
+/// `members[..size]`.
+#[allow(unsafe_code, clippy::too_many_arguments)]
+fn grow_lattice(
+    grid: &Grid,
+    two_w: f64,
+    phi: &[f64],
+    marks: &mut [u8],
+    members: &mut [u32],
+    words: &mut Words,
+    rng: &mut SimRng,
+    seed: u32,
+) -> usize {
+    let n = phi.len();
+    // Every index below is a member (`< n`: the seed or a neighbour from `grid`, which maps
+    // storage indices `< n` to storage indices `< n`) or a queue position `≤ n + 3`.
+    assert!(
+        n == 2 * grid.half as usize && marks.len() == n && members.len() >= n + 4 && (seed as usize) < n,
+        "Wolff work space does not match the lattice"
+    );
+    let table = cells();
+    members[0] = seed;
+    marks[seed as usize] = 1;
+    let (mut len, mut next) = (1, 0);
+    while next < len {
+        words.ensure(rng, 4);
+        // The sites whose four words are in the buffer: no refill in the inner loop.
+        let chunk = &words.buf[words.next..words.end];
+        let (first, stop) = (next, next + chunk.len() / 4);
+        while next < len.min(stop) {
+            let bits: [u32; 4] = std::array::from_fn(|d| chunk[4 * (next - first) + d]);
+            // SAFETY: `next < len ≤ n` (each site joins once: it is marked when it joins).
+            let i = unsafe { *members.get_unchecked(next) };
+            next += 1;
+            let js = grid.neighbours(i);
+            debug_assert!((i as usize) < n && js.iter().all(|&j| (j as usize) < n));
+            // SAFETY: `i` and its neighbours are storage indices `< n = phi.len()`.
+            let xi = unsafe { *phi.get_unchecked(i as usize) };
+            let xs = js.map(|j| two_w * (xi * unsafe { *phi.get_unchecked(j as usize) }));
+            let mut adds = [false; 4];
+            let mut undecided = false;
+            for d in 0..4 {
+                let test = xs[d] > 0.0;
+                let (b, u) = bond_cell(table, xs[d], bits[d]);
+                adds[d] = test & b;
+                undecided |= test & u;
+            }
+            if undecided {
+                for d in 0..4 {
+                    if xs[d] > 0.0 {
+                        adds[d] = bond(table, xs[d], bits[d]);
+                    }
+                }
+            }
+            for d in 0..4 {
+                let j = js[d] as usize;
+                // SAFETY: `j < n = marks.len()`; `len ≤ n < members.len()` (each site joins
+                // once).
+                unsafe {
+                    let mark = *marks.get_unchecked(j);
+                    let add = adds[d] & (mark == 0);
+                    *marks.get_unchecked_mut(j) = mark | add as u8;
+                    *members.get_unchecked_mut(len) = j as u32;
+                    len += add as usize;
+                }
+            }
+        }
+        words.next += 4 * (next - first);
+    }
+    len
 }
 
 /// The Metropolis–Hastings test of a flip with `Σ_C r_i φ_i = r_phi`: `ΔS = −2 r_phi`,
