@@ -177,6 +177,7 @@ impl Words {
 pub(crate) struct Wolff {
     in_cluster: Vec<u64>,
     marks: Vec<u8>,
+    generation: u8,
     members: Vec<u32>,
     words: Words,
 }
@@ -236,6 +237,7 @@ impl Wolff {
         Self {
             in_cluster: vec![0; n_sites.div_ceil(64)],
             marks: vec![0; n_sites],
+            generation: 0,
             members: vec![0; n_sites + 4],
             words: Words::new(),
         }
@@ -312,32 +314,38 @@ impl Wolff {
         seed: u32,
     ) -> ClusterStep {
         let grid = Grid::new(p);
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.fill(0);
+            self.generation = 1;
+        }
         let (members, marks, words) = (&mut self.members[..], &mut self.marks[..], &mut self.words);
-        let len = grow_lattice(&grid, 2.0 * p.w, field, marks, members, words, rng, seed);
+        let len = grow_lattice(&grid, 2.0 * p.w, field, marks, self.generation, members, words, rng, seed);
         let members = &members[..len];
         let flipped = !layout.has_r || {
+            // Σ r φ of the unflipped cluster.
             let sum: f64 = members.iter().map(|&i| field[i as usize]).sum();
-            accept(words, p.r * sum, rng)
+            accept(words, -p.r * sum, rng)
         };
-        for &i in members {
-            if flipped {
+        if !flipped {
+            for &i in members {
                 field[i as usize] = -field[i as usize];
             }
-            marks[i as usize] = 0;
         }
         ClusterStep { size: len, flipped }
     }
 }
 
-/// Grows the cluster of `seed` on the lattice `grid` with `2w = two_w` (field unchanged,
-/// members marked with 1 in `marks`); returns the cluster size, the members being
-/// `members[..size]`.
+/// Grows the cluster of `seed` on the lattice `grid` with `2w = two_w` and flips it: a
+/// site is marked with `generation` in `marks` when it joins and flipped when it is taken
+/// from the queue.  Returns the cluster size, the members being `members[..size]`.
 #[allow(unsafe_code, clippy::too_many_arguments)]
 fn grow_lattice(
     grid: &Grid,
     two_w: f64,
-    phi: &[f64],
+    phi: &mut [f64],
     marks: &mut [u8],
+    generation: u8,
     members: &mut [u32],
     words: &mut Words,
     rng: &mut SimRng,
@@ -352,7 +360,7 @@ fn grow_lattice(
     );
     let table = cells();
     members[0] = seed;
-    marks[seed as usize] = 1;
+    marks[seed as usize] = generation;
     let (mut len, mut next) = (1, 0);
     while next < len {
         words.ensure(rng, 4);
@@ -362,12 +370,14 @@ fn grow_lattice(
         while next < len.min(stop) {
             let bits: [u32; 4] = std::array::from_fn(|d| chunk[4 * (next - first) + d]);
             // SAFETY: `next < len ≤ n` (each site joins once: it is marked when it joins).
-            let i = unsafe { *members.get_unchecked(next) };
+            let i = unsafe { *members.get_unchecked(next) } as usize;
             next += 1;
-            let js = grid.neighbours(i);
-            debug_assert!((i as usize) < n && js.iter().all(|&j| (j as usize) < n));
-            // SAFETY: `i` and its neighbours are storage indices `< n = phi.len()`.
-            let xi = unsafe { *phi.get_unchecked(i as usize) };
+            let js = grid.neighbours(i as u32);
+            debug_assert!(i < n && js.iter().all(|&j| (j as usize) < n));
+            // SAFETY: `i` and its neighbours are storage indices `< n = phi.len()`.  A
+            // neighbour already flipped is marked: its test does not count.
+            let xi = unsafe { *phi.get_unchecked(i) };
+            unsafe { *phi.get_unchecked_mut(i) = -xi };
             let xs = js.map(|j| two_w * (xi * unsafe { *phi.get_unchecked(j as usize) }));
             let mut adds = [false; 4];
             let mut undecided = false;
@@ -390,8 +400,8 @@ fn grow_lattice(
                 // once).
                 unsafe {
                     let mark = *marks.get_unchecked(j);
-                    let add = adds[d] & (mark == 0);
-                    *marks.get_unchecked_mut(j) = mark | add as u8;
+                    let add = adds[d] & (mark != generation);
+                    *marks.get_unchecked_mut(j) = if add { generation } else { mark };
                     *members.get_unchecked_mut(len) = j as u32;
                     len += add as usize;
                 }
