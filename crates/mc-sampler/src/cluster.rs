@@ -69,7 +69,9 @@ fn cells() -> &'static [[f64; 2]; CELLS] {
     TABLE.get_or_init(|| {
         let mut t = Box::new([[0.0; 2]; CELLS]);
         for (c, e) in t.iter_mut().enumerate() {
-            let never = -((c + 1) as f64 / CELLS as f64).ln() - CELL_MARGIN;
+            // At least the smallest positive number: `x ≥ never` implies `x > 0`, and no
+            // `x ≤ 0` is ever a bond (its `exp(−x) ≥ 1 > u`).
+            let never = (-((c + 1) as f64 / CELLS as f64).ln() - CELL_MARGIN).max(f64::from_bits(1));
             let sure = if c == 0 {
                 f64::INFINITY
             } else {
@@ -366,9 +368,11 @@ fn grow_lattice(
         words.ensure(rng, 4);
         // The sites whose four words are in the buffer: no refill in the inner loop.
         let chunk = &words.buf[words.next..words.end];
-        let (first, stop) = (next, next + chunk.len() / 4);
-        while next < len.min(stop) {
-            let bits: [u32; 4] = std::array::from_fn(|d| chunk[4 * (next - first) + d]);
+        let first = next;
+        for bits in chunk.as_chunks::<4>().0 {
+            if next == len {
+                break;
+            }
             // SAFETY: `next < len ≤ n` (each site joins once: it is marked when it joins).
             let i = unsafe { *members.get_unchecked(next) } as usize;
             next += 1;
@@ -379,29 +383,29 @@ fn grow_lattice(
             let xi = unsafe { *phi.get_unchecked(i) };
             unsafe { *phi.get_unchecked_mut(i) = -xi };
             let xs = js.map(|j| two_w * (xi * unsafe { *phi.get_unchecked(j as usize) }));
-            let mut adds = [false; 4];
-            let mut undecided = false;
+            // The table's decisions (`x > sure` implies `x > 0`), as bit masks.
+            let (mut bonds, mut undecided) = (0u32, 0u32);
             for d in 0..4 {
-                let test = xs[d] > 0.0;
                 let (b, u) = bond_cell(table, xs[d], bits[d]);
-                adds[d] = test & b;
-                undecided |= test & u;
+                bonds |= (b as u32) << d;
+                undecided |= (u as u32) << d;
             }
-            if undecided {
+            if undecided != 0 {
                 for d in 0..4 {
-                    if xs[d] > 0.0 {
-                        adds[d] = bond(table, xs[d], bits[d]);
+                    if undecided >> d & 1 != 0 && bond_exact(xs[d], bits[d]) {
+                        bonds |= 1 << d;
                     }
                 }
             }
-            for d in 0..4 {
-                let j = js[d] as usize;
+            for (d, &j) in js.iter().enumerate() {
+                let j = j as usize;
+                let bond = bonds >> d & 1 != 0;
                 // SAFETY: `j < n = marks.len()`; `len ≤ n < members.len()` (each site joins
                 // once).
                 unsafe {
                     let mark = *marks.get_unchecked(j);
-                    let add = adds[d] & (mark != generation);
-                    *marks.get_unchecked_mut(j) = if add { generation } else { mark };
+                    let add = bond & (mark != generation);
+                    *marks.get_unchecked_mut(j) = if bond { generation } else { mark };
                     *members.get_unchecked_mut(len) = j as u32;
                     len += add as usize;
                 }
