@@ -98,6 +98,54 @@ fn bond_cell(table: &[[f64; 2]; CELLS], x: f64, bits: u32) -> (bool, bool) {
     (bond, !bond & (x >= never))
 }
 
+/// [`bond_cell`] of four tests, as bit masks `(bonds, undecided)` (bit `d` for test `d`).
+#[inline(always)]
+fn bond_cells4(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32, u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        bond_cells4_sse2(table, xs, bits)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        bond_cells4_scalar(table, xs, bits)
+    }
+}
+
+/// [`bond_cells4`] one test at a time.
+#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn bond_cells4_scalar(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32, u32) {
+    let (mut bonds, mut undecided) = (0, 0);
+    for d in 0..4 {
+        let (b, u) = bond_cell(table, xs[d], bits[d]);
+        bonds |= (b as u32) << d;
+        undecided |= (u as u32) << d;
+    }
+    (bonds, undecided)
+}
+
+/// [`bond_cells4`] two tests per SSE2 vector (part of x86-64): the same comparisons.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn bond_cells4_sse2(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    let edges = bits.map(|k| table[(k >> (32 - CELL_BITS)) as usize]);
+    // SAFETY: SSE2 is part of x86-64; every load reads a `[f64; 2]` it is given.
+    unsafe {
+        let pair = |d: usize| _mm_loadu_pd(edges[d].as_ptr());
+        let half = |x: __m128d, e0: __m128d, e1: __m128d| {
+            let (never, sure) = (_mm_unpacklo_pd(e0, e1), _mm_unpackhi_pd(e0, e1));
+            let bond = _mm_cmpgt_pd(x, sure);
+            let undecided = _mm_andnot_pd(bond, _mm_cmpge_pd(x, never));
+            (_mm_movemask_pd(bond) as u32, _mm_movemask_pd(undecided) as u32)
+        };
+        let (b01, u01) = half(_mm_loadu_pd(xs.as_ptr()), pair(0), pair(1));
+        let (b23, u23) = half(_mm_loadu_pd(xs.as_ptr().add(2)), pair(2), pair(3));
+        (b01 | b23 << 2, u01 | u23 << 2)
+    }
+}
+
 /// One bond test: the table, then the accurate exponential where the table cannot decide.
 #[inline(always)]
 fn bond(table: &[[f64; 2]; CELLS], x: f64, bits: u32) -> bool {
@@ -219,18 +267,18 @@ impl Grid {
     #[inline(always)]
     fn neighbours(&self, s: u32) -> [u32; 4] {
         let odd = s >= self.half;
-        let t = if odd { s - self.half } else { s };
+        let (t, base) = if odd { (s - self.half, 0) } else { (s, self.half) };
         let y = ((self.m as u128 * t as u128) >> 64) as u32;
         let h = t - y * self.row;
-        // x = 2h + o; the other sublattice holds x ± 1 at h + o and h + o − 1.
+        // x = 2h + o; the other sublattice holds x ± 1 at h + o and h + o − 1 of row y, and
+        // x at h of rows y ± 1; `q` is position h of row y there.
         let o = (y ^ odd as u32) & 1;
-        let base = if odd { 0 } else { self.half };
-        let row = base + y * self.row;
-        let hr = if h + o == self.row { 0 } else { h + o };
-        let hl = if h + o == 0 { self.row - 1 } else { h + o - 1 };
-        let up = if y + 1 == self.ly { 0 } else { y + 1 };
-        let down = if y == 0 { self.ly - 1 } else { y - 1 };
-        [row + hr, row + hl, base + up * self.row + h, base + down * self.row + h]
+        let q = base + t;
+        let right = if h + o == self.row { q + o - self.row } else { q + o };
+        let left = if h + o == 0 { q + self.row - 1 } else { q + o - 1 };
+        let up = if y + 1 == self.ly { q + self.row - self.half } else { q + self.row };
+        let down = if y == 0 { q + self.half - self.row } else { q - self.row };
+        [right, left, up, down]
     }
 }
 
@@ -384,12 +432,7 @@ fn grow_lattice(
             unsafe { *phi.get_unchecked_mut(i) = -xi };
             let xs = js.map(|j| two_w * (xi * unsafe { *phi.get_unchecked(j as usize) }));
             // The table's decisions (`x > sure` implies `x > 0`), as bit masks.
-            let (mut bonds, mut undecided) = (0u32, 0u32);
-            for d in 0..4 {
-                let (b, u) = bond_cell(table, xs[d], bits[d]);
-                bonds |= (b as u32) << d;
-                undecided |= (u as u32) << d;
-            }
+            let (mut bonds, undecided) = bond_cells4(table, xs, *bits);
             if undecided != 0 {
                 for d in 0..4 {
                     if undecided >> d & 1 != 0 && bond_exact(xs[d], bits[d]) {
