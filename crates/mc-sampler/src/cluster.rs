@@ -31,8 +31,9 @@
 //! uniform `u = (k + ½)·2⁻³²` of the test's word `k` (as in [`crate::swendsen_wang`]).  The
 //! top 10 bits of `k` put `u` in one of 1024 cells `[c/1024, (c+1)/1024)`; `x` above
 //! `−ln(c/1024)` (plus a margin of 10⁻⁹, far above every rounding) means a bond, `x` below
-//! `−ln((c+1)/1024)` (minus the margin) means none, and only the remaining ≈ 1/1024 of the
-//! tests evaluate [`exp_neg`].  So each decision is that of the accurate test
+//! `−ln((c+1)/1024)` (minus the margin, and at least the smallest positive number, as no
+//! `x ≤ 0` is a bond) means none, and only the remaining ≈ 1/1024 of the tests evaluate
+//! [`exp_neg`].  So each decision is that of the accurate test
 //! `u ≥ exp_neg(x)`, at the cost of a table load and two comparisons.
 //!
 //! **Two paths** that make the same decisions from the same words:
@@ -41,15 +42,18 @@
 //!   flips the cluster once it is complete (after the acceptance, with a linear term);
 //! - the lattice one handles homogeneous nearest-neighbour couplings on an even periodic
 //!   lattice in the `[even | odd]` storage order: the four neighbours of a storage index
-//!   come from index arithmetic (no tables), and a site's sign is flipped when it joins the
-//!   cluster.  The lattice is bipartite and `w` is one number, so the sites of a cluster
-//!   are, up to the sublattice sign `(−1)^parity` when `w < 0`, of one sign: a flipped
-//!   neighbour is never satisfied with a flipped site, and an unflipped one is a candidate
-//!   iff `−2w φ_i φ_j > 0` with the flipped `φ_i`.  The sign is the mark, no bit set is
-//!   needed.  A rejected flip (linear term) is undone.  The four tests of a site are made
-//!   without branches except the rare accurate exponential.  A test checks that both paths
-//!   give bit-identical chains when the neighbour tables list the neighbours in the
-//!   lattice path's order.
+//!   come from index arithmetic on the site's position in the other sublattice (no
+//!   tables).  A site joining the cluster is marked in a byte array with the update's
+//!   generation number (1 to 255; the array is cleared when the number wraps, so no pass
+//!   clears it), and it is flipped when it is taken from the queue, after its own tests
+//!   have read it.  A neighbour whose value was already flipped is marked, so its test
+//!   never counts, and the decisions of one site never wait for the field written by the
+//!   previous one: only the marks pass from site to site.  Without a linear term nothing
+//!   is done after the growth; a rejected flip (linear term) is undone.  The four bond
+//!   tests of a site compare `x` with the table's edges two tests per SSE2 vector (on
+//!   x86-64, one at a time elsewhere), without branches except the rare accurate
+//!   exponential.  A test checks that both paths give bit-identical chains when the
+//!   neighbour tables list the neighbours in the lattice path's order.
 
 use std::sync::OnceLock;
 
@@ -113,7 +117,7 @@ fn bond_cells4(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32,
 
 /// [`bond_cells4`] one test at a time.
 #[inline(always)]
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn bond_cells4_scalar(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32, u32) {
     let (mut bonds, mut undecided) = (0, 0);
     for d in 0..4 {
@@ -221,8 +225,9 @@ impl Words {
     }
 }
 
-/// Work space of the Wolff update: the member list (also the growth queue), a bit set of
-/// members for the general path, and the update's random words.
+/// Work space of the Wolff update: the member list (also the growth queue), the members'
+/// marks (a bit set for the general path, generation numbers for the lattice path), and the
+/// update's random words.
 #[derive(Debug, Clone)]
 pub(crate) struct Wolff {
     in_cluster: Vec<u64>,
@@ -469,6 +474,14 @@ fn accept(words: &mut Words, r_phi: f64, rng: &mut SimRng) -> bool {
 #[cfg(test)]
 pub(crate) fn lattice_neighbours(p: &FastParams, s: u32) -> [u32; 4] {
     Grid::new(p).neighbours(s)
+}
+
+/// The table's decisions of four tests as bit masks `(bonds, undecided)`: the lattice
+/// path's (two tests per vector on x86-64), then one test at a time.
+#[cfg(test)]
+pub(crate) fn bond_cells4_both(xs: [f64; 4], bits: [u32; 4]) -> [(u32, u32); 2] {
+    let table = cells();
+    [bond_cells4(table, xs, bits), bond_cells4_scalar(table, xs, bits)]
 }
 
 /// The table's decision of [`bond`] and whether it fell back to [`bond_exact`].

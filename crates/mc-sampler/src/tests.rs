@@ -1377,13 +1377,15 @@ fn wolff_lattice_neighbours_equal_the_tables() {
     }
 }
 
-/// The table of the bond test decides as the accurate test, also at the cells' edges.
+/// The table of the bond test decides as the accurate test, also at the cells' edges, and
+/// the lattice path's four tests at a time decide as the tests one at a time.
 #[test]
 fn wolff_bond_table_equals_accurate_test() {
-    use crate::cluster::{bond_exact, bond_table};
+    use crate::cluster::{bond_cells4_both, bond_exact, bond_table};
     use rand::{Rng, RngCore};
     let mut rng = chain_rng(99, 0);
     let mut undecided = 0u64;
+    let (mut quad_x, mut quad_bits, mut quad_single) = ([0.0; 4], [0u32; 4], [(false, false); 4]);
     for k in 0..2_000_000u64 {
         let bits = rng.next_u32();
         let x = match k % 4 {
@@ -1397,6 +1399,17 @@ fn wolff_bond_table_equals_accurate_test() {
         let (table, was_undecided) = bond_table(x, bits);
         undecided += was_undecided as u64;
         assert_eq!(table, bond_exact(x, bits), "x = {x}, bits = {bits}");
+        // Four tests at a time, as the lattice path makes them: the same decisions.
+        let d = (k % 4) as usize;
+        (quad_x[d], quad_bits[d], quad_single[d]) = (x, bits, (table, was_undecided));
+        if d == 3 {
+            let [vector, scalar] = bond_cells4_both(quad_x, quad_bits);
+            assert_eq!(vector, scalar, "x = {quad_x:?}, bits = {quad_bits:?}");
+            for (d, &(bond, undecided)) in quad_single.iter().enumerate() {
+                let table_bond = vector.0 >> d & 1 != 0;
+                assert_eq!((table_bond, vector.1 >> d & 1 != 0), (bond & !undecided, undecided));
+            }
+        }
     }
     assert!(
         undecided > 1000,
