@@ -59,39 +59,52 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mc_sampler::{Algorithm, Chain};
 use phi4_action::Couplings;
 
 mod common;
 use common::{inhomogeneous, talk_point, thermalised};
 
-fn swendsen_wang(c: &mut Criterion) {
-    for (group, make) in [
-        ("swendsen_wang", talk_point as fn(usize) -> Couplings),
-        ("swendsen_wang_general", inhomogeneous),
-    ] {
-        let mut g = c.benchmark_group(group);
+/// Builds the couplings of a benchmark on an `l × l` lattice.
+type Make = fn(usize) -> Couplings;
+
+/// Runs `bench(group, name, l, make)` for the groups `[(name, make)]` (the talk's point,
+/// then slightly inhomogeneous couplings) at L = 64 and 256, with `V` elements per
+/// iteration.  The benchmarks build their chains on the first call of criterion's closure,
+/// which criterion makes only when the filter matches.
+fn lattice_groups(
+    c: &mut Criterion,
+    names: [&str; 2],
+    mut bench: impl FnMut(&mut BenchmarkGroup<'_, WallTime>, &str, usize, Make),
+) {
+    for (name, make) in names.into_iter().zip([talk_point as Make, inhomogeneous]) {
+        let mut g = c.benchmark_group(name);
         for l in [64usize, 256] {
             g.throughput(Throughput::Elements((l * l) as u64));
-            // The chain is built on the first call of the closure, which criterion makes only
-            // when the filter matches.
-            let mut chain = None;
-            g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
-                let chain = chain.get_or_insert_with(|| thermalised(&make(l), Algorithm::SwendsenWang, 200));
-                b.iter(|| chain.swendsen_wang_update());
-            });
-            if let Some(chain) = chain {
-                let s = chain.stats();
-                eprintln!(
-                    "{group}/{l}: mean cluster size {:.1}, flip rate {:.3}",
-                    s.mean_cluster_size().unwrap_or(0.0),
-                    s.acceptance()
-                );
-            }
+            bench(&mut g, name, l, make);
         }
         g.finish();
     }
+}
+
+fn swendsen_wang(c: &mut Criterion) {
+    lattice_groups(c, ["swendsen_wang", "swendsen_wang_general"], |g, group, l, make| {
+        let mut chain = None;
+        g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
+            let chain = chain.get_or_insert_with(|| thermalised(&make(l), Algorithm::SwendsenWang, 200));
+            b.iter(|| chain.swendsen_wang_update());
+        });
+        if let Some(chain) = chain {
+            let s = chain.stats();
+            eprintln!(
+                "{group}/{l}: mean cluster size {:.1}, flip rate {:.3}",
+                s.mean_cluster_size().unwrap_or(0.0),
+                s.acceptance()
+            );
+        }
+    });
 }
 
 /// Nanoseconds this thread has run on a CPU (Linux: `/proc/thread-self/schedstat`), so that
@@ -119,65 +132,57 @@ fn replayed_ns_per_site(chain: &Chain, updates: usize, replays: usize) -> f64 {
 }
 
 fn wolff(c: &mut Criterion) {
-    for (group, make) in [
-        ("wolff_update", talk_point as fn(usize) -> Couplings),
-        ("wolff_update_general", inhomogeneous),
-    ] {
-        let mut g = c.benchmark_group(group);
-        for l in [64usize, 256] {
-            let v = l * l;
-            g.throughput(Throughput::Elements(v as u64));
-            let mut chain = None;
-            let (mut sites, mut time, mut cpu) = (0usize, Duration::ZERO, Some(0u64));
-            let mut fastest = f64::INFINITY;
-            g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
-                let chain = chain.get_or_insert_with(|| {
-                    let mut chain = thermalised(&make(l), Algorithm::Cluster, 300);
-                    chain.reset_stats();
-                    for _ in 0..20 {
-                        chain.sweep();
-                    }
-                    let s = chain.stats();
-                    eprintln!(
-                        "{group}/{l}: after thermalisation {} clusters per sweep cover {:.2} V (20 sweeps)",
-                        chain.clusters_per_sweep().unwrap_or(0),
-                        s.cluster_sites as f64 / (s.sweeps * v as u64) as f64
-                    );
-                    chain.reset_stats();
-                    chain
-                });
-                b.iter_custom(|iters| {
-                    let (mut added, start, cpu_start) = (0, Instant::now(), thread_cpu_ns());
-                    for _ in 0..iters {
-                        let target = added + v;
-                        while added < target {
-                            added += chain.cluster_update();
-                        }
-                    }
-                    let t = start.elapsed();
-                    cpu = cpu.zip(thread_cpu_ns().zip(cpu_start)).map(|(c, (b, a))| c + (b - a));
-                    sites += added;
-                    time += t;
-                    fastest = fastest.min(t.as_secs_f64() * 1e9 / added as f64);
-                    t.mul_f64((iters as usize * v) as f64 / added as f64)
-                })
+    lattice_groups(c, ["wolff_update", "wolff_update_general"], |g, group, l, make| {
+        let v = l * l;
+        let mut chain = None;
+        let (mut sites, mut time, mut cpu) = (0usize, Duration::ZERO, Some(0u64));
+        let mut fastest = f64::INFINITY;
+        g.bench_with_input(BenchmarkId::from_parameter(l), &l, |b, _| {
+            let chain = chain.get_or_insert_with(|| {
+                let mut chain = thermalised(&make(l), Algorithm::Cluster, 300);
+                chain.reset_stats();
+                for _ in 0..20 {
+                    chain.sweep();
+                }
+                let s = chain.stats();
+                eprintln!(
+                    "{group}/{l}: after thermalisation {} clusters per sweep cover {:.2} V (20 sweeps)",
+                    chain.clusters_per_sweep().unwrap_or(0),
+                    s.cluster_sites as f64 / (s.sweeps * v as u64) as f64
+                );
+                chain.reset_stats();
+                chain
             });
-            if let Some(chain) = chain {
-                eprintln!(
-                    "{group}/{l}: {:.2} ns per site added, fastest of 15 replays of 200 updates",
-                    replayed_ns_per_site(&chain, 200, 15)
-                );
-                eprintln!(
-                    "{group}/{l}: {:.2} ns per site added ({} in thread CPU time, fastest sample {fastest:.2}), \
+            b.iter_custom(|iters| {
+                let (mut added, start, cpu_start) = (0, Instant::now(), thread_cpu_ns());
+                for _ in 0..iters {
+                    let target = added + v;
+                    while added < target {
+                        added += chain.cluster_update();
+                    }
+                }
+                let t = start.elapsed();
+                cpu = cpu.zip(thread_cpu_ns().zip(cpu_start)).map(|(c, (b, a))| c + (b - a));
+                sites += added;
+                time += t;
+                fastest = fastest.min(t.as_secs_f64() * 1e9 / added as f64);
+                t.mul_f64((iters as usize * v) as f64 / added as f64)
+            })
+        });
+        if let Some(chain) = chain {
+            eprintln!(
+                "{group}/{l}: {:.2} ns per site added, fastest of 15 replays of 200 updates",
+                replayed_ns_per_site(&chain, 200, 15)
+            );
+            eprintln!(
+                "{group}/{l}: {:.2} ns per site added ({} in thread CPU time, fastest sample {fastest:.2}), \
                      mean cluster size {:.1}",
-                    time.as_secs_f64() * 1e9 / sites.max(1) as f64,
-                    cpu.map_or("-".into(), |c| format!("{:.2}", c as f64 / sites.max(1) as f64)),
-                    chain.stats().mean_cluster_size().unwrap_or(0.0)
-                );
-            }
+                time.as_secs_f64() * 1e9 / sites.max(1) as f64,
+                cpu.map_or("-".into(), |c| format!("{:.2}", c as f64 / sites.max(1) as f64)),
+                chain.stats().mean_cluster_size().unwrap_or(0.0)
+            );
         }
-        g.finish();
-    }
+    });
 }
 
 fn sweeps(c: &mut Criterion) {

@@ -281,7 +281,11 @@ impl Grid {
         let q = base + t;
         let right = if h + o == self.row { q + o - self.row } else { q + o };
         let left = if h + o == 0 { q + self.row - 1 } else { q + o - 1 };
-        let up = if y + 1 == self.ly { q + self.row - self.half } else { q + self.row };
+        let up = if y + 1 == self.ly {
+            q + self.row - self.half
+        } else {
+            q + self.row
+        };
         let down = if y == 0 { q + self.half - self.row } else { q - self.row };
         [right, left, up, down]
     }
@@ -375,7 +379,17 @@ impl Wolff {
             self.generation = 1;
         }
         let (members, marks, words) = (&mut self.members[..], &mut self.marks[..], &mut self.words);
-        let len = grow_lattice(&grid, 2.0 * p.w, field, marks, self.generation, members, words, rng, seed);
+        let len = grow_lattice(
+            &grid,
+            2.0 * p.w,
+            field,
+            marks,
+            self.generation,
+            members,
+            words,
+            rng,
+            seed,
+        );
         let members = &members[..len];
         let flipped = !layout.has_r || {
             // Σ r φ of the unflipped cluster.

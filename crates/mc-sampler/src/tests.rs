@@ -10,6 +10,7 @@
 
 use mrf_graph::{Graph, Lattice};
 use phi4_action::gaussian::FreeField;
+use phi4_action::targets::POINT_A;
 use phi4_action::{Couplings, Homogeneous, PairSet, Quartic};
 use rand::distr::Distribution;
 use rayon::ThreadPoolBuilder;
@@ -385,29 +386,18 @@ fn free_8x8() -> Couplings {
     .unwrap()
 }
 
+/// Every schedule samples the exact free field on 8×8 (the lattice kernels).
 #[test]
-fn free_field_metropolis() {
-    check_free_field(&free_8x8(), Algorithm::Metropolis, 11);
-}
-
-#[test]
-fn free_field_heatbath() {
-    check_free_field(&free_8x8(), Algorithm::HeatBath, 12);
-}
-
-#[test]
-fn free_field_cluster() {
-    check_free_field(&free_8x8(), Algorithm::Cluster, 13);
-}
-
-#[test]
-fn free_field_hybrid() {
-    check_free_field(&free_8x8(), Algorithm::Hybrid, 14);
-}
-
-#[test]
-fn free_field_swendsen_wang() {
-    check_free_field(&free_8x8(), Algorithm::SwendsenWang, 17);
+fn free_field_every_schedule() {
+    for (algorithm, seed) in [
+        (Algorithm::Metropolis, 11),
+        (Algorithm::HeatBath, 12),
+        (Algorithm::Cluster, 13),
+        (Algorithm::Hybrid, 14),
+        (Algorithm::SwendsenWang, 17),
+    ] {
+        check_free_field(&free_8x8(), algorithm, seed);
+    }
 }
 
 /// Non-bipartite pair sets use the general kernels and a greedy colouring: diagonals
@@ -657,11 +647,7 @@ fn global_move_sums_of_the_lattice_path_equal_the_general_ones() {
     use rand::Rng;
     for (lx, ly, r) in [(64, 64, 0.0), (8, 6, 0.1), (4, 10, -0.3), (34, 18, 0.0)] {
         let lattice = Lattice::new(lx, ly).unwrap();
-        let h = Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        };
+        let h = POINT_A;
         let c = with_linear_term(&lattice, h, r);
         let v = c.n_sites();
         let layout = Layout::new(&c);
@@ -870,15 +856,7 @@ fn cluster_flips_are_rejected_with_linear_terms() {
 
 #[test]
 fn schedules_agree_at_the_talks_point() {
-    let c = Couplings::homogeneous(
-        &Lattice::square(8).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(8, 8);
     let n_sweeps = if slow() { 100_000 } else { 20_000 };
     let results: Vec<[(f64, f64); 3]> = Algorithm::ALL
         .iter()
@@ -912,15 +890,7 @@ fn schedules_agree_at_the_talks_point() {
 
 #[test]
 fn same_seed_same_output_on_one_and_two_threads() {
-    let c = Couplings::homogeneous(
-        &Lattice::new(8, 6).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(8, 6);
     for algorithm in Algorithm::ALL {
         let mut cfg = config(algorithm, 5, 200, 77);
         cfg.n_therm = 50;
@@ -954,15 +924,7 @@ fn golden_values() {
     .unwrap();
     let mut rng = chain_rng(2026, 0);
     let draws: Vec<u64> = (0..3).map(|_| sampler.sample(&mut rng).to_bits()).collect();
-    let c = Couplings::homogeneous(
-        &Lattice::square(4).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(4, 4);
     let magnetisations: Vec<Vec<u64>> = Algorithm::ALL
         .iter()
         .map(|&alg| {
@@ -1035,13 +997,8 @@ fn vector_and_portable<T: PartialEq + std::fmt::Debug>(what: &str, f: impl Fn() 
 }
 
 /// The talk's interacting point (κ = 1, μ² = −0.9515, λ = 0.7) on an `lx × ly` lattice.
-fn talk_point(lx: usize, ly: usize) -> Couplings {
-    let h = Homogeneous {
-        kappa: 1.0,
-        mu2: -0.9515,
-        lambda: 0.7,
-    };
-    Couplings::homogeneous(&Lattice::new(lx, ly).unwrap(), h).unwrap()
+pub(crate) fn talk_point(lx: usize, ly: usize) -> Couplings {
+    Couplings::homogeneous(&Lattice::new(lx, ly).unwrap(), POINT_A).unwrap()
 }
 
 /// Golden values of a chain whose rows fill the vectors (eight sites per Metropolis vector,
@@ -1137,11 +1094,7 @@ fn wide_golden_swendsen_wang() {
             13807058852162016459,
         ],
     );
-    let h = Homogeneous {
-        kappa: 1.0,
-        mu2: -0.9515,
-        lambda: 0.7,
-    };
+    let h = POINT_A;
     let linear = with_linear_term(&Lattice::square(32).unwrap(), h, 0.02);
     check_wide_golden(
         &linear,
@@ -1303,15 +1256,7 @@ fn tau_int_of_m2_at_the_talks_point_on_64x64() {
     if !slow() {
         return;
     }
-    let c = Couplings::homogeneous(
-        &Lattice::square(64).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(64, 64);
     let mut taus = Vec::new();
     for (algorithm, n_sweeps) in [
         (Algorithm::Hybrid, 20_000),
@@ -1564,15 +1509,7 @@ fn wolff_clusters_per_sweep_cover_the_volume_after_thermalisation() {
         cases.push((256, 1000, 0));
     }
     for (l, n_therm, seed) in cases {
-        let c = Couplings::homogeneous(
-            &Lattice::square(l).unwrap(),
-            Homogeneous {
-                kappa: 1.0,
-                mu2: -0.9515,
-                lambda: 0.7,
-            },
-        )
-        .unwrap();
+        let c = talk_point(l, l);
         let v = c.n_sites() as f64;
         let mut chain = Chain::new(&c, Algorithm::Cluster, chain_rng(130, seed)).unwrap();
         chain.thermalise(n_therm);
