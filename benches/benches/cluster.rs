@@ -11,8 +11,11 @@
 //! - `wolff_update/L`: Wolff updates alone (the lattice path) at the talk's point on a field
 //!   thermalised by 300 sweeps of the `cluster` schedule, clusters until at least V sites
 //!   were added; the time is scaled to exactly V sites added, so `Melem/s` is million
-//!   sites added per second (the exact ns per site added, also in thread CPU time where
-//!   Linux gives it, and the mean size go to stderr);
+//!   sites added per second.  On stderr: the exact ns per site added (also in thread CPU
+//!   time where Linux gives it, and for the fastest sample), the mean cluster size, and
+//!   the ns per site added of 200 updates replayed 15 times from one state, each update
+//!   timed by its fastest replay (an update that another process interrupted does not
+//!   count, so this number changes little with the host's load);
 //! - `wolff_update_general/L`: the same with slightly inhomogeneous `a` (the general path);
 //! - `sweep/schedule/L`: one sweep of each schedule that uses clusters (`cluster`,
 //!   `hybrid`, `sw`) at the talk's point, elements = V, so the number is the cost of a sweep
@@ -34,19 +37,8 @@
 //! | `sweep/hybrid` (4 × (Metropolis sweep + global pass) + SW) | 46 | 44 |
 //! | `sweep/sw` (SW + Metropolis sweep) | 30 | 26 |
 //!
-//! Wolff updates, measured 2026-12-01 on the shared VM (load 2.5–5 from other builds), best of
-//! 3 runs, ns per site added:
-//!
-//! | group | L = 64 | 256 |
-//! |---|---|---|
-//! | `wolff_update` (lattice path: neighbour arithmetic, sign as mark, table bond test) | 31 | 32 |
-//! | `wolff_update_general` (neighbour tables, bit set, same words and decisions) | 77 | 85 |
-//! | `sampler`'s `wolff/L` (Hybrid field, smaller clusters), this kernel | 31 | 32 |
-//! | `sampler`'s `wolff/L`, the kernel before (stamps, `next_u64` and a Taylor-bound test per bond), same day and host | 114 | 134 |
-//!
-//! Thread CPU time agrees with wall time within 5% at load 2.5.  Of the lattice path's
-//! cost, the loads of the four neighbours' `φ` and of the table rows are the largest part
-//! (perf annotate); a sweep of the `cluster` schedule is now dominated by its heat-bath sweep.
+//! Wolff updates: see `benches/README.md` (section "Wolff kernel") for the measurements,
+//! before and after the rework of the lattice path, and the commands.
 //!
 //! The `swendsen_wang` rows are the best of several runs on 2026-11-28 (the VM was loaded;
 //! the first row is the best of 3 runs, in which the previous code gave 19 / 18 ns per site;
