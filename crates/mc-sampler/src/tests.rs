@@ -20,7 +20,7 @@ use crate::global::GlobalMoves;
 use crate::layout::Layout;
 use crate::quartic::Envelope;
 use crate::swendsen_wang::SwendsenWang;
-use crate::{Algorithm, Chain, QuarticSampler, RunConfig, RunOutput, SamplerError, chain_rng, run_chains};
+use crate::{Algorithm, Chain, QuarticSampler, RunConfig, RunOutput, SamplerError, SimRng, chain_rng, run_chains};
 
 /// Tolerance of the statistical tests, in standard errors.
 const K: f64 = 4.5;
@@ -488,6 +488,65 @@ fn triangle_exact(c: &Couplings) -> [f64; 5] {
     ]
 }
 
+/// The five moments of [`triangle_exact`] of one configuration (site order).
+fn triangle_moments(p: &[f64]) -> [f64; 5] {
+    [p[0], p[1] * p[1], p[0] * p[1], p[1] * p[2], p[0] * p[1] * p[2]]
+}
+
+/// Asserts that the moment series `series[m][chain]` agree with the quadrature `exact`
+/// within K errors (binned over the chains).
+#[track_caller]
+fn check_triangle_moments(what: &str, series: &[Vec<Vec<f64>>], exact: [f64; 5]) {
+    for (m, (s, truth)) in series.iter().zip(exact).enumerate() {
+        let (mean, err) = binned(s);
+        assert!(
+            (mean - truth).abs() < K * err,
+            "{what}, moment {m}: {mean} ± {err} vs quadrature {truth}"
+        );
+    }
+}
+
+/// Four chains (stream `seed`, chains 0 to 3) on the triangle `c`, each `n` rounds of a
+/// Metropolis sweep of steps 0.3 then `update` of a state that `make` builds per chain,
+/// measured after 1000 rounds; checks the moments against quadrature and returns the
+/// chains' states.
+#[track_caller]
+fn check_triangle_rounds<U>(
+    what: &str,
+    c: &Couplings,
+    seed: u64,
+    n: usize,
+    mut make: impl FnMut(&Layout) -> U,
+    mut update: impl FnMut(&mut U, &Layout, &mut [f64], &mut SimRng),
+) -> Vec<U> {
+    let layout = Layout::new(c);
+    let mut series: Vec<Vec<Vec<f64>>> = vec![Vec::new(); 5];
+    let mut states = Vec::new();
+    for chain in 0..4 {
+        let mut rng = chain_rng(seed, chain);
+        let mut state = make(&layout);
+        let mut field = vec![0.0; 3];
+        let mut sites = vec![0.0; 3];
+        let mut mine = vec![Vec::new(); 5];
+        for k in 0..n {
+            crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 0.3);
+            update(&mut state, &layout, &mut field, &mut rng);
+            if k >= 1000 {
+                layout.to_sites(&field, &mut sites);
+                for (v, x) in mine.iter_mut().zip(triangle_moments(&sites)) {
+                    v.push(x);
+                }
+            }
+        }
+        for (s, v) in series.iter_mut().zip(mine) {
+            s.push(v);
+        }
+        states.push(state);
+    }
+    check_triangle_moments(what, &series, triangle_exact(c));
+    states
+}
+
 #[test]
 fn tiny_graph_every_schedule_matches_quadrature() {
     let c = triangle();
@@ -496,26 +555,16 @@ fn tiny_graph_every_schedule_matches_quadrature() {
         let mut cfg = config(algorithm, 4, 50_000, 40 + k as u64);
         cfg.save_configs = true;
         let out = run_chains(&c, &cfg, |_| {}).unwrap();
-        let moments: [fn(&[f64]) -> f64; 5] = [
-            |p| p[0],
-            |p| p[1] * p[1],
-            |p| p[0] * p[1],
-            |p| p[1] * p[2],
-            |p| p[0] * p[1] * p[2],
-        ];
-        for (m, (f, truth)) in moments.iter().zip(exact).enumerate() {
-            let series: Vec<Vec<f64>> = out
-                .chains
-                .iter()
-                .map(|ch| ch.configs.as_ref().unwrap().chunks_exact(3).map(f).collect())
-                .collect();
-            let (mean, err) = binned(&series);
-            assert!(
-                (mean - truth).abs() < K * err,
-                "{} moment {m}: {mean} ± {err} vs quadrature {truth}",
-                algorithm.name()
-            );
-        }
+        let series: Vec<Vec<Vec<f64>>> = (0..5)
+            .map(|m| {
+                let moment = |p: &[f64]| triangle_moments(p)[m];
+                out.chains
+                    .iter()
+                    .map(|ch| ch.configs.as_ref().unwrap().chunks_exact(3).map(moment).collect())
+                    .collect()
+            })
+            .collect();
+        check_triangle_moments(algorithm.name(), &series, exact);
         if matches!(
             algorithm,
             Algorithm::Cluster | Algorithm::Hybrid | Algorithm::SwendsenWang
@@ -535,52 +584,24 @@ fn tiny_graph_every_schedule_matches_quadrature() {
 #[test]
 fn global_moves_with_small_local_steps_match_quadrature() {
     let c = triangle();
-    let exact = triangle_exact(&c);
-    let layout = Layout::new(&c);
-    let moments: [fn(&[f64]) -> f64; 5] = [
-        |p| p[0],
-        |p| p[1] * p[1],
-        |p| p[0] * p[1],
-        |p| p[1] * p[2],
-        |p| p[0] * p[1] * p[2],
-    ];
     for (case, tries) in [(20, 0), (0, 20), (3, 3)].into_iter().enumerate() {
-        let mut series: Vec<Vec<Vec<f64>>> = vec![Vec::new(); 5];
-        let mut acceptance = ((0, 0), (0, 0));
-        for chain in 0..4 {
-            let mut rng = chain_rng(60 + case as u64, chain as u64);
-            let mut g = GlobalMoves::new(&layout);
-            g.tries = tries;
-            g.eps_scale = 0.4;
-            g.eps_shift = 0.8;
-            let mut field = vec![0.0; 3];
-            let mut sites = vec![0.0; 3];
-            let mut mine = vec![Vec::new(); 5];
-            for k in 0..120_000 {
-                crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 0.3);
-                g.update(&layout, &mut field, &mut rng);
-                if k >= 1000 {
-                    layout.to_sites(&field, &mut sites);
-                    for (v, f) in mine.iter_mut().zip(&moments) {
-                        v.push(f(&sites));
-                    }
-                }
-            }
-            for (s, v) in series.iter_mut().zip(mine) {
-                s.push(v);
-            }
-            acceptance.0.0 += g.scale_counts.0;
-            acceptance.0.1 += g.scale_counts.1;
-            acceptance.1.0 += g.shift_counts.0;
-            acceptance.1.1 += g.shift_counts.1;
-        }
-        for (m, truth) in exact.iter().enumerate() {
-            let (mean, err) = binned(&series[m]);
-            assert!(
-                (mean - truth).abs() < K * err,
-                "tries {tries:?}, moment {m}: {mean} ± {err} vs quadrature {truth}"
-            );
-        }
+        let moves = check_triangle_rounds(
+            &format!("tries {tries:?}"),
+            &c,
+            60 + case as u64,
+            120_000,
+            |layout| {
+                let mut g = GlobalMoves::new(layout);
+                g.tries = tries;
+                g.eps_scale = 0.4;
+                g.eps_shift = 0.8;
+                g
+            },
+            |g, layout, field, rng| g.update(layout, field, rng),
+        );
+        let sum =
+            |f: fn(&GlobalMoves) -> (u64, u64)| moves.iter().map(f).fold((0, 0), |(n, a), (dn, da)| (n + dn, a + da));
+        let acceptance = (sum(|g| g.scale_counts), sum(|g| g.shift_counts));
         for (tried, (n, acc)) in [(tries.0, acceptance.0), (tries.1, acceptance.1)] {
             assert_eq!(n, 4 * 120_000 * tried as u64);
             if tried > 0 {
@@ -674,47 +695,19 @@ fn global_move_sums_of_the_lattice_path_equal_the_general_ones() {
 /// double-well site.  A wrong sign of `ΔS_C` biases `⟨φ₀⟩` and `⟨φ₀φ₁φ₂⟩` by many σ.
 #[test]
 fn swendsen_wang_with_small_local_steps_matches_quadrature() {
-    let c = triangle();
-    let exact = triangle_exact(&c);
-    let layout = Layout::new(&c);
-    let moments: [fn(&[f64]) -> f64; 5] = [
-        |p| p[0],
-        |p| p[1] * p[1],
-        |p| p[0] * p[1],
-        |p| p[1] * p[2],
-        |p| p[0] * p[1] * p[2],
-    ];
-    let mut series: Vec<Vec<Vec<f64>>> = vec![Vec::new(); 5];
     let (mut clusters, mut flipped) = (0, 0);
-    for chain in 0..4 {
-        let mut rng = chain_rng(80, chain as u64);
-        let mut sw = SwendsenWang::new(&layout);
-        let mut field = vec![0.0; 3];
-        let mut sites = vec![0.0; 3];
-        let mut mine = vec![Vec::new(); 5];
-        for k in 0..100_000 {
-            crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 0.3);
-            let step = sw.update(&layout, &mut field, &mut rng);
+    check_triangle_rounds(
+        "Swendsen–Wang",
+        &triangle(),
+        80,
+        100_000,
+        SwendsenWang::new,
+        |sw, layout, field, rng| {
+            let step = sw.update(layout, field, rng);
             clusters += step.clusters;
             flipped += step.flipped;
-            if k >= 1000 {
-                layout.to_sites(&field, &mut sites);
-                for (v, f) in mine.iter_mut().zip(&moments) {
-                    v.push(f(&sites));
-                }
-            }
-        }
-        for (s, v) in series.iter_mut().zip(mine) {
-            s.push(v);
-        }
-    }
-    for (m, truth) in exact.iter().enumerate() {
-        let (mean, err) = binned(&series[m]);
-        assert!(
-            (mean - truth).abs() < K * err,
-            "moment {m}: {mean} ± {err} vs quadrature {truth}"
-        );
-    }
+        },
+    );
     // The linear terms move the flip rate away from ½.
     let rate = flipped as f64 / clusters as f64;
     assert!((rate - 0.5).abs() > 0.01 && rate > 0.2, "flip rate {rate}");
@@ -788,20 +781,14 @@ fn swendsen_wang_row_bonds_equal_accurate_test() {
         let (r32, right32, left32, up32, down32) = (f32s(&row), f32s(&right), f32s(&left), f32s(&up), f32s(&down));
         let cheap = BondRow {
             row: &r32,
-            right: &right32,
-            left: &left32,
-            up: &up32,
-            down: &down32,
+            neighbours: [&right32, &left32, &up32, &down32],
             bits: &bits,
             two_w: two_w as f32,
         };
         if row_bonds(isa, &cheap, &mut masks) > 0 {
             let accurate = BondRow {
                 row: &row,
-                right: &right,
-                left: &left,
-                up: &up,
-                down: &down,
+                neighbours: [&right, &left, &up, &down],
                 bits: &bits,
                 two_w,
             };

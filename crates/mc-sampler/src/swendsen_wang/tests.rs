@@ -22,10 +22,7 @@ fn row_bonds_equal_scalar_row_bonds() {
             let (mut m1, mut m2) = (vec![0u8; n], vec![0u8; n]);
             let b = BondRow {
                 row: &row,
-                right: &right,
-                left: &left,
-                up: &up,
-                down: &down,
+                neighbours: [&right, &left, &up, &down],
                 bits: &bits,
                 two_w: 2.0,
             };
