@@ -713,6 +713,28 @@ fn swendsen_wang_with_small_local_steps_matches_quadrature() {
     assert!((rate - 0.5).abs() > 0.01 && rate > 0.2, "flip rate {rate}");
 }
 
+/// One update from `field` and `rng` by the lattice path (`update(true, …)`) and by the
+/// general one (`update(false, …)`) on copies: asserts the same step, the same field bits
+/// and the same generator position, then moves `field` and `rng` on and returns the step.
+#[track_caller]
+fn check_paths_agree<S: PartialEq + std::fmt::Debug>(
+    what: &str,
+    field: &mut Vec<f64>,
+    rng: &mut SimRng,
+    mut update: impl FnMut(bool, &mut [f64], &mut SimRng) -> S,
+) -> S {
+    let (mut f1, mut f2) = (field.clone(), field.clone());
+    let (mut r1, mut r2) = (rng.clone(), rng.clone());
+    let s1 = update(true, &mut f1, &mut r1);
+    let s2 = update(false, &mut f2, &mut r2);
+    assert_eq!(s1, s2, "{what}");
+    let bits = |f: &[f64]| f.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&f1), bits(&f2), "{what}");
+    assert_eq!(r1.get_word_pos(), r2.get_word_pos(), "{what}");
+    (*field, *rng) = (f1, r1);
+    s1
+}
+
 /// The lattice kernel and the general pair-list kernel draw the same words and make the
 /// same bond and flip decisions: identical fields and generator states, update after
 /// update, on homogeneous even lattices (square and rectangular, at the talk's point and
@@ -736,21 +758,17 @@ fn swendsen_wang_lattice_kernel_equals_general_kernel() {
         let mut rng = chain_rng(90 + case as u64, 0);
         let mut field: Vec<f64> = (0..v).map(|_| rng.random_range(-2.5..2.5)).collect();
         let mut total_clusters = 0;
-        for _ in 0..300 {
-            let (mut f1, mut f2) = (field.clone(), field.clone());
-            let (mut r1, mut r2) = (rng.clone(), rng.clone());
-            let s1 = fast.update_with(&layout, &mut f1, &mut r1, true);
-            let s2 = general.update_with(&layout, &mut f2, &mut r2, false);
-            assert_eq!(s1, s2, "case {case}");
-            assert_eq!(
-                f1.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                f2.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                "case {case}"
+        for k in 0..300 {
+            let step = check_paths_agree(
+                &format!("case {case}, update {k}"),
+                &mut field,
+                &mut rng,
+                |lattice, f, r| {
+                    let sw = if lattice { &mut fast } else { &mut general };
+                    sw.update_with(&layout, f, r, lattice)
+                },
             );
-            assert_eq!(r1.get_word_pos(), r2.get_word_pos());
-            total_clusters += s1.clusters;
-            rng = r1;
-            field = f1;
+            total_clusters += step.clusters;
             crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 1.0);
         }
         // Neither every site alone nor one cluster: the bonds were exercised.
@@ -1381,21 +1399,17 @@ fn wolff_lattice_path_equals_general_path() {
         let mut field: Vec<f64> = (0..v).map(|_| rng.random_range(-2.5..2.5)).collect();
         let (mut sizes, mut rejected) = (0, 0);
         for k in 0..400 {
-            let (mut f1, mut f2) = (field.clone(), field.clone());
-            let (mut r1, mut r2) = (rng.clone(), rng.clone());
-            let s1 = fast.update_with(&layout, &mut f1, &mut r1, true);
-            let s2 = general.update_with(&layout, &mut f2, &mut r2, false);
-            assert_eq!(s1, s2, "case {case}, update {k}");
-            assert_eq!(
-                f1.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                f2.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                "case {case}, update {k}"
+            let step = check_paths_agree(
+                &format!("case {case}, update {k}"),
+                &mut field,
+                &mut rng,
+                |lattice, f, r| {
+                    let wolff = if lattice { &mut fast } else { &mut general };
+                    wolff.update_with(&layout, f, r, lattice)
+                },
             );
-            assert_eq!(r1.get_word_pos(), r2.get_word_pos(), "case {case}, update {k}");
-            sizes += s1.size;
-            rejected += !s1.flipped as usize;
-            rng = r1;
-            field = f1;
+            sizes += step.size;
+            rejected += !step.flipped as usize;
             if k % 4 == 3 {
                 crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 1.0);
             }
