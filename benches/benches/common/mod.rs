@@ -2,14 +2,8 @@
 
 use mc_sampler::{Algorithm, Chain, chain_rng};
 use mrf_graph::Lattice;
-use phi4_action::{Couplings, Homogeneous, PairSet};
-
-/// The talk's target point A: κ = 1, μ² = −0.9515, λ = 0.7.
-pub const TALK: Homogeneous = Homogeneous {
-    kappa: 1.0,
-    mu2: -0.9515,
-    lambda: 0.7,
-};
+use phi4_action::targets::POINT_A as TALK;
+use phi4_action::{Couplings, PairSet};
 
 /// The talk's point on an `l × l` lattice.
 pub fn talk_point(l: usize) -> Couplings {

@@ -31,8 +31,9 @@
 //! uniform `u = (k + ½)·2⁻³²` of the test's word `k` (as in [`crate::swendsen_wang`]).  The
 //! top 10 bits of `k` put `u` in one of 1024 cells `[c/1024, (c+1)/1024)`; `x` above
 //! `−ln(c/1024)` (plus a margin of 10⁻⁹, far above every rounding) means a bond, `x` below
-//! `−ln((c+1)/1024)` (minus the margin) means none, and only the remaining ≈ 1/1024 of the
-//! tests evaluate [`exp_neg`].  So each decision is that of the accurate test
+//! `−ln((c+1)/1024)` (minus the margin, and at least the smallest positive number, as no
+//! `x ≤ 0` is a bond) means none, and only the remaining ≈ 1/1024 of the tests evaluate
+//! [`exp_neg`].  So each decision is that of the accurate test
 //! `u ≥ exp_neg(x)`, at the cost of a table load and two comparisons.
 //!
 //! **Two paths** that make the same decisions from the same words:
@@ -41,15 +42,18 @@
 //!   flips the cluster once it is complete (after the acceptance, with a linear term);
 //! - the lattice one handles homogeneous nearest-neighbour couplings on an even periodic
 //!   lattice in the `[even | odd]` storage order: the four neighbours of a storage index
-//!   come from index arithmetic (no tables), and a site's sign is flipped when it joins the
-//!   cluster.  The lattice is bipartite and `w` is one number, so the sites of a cluster
-//!   are, up to the sublattice sign `(−1)^parity` when `w < 0`, of one sign: a flipped
-//!   neighbour is never satisfied with a flipped site, and an unflipped one is a candidate
-//!   iff `−2w φ_i φ_j > 0` with the flipped `φ_i`.  The sign is the mark, no bit set is
-//!   needed.  A rejected flip (linear term) is undone.  The four tests of a site are made
-//!   without branches except the rare accurate exponential.  A test checks that both paths
-//!   give bit-identical chains when the neighbour tables list the neighbours in the
-//!   lattice path's order.
+//!   come from index arithmetic on the site's position in the other sublattice (no
+//!   tables).  A site joining the cluster is marked in a byte array with the update's
+//!   generation number (1 to 255; the array is cleared when the number wraps, so no pass
+//!   clears it), and it is flipped when it is taken from the queue, after its own tests
+//!   have read it.  A neighbour whose value was already flipped is marked, so its test
+//!   never counts, and the decisions of one site never wait for the field written by the
+//!   previous one: only the marks pass from site to site.  Without a linear term nothing
+//!   is done after the growth; a rejected flip (linear term) is undone.  The four bond
+//!   tests of a site compare `x` with the table's edges two tests per SSE2 vector (on
+//!   x86-64, one at a time elsewhere), without branches except the rare accurate
+//!   exponential.  A test checks that both paths give bit-identical chains when the
+//!   neighbour tables list the neighbours in the lattice path's order.
 
 use std::sync::OnceLock;
 
@@ -69,7 +73,9 @@ fn cells() -> &'static [[f64; 2]; CELLS] {
     TABLE.get_or_init(|| {
         let mut t = Box::new([[0.0; 2]; CELLS]);
         for (c, e) in t.iter_mut().enumerate() {
-            let never = -((c + 1) as f64 / CELLS as f64).ln() - CELL_MARGIN;
+            // At least the smallest positive number: `x ≥ never` implies `x > 0`, and no
+            // `x ≤ 0` is ever a bond (its `exp(−x) ≥ 1 > u`).
+            let never = (-((c + 1) as f64 / CELLS as f64).ln() - CELL_MARGIN).max(f64::from_bits(1));
             let sure = if c == 0 {
                 f64::INFINITY
             } else {
@@ -94,6 +100,54 @@ fn bond_cell(table: &[[f64; 2]; CELLS], x: f64, bits: u32) -> (bool, bool) {
     let [never, sure] = table[(bits >> (32 - CELL_BITS)) as usize];
     let bond = x > sure;
     (bond, !bond & (x >= never))
+}
+
+/// [`bond_cell`] of four tests, as bit masks `(bonds, undecided)` (bit `d` for test `d`).
+#[inline(always)]
+fn bond_cells4(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32, u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        bond_cells4_sse2(table, xs, bits)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        bond_cells4_scalar(table, xs, bits)
+    }
+}
+
+/// [`bond_cells4`] one test at a time.
+#[inline(always)]
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn bond_cells4_scalar(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32, u32) {
+    let (mut bonds, mut undecided) = (0, 0);
+    for d in 0..4 {
+        let (b, u) = bond_cell(table, xs[d], bits[d]);
+        bonds |= (b as u32) << d;
+        undecided |= (u as u32) << d;
+    }
+    (bonds, undecided)
+}
+
+/// [`bond_cells4`] two tests per SSE2 vector (part of x86-64): the same comparisons.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn bond_cells4_sse2(table: &[[f64; 2]; CELLS], xs: [f64; 4], bits: [u32; 4]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    let edges = bits.map(|k| table[(k >> (32 - CELL_BITS)) as usize]);
+    // SAFETY: SSE2 is part of x86-64; every load reads a `[f64; 2]` it is given.
+    unsafe {
+        let pair = |d: usize| _mm_loadu_pd(edges[d].as_ptr());
+        let half = |x: __m128d, e0: __m128d, e1: __m128d| {
+            let (never, sure) = (_mm_unpacklo_pd(e0, e1), _mm_unpackhi_pd(e0, e1));
+            let bond = _mm_cmpgt_pd(x, sure);
+            let undecided = _mm_andnot_pd(bond, _mm_cmpge_pd(x, never));
+            (_mm_movemask_pd(bond) as u32, _mm_movemask_pd(undecided) as u32)
+        };
+        let (b01, u01) = half(_mm_loadu_pd(xs.as_ptr()), pair(0), pair(1));
+        let (b23, u23) = half(_mm_loadu_pd(xs.as_ptr().add(2)), pair(2), pair(3));
+        (b01 | b23 << 2, u01 | u23 << 2)
+    }
 }
 
 /// One bond test: the table, then the accurate exponential where the table cannot decide.
@@ -171,11 +225,14 @@ impl Words {
     }
 }
 
-/// Work space of the Wolff update: the member list (also the growth queue), a bit set of
-/// members for the general path, and the update's random words.
+/// Work space of the Wolff update: the member list (also the growth queue), the members'
+/// marks (a bit set for the general path, generation numbers for the lattice path), and the
+/// update's random words.
 #[derive(Debug, Clone)]
 pub(crate) struct Wolff {
     in_cluster: Vec<u64>,
+    marks: Vec<u8>,
+    generation: u8,
     members: Vec<u32>,
     words: Words,
 }
@@ -215,18 +272,22 @@ impl Grid {
     #[inline(always)]
     fn neighbours(&self, s: u32) -> [u32; 4] {
         let odd = s >= self.half;
-        let t = if odd { s - self.half } else { s };
+        let (t, base) = if odd { (s - self.half, 0) } else { (s, self.half) };
         let y = ((self.m as u128 * t as u128) >> 64) as u32;
         let h = t - y * self.row;
-        // x = 2h + o; the other sublattice holds x ± 1 at h + o and h + o − 1.
+        // x = 2h + o; the other sublattice holds x ± 1 at h + o and h + o − 1 of row y, and
+        // x at h of rows y ± 1; `q` is position h of row y there.
         let o = (y ^ odd as u32) & 1;
-        let base = if odd { 0 } else { self.half };
-        let row = base + y * self.row;
-        let hr = if h + o == self.row { 0 } else { h + o };
-        let hl = if h + o == 0 { self.row - 1 } else { h + o - 1 };
-        let up = if y + 1 == self.ly { 0 } else { y + 1 };
-        let down = if y == 0 { self.ly - 1 } else { y - 1 };
-        [row + hr, row + hl, base + up * self.row + h, base + down * self.row + h]
+        let q = base + t;
+        let right = if h + o == self.row { q + o - self.row } else { q + o };
+        let left = if h + o == 0 { q + self.row - 1 } else { q + o - 1 };
+        let up = if y + 1 == self.ly {
+            q + self.row - self.half
+        } else {
+            q + self.row
+        };
+        let down = if y == 0 { q + self.half - self.row } else { q - self.row };
+        [right, left, up, down]
     }
 }
 
@@ -234,6 +295,8 @@ impl Wolff {
     pub(crate) fn new(n_sites: usize) -> Self {
         Self {
             in_cluster: vec![0; n_sites.div_ceil(64)],
+            marks: vec![0; n_sites],
+            generation: 0,
             members: vec![0; n_sites + 4],
             words: Words::new(),
         }
@@ -309,58 +372,110 @@ impl Wolff {
         rng: &mut SimRng,
         seed: u32,
     ) -> ClusterStep {
-        let table = cells();
         let grid = Grid::new(p);
-        // Tests use the flipped φ_i: x = 2w φ_iφ_j = −2w (−φ_i) φ_j.
-        let minus_two_w = -(2.0 * p.w);
-        let (members, words) = (&mut self.members, &mut self.words);
-        members[0] = seed;
-        field[seed as usize] = -field[seed as usize];
-        let (mut len, mut next) = (1, 0);
-        while next < len {
-            let i = members[next];
-            next += 1;
-            let xi = field[i as usize];
-            let js = grid.neighbours(i);
-            let phis = js.map(|j| field[j as usize]);
-            words.ensure(rng, 4);
-            let bits: [u32; 4] = std::array::from_fn(|d| words.buf[words.next + d]);
-            words.next += 4;
-            let xs = phis.map(|phi| minus_two_w * (xi * phi));
-            let mut adds = [false; 4];
-            let mut undecided = false;
-            for d in 0..4 {
-                let test = xs[d] > 0.0;
-                let (b, u) = bond_cell(table, xs[d], bits[d]);
-                adds[d] = test & b;
-                undecided |= test & u;
-            }
-            if undecided {
-                for d in 0..4 {
-                    if xs[d] > 0.0 {
-                        adds[d] = bond(table, xs[d], bits[d]);
-                    }
-                }
-            }
-            for d in 0..4 {
-                let j = js[d];
-                field[j as usize] = if adds[d] { -phis[d] } else { phis[d] };
-                members[len] = j;
-                len += adds[d] as usize;
-            }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.fill(0);
+            self.generation = 1;
         }
+        let (members, marks, words) = (&mut self.members[..], &mut self.marks[..], &mut self.words);
+        let len = grow_lattice(
+            &grid,
+            2.0 * p.w,
+            field,
+            marks,
+            self.generation,
+            members,
+            words,
+            rng,
+            seed,
+        );
+        let members = &members[..len];
         let flipped = !layout.has_r || {
             // Σ r φ of the unflipped cluster.
-            let sum: f64 = members[..len].iter().map(|&i| field[i as usize]).sum();
+            let sum: f64 = members.iter().map(|&i| field[i as usize]).sum();
             accept(words, -p.r * sum, rng)
         };
         if !flipped {
-            for &i in &members[..len] {
+            for &i in members {
                 field[i as usize] = -field[i as usize];
             }
         }
         ClusterStep { size: len, flipped }
     }
+}
+
+/// Grows the cluster of `seed` on the lattice `grid` with `2w = two_w` and flips it: a
+/// site is marked with `generation` in `marks` when it joins and flipped when it is taken
+/// from the queue.  Returns the cluster size, the members being `members[..size]`.
+#[allow(unsafe_code, clippy::too_many_arguments)]
+fn grow_lattice(
+    grid: &Grid,
+    two_w: f64,
+    phi: &mut [f64],
+    marks: &mut [u8],
+    generation: u8,
+    members: &mut [u32],
+    words: &mut Words,
+    rng: &mut SimRng,
+    seed: u32,
+) -> usize {
+    let n = phi.len();
+    // Every index below is a member (`< n`: the seed or a neighbour from `grid`, which maps
+    // storage indices `< n` to storage indices `< n`) or a queue position `≤ n + 3`.
+    assert!(
+        n == 2 * grid.half as usize && marks.len() == n && members.len() >= n + 4 && (seed as usize) < n,
+        "Wolff work space does not match the lattice"
+    );
+    let table = cells();
+    members[0] = seed;
+    marks[seed as usize] = generation;
+    let (mut len, mut next) = (1, 0);
+    while next < len {
+        words.ensure(rng, 4);
+        // The sites whose four words are in the buffer: no refill in the inner loop.
+        let chunk = &words.buf[words.next..words.end];
+        let first = next;
+        for bits in chunk.as_chunks::<4>().0 {
+            if next == len {
+                break;
+            }
+            // SAFETY: `next < len ≤ n` (each site joins once: it is marked when it joins).
+            let i = unsafe { *members.get_unchecked(next) } as usize;
+            next += 1;
+            let js = grid.neighbours(i as u32);
+            debug_assert!(i < n && js.iter().all(|&j| (j as usize) < n));
+            // SAFETY: `i` and its neighbours are storage indices `< n = phi.len()`.  A
+            // neighbour already flipped is marked: its test does not count.
+            let xi = unsafe { *phi.get_unchecked(i) };
+            unsafe { *phi.get_unchecked_mut(i) = -xi };
+            let xs = js.map(|j| two_w * (xi * unsafe { *phi.get_unchecked(j as usize) }));
+            // The table's decisions (`x > sure` implies `x > 0`), as bit masks.
+            let (mut bonds, undecided) = bond_cells4(table, xs, *bits);
+            if undecided != 0 {
+                for d in 0..4 {
+                    if undecided >> d & 1 != 0 && bond_exact(xs[d], bits[d]) {
+                        bonds |= 1 << d;
+                    }
+                }
+            }
+            for (d, &j) in js.iter().enumerate() {
+                let j = j as usize;
+                let bond = bonds >> d & 1 != 0;
+                // SAFETY: `j < n = marks.len()`; `len ≤ n < members.len()` (each site joins
+                // once).
+                unsafe {
+                    let mark = *marks.get_unchecked(j);
+                    let add = bond & (mark != generation);
+                    *marks.get_unchecked_mut(j) = if bond { generation } else { mark };
+                    *members.get_unchecked_mut(len) = j as u32;
+                    len += add as usize;
+                }
+            }
+        }
+        words.next += 4 * (next - first);
+    }
+    len
 }
 
 /// The Metropolis–Hastings test of a flip with `Σ_C r_i φ_i = r_phi`: `ΔS = −2 r_phi`,
@@ -373,6 +488,14 @@ fn accept(words: &mut Words, r_phi: f64, rng: &mut SimRng) -> bool {
 #[cfg(test)]
 pub(crate) fn lattice_neighbours(p: &FastParams, s: u32) -> [u32; 4] {
     Grid::new(p).neighbours(s)
+}
+
+/// The table's decisions of four tests as bit masks `(bonds, undecided)`: the lattice
+/// path's (two tests per vector on x86-64), then one test at a time.
+#[cfg(test)]
+pub(crate) fn bond_cells4_both(xs: [f64; 4], bits: [u32; 4]) -> [(u32, u32); 2] {
+    let table = cells();
+    [bond_cells4(table, xs, bits), bond_cells4_scalar(table, xs, bits)]
 }
 
 /// The table's decision of [`bond`] and whether it fell back to [`bond_exact`].

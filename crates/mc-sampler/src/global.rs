@@ -227,18 +227,7 @@ impl GlobalMoves {
             let s2 = s * s;
             s2 * t.k + s2 * s2 * t.r4 + s * t.l - v * ln_s
         };
-        let mut ln_s = 0.0;
-        let mut g_cur = g(0.0);
-        for _ in 0..self.tries.0 {
-            let prop = ln_s + self.eps_scale * (2.0 * rng.random::<f64>() - 1.0);
-            let g_new = g(prop);
-            self.scale_counts.0 += 1;
-            if accept(g_new - g_cur, rng) {
-                ln_s = prop;
-                g_cur = g_new;
-                self.scale_counts.1 += 1;
-            }
-        }
+        let ln_s = walk(g, g(0.0), self.tries.0, self.eps_scale, &mut self.scale_counts, rng);
         let s = ln_s.exp();
         let (s2, s3) = (s * s, s * s * s);
         let c1 = s * t.lin + 4.0 * s3 * t.b3 + t.r0;
@@ -246,18 +235,7 @@ impl GlobalMoves {
         let c3 = 4.0 * s * t.b1;
         let c4 = t.b0;
         let f = |c: f64| c * (c1 + c * (c2 + c * (c3 + c * c4)));
-        let mut c = 0.0;
-        let mut f_cur = 0.0;
-        for _ in 0..self.tries.1 {
-            let prop = c + self.eps_shift * (2.0 * rng.random::<f64>() - 1.0);
-            let f_new = f(prop);
-            self.shift_counts.0 += 1;
-            if accept(f_new - f_cur, rng) {
-                c = prop;
-                f_cur = f_new;
-                self.shift_counts.1 += 1;
-            }
-        }
+        let c = walk(f, 0.0, self.tries.1, self.eps_shift, &mut self.shift_counts, rng);
         if s != 1.0 || c != 0.0 {
             for x in field.iter_mut() {
                 *x = s * *x + c;
@@ -268,6 +246,31 @@ impl GlobalMoves {
 
 /// Metropolis test for a change `ds` of the action (always draws one uniform).
 #[inline]
+/// `tries` Metropolis steps of a number `x` from 0 (where `−log weight = g_start`) under
+/// `−log weight = g(x)`, with proposals uniform within `eps` of `x`; `counts` gains the
+/// proposals and the acceptances.  Returns the last `x`.
+fn walk<R: Rng + ?Sized>(
+    g: impl Fn(f64) -> f64,
+    g_start: f64,
+    tries: usize,
+    eps: f64,
+    counts: &mut (u64, u64),
+    rng: &mut R,
+) -> f64 {
+    let (mut x, mut g_cur) = (0.0, g_start);
+    for _ in 0..tries {
+        let prop = x + eps * (2.0 * rng.random::<f64>() - 1.0);
+        let g_new = g(prop);
+        counts.0 += 1;
+        if accept(g_new - g_cur, rng) {
+            x = prop;
+            g_cur = g_new;
+            counts.1 += 1;
+        }
+    }
+    x
+}
+
 fn accept<R: Rng + ?Sized>(ds: f64, rng: &mut R) -> bool {
     let u: f64 = rng.random();
     ds <= 0.0 || u < (-ds).exp()

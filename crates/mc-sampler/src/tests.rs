@@ -10,6 +10,7 @@
 
 use mrf_graph::{Graph, Lattice};
 use phi4_action::gaussian::FreeField;
+use phi4_action::targets::POINT_A;
 use phi4_action::{Couplings, Homogeneous, PairSet, Quartic};
 use rand::distr::Distribution;
 use rayon::ThreadPoolBuilder;
@@ -19,7 +20,7 @@ use crate::global::GlobalMoves;
 use crate::layout::Layout;
 use crate::quartic::Envelope;
 use crate::swendsen_wang::SwendsenWang;
-use crate::{Algorithm, Chain, QuarticSampler, RunConfig, RunOutput, SamplerError, chain_rng, run_chains};
+use crate::{Algorithm, Chain, QuarticSampler, RunConfig, RunOutput, SamplerError, SimRng, chain_rng, run_chains};
 
 /// Tolerance of the statistical tests, in standard errors.
 const K: f64 = 4.5;
@@ -385,29 +386,18 @@ fn free_8x8() -> Couplings {
     .unwrap()
 }
 
+/// Every schedule samples the exact free field on 8×8 (the lattice kernels).
 #[test]
-fn free_field_metropolis() {
-    check_free_field(&free_8x8(), Algorithm::Metropolis, 11);
-}
-
-#[test]
-fn free_field_heatbath() {
-    check_free_field(&free_8x8(), Algorithm::HeatBath, 12);
-}
-
-#[test]
-fn free_field_cluster() {
-    check_free_field(&free_8x8(), Algorithm::Cluster, 13);
-}
-
-#[test]
-fn free_field_hybrid() {
-    check_free_field(&free_8x8(), Algorithm::Hybrid, 14);
-}
-
-#[test]
-fn free_field_swendsen_wang() {
-    check_free_field(&free_8x8(), Algorithm::SwendsenWang, 17);
+fn free_field_every_schedule() {
+    for (algorithm, seed) in [
+        (Algorithm::Metropolis, 11),
+        (Algorithm::HeatBath, 12),
+        (Algorithm::Cluster, 13),
+        (Algorithm::Hybrid, 14),
+        (Algorithm::SwendsenWang, 17),
+    ] {
+        check_free_field(&free_8x8(), algorithm, seed);
+    }
 }
 
 /// Non-bipartite pair sets use the general kernels and a greedy colouring: diagonals
@@ -498,6 +488,65 @@ fn triangle_exact(c: &Couplings) -> [f64; 5] {
     ]
 }
 
+/// The five moments of [`triangle_exact`] of one configuration (site order).
+fn triangle_moments(p: &[f64]) -> [f64; 5] {
+    [p[0], p[1] * p[1], p[0] * p[1], p[1] * p[2], p[0] * p[1] * p[2]]
+}
+
+/// Asserts that the moment series `series[m][chain]` agree with the quadrature `exact`
+/// within K errors (binned over the chains).
+#[track_caller]
+fn check_triangle_moments(what: &str, series: &[Vec<Vec<f64>>], exact: [f64; 5]) {
+    for (m, (s, truth)) in series.iter().zip(exact).enumerate() {
+        let (mean, err) = binned(s);
+        assert!(
+            (mean - truth).abs() < K * err,
+            "{what}, moment {m}: {mean} ± {err} vs quadrature {truth}"
+        );
+    }
+}
+
+/// Four chains (stream `seed`, chains 0 to 3) on the triangle `c`, each `n` rounds of a
+/// Metropolis sweep of steps 0.3 then `update` of a state that `make` builds per chain,
+/// measured after 1000 rounds; checks the moments against quadrature and returns the
+/// chains' states.
+#[track_caller]
+fn check_triangle_rounds<U>(
+    what: &str,
+    c: &Couplings,
+    seed: u64,
+    n: usize,
+    mut make: impl FnMut(&Layout) -> U,
+    mut update: impl FnMut(&mut U, &Layout, &mut [f64], &mut SimRng),
+) -> Vec<U> {
+    let layout = Layout::new(c);
+    let mut series: Vec<Vec<Vec<f64>>> = vec![Vec::new(); 5];
+    let mut states = Vec::new();
+    for chain in 0..4 {
+        let mut rng = chain_rng(seed, chain);
+        let mut state = make(&layout);
+        let mut field = vec![0.0; 3];
+        let mut sites = vec![0.0; 3];
+        let mut mine = vec![Vec::new(); 5];
+        for k in 0..n {
+            crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 0.3);
+            update(&mut state, &layout, &mut field, &mut rng);
+            if k >= 1000 {
+                layout.to_sites(&field, &mut sites);
+                for (v, x) in mine.iter_mut().zip(triangle_moments(&sites)) {
+                    v.push(x);
+                }
+            }
+        }
+        for (s, v) in series.iter_mut().zip(mine) {
+            s.push(v);
+        }
+        states.push(state);
+    }
+    check_triangle_moments(what, &series, triangle_exact(c));
+    states
+}
+
 #[test]
 fn tiny_graph_every_schedule_matches_quadrature() {
     let c = triangle();
@@ -506,26 +555,16 @@ fn tiny_graph_every_schedule_matches_quadrature() {
         let mut cfg = config(algorithm, 4, 50_000, 40 + k as u64);
         cfg.save_configs = true;
         let out = run_chains(&c, &cfg, |_| {}).unwrap();
-        let moments: [fn(&[f64]) -> f64; 5] = [
-            |p| p[0],
-            |p| p[1] * p[1],
-            |p| p[0] * p[1],
-            |p| p[1] * p[2],
-            |p| p[0] * p[1] * p[2],
-        ];
-        for (m, (f, truth)) in moments.iter().zip(exact).enumerate() {
-            let series: Vec<Vec<f64>> = out
-                .chains
-                .iter()
-                .map(|ch| ch.configs.as_ref().unwrap().chunks_exact(3).map(f).collect())
-                .collect();
-            let (mean, err) = binned(&series);
-            assert!(
-                (mean - truth).abs() < K * err,
-                "{} moment {m}: {mean} ± {err} vs quadrature {truth}",
-                algorithm.name()
-            );
-        }
+        let series: Vec<Vec<Vec<f64>>> = (0..5)
+            .map(|m| {
+                let moment = |p: &[f64]| triangle_moments(p)[m];
+                out.chains
+                    .iter()
+                    .map(|ch| ch.configs.as_ref().unwrap().chunks_exact(3).map(moment).collect())
+                    .collect()
+            })
+            .collect();
+        check_triangle_moments(algorithm.name(), &series, exact);
         if matches!(
             algorithm,
             Algorithm::Cluster | Algorithm::Hybrid | Algorithm::SwendsenWang
@@ -545,52 +584,24 @@ fn tiny_graph_every_schedule_matches_quadrature() {
 #[test]
 fn global_moves_with_small_local_steps_match_quadrature() {
     let c = triangle();
-    let exact = triangle_exact(&c);
-    let layout = Layout::new(&c);
-    let moments: [fn(&[f64]) -> f64; 5] = [
-        |p| p[0],
-        |p| p[1] * p[1],
-        |p| p[0] * p[1],
-        |p| p[1] * p[2],
-        |p| p[0] * p[1] * p[2],
-    ];
     for (case, tries) in [(20, 0), (0, 20), (3, 3)].into_iter().enumerate() {
-        let mut series: Vec<Vec<Vec<f64>>> = vec![Vec::new(); 5];
-        let mut acceptance = ((0, 0), (0, 0));
-        for chain in 0..4 {
-            let mut rng = chain_rng(60 + case as u64, chain as u64);
-            let mut g = GlobalMoves::new(&layout);
-            g.tries = tries;
-            g.eps_scale = 0.4;
-            g.eps_shift = 0.8;
-            let mut field = vec![0.0; 3];
-            let mut sites = vec![0.0; 3];
-            let mut mine = vec![Vec::new(); 5];
-            for k in 0..120_000 {
-                crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 0.3);
-                g.update(&layout, &mut field, &mut rng);
-                if k >= 1000 {
-                    layout.to_sites(&field, &mut sites);
-                    for (v, f) in mine.iter_mut().zip(&moments) {
-                        v.push(f(&sites));
-                    }
-                }
-            }
-            for (s, v) in series.iter_mut().zip(mine) {
-                s.push(v);
-            }
-            acceptance.0.0 += g.scale_counts.0;
-            acceptance.0.1 += g.scale_counts.1;
-            acceptance.1.0 += g.shift_counts.0;
-            acceptance.1.1 += g.shift_counts.1;
-        }
-        for (m, truth) in exact.iter().enumerate() {
-            let (mean, err) = binned(&series[m]);
-            assert!(
-                (mean - truth).abs() < K * err,
-                "tries {tries:?}, moment {m}: {mean} ± {err} vs quadrature {truth}"
-            );
-        }
+        let moves = check_triangle_rounds(
+            &format!("tries {tries:?}"),
+            &c,
+            60 + case as u64,
+            120_000,
+            |layout| {
+                let mut g = GlobalMoves::new(layout);
+                g.tries = tries;
+                g.eps_scale = 0.4;
+                g.eps_shift = 0.8;
+                g
+            },
+            |g, layout, field, rng| g.update(layout, field, rng),
+        );
+        let sum =
+            |f: fn(&GlobalMoves) -> (u64, u64)| moves.iter().map(f).fold((0, 0), |(n, a), (dn, da)| (n + dn, a + da));
+        let acceptance = (sum(|g| g.scale_counts), sum(|g| g.shift_counts));
         for (tried, (n, acc)) in [(tries.0, acceptance.0), (tries.1, acceptance.1)] {
             assert_eq!(n, 4 * 120_000 * tried as u64);
             if tried > 0 {
@@ -657,11 +668,7 @@ fn global_move_sums_of_the_lattice_path_equal_the_general_ones() {
     use rand::Rng;
     for (lx, ly, r) in [(64, 64, 0.0), (8, 6, 0.1), (4, 10, -0.3), (34, 18, 0.0)] {
         let lattice = Lattice::new(lx, ly).unwrap();
-        let h = Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        };
+        let h = POINT_A;
         let c = with_linear_term(&lattice, h, r);
         let v = c.n_sites();
         let layout = Layout::new(&c);
@@ -688,50 +695,44 @@ fn global_move_sums_of_the_lattice_path_equal_the_general_ones() {
 /// double-well site.  A wrong sign of `ΔS_C` biases `⟨φ₀⟩` and `⟨φ₀φ₁φ₂⟩` by many σ.
 #[test]
 fn swendsen_wang_with_small_local_steps_matches_quadrature() {
-    let c = triangle();
-    let exact = triangle_exact(&c);
-    let layout = Layout::new(&c);
-    let moments: [fn(&[f64]) -> f64; 5] = [
-        |p| p[0],
-        |p| p[1] * p[1],
-        |p| p[0] * p[1],
-        |p| p[1] * p[2],
-        |p| p[0] * p[1] * p[2],
-    ];
-    let mut series: Vec<Vec<Vec<f64>>> = vec![Vec::new(); 5];
     let (mut clusters, mut flipped) = (0, 0);
-    for chain in 0..4 {
-        let mut rng = chain_rng(80, chain as u64);
-        let mut sw = SwendsenWang::new(&layout);
-        let mut field = vec![0.0; 3];
-        let mut sites = vec![0.0; 3];
-        let mut mine = vec![Vec::new(); 5];
-        for k in 0..100_000 {
-            crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 0.3);
-            let step = sw.update(&layout, &mut field, &mut rng);
+    check_triangle_rounds(
+        "Swendsen–Wang",
+        &triangle(),
+        80,
+        100_000,
+        SwendsenWang::new,
+        |sw, layout, field, rng| {
+            let step = sw.update(layout, field, rng);
             clusters += step.clusters;
             flipped += step.flipped;
-            if k >= 1000 {
-                layout.to_sites(&field, &mut sites);
-                for (v, f) in mine.iter_mut().zip(&moments) {
-                    v.push(f(&sites));
-                }
-            }
-        }
-        for (s, v) in series.iter_mut().zip(mine) {
-            s.push(v);
-        }
-    }
-    for (m, truth) in exact.iter().enumerate() {
-        let (mean, err) = binned(&series[m]);
-        assert!(
-            (mean - truth).abs() < K * err,
-            "moment {m}: {mean} ± {err} vs quadrature {truth}"
-        );
-    }
+        },
+    );
     // The linear terms move the flip rate away from ½.
     let rate = flipped as f64 / clusters as f64;
     assert!((rate - 0.5).abs() > 0.01 && rate > 0.2, "flip rate {rate}");
+}
+
+/// One update from `field` and `rng` by the lattice path (`update(true, …)`) and by the
+/// general one (`update(false, …)`) on copies: asserts the same step, the same field bits
+/// and the same generator position, then moves `field` and `rng` on and returns the step.
+#[track_caller]
+fn check_paths_agree<S: PartialEq + std::fmt::Debug>(
+    what: &str,
+    field: &mut Vec<f64>,
+    rng: &mut SimRng,
+    mut update: impl FnMut(bool, &mut [f64], &mut SimRng) -> S,
+) -> S {
+    let (mut f1, mut f2) = (field.clone(), field.clone());
+    let (mut r1, mut r2) = (rng.clone(), rng.clone());
+    let s1 = update(true, &mut f1, &mut r1);
+    let s2 = update(false, &mut f2, &mut r2);
+    assert_eq!(s1, s2, "{what}");
+    let bits = |f: &[f64]| f.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&f1), bits(&f2), "{what}");
+    assert_eq!(r1.get_word_pos(), r2.get_word_pos(), "{what}");
+    (*field, *rng) = (f1, r1);
+    s1
 }
 
 /// The lattice kernel and the general pair-list kernel draw the same words and make the
@@ -757,21 +758,17 @@ fn swendsen_wang_lattice_kernel_equals_general_kernel() {
         let mut rng = chain_rng(90 + case as u64, 0);
         let mut field: Vec<f64> = (0..v).map(|_| rng.random_range(-2.5..2.5)).collect();
         let mut total_clusters = 0;
-        for _ in 0..300 {
-            let (mut f1, mut f2) = (field.clone(), field.clone());
-            let (mut r1, mut r2) = (rng.clone(), rng.clone());
-            let s1 = fast.update_with(&layout, &mut f1, &mut r1, true);
-            let s2 = general.update_with(&layout, &mut f2, &mut r2, false);
-            assert_eq!(s1, s2, "case {case}");
-            assert_eq!(
-                f1.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                f2.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                "case {case}"
+        for k in 0..300 {
+            let step = check_paths_agree(
+                &format!("case {case}, update {k}"),
+                &mut field,
+                &mut rng,
+                |lattice, f, r| {
+                    let sw = if lattice { &mut fast } else { &mut general };
+                    sw.update_with(&layout, f, r, lattice)
+                },
             );
-            assert_eq!(r1.get_word_pos(), r2.get_word_pos());
-            total_clusters += s1.clusters;
-            rng = r1;
-            field = f1;
+            total_clusters += step.clusters;
             crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 1.0);
         }
         // Neither every site alone nor one cluster: the bonds were exercised.
@@ -802,20 +799,14 @@ fn swendsen_wang_row_bonds_equal_accurate_test() {
         let (r32, right32, left32, up32, down32) = (f32s(&row), f32s(&right), f32s(&left), f32s(&up), f32s(&down));
         let cheap = BondRow {
             row: &r32,
-            right: &right32,
-            left: &left32,
-            up: &up32,
-            down: &down32,
+            neighbours: [&right32, &left32, &up32, &down32],
             bits: &bits,
             two_w: two_w as f32,
         };
         if row_bonds(isa, &cheap, &mut masks) > 0 {
             let accurate = BondRow {
                 row: &row,
-                right: &right,
-                left: &left,
-                up: &up,
-                down: &down,
+                neighbours: [&right, &left, &up, &down],
                 bits: &bits,
                 two_w,
             };
@@ -870,15 +861,7 @@ fn cluster_flips_are_rejected_with_linear_terms() {
 
 #[test]
 fn schedules_agree_at_the_talks_point() {
-    let c = Couplings::homogeneous(
-        &Lattice::square(8).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(8, 8);
     let n_sweeps = if slow() { 100_000 } else { 20_000 };
     let results: Vec<[(f64, f64); 3]> = Algorithm::ALL
         .iter()
@@ -912,15 +895,7 @@ fn schedules_agree_at_the_talks_point() {
 
 #[test]
 fn same_seed_same_output_on_one_and_two_threads() {
-    let c = Couplings::homogeneous(
-        &Lattice::new(8, 6).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(8, 6);
     for algorithm in Algorithm::ALL {
         let mut cfg = config(algorithm, 5, 200, 77);
         cfg.n_therm = 50;
@@ -954,15 +929,7 @@ fn golden_values() {
     .unwrap();
     let mut rng = chain_rng(2026, 0);
     let draws: Vec<u64> = (0..3).map(|_| sampler.sample(&mut rng).to_bits()).collect();
-    let c = Couplings::homogeneous(
-        &Lattice::square(4).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(4, 4);
     let magnetisations: Vec<Vec<u64>> = Algorithm::ALL
         .iter()
         .map(|&alg| {
@@ -1035,13 +1002,8 @@ fn vector_and_portable<T: PartialEq + std::fmt::Debug>(what: &str, f: impl Fn() 
 }
 
 /// The talk's interacting point (κ = 1, μ² = −0.9515, λ = 0.7) on an `lx × ly` lattice.
-fn talk_point(lx: usize, ly: usize) -> Couplings {
-    let h = Homogeneous {
-        kappa: 1.0,
-        mu2: -0.9515,
-        lambda: 0.7,
-    };
-    Couplings::homogeneous(&Lattice::new(lx, ly).unwrap(), h).unwrap()
+pub(crate) fn talk_point(lx: usize, ly: usize) -> Couplings {
+    Couplings::homogeneous(&Lattice::new(lx, ly).unwrap(), POINT_A).unwrap()
 }
 
 /// Golden values of a chain whose rows fill the vectors (eight sites per Metropolis vector,
@@ -1137,11 +1099,7 @@ fn wide_golden_swendsen_wang() {
             13807058852162016459,
         ],
     );
-    let h = Homogeneous {
-        kappa: 1.0,
-        mu2: -0.9515,
-        lambda: 0.7,
-    };
+    let h = POINT_A;
     let linear = with_linear_term(&Lattice::square(32).unwrap(), h, 0.02);
     check_wide_golden(
         &linear,
@@ -1303,15 +1261,7 @@ fn tau_int_of_m2_at_the_talks_point_on_64x64() {
     if !slow() {
         return;
     }
-    let c = Couplings::homogeneous(
-        &Lattice::square(64).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(64, 64);
     let mut taus = Vec::new();
     for (algorithm, n_sweeps) in [
         (Algorithm::Hybrid, 20_000),
@@ -1377,13 +1327,15 @@ fn wolff_lattice_neighbours_equal_the_tables() {
     }
 }
 
-/// The table of the bond test decides as the accurate test, also at the cells' edges.
+/// The table of the bond test decides as the accurate test, also at the cells' edges, and
+/// the lattice path's four tests at a time decide as the tests one at a time.
 #[test]
 fn wolff_bond_table_equals_accurate_test() {
-    use crate::cluster::{bond_exact, bond_table};
+    use crate::cluster::{bond_cells4_both, bond_exact, bond_table};
     use rand::{Rng, RngCore};
     let mut rng = chain_rng(99, 0);
     let mut undecided = 0u64;
+    let (mut quad_x, mut quad_bits, mut quad_single) = ([0.0; 4], [0u32; 4], [(false, false); 4]);
     for k in 0..2_000_000u64 {
         let bits = rng.next_u32();
         let x = match k % 4 {
@@ -1397,6 +1349,17 @@ fn wolff_bond_table_equals_accurate_test() {
         let (table, was_undecided) = bond_table(x, bits);
         undecided += was_undecided as u64;
         assert_eq!(table, bond_exact(x, bits), "x = {x}, bits = {bits}");
+        // Four tests at a time, as the lattice path makes them: the same decisions.
+        let d = (k % 4) as usize;
+        (quad_x[d], quad_bits[d], quad_single[d]) = (x, bits, (table, was_undecided));
+        if d == 3 {
+            let [vector, scalar] = bond_cells4_both(quad_x, quad_bits);
+            assert_eq!(vector, scalar, "x = {quad_x:?}, bits = {quad_bits:?}");
+            for (d, &(bond, undecided)) in quad_single.iter().enumerate() {
+                let table_bond = vector.0 >> d & 1 != 0;
+                assert_eq!((table_bond, vector.1 >> d & 1 != 0), (bond & !undecided, undecided));
+            }
+        }
     }
     assert!(
         undecided > 1000,
@@ -1436,21 +1399,17 @@ fn wolff_lattice_path_equals_general_path() {
         let mut field: Vec<f64> = (0..v).map(|_| rng.random_range(-2.5..2.5)).collect();
         let (mut sizes, mut rejected) = (0, 0);
         for k in 0..400 {
-            let (mut f1, mut f2) = (field.clone(), field.clone());
-            let (mut r1, mut r2) = (rng.clone(), rng.clone());
-            let s1 = fast.update_with(&layout, &mut f1, &mut r1, true);
-            let s2 = general.update_with(&layout, &mut f2, &mut r2, false);
-            assert_eq!(s1, s2, "case {case}, update {k}");
-            assert_eq!(
-                f1.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                f2.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                "case {case}, update {k}"
+            let step = check_paths_agree(
+                &format!("case {case}, update {k}"),
+                &mut field,
+                &mut rng,
+                |lattice, f, r| {
+                    let wolff = if lattice { &mut fast } else { &mut general };
+                    wolff.update_with(&layout, f, r, lattice)
+                },
             );
-            assert_eq!(r1.get_word_pos(), r2.get_word_pos(), "case {case}, update {k}");
-            sizes += s1.size;
-            rejected += !s1.flipped as usize;
-            rng = r1;
-            field = f1;
+            sizes += step.size;
+            rejected += !step.flipped as usize;
             if k % 4 == 3 {
                 crate::metropolis::sweep_general(&layout, &mut field, &mut rng, 1.0);
             }
@@ -1551,15 +1510,7 @@ fn wolff_clusters_per_sweep_cover_the_volume_after_thermalisation() {
         cases.push((256, 1000, 0));
     }
     for (l, n_therm, seed) in cases {
-        let c = Couplings::homogeneous(
-            &Lattice::square(l).unwrap(),
-            Homogeneous {
-                kappa: 1.0,
-                mu2: -0.9515,
-                lambda: 0.7,
-            },
-        )
-        .unwrap();
+        let c = talk_point(l, l);
         let v = c.n_sites() as f64;
         let mut chain = Chain::new(&c, Algorithm::Cluster, chain_rng(130, seed)).unwrap();
         chain.thermalise(n_therm);

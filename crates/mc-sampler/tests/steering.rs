@@ -49,6 +49,18 @@ fn check_mean(what: &str, series: &[Vec<f64>], exact: f64) {
     );
 }
 
+/// Two chains (seeds `seed`, `seed + 1`) of each of `algorithms` along `path`, then
+/// [`check_mean`] of their `φ²` series at the end point against `exact`.
+#[track_caller]
+fn check_path_end(algorithms: &[Algorithm], path: &[Couplings], n_measure: usize, seed: u64, exact: f64) {
+    for &algorithm in algorithms {
+        let series: Vec<Vec<f64>> = (0..2)
+            .map(|s| along_path(algorithm, path, n_measure, seed + s))
+            .collect();
+        check_mean(algorithm.name(), &series, exact);
+    }
+}
+
 /// Runs a chain along a path of couplings (changed before every sweep), then samples the
 /// end point and returns the per-sweep `φ²` series.
 fn along_path(algorithm: Algorithm, path: &[Couplings], n_measure: usize, seed: u64) -> Vec<f64> {
@@ -75,15 +87,13 @@ fn changing_couplings_every_sweep_samples_the_end_point_exactly() {
         .map(|k| free(&lattice, 0.5, 3.0 - 2.5 * k as f64 / 100.0))
         .collect();
     let exact = FreeField::from_couplings(path.last().unwrap()).unwrap().phi2().re;
-    for algorithm in [
+    let algorithms = [
         Algorithm::Metropolis,
         Algorithm::HeatBath,
         Algorithm::Hybrid,
         Algorithm::SwendsenWang,
-    ] {
-        let series: Vec<Vec<f64>> = (0..2).map(|s| along_path(algorithm, &path, 1500, 11 + s)).collect();
-        check_mean(algorithm.name(), &series, exact);
-    }
+    ];
+    check_path_end(&algorithms, &path, 1500, 11, exact);
 }
 
 #[test]
@@ -97,15 +107,13 @@ fn changing_inhomogeneous_couplings_samples_the_exact_gaussian_mrf() {
     let (cov, mean) = (end.covariance(), end.mean());
     let v = lattice.n_sites();
     let exact_phi2 = (0..v).map(|i| cov[(i, i)] + mean[i] * mean[i]).sum::<f64>() / v as f64;
-    for algorithm in [
+    let algorithms = [
         Algorithm::Metropolis,
         Algorithm::HeatBath,
         Algorithm::Cluster,
         Algorithm::Hybrid,
-    ] {
-        let series: Vec<Vec<f64>> = (0..2).map(|s| along_path(algorithm, &path, 4000, 21 + s)).collect();
-        check_mean(algorithm.name(), &series, exact_phi2);
-    }
+    ];
+    check_path_end(&algorithms, &path, 4000, 21, exact_phi2);
 }
 
 /// The same bits from a chain whose couplings changed in place as from a chain rebuilt for

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use mrf_graph::Lattice;
-use phi4_action::{Couplings, Homogeneous, Observables, PairSet, SufficientStats};
+use phi4_action::{Couplings, Observables, PairSet, SufficientStats};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -12,6 +12,7 @@ use super::format::{CRC_LEN, PREFIX_LEN};
 use super::npy::npy_header;
 use super::*;
 use crate::chain_rng;
+use phi4_action::targets::POINT_A;
 
 /// A version-1 file written by `qftml sample --lattice 4 --kappa 1 --mu2 -0.9515 --lambda
 /// 0.7 --algorithm heatbath --sweeps 3 --therm 5 --chains 2 --seed 3` before version 2.
@@ -29,16 +30,7 @@ fn sample_ensemble() -> StoredEnsemble {
 
 fn sample_couplings() -> Couplings {
     let lattice = Lattice::new(5, 4).unwrap();
-    Couplings::homogeneous_with_diagonal(
-        &lattice,
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-        0.3,
-    )
-    .unwrap()
+    Couplings::homogeneous_with_diagonal(&lattice, POINT_A, 0.3).unwrap()
 }
 
 fn sample_parts() -> (EnsembleHeader, Vec<StoredChain>) {

@@ -6,6 +6,7 @@ use crate::chain_rng;
 use crate::keystream::refinement_key;
 use crate::layout::FastParams;
 use crate::simd::Isa;
+use crate::tests::talk_point;
 
 /// The lattice kernel (vectorised first pass where the CPU has it, accurate test in the
 /// lanes it cannot decide; the accurate test everywhere in the portable kernel) makes
@@ -80,17 +81,7 @@ fn check_row_kernel(isa: Isa) {
 #[test]
 fn split_rows_are_bit_identical() {
     use crate::{Algorithm, Chain};
-    use mrf_graph::Lattice;
-    use phi4_action::{Couplings, Homogeneous};
-    let c = Couplings::homogeneous(
-        &Lattice::square(128).unwrap(),
-        Homogeneous {
-            kappa: 1.0,
-            mu2: -0.9515,
-            lambda: 0.7,
-        },
-    )
-    .unwrap();
+    let c = talk_point(128, 128);
     let run = |threads: usize, split: bool| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let mut chain = Chain::new(&c, Algorithm::Metropolis, chain_rng(8, 3)).unwrap();

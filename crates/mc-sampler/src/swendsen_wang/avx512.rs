@@ -64,14 +64,7 @@ pub(super) fn root_and_flip(
 /// [`super::row_bonds`], sixteen sites per vector, the rest in scalar code.
 pub(super) fn row_bonds(_: Avx512, b: &BondRow<'_, f32>, masks: &mut [u8]) -> u8 {
     let n = b.row.len();
-    assert!(
-        b.right.len() >= n
-            && b.left.len() >= n
-            && b.up.len() >= n
-            && b.down.len() >= n
-            && b.bits.len() >= 4 * n
-            && masks.len() >= n
-    );
+    assert!(b.neighbours.iter().all(|nb| nb.len() >= n) && b.bits.len() >= 4 * n && masks.len() >= n);
     let full = n - n % LANES;
     // SAFETY: the token proves that the CPU has the features `row_bonds_vector` enables,
     // and the assertion above gives its other conditions.
@@ -109,28 +102,17 @@ fn exp_neg_cheap(x: __m512) -> __m512 {
 /// of their flags.
 ///
 /// # Safety
-/// `full` is a multiple of 16 and at most `n = b.row.len()`; `b.right`, `b.left`, `b.up`,
-/// `b.down` and `masks` hold at least `n` entries and `b.bits` at least `4·n` (checked in
-/// debug builds).
+/// `full` is a multiple of 16 and at most `n = b.row.len()`; every slice of
+/// `b.neighbours` and `masks` hold at least `n` entries and `b.bits` at least `4·n` (checked
+/// in debug builds).
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,popcnt,bmi1,bmi2,lzcnt")]
 unsafe fn row_bonds_vector(b: &BondRow<'_, f32>, masks: &mut [u8], full: usize) -> u8 {
-    let BondRow {
-        row,
-        right,
-        left,
-        up,
-        down,
-        bits,
-        two_w,
-    } = *b;
+    let (row, [right, left, up, down], bits, two_w) = (b.row, b.neighbours, b.bits, b.two_w);
     let n = row.len();
     debug_assert!(
         full.is_multiple_of(LANES)
             && full <= n
-            && right.len() >= n
-            && left.len() >= n
-            && up.len() >= n
-            && down.len() >= n
+            && [right, left, up, down].iter().all(|nb| nb.len() >= n)
             && bits.len() >= 4 * n
             && masks.len() >= n
     );

@@ -96,10 +96,8 @@ pub(super) fn shifted<T: Copy>(same: &[T], s: usize, right: &mut [T], left: &mut
 #[derive(Clone, Copy)]
 pub(crate) struct BondRow<'a, T> {
     pub(crate) row: &'a [T],
-    pub(crate) right: &'a [T],
-    pub(crate) left: &'a [T],
-    pub(crate) up: &'a [T],
-    pub(crate) down: &'a [T],
+    /// The right, left, up and down neighbours of the row's sites.
+    pub(crate) neighbours: [&'a [T]; 4],
     pub(crate) bits: &'a [u32],
     pub(crate) two_w: T,
 }
@@ -120,15 +118,7 @@ pub(crate) fn row_bonds(isa: Isa, b: &BondRow<'_, f32>, masks: &mut [u8]) -> u8 
 /// [`row_bonds`] in scalar code (vectorised by the compiler), from site `start` on.
 #[inline(never)]
 pub(super) fn row_bonds_scalar(b: &BondRow<'_, f32>, masks: &mut [u8], start: usize) -> u8 {
-    let BondRow {
-        row,
-        right,
-        left,
-        up,
-        down,
-        bits,
-        two_w,
-    } = *b;
+    let (row, [right, left, up, down], bits, two_w) = (b.row, b.neighbours, b.bits, b.two_w);
     let n = row.len();
     let (right, left, up, down, masks) = (&right[..n], &left[..n], &up[..n], &down[..n], &mut masks[..n]);
     let (b_r, b_l, b_u, b_d) = (&bits[..n], &bits[n..2 * n], &bits[2 * n..3 * n], &bits[3 * n..4 * n]);
@@ -149,15 +139,7 @@ pub(super) fn row_bonds_scalar(b: &BondRow<'_, f32>, masks: &mut [u8], start: us
 /// Redo with the accurate exponential the tests that [`row_bonds`] flagged, and clear the
 /// flags.
 pub(crate) fn row_bonds_exact(b: &BondRow<'_, f64>, masks: &mut [u8]) {
-    let BondRow {
-        row,
-        right,
-        left,
-        up,
-        down,
-        bits,
-        two_w,
-    } = *b;
+    let (row, [right, left, up, down], bits, two_w) = (b.row, b.neighbours, b.bits, b.two_w);
     let n = row.len();
     for k in 0..n {
         let flags = masks[k] >> 4;

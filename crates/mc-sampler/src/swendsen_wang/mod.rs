@@ -333,10 +333,7 @@ impl SwendsenWang {
                 let masks = &mut lat.masks[y * n..(y + 1) * n];
                 let cheap = BondRow {
                     row: &lat.row32,
-                    right: &lat.right32,
-                    left: &lat.left32,
-                    up,
-                    down,
+                    neighbours: [&lat.right32, &lat.left32, up, down],
                     bits,
                     two_w: two_w as f32,
                 };
@@ -344,10 +341,12 @@ impl SwendsenWang {
                     shifted(&even[y * n..(y + 1) * n], s, &mut lat.right, &mut lat.left);
                     let accurate = BondRow {
                         row,
-                        right: &lat.right,
-                        left: &lat.left,
-                        up: &even[((y + 1) % ly) * n..][..n],
-                        down: &even[((y + ly - 1) % ly) * n..][..n],
+                        neighbours: [
+                            &lat.right,
+                            &lat.left,
+                            &even[((y + 1) % ly) * n..][..n],
+                            &even[((y + ly - 1) % ly) * n..][..n],
+                        ],
                         bits,
                         two_w,
                     };

@@ -6,6 +6,7 @@ use super::{BondRow, SwendsenWang, row_bonds};
 use crate::chain_rng;
 use crate::layout::Layout;
 use crate::simd::Isa;
+use phi4_action::targets::POINT_A;
 
 /// The row kernel (vectorised where the CPU has it) gives the masks and flags of the
 /// scalar one, bit for bit, for row lengths with and without a scalar tail.
@@ -21,10 +22,7 @@ fn row_bonds_equal_scalar_row_bonds() {
             let (mut m1, mut m2) = (vec![0u8; n], vec![0u8; n]);
             let b = BondRow {
                 row: &row,
-                right: &right,
-                left: &left,
-                up: &up,
-                down: &down,
+                neighbours: [&right, &left, &up, &down],
                 bits: &bits,
                 two_w: 2.0,
             };
@@ -94,11 +92,7 @@ fn refresh_equals_new() {
     use phi4_action::{Couplings, Homogeneous, PairSet};
     let lattice = Lattice::square(32).unwrap();
     let v = lattice.n_sites();
-    let talk = Homogeneous {
-        kappa: 1.0,
-        mu2: -0.9515,
-        lambda: 0.7,
-    };
+    let talk = POINT_A;
     let homogeneous = |kappa: f64, r: f64| {
         let h = Homogeneous { kappa, ..talk };
         Couplings::on_lattice(
