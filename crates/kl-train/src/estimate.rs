@@ -65,7 +65,11 @@ pub(crate) fn reduce(sums: &[ChainSums], shift: f64, grad: &mut [f64]) -> EpochE
     let mut sum_grad = vec![0.0; grad.len()];
     for s in sums {
         sum_d += s.d.iter().sum::<f64>();
-        for ((t, sd), (&g, &dg)) in sum_grad.iter_mut().zip(grad.iter_mut()).zip(s.sum_grad.iter().zip(&s.sum_d_grad)) {
+        for ((t, sd), (&g, &dg)) in sum_grad
+            .iter_mut()
+            .zip(grad.iter_mut())
+            .zip(s.sum_grad.iter().zip(&s.sum_d_grad))
+        {
             *t += g;
             *sd += dg;
         }
@@ -74,7 +78,10 @@ pub(crate) fn reduce(sums: &[ChainSums], shift: f64, grad: &mut [f64]) -> EpochE
     for (g, &sg) in grad.iter_mut().zip(&sum_grad) {
         *g = -(*g / nf - mean_d * (sg / nf));
     }
-    let min_d = sums.iter().flat_map(|s| s.d.iter().copied()).fold(f64::INFINITY, f64::min);
+    let min_d = sums
+        .iter()
+        .flat_map(|s| s.d.iter().copied())
+        .fold(f64::INFINITY, f64::min);
     let sum_w: f64 = sums.iter().flat_map(|s| s.d.iter()).map(|d| (min_d - d).exp()).sum();
     EpochEstimate {
         mean_diff: mean_d + shift,
@@ -107,8 +114,14 @@ pub fn reweighted_diff(series: &[Vec<f64>]) -> ReweightedDiff {
     let gamma = gamma_method(&refs);
     let n: usize = refs.iter().map(|s| s.len()).sum();
     let shortest = refs.iter().map(|s| s.len()).min().unwrap_or(0);
-    let min_d = refs.iter().flat_map(|s| s.iter().copied()).fold(f64::INFINITY, f64::min);
-    let weights: Vec<Vec<f64>> = refs.iter().map(|s| s.iter().map(|d| (min_d - d).exp()).collect()).collect();
+    let min_d = refs
+        .iter()
+        .flat_map(|s| s.iter().copied())
+        .fold(f64::INFINITY, f64::min);
+    let weights: Vec<Vec<f64>> = refs
+        .iter()
+        .map(|s| s.iter().map(|d| (min_d - d).exp()).collect())
+        .collect();
     let (sum_w, sum_w2) = weights
         .iter()
         .flatten()
@@ -118,7 +131,10 @@ pub fn reweighted_diff(series: &[Vec<f64>]) -> ReweightedDiff {
     let bins = bin_chains(&[&refs, &weight_refs], bin_size);
     let estimate = |f: &dyn Fn(&[f64]) -> f64| {
         let j = jackknife(&bins, f);
-        Estimate { mean: j.mean, err: j.err }
+        Estimate {
+            mean: j.mean,
+            err: j.err,
+        }
     };
     ReweightedDiff {
         mean_diff: estimate(&|x| x[0]),

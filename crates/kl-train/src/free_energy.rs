@@ -118,7 +118,10 @@ pub fn gaussian_reference(couplings: &Couplings) -> Result<Couplings, TrainError
 /// in `t`, `⟨S − S₀⟩_t = ⟨Σ_i (a_i − a⁰_i) φ_i² + b_i φ_i⁴⟩_t` sampled at each node (Γ-method
 /// errors).  The statistical errors of the nodes add with the squared weights; the error of
 /// the rule is the difference from the rule with half the nodes.
-pub fn thermodynamic_integration(couplings: &Couplings, options: &IntegrationOptions) -> Result<FreeEnergy, TrainError> {
+pub fn thermodynamic_integration(
+    couplings: &Couplings,
+    options: &IntegrationOptions,
+) -> Result<FreeEnergy, TrainError> {
     if options.n_nodes < 2 || options.n_measure < 2 || options.n_chains == 0 {
         return Err(TrainError::InvalidConfig(format!(
             "thermodynamic integration needs at least 2 nodes, 2 measurements and 1 chain (got {} nodes, {} \

@@ -275,7 +275,16 @@ impl VariationalTrainer {
         let mut chains = PersistentChains::new(&model, config.algorithm, config.seed, config.n_chains)?;
         chains.thermalise(config.n_therm);
         let free = free_params(&model);
-        Self::assemble(target, config, chains, free, Moments::new(model.n_params()), 0, 0.0, Vec::new())
+        Self::assemble(
+            target,
+            config,
+            chains,
+            free,
+            Moments::new(model.n_params()),
+            0,
+            0.0,
+            Vec::new(),
+        )
     }
 
     /// A trainer restored from `state` (e.g. a checkpoint) for the same `target` and
@@ -303,7 +312,16 @@ impl VariationalTrainer {
             second: state.second_moment,
             steps: state.steps,
         };
-        Self::assemble(target, config, chains, state.free, moments, state.epoch, state.shift, state.history)
+        Self::assemble(
+            target,
+            config,
+            chains,
+            state.free,
+            moments,
+            state.epoch,
+            state.shift,
+            state.history,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -382,7 +400,9 @@ impl VariationalTrainer {
             rate: summary.rate,
         };
         if !(estimate.mean_diff.is_finite() && self.grad.iter().all(|g| g.is_finite())) {
-            return Err(diverged("the action difference A - S or the gradient is not finite".into()));
+            return Err(diverged(
+                "the action difference A - S or the gradient is not finite".into(),
+            ));
         }
         // ∂𝓕/∂β = b ∂𝓕/∂b.
         let b_block = model.block(ParamBlock::B);
@@ -391,10 +411,19 @@ impl VariationalTrainer {
         }
         let mut free = self.free.clone();
         let mut moments = self.moments.clone();
-        moments.step(self.config.optimizer, summary.rate, &mut free, &self.grad, &self.trained);
+        moments.step(
+            self.config.optimizer,
+            summary.rate,
+            &mut free,
+            &self.grad,
+            &self.trained,
+        );
         let theta = theta_of(b_block, &free);
         if let Some(k) = theta.iter().position(|x| !x.is_finite() || x.abs() > MAX_COUPLING) {
-            return Err(diverged(format!("coupling {k} of θ = [w | a | b | r] became {:e}", theta[k])));
+            return Err(diverged(format!(
+                "coupling {k} of θ = [w | a | b | r] became {:e}",
+                theta[k]
+            )));
         }
         if let Err(e) = self.chains.set_params(&theta) {
             return Err(diverged(format!("the new couplings are invalid: {e}")));
