@@ -15,6 +15,7 @@ mod graph;
 mod output;
 mod reweight;
 mod sample;
+mod train;
 
 /// Lattice φ⁴ field theory as a machine-learning model.
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Reweight stored ensembles to other (also complex) actions; scans; multi-histogram.
     Reweight(reweight::ReweightArgs),
+    /// Train φ⁴ couplings: variationally against a target action, KL(p‖q).
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Action(args) => action::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Reweight(args) => reweight::run(&args),
+        Command::Train(args) => train::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

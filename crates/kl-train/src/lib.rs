@@ -19,8 +19,9 @@
 //! continues bit-identically.
 //!
 //! The bound along training ([`bound`]): `F_S` exact for a Gaussian `S` and otherwise by
-//! thermodynamic integration from a Gaussian reference (Gauss–Legendre in `t`, sampled at
-//! the nodes, [`thermodynamic_integration`]); `F_A = F_S − ln⟨e^{−(A−S)}⟩_p` by reweighting
+//! thermodynamic integration from an exactly solvable reference (independent sites by
+//! one-dimensional quadrature, or a Gaussian; Gauss–Legendre in `t`, sampled at the nodes,
+//! [`thermodynamic_integration`]); `F_A = F_S − ln⟨e^{−(A−S)}⟩_p` by reweighting
 //! in log space; the gap `⟨A − S⟩_p + ln⟨e^{−(A−S)}⟩_p` with binned jackknife errors.
 //!
 //! # Example
@@ -51,8 +52,8 @@ mod trainer;
 
 pub use estimate::{Estimate, ReweightedDiff, reweighted_diff};
 pub use free_energy::{
-    Bound, FreeEnergy, IntegrationOptions, bound, free_energy, gauss_legendre, gaussian_free_energy,
-    gaussian_reference, thermodynamic_integration,
+    Bound, FreeEnergy, IntegrationOptions, Reference, bound, free_energy, gauss_legendre, gaussian_free_energy,
+    gaussian_reference, independent_sites, site_free_energy, thermodynamic_integration,
 };
 pub use optimizer::{Optimizer, Schedule};
 pub use trainer::{

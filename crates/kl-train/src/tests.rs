@@ -139,17 +139,45 @@ fn bound_on_gaussian_actions_matches_exact_values() {
     check_within("𝓕", b.bound, f_target + kl, 4.0);
 }
 
-/// Thermodynamic integration from the Gaussian reference reproduces the exact free energy
-/// of a Gaussian action whose own quadratic form is far from the reference's.
+/// Thermodynamic integration from either reference reproduces the exact free energy of a
+/// Gaussian action whose quadratic form is far from the reference's.
 #[test]
 fn thermodynamic_integration_matches_exact_gaussian_free_energy() {
     let model = gaussian_model(4);
     let exact = gaussian_free_energy(&model).unwrap();
     let reference = gaussian_reference(&model).unwrap();
     assert!(reference.a().iter().zip(model.a()).any(|(r, a)| r > a));
-    let f = thermodynamic_integration(&model, &IntegrationOptions::recommended(9)).unwrap();
-    assert!(!f.exact && f.quadrature_err < f.stat_err.max(1e-3) * 10.0);
-    check_within("F_S", f.value, exact, 4.0);
+    for reference in [Reference::IndependentSites, Reference::Gaussian] {
+        let options = IntegrationOptions {
+            reference,
+            ..IntegrationOptions::recommended(9)
+        };
+        let f = thermodynamic_integration(&model, &options).unwrap();
+        assert!(!f.exact && f.quadrature_err < f.stat_err.max(1e-3) * 10.0);
+        check_within(&format!("F_S from {reference:?}"), f.value, exact, 4.0);
+    }
+}
+
+/// One-site free energies against closed forms: the Gaussian `√(π/a) e^{r²/4a}` and the pure
+/// quartic `Γ(1/4)/(2 b^{1/4})`.
+#[test]
+fn site_free_energy_matches_closed_forms() {
+    let pi = std::f64::consts::PI;
+    for (a, r) in [(0.5, 0.0), (2.0, 0.3), (40.0, -1.0)] {
+        let exact = -((pi / a).sqrt().ln() + r * r / (4.0 * a));
+        assert!((site_free_energy(a, 0.0, r) - exact).abs() < 1e-10, "a = {a}, r = {r}");
+    }
+    let gamma_quarter = 3.625_609_908_221_908_3_f64;
+    for b in [0.01_f64, 0.175, 30.0] {
+        let exact = -(gamma_quarter / (2.0 * b.powf(0.25))).ln();
+        assert!((site_free_energy(0.0, b, 0.0) - exact).abs() < 1e-10, "b = {b}");
+    }
+    // A deep double well: the two wells add.
+    let (a, b) = (-6.0, 0.1);
+    let f = site_free_energy(a, b, 0.0);
+    let depth = a * a / (4.0 * b);
+    let harmonic = -(2.0 * (pi / (-2.0 * a)).sqrt()).ln() - depth;
+    assert!((f - harmonic).abs() < 0.01, "{f} vs {harmonic}");
 }
 
 #[test]
