@@ -97,6 +97,9 @@ pub struct VariationalArgs {
     /// at the end [default: 0].
     #[arg(long)]
     pub bound_every: Option<u64>,
+    /// Also evaluate the bound after these epochs (comma-separated, e.g. 10,30,100).
+    #[arg(long, value_delimiter = ',')]
+    pub bound_at: Option<Vec<u64>>,
     /// Measurements per chain for the bound and at each node of the integration [default: 400].
     #[arg(long)]
     pub bound_samples: Option<usize>,
@@ -149,6 +152,7 @@ pub struct TrainRunConfig {
     pub seed: Option<u64>,
     pub checkpoint_every: Option<u64>,
     pub bound_every: Option<u64>,
+    pub bound_at: Option<Vec<u64>>,
     pub bound_samples: Option<usize>,
     pub bound_nodes: Option<usize>,
 }
@@ -302,6 +306,7 @@ fn merged(mut config: TrainRunConfig, a: &VariationalArgs) -> TrainRunConfig {
         seed,
         checkpoint_every,
         bound_every,
+        bound_at,
         bound_samples,
         bound_nodes
     );
@@ -321,6 +326,7 @@ struct Plan {
     epochs: u64,
     checkpoint_every: u64,
     bound_every: u64,
+    bound_at: Vec<u64>,
     bound: IntegrationOptions,
     config: TrainRunConfig,
 }
@@ -401,6 +407,7 @@ fn plan(mut config: TrainRunConfig) -> Result<Plan> {
         epochs: *config.epochs.get_or_insert(1000),
         checkpoint_every,
         bound_every: *config.bound_every.get_or_insert(0),
+        bound_at: config.bound_at.get_or_insert_with(Vec::new).clone(),
         bound,
         config,
     })
@@ -596,7 +603,8 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
         {
             rd.checkpoint(&trainer)?;
         }
-        if plan.bound_every > 0 && epoch % plan.bound_every == 0 && epoch < plan.epochs {
+        let due = (plan.bound_every > 0 && epoch % plan.bound_every == 0) || plan.bound_at.contains(&epoch);
+        if due && epoch < plan.epochs {
             let t = Instant::now();
             let b = trainer.bound(&plan.bound)?;
             bounds.push(BoundPoint {
