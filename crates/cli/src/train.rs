@@ -395,7 +395,7 @@ fn plan(mut config: TrainRunConfig) -> Result<Plan> {
         n_chains: train.n_chains,
         n_measure: bound_samples,
         n_nodes: bound_nodes,
-        ..IntegrationOptions::recommended(train.seed ^ 0x5eed_b0_0d)
+        ..IntegrationOptions::recommended(train.seed ^ 0x5eed_b00d)
     };
     let checkpoint_every = *config.checkpoint_every.get_or_insert(100);
     if checkpoint_every == 0 {

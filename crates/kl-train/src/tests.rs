@@ -167,7 +167,7 @@ fn site_free_energy_matches_closed_forms() {
         let exact = -((pi / a).sqrt().ln() + r * r / (4.0 * a));
         assert!((site_free_energy(a, 0.0, r) - exact).abs() < 1e-10, "a = {a}, r = {r}");
     }
-    let gamma_quarter = 3.625_609_908_221_908_3_f64;
+    let gamma_quarter = 3.625_609_908_221_908_f64;
     for b in [0.01_f64, 0.175, 30.0] {
         let exact = -(gamma_quarter / (2.0 * b.powf(0.25))).ln();
         assert!((site_free_energy(0.0, b, 0.0) - exact).abs() < 1e-10, "b = {b}");

@@ -88,7 +88,7 @@ impl TrainConfig {
         if !(self.schedule.initial.is_finite() && self.schedule.initial > 0.0) {
             return bad(format!("the learning rate {} must be positive", self.schedule.initial));
         }
-        if !(self.schedule.half_life > 0.0) {
+        if self.schedule.half_life.is_nan() || self.schedule.half_life <= 0.0 {
             return bad(format!(
                 "the half-life of the learning rate {} must be positive (infinite for a constant rate)",
                 self.schedule.half_life
