@@ -77,19 +77,8 @@ struct Timing {
 struct Epoch {
     epoch: u64,
     gap: f64,
-    w: Spread,
-    a: Spread,
-    b: Spread,
-}
-
-impl Epoch {
-    fn get(&self, name: &str) -> Spread {
-        match name {
-            "w" => self.w,
-            "a" => self.a,
-            _ => self.b,
-        }
-    }
+    #[serde(flatten)]
+    couplings: Couplings,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -144,7 +133,7 @@ fn parameter_plot(title: String, run: &TrainView, with_targets: bool) -> LinePlo
         let line = |f: fn(&Spread) -> f64| -> Vec<Point> {
             run.history
                 .iter()
-                .map(|e| Point::new(e.epoch as f64 + 1.0, f(&e.get(name))))
+                .map(|e| Point::new(e.epoch as f64 + 1.0, f(&e.couplings.get(name))))
                 .collect()
         };
         plot = plot
@@ -237,6 +226,25 @@ fn free_energy_table(run: &TrainView) -> Table {
     table
 }
 
+/// The tables of the couplings and of the bound, the couplings against epochs and the bound
+/// against epochs, of a run against `target` (`with_targets`: the couplings of `A` are the
+/// references).
+fn tables_and_plots(fig: &mut FigureCtx<'_>, run: &TrainView, target: &str, with_targets: bool) -> Result<()> {
+    fig.table(
+        format!("Trained couplings against {target}"),
+        couplings_table(run, with_targets),
+    );
+    fig.table("The Bogoliubov bound at the end of training", free_energy_table(run));
+    let couplings = parameter_plot(
+        format!("Couplings against epochs, training against {target}"),
+        run,
+        with_targets,
+    );
+    fig.plot_named(&format!("{}-couplings", fig.name()), &couplings, (1000, 650))?;
+    let bound = bound_plot(format!("The bound and F_A against epochs, {target}"), run);
+    fig.plot_named(&format!("{}-bound", fig.name()), &bound, (1000, 650))
+}
+
 /// `training-a`: train against `A`; every coupling within 10 % and the averages within 2 %
 /// of the talk's values, and the bound above `F_A` with a gap near zero.
 pub fn against_a(fig: &mut FigureCtx<'_>) -> Result<()> {
@@ -279,25 +287,7 @@ pub fn against_a(fig: &mut FigureCtx<'_>) -> Result<()> {
         Tolerance::Abs(0.01 + 4.0 * f.gap.err),
         "exact (A is in the model family)",
     ));
-    fig.table(
-        format!("Trained couplings against A on {l}×{l}"),
-        couplings_table(&run, true),
-    );
-    fig.table("The Bogoliubov bound at the end of training", free_energy_table(&run));
-    fig.plot_named(
-        &format!("{}-couplings", fig.name()),
-        &parameter_plot(
-            format!("Couplings against epochs, training against A on {l}×{l}"),
-            &run,
-            true,
-        ),
-        (1000, 650),
-    )?;
-    fig.plot_named(
-        &format!("{}-bound", fig.name()),
-        &bound_plot(format!("The bound approaching F_A from above ({l}×{l})"), &run),
-        (1000, 650),
-    )?;
+    tables_and_plots(fig, &run, &format!("A on {l}×{l}"), true)?;
     let gap = LinePlot::new(format!("KL(p‖q) estimated in each epoch ({l}×{l})"), "epoch + 1", "gap")
         .log_x()
         .log_y()
@@ -328,25 +318,7 @@ pub fn against_a4(fig: &mut FigureCtx<'_>) -> Result<()> {
     );
     let run = train(fig, l, 1.0, epochs, seed)?;
     let f = run.free_energy;
-    fig.table(
-        format!("Effective nearest-neighbour couplings learned for A₄(g′ = 1) on {l}×{l}"),
-        couplings_table(&run, false),
-    );
-    fig.table("The Bogoliubov bound at the end of training", free_energy_table(&run));
-    fig.plot_named(
-        &format!("{}-couplings", fig.name()),
-        &parameter_plot(
-            format!("Couplings against epochs, training against A₄(g′ = 1) on {l}×{l}"),
-            &run,
-            false,
-        ),
-        (1000, 650),
-    )?;
-    fig.plot_named(
-        &format!("{}-bound", fig.name()),
-        &bound_plot(format!("The bound against epochs for A₄(g′ = 1) ({l}×{l})"), &run),
-        (1000, 650),
-    )?;
+    tables_and_plots(fig, &run, &format!("A₄(g′ = 1) on {l}×{l}"), false)?;
     fig.note(format!(
         "The gap KL(p‖q) = {} stays open: {:.0} standard errors above zero, because the diagonal pairs of A₄ \
          are not in the model. The larger w and smaller a absorb part of the diagonal coupling.",
