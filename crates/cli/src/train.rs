@@ -569,6 +569,11 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
     }
     let first = trainer.epoch();
     let bar = progress_bar(plan.epochs.saturating_sub(first), "epochs");
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} epochs (eta {eta})\n{msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
     let mut last_bound = bounds.last().map(|b| b.free_energy.bound.mean);
     let train_start = Instant::now();
     let mut train_s = 0.0;

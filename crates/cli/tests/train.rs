@@ -139,6 +139,30 @@ fn trained_couplings_are_sampled_and_reweighted() {
         "--json",
     ]);
     assert!(reweighted.is_object());
+    // The trained couplings are also a target.
+    let again = json(&[
+        "train",
+        "variational",
+        "--target-couplings",
+        couplings.to_str().unwrap(),
+        "--epochs",
+        "5",
+        "--bound-samples",
+        "20",
+        "--bound-nodes",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(again["n_sites"], 16);
+    let err = failure(&[
+        "train",
+        "variational",
+        "--lattice",
+        "8",
+        "--target-couplings",
+        couplings.to_str().unwrap(),
+    ]);
+    assert!(err.contains("disagrees"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
