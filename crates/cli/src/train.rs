@@ -358,9 +358,7 @@ fn target_of(config: &TrainRunConfig) -> Result<Couplings> {
         .context("give --lattice L (or LxLy) and the target: --kappa, --mu2, --lambda, or --target-couplings FILE")?
         .parse()
         .map_err(anyhow::Error::msg)?;
-    let lattice = size
-        .lattice()
-        .context("the target's pairs need a lattice of at least 4 sites in each direction")?;
+    let lattice = size.lattice()?;
     let (Some(kappa), Some(mu2), Some(lambda)) = (config.kappa, config.mu2, config.lambda) else {
         bail!("give all of --kappa, --mu2 and --lambda (or --target-couplings FILE)");
     };

@@ -420,10 +420,15 @@ impl VariationalTrainer {
         );
         let theta = theta_of(b_block, &free);
         if let Some(k) = theta.iter().position(|x| !x.is_finite() || x.abs() > MAX_COUPLING) {
-            return Err(diverged(format!(
-                "coupling {k} of θ = [w | a | b | r] became {:e}",
-                theta[k]
-            )));
+            let (name, index) = [ParamBlock::W, ParamBlock::A, ParamBlock::B, ParamBlock::R]
+                .into_iter()
+                .zip(["w", "a", "b", "r"])
+                .find_map(|(block, name)| {
+                    let range = model.block(block);
+                    range.contains(&k).then(|| (name, k - range.start))
+                })
+                .expect("the blocks cover θ");
+            return Err(diverged(format!("{name}[{index}] became {:e}", theta[k])));
         }
         if let Err(e) = self.chains.set_params(&theta) {
             return Err(diverged(format!("the new couplings are invalid: {e}")));
