@@ -12,13 +12,13 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use mc_sampler::ensemble::LatticeCouplings;
 use phi4_action::Couplings;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 const FORMAT: &str = "qftml-couplings";
 const VERSION: u32 = 1;
 
 /// A couplings file: its format and version, then the couplings as an ensemble stores them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CouplingsFile {
     pub format: String,
@@ -49,5 +49,15 @@ impl CouplingsFile {
             );
         }
         Ok(file.couplings.couplings()?)
+    }
+
+    /// The couplings file of `couplings` (which must live on a lattice), as JSON text.
+    pub fn to_json(couplings: &Couplings) -> Result<String> {
+        let file = Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            couplings: LatticeCouplings::of(couplings).context("only couplings on a lattice can be written")?,
+        };
+        Ok(serde_json::to_string(&file)?)
     }
 }

@@ -18,6 +18,7 @@ mod output;
 mod reweight;
 mod rundir;
 mod sample;
+mod train;
 
 /// Lattice φ⁴ field theory as a machine-learning model.
 #[derive(Debug, Parser)]
@@ -39,6 +40,8 @@ enum Command {
     Reweight(reweight::ReweightArgs),
     /// Write exact independent samples of a known distribution (.npy) to learn from.
     Data(data::DataArgs),
+    /// Train φ⁴ couplings: variationally against a target action, KL(p‖q).
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(&args),
         Command::Reweight(args) => reweight::run(&args),
         Command::Data(args) => data::run(&args),
+        Command::Train(args) => train::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
