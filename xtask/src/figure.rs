@@ -152,6 +152,10 @@ impl<'a> FigureCtx<'a> {
     /// A directory for this figure's intermediate files (`data/NAME/`), created on demand.
     pub fn data_dir(&mut self) -> Result<PathBuf> {
         let dir = self.env.out_dir.join("data").join(self.name);
+        // Emptied first: the figure's runs are made afresh, never mixed with earlier ones.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| anyhow!("cannot empty {}: {e}", dir.display()))?;
+        }
         std::fs::create_dir_all(&dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
         Ok(dir)
     }

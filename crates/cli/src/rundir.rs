@@ -17,7 +17,8 @@
 //! process is gone.  SIGINT and SIGTERM during a run remove the staging directory and leave
 //! `DIR` untouched ([`install_signal_handler`]).
 //!
-//! `DIR` is replaced only when it is empty or a run directory (it holds a manifest): a
+//! `DIR` is replaced only when it is empty or a run directory (a manifest, or the ensemble
+//! and results of an earlier version): a
 //! directory of other files is refused, never moved away.
 
 use std::fs;
@@ -189,7 +190,10 @@ fn check_replaceable(out: &Path) -> Result<()> {
         );
     }
     let mut entries = fs::read_dir(out).with_context(|| format!("cannot read --out {}", out.display()))?;
-    if entries.next().is_none() || out.join(MANIFEST_FILE).is_file() {
+    // A run directory: with a manifest, or as older versions wrote it (ensemble and results).
+    let earlier_run =
+        out.join(MANIFEST_FILE).is_file() || (out.join("ensemble.qfe").is_file() && out.join("results.json").is_file());
+    if entries.next().is_none() || earlier_run {
         return Ok(());
     }
     bail!(

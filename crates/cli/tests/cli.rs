@@ -4,41 +4,37 @@
 //! temporary paths have no spaces), so each case is a row of a table.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use mc_sampler::ensemble::StoredEnsemble;
 use records::{ActionRecord, GraphRecord, Record, ReweightMethod, ReweightRecord, SampleRecord};
 use reweight::{ReweightEnsemble, ReweightOptions, Target};
 use serde_json::Value;
 
-fn qftml(cmdline: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qftml"))
-        .args(cmdline.split_whitespace())
-        .output()
-        .expect("qftml runs")
+mod common;
+
+/// The words of a one-line command.
+fn words(cmdline: &str) -> Vec<&str> {
+    cmdline.split_whitespace().collect()
 }
 
-/// Runs `qftml CMDLINE`, which must succeed, and returns its stdout.
+fn qftml(cmdline: &str) -> Output {
+    common::qftml(&words(cmdline))
+}
+
 #[track_caller]
 fn stdout(cmdline: &str) -> String {
-    let out = qftml(cmdline);
-    assert!(
-        out.status.success(),
-        "qftml {cmdline} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::stdout(&words(cmdline))
 }
 
 #[track_caller]
 fn json(cmdline: &str) -> Value {
-    serde_json::from_str(&stdout(cmdline)).expect("stdout is one JSON object")
+    common::json(&words(cmdline))
 }
 
-/// Runs `qftml CMDLINE` (which must include `--json`) and reads its typed record.
 #[track_caller]
 fn record<T: Record>(cmdline: &str) -> T {
-    records::parse(&stdout(cmdline)).expect("stdout is one record of the current schema")
+    common::record(&words(cmdline))
 }
 
 /// Runs `qftml CMDLINE`, which must succeed, and checks that its text output holds every
@@ -56,21 +52,16 @@ fn check_text(cmdline: &str, needles: &[&str]) {
 
 #[track_caller]
 fn check_refused(cmdline: &str, needle: &str) {
-    let out = qftml(cmdline);
-    assert!(!out.status.success(), "qftml {cmdline} should fail");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = common::failure(&words(cmdline));
     assert!(
         stderr.contains(needle),
         "stderr of {cmdline} should mention `{needle}`: {stderr}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// A fresh temporary directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qftml-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(name)
 }
 
 /// The shape of a JSON value for a snapshot: numbers become their kind, arrays keep their

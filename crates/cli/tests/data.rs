@@ -1,30 +1,10 @@
 //! `qftml data`: the written samples have the exact moments the record states, within
 //! their standard errors (independent samples: plain errors of per-sample averages).
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{qftml, record, scratch};
 use records::DataRecord;
-
-fn qftml(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qftml"))
-        .args(args)
-        .output()
-        .expect("qftml runs")
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("qftml-data-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-#[track_caller]
-fn record(args: &[&str]) -> DataRecord {
-    let out = qftml(args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    records::parse(&String::from_utf8_lossy(&out.stdout)).unwrap()
-}
 
 /// Mean and standard error of per-sample values.
 fn mean_err(values: &[f64]) -> (f64, f64) {
@@ -49,7 +29,7 @@ fn free_field_samples_have_the_exact_moments() {
     let dir = scratch("gaussian");
     let file = dir.join("ff.npy");
     let f = file.to_str().unwrap();
-    let r = record(&[
+    let r: DataRecord = record(&[
         "data",
         "gaussian",
         "--lattice",
@@ -93,7 +73,7 @@ fn free_field_samples_have_the_exact_moments() {
     assert!(r.exact_nn_covariance > 0.1 * r.exact_variance, "a correlated field");
     // The same seed gives the same bytes.
     let again = dir.join("again.npy");
-    record(&[
+    record::<DataRecord>(&[
         "data",
         "gaussian",
         "--lattice",
@@ -122,7 +102,7 @@ fn independent_sites_have_their_means_and_variances() {
     let file = dir.join("sites.npy");
     let means: Vec<String> = (0..16).map(|i| format!("{}", 0.25 * i as f64 - 1.0)).collect();
     let means = means.join(",");
-    let r = record(&[
+    let r: DataRecord = record(&[
         "data",
         "independent",
         "--lattice",

@@ -1,26 +1,15 @@
 //! `--out` run directories are whole or untouched: replaced as a whole, refused when mixed,
 //! unharmed by a failed write, SIGINT or SIGTERM at any moment.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+mod common;
+
+use common::{qftml, scratch};
 use std::time::{Duration, Instant};
 
 use records::{RunManifest, SampleRecord};
-
-fn qftml(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qftml"))
-        .args(args)
-        .output()
-        .expect("qftml runs")
-}
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qftml-rundir-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn sample_args<'a>(out: &'a str, sweeps: &'a str, seed: &'a str) -> Vec<&'a str> {
     vec![

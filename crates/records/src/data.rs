@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Provenance, Record};
+use crate::Provenance;
 
 /// What `qftml data` wrote: exact independent samples of a known distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataRecord {
-    /// Schema version ([`Record::SCHEMA`]).
+    /// Schema version ([`Record::SCHEMA`](crate::Record::SCHEMA)).
     pub schema: u32,
     /// The distribution: `free-field` or `independent`.
     pub distribution: String,
@@ -27,10 +27,4 @@ pub struct DataRecord {
     pub provenance: Provenance,
 }
 
-impl Record for DataRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "data";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+crate::record!(DataRecord, "data", schema 1);

@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Record;
-
 /// The graph geometries `qftml graph` and `qftml action` build, by the name they take on the
 /// command line and carry in [`GraphRecord::geometry`]: the periodic lattices of
 /// `mrf_graph::Geometry`, then the complete bipartite graph.
@@ -34,13 +32,7 @@ pub struct GraphRecord {
     pub cliques: Vec<Vec<usize>>,
 }
 
-impl Record for GraphRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "graph";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+crate::record!(GraphRecord, "graph", schema 1);
 
 /// `∂S/∂θ` by parameter block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,10 +84,4 @@ pub struct ActionRecord {
     pub gradient: Gradient,
 }
 
-impl Record for ActionRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "action";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+crate::record!(ActionRecord, "action", schema 1);

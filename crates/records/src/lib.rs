@@ -57,6 +57,21 @@ pub use reweight::{
 };
 pub use sample::{ExactFreeField, GammaValue, SampleConfig, SampleObservables, SampleRecord, Timing};
 
+/// Implements [`Record`] for a struct with a `schema: u32` field:
+/// `record!(SampleRecord, "sample", schema 1);`.
+macro_rules! record {
+    ($ty:ty, $name:literal, schema $schema:literal) => {
+        impl $crate::Record for $ty {
+            const SCHEMA: u32 = $schema;
+            const NAME: &'static str = $name;
+            fn schema(&self) -> u32 {
+                self.schema
+            }
+        }
+    };
+}
+pub(crate) use record;
+
 /// A result record with a schema version.
 pub trait Record: serde::Serialize + DeserializeOwned {
     /// The schema version this build writes and reads.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Provenance, Record};
+use crate::Provenance;
 
 /// The file name of the manifest inside a run directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -12,7 +12,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// swapped into place; a reader refuses a directory whose files disagree with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunManifest {
-    /// Schema version ([`Record::SCHEMA`]).
+    /// Schema version ([`Record::SCHEMA`](crate::Record::SCHEMA)).
     pub schema: u32,
     /// The command that wrote the directory (`sample`, `train`, ...).
     pub command: String,
@@ -35,10 +35,4 @@ pub struct ManifestFile {
     pub crc32: u32,
 }
 
-impl Record for RunManifest {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "manifest";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+crate::record!(RunManifest, "manifest", schema 1);

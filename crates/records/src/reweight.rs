@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MeanErr, Provenance, Record, ReweightedObservables};
+use crate::{MeanErr, Provenance, ReweightedObservables};
 
 /// A homogeneous target action
 /// `−κ Σ_⟨ij⟩ φφ − g′ Σ_⟨⟨ij⟩⟩ φφ + (μ² + 4κ)/2 Σφ² + λ/4 Σφ⁴ + r Σφ + i c Σφ²`.
@@ -188,10 +188,4 @@ pub struct ReweightRecord {
     pub provenance: Provenance,
 }
 
-impl Record for ReweightRecord {
-    const SCHEMA: u32 = 2;
-    const NAME: &'static str = "reweight";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+crate::record!(ReweightRecord, "reweight", schema 2);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MeanErr, ObservableSet, Provenance, Record};
+use crate::{MeanErr, ObservableSet, Provenance};
 
 /// The run config of `qftml sample` (a TOML file, and the `config` of its result): every
 /// key optional, flags override.
@@ -136,10 +136,4 @@ pub struct SampleRecord {
     pub provenance: Provenance,
 }
 
-impl Record for SampleRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "sample";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+crate::record!(SampleRecord, "sample", schema 1);

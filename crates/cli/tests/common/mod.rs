@@ -1,0 +1,60 @@
+//! Helpers shared by the end-to-end tests of the `qftml` binary: run it, read what it
+//! prints, make scratch directories.  Each test file uses some of them.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use records::Record;
+use serde_json::Value;
+
+/// Runs `qftml ARGS`.
+pub fn qftml(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qftml"))
+        .args(args)
+        .output()
+        .expect("qftml runs")
+}
+
+/// Runs `qftml ARGS`, which must succeed, and returns its stdout.
+#[track_caller]
+pub fn stdout(args: &[&str]) -> String {
+    let out = qftml(args);
+    assert!(
+        out.status.success(),
+        "qftml {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `qftml ARGS` (with `--json`), which must succeed, and parses its stdout.
+#[track_caller]
+pub fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&stdout(args)).expect("stdout is one JSON object")
+}
+
+/// Runs `qftml ARGS` (with `--json`) and reads its typed record.
+#[track_caller]
+pub fn record<T: Record>(args: &[&str]) -> T {
+    records::parse(&stdout(args)).expect("stdout is one record of the current schema")
+}
+
+/// Runs `qftml ARGS`, which must fail with a message and no panic; returns its stderr.
+#[track_caller]
+pub fn failure(args: &[&str]) -> String {
+    let out = qftml(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "qftml {args:?} should have failed");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// A fresh, empty scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qftml-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
