@@ -14,7 +14,7 @@ pub struct Data {
 impl Data {
     /// Data from rows of `n_features` values (row-major, the layout of `datasets::Dataset`).
     pub fn from_rows(values: &[f64], n_features: usize) -> Result<Self, RbmError> {
-        if n_features == 0 || values.is_empty() || values.len() % n_features != 0 {
+        if n_features == 0 || values.is_empty() || !values.len().is_multiple_of(n_features) {
             return Err(RbmError::InvalidData(format!(
                 "{} values are not a whole number of examples of {n_features} features",
                 values.len()
