@@ -14,6 +14,7 @@ mod geometry;
 mod graph;
 mod limits;
 mod output;
+mod rbm;
 mod reweight;
 mod rundir;
 mod sample;
@@ -36,6 +37,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Reweight stored ensembles to other (also complex) actions; scans; multi-histogram.
     Reweight(reweight::ReweightArgs),
+    /// Train, evaluate and sample φ⁴ neural networks (generalised RBMs).
+    Rbm(rbm::RbmArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Action(args) => action::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Reweight(args) => reweight::run(&args),
+        Command::Rbm(args) => rbm::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

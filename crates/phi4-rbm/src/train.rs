@@ -110,6 +110,22 @@ pub struct TrainerState {
 impl TrainerState {
     /// The checkpoint kind of a trainer state.
     pub const KIND: &'static str = "phi4-rbm-trainer";
+
+    /// The network of this state (validated).
+    pub fn network(&self) -> Result<Network, RbmError> {
+        let init = crate::NetworkInit {
+            visible: self.visible,
+            hidden: self.hidden,
+            n_visible: self.n_visible,
+            n_hidden: self.n_hidden,
+            weight_sd: 0.0,
+            visible_coefficients: default_coefficients(self.visible),
+            hidden_coefficients: default_coefficients(self.hidden),
+        };
+        let mut network = Network::initial(&init, &mut chain_rng(0, 0))?;
+        network.set_params(&self.params)?;
+        Ok(network)
+    }
 }
 
 /// A training run: network, chains, momentum, data order.
@@ -196,17 +212,7 @@ impl Trainer {
     /// Resumes a run from its checkpoint record; `config` must be the run's configuration.
     pub fn from_state(state: TrainerState, config: TrainConfig) -> Result<Self, RbmError> {
         config.validate()?;
-        let init = crate::NetworkInit {
-            visible: state.visible,
-            hidden: state.hidden,
-            n_visible: state.n_visible,
-            n_hidden: state.n_hidden,
-            weight_sd: 0.0,
-            visible_coefficients: default_coefficients(state.visible),
-            hidden_coefficients: default_coefficients(state.hidden),
-        };
-        let mut network = Network::initial(&init, &mut chain_rng(0, 0))?;
-        network.set_params(&state.params)?;
+        let network = state.network()?;
         if state.velocity.len() != network.n_params() {
             return Err(RbmError::Shape("the checkpoint's momentum buffer does not fit the network".into()));
         }
