@@ -113,7 +113,10 @@ impl Network {
     /// (column by column, from `rng`).
     pub fn initial<R: Rng + ?Sized>(init: &NetworkInit, rng: &mut R) -> Result<Self, RbmError> {
         if init.n_visible == 0 || init.n_hidden == 0 {
-            return Err(RbmError::Shape("both layers need at least one unit".into()));
+            return Err(RbmError::Shape(format!(
+                "a network needs at least one unit in each layer, got {} visible and {} hidden units",
+                init.n_visible, init.n_hidden
+            )));
         }
         let normal = Normal::new(0.0, init.weight_sd).map_err(|_| {
             RbmError::InvalidConfig(format!(
