@@ -10,7 +10,7 @@
 use mc_sampler::{ModelSampler, SamplerError, SimRng, chain_rng};
 use nalgebra::DMatrix;
 
-use crate::units::Layer;
+use crate::units::{Layer, UnitKind, sigmoid, uniform};
 use crate::{Network, RbmError};
 
 /// The states and generators of `n_chains` chains of one network (chains are columns).
@@ -28,11 +28,20 @@ fn draw_layer(layer: &Layer, field: &DMatrix<f64>, state: &mut DMatrix<f64>, rng
     let rows = layer.len();
     let fields = field.as_slice();
     let states = state.as_mut_slice();
+    let binary = layer.kind() == UnitKind::Bernoulli;
+    let linear = layer.linear();
     for (c, rng) in rngs.iter_mut().enumerate().take(n) {
         let t = &fields[c * rows..(c + 1) * rows];
         let x = &mut states[c * rows..(c + 1) * rows];
-        for (u, (xu, &tu)) in x.iter_mut().zip(t).enumerate() {
-            *xu = layer.sample(u, tu, rng);
+        if binary {
+            // The common case without a per-unit dispatch: x = [u < σ(t − ℓ)].
+            for ((xu, &tu), &l) in x.iter_mut().zip(t).zip(linear) {
+                *xu = f64::from(u8::from(uniform(rng) < sigmoid(tu - l)));
+            }
+        } else {
+            for (u, (xu, &tu)) in x.iter_mut().zip(t).enumerate() {
+                *xu = layer.sample(u, tu, rng);
+            }
         }
     }
 }
@@ -122,6 +131,11 @@ impl GibbsChains {
     pub fn clamp_visible(&mut self, network: &Network, source: &DMatrix<f64>, n: usize) {
         self.visible.columns_mut(0, n).copy_from(&source.columns(0, n));
         self.sample_hidden(network, n);
+    }
+
+    /// The hidden fields `Σ_i w_ij φ_i` of the last [`GibbsChains::sample_hidden`].
+    pub(crate) fn hidden_field(&self) -> &DMatrix<f64> {
+        &self.field_hidden
     }
 
     /// Whether every state is finite.

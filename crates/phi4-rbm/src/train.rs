@@ -324,8 +324,8 @@ impl Trainer {
         for _ in 0..self.config.cd_k {
             self.chains.step(&self.network, n_neg);
         }
-        self.field.gemm_tr(1.0, self.network.weights(), self.chains.visible(), 0.0);
-        hidden_moments(self.network.hidden(), &self.field, &mut self.hidden_neg, n_neg);
+        // The last step drew h from the fields of the current φ: their moments are the model term.
+        hidden_moments(self.network.hidden(), self.chains.hidden_field(), &mut self.hidden_neg, n_neg);
 
         // ∂KL/∂w = −⟨φ E h⟩_data + ⟨φ E h⟩_model.
         let (inv_pos, inv_neg) = (1.0 / b as f64, 1.0 / n_neg as f64);

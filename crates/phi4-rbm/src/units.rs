@@ -99,7 +99,7 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
 
 /// A uniform in [0, 1) from the top 53 bits of a word.
 #[inline]
-fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
