@@ -304,11 +304,7 @@ fn new_config(args: &TrainArgs) -> Result<RbmTrainConfig> {
         (None, true) => Some(0.5),
         (None, false) => None,
     };
-    let data = args
-        .data
-        .data
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    let data = args.data.data.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
     Ok(RbmTrainConfig {
         visible: visible.name().into(),
         hidden: hidden.name().into(),
@@ -366,8 +362,12 @@ fn read_run(dir: &Path) -> Result<(RbmTrainRecord, TrainerState)> {
     rundir::verify(dir).with_context(|| format!("{} is not a complete run directory", dir.display()))?;
     let text = std::fs::read_to_string(dir.join(RESULTS_FILE))
         .with_context(|| format!("cannot read {}", dir.join(RESULTS_FILE).display()))?;
-    let record: RbmTrainRecord = records::parse(&text)
-        .with_context(|| format!("{} is not the results of `qftml rbm train`", dir.join(RESULTS_FILE).display()))?;
+    let record: RbmTrainRecord = records::parse(&text).with_context(|| {
+        format!(
+            "{} is not the results of `qftml rbm train`",
+            dir.join(RESULTS_FILE).display()
+        )
+    })?;
     let state: TrainerState = checkpoint::load(dir.join(CHECKPOINT_FILE), TrainerState::KIND)?;
     Ok((record, state))
 }
@@ -488,7 +488,10 @@ fn print_train(r: &RbmTrainRecord) {
                 "epoch {:>4}: reconstruction error {:.5}, pseudo-log-likelihood {p:.3}",
                 e.epoch, e.reconstruction_error
             ),
-            None => println!("epoch {:>4}: reconstruction error {:.5}", e.epoch, e.reconstruction_error),
+            None => println!(
+                "epoch {:>4}: reconstruction error {:.5}",
+                e.epoch, e.reconstruction_error
+            ),
         }
     }
     let n = r.timing.sec_per_epoch.len().max(1) as f64;

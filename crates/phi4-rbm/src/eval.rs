@@ -163,10 +163,17 @@ fn gaussian_log_partition(network: &Network) -> Result<f64, RbmError> {
     let linear = DMatrix::from_iterator(
         n,
         1,
-        network.visible().linear().iter().chain(network.hidden().linear()).copied(),
+        network
+            .visible()
+            .linear()
+            .iter()
+            .chain(network.hidden().linear())
+            .copied(),
     );
     let chol = m.cholesky().ok_or_else(|| {
-        RbmError::InvalidConfig("the Gaussian–Gaussian network is not normalisable (precision not positive definite)".into())
+        RbmError::InvalidConfig(
+            "the Gaussian–Gaussian network is not normalisable (precision not positive definite)".into(),
+        )
     })?;
     let log_det: f64 = chol.l().diagonal().iter().map(|d| 2.0 * d.ln()).sum();
     let solved = chol.solve(&linear);
@@ -212,8 +219,7 @@ pub fn ais_log_partition(network: &Network, config: &AisConfig) -> Result<AisEst
     }
     let (nv, nh, runs) = (network.n_visible(), network.n_hidden(), config.n_runs);
     let (vis, hid, w) = (network.visible(), network.hidden(), network.weights());
-    let log_z0: f64 =
-        (0..nv).map(|i| vis.log_z(i, 0.0)).sum::<f64>() + (0..nh).map(|j| hid.log_z(j, 0.0)).sum::<f64>();
+    let log_z0: f64 = (0..nv).map(|i| vis.log_z(i, 0.0)).sum::<f64>() + (0..nh).map(|j| hid.log_z(j, 0.0)).sum::<f64>();
     let mut rngs: Vec<SimRng> = (0..runs as u64).map(|r| chain_rng(config.seed, r)).collect();
     let mut v = DMatrix::zeros(nv, runs);
     let mut h = DMatrix::zeros(nh, runs);
@@ -226,7 +232,8 @@ pub fn ais_log_partition(network: &Network, config: &AisConfig) -> Result<AisEst
     let mut t_h = DMatrix::zeros(nh, runs);
     let mut t_v = DMatrix::zeros(nv, runs);
     // −F_β(φ) up to the visible energies, which cancel in the weight.
-    let hidden_term = |t: &DMatrix<f64>, r: usize, beta: f64| (0..nh).map(|j| hid.log_z(j, beta * t[(j, r)])).sum::<f64>();
+    let hidden_term =
+        |t: &DMatrix<f64>, r: usize, beta: f64| (0..nh).map(|j| hid.log_z(j, beta * t[(j, r)])).sum::<f64>();
     for k in 1..=config.n_steps {
         let (beta_prev, beta) = ((k - 1) as f64 / config.n_steps as f64, k as f64 / config.n_steps as f64);
         t_h.gemm_tr(1.0, w, &v, 0.0);
@@ -244,7 +251,9 @@ pub fn ais_log_partition(network: &Network, config: &AisConfig) -> Result<AisEst
         }
     }
     if log_w.iter().any(|x| !x.is_finite()) {
-        return Err(RbmError::InvalidConfig("an AIS weight is not finite; the network's states diverge".into()));
+        return Err(RbmError::InvalidConfig(
+            "an AIS weight is not finite; the network's states diverge".into(),
+        ));
     }
     let max = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let weights: Vec<f64> = log_w.iter().map(|x| (x - max).exp()).collect();
@@ -261,7 +270,9 @@ pub fn ais_log_partition(network: &Network, config: &AisConfig) -> Result<AisEst
 /// The mean log-likelihood per example, `mean(−F(φ)) − ln Z`, for a given `ln Z`.
 pub fn log_likelihood(network: &Network, data: &Data, log_z: f64) -> Result<f64, RbmError> {
     data.check_fits(network)?;
-    let sum: f64 = (0..data.n_samples()).map(|k| -network.free_energy(data.example(k))).sum();
+    let sum: f64 = (0..data.n_samples())
+        .map(|k| -network.free_energy(data.example(k)))
+        .sum();
     Ok(sum / data.n_samples() as f64 - log_z)
 }
 

@@ -62,7 +62,13 @@ impl GibbsChains {
             field_visible: DMatrix::zeros(nv, n_chains),
             field_hidden: DMatrix::zeros(nh, n_chains),
         };
-        draw_layer(network.visible(), &chains.field_visible, &mut chains.visible, &mut chains.rngs, n_chains);
+        draw_layer(
+            network.visible(),
+            &chains.field_visible,
+            &mut chains.visible,
+            &mut chains.rngs,
+            n_chains,
+        );
         chains.sample_hidden(network, n_chains);
         Ok(chains)
     }
@@ -111,13 +117,25 @@ impl GibbsChains {
     /// `h ~ p(h | φ)` for the chains `0..n`.
     pub fn sample_hidden(&mut self, network: &Network, n: usize) {
         self.field_hidden.gemm_tr(1.0, network.weights(), &self.visible, 0.0);
-        draw_layer(network.hidden(), &self.field_hidden, &mut self.hidden, &mut self.rngs, n);
+        draw_layer(
+            network.hidden(),
+            &self.field_hidden,
+            &mut self.hidden,
+            &mut self.rngs,
+            n,
+        );
     }
 
     /// `φ ~ p(φ | h)` for the chains `0..n`.
     pub fn sample_visible(&mut self, network: &Network, n: usize) {
         self.field_visible.gemm(1.0, network.weights(), &self.hidden, 0.0);
-        draw_layer(network.visible(), &self.field_visible, &mut self.visible, &mut self.rngs, n);
+        draw_layer(
+            network.visible(),
+            &self.field_visible,
+            &mut self.visible,
+            &mut self.rngs,
+            n,
+        );
     }
 
     /// One Gibbs step of the chains `0..n`: `φ ~ p(φ | h)`, then `h ~ p(h | φ)`.
@@ -164,7 +182,11 @@ impl NetworkChains {
     }
     /// The visible states as rows (one sample per chain).
     pub fn visible_rows(&self) -> Vec<Vec<f64>> {
-        self.chains.visible.column_iter().map(|c| c.iter().copied().collect()).collect()
+        self.chains
+            .visible
+            .column_iter()
+            .map(|c| c.iter().copied().collect())
+            .collect()
     }
 }
 

@@ -5,8 +5,8 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
-use crate::units::{Layer, UnitKind};
 use crate::RbmError;
+use crate::units::{Layer, UnitKind};
 
 /// A φ⁴ network `S(φ, h) = −Σ w_ij φ_i h_j + Σ_i (r_i φ_i + a_i φ_i² + b_i φ_i⁴)
 /// + Σ_j (s_j h_j + m_j h_j² + n_j h_j⁴)`.
@@ -71,7 +71,11 @@ impl Network {
 
     /// Gaussian–Bernoulli: real visible units with `b = 0`, binary hidden units.
     pub fn gaussian_bernoulli(weights: DMatrix<f64>, r: Vec<f64>, a: Vec<f64>, s: Vec<f64>) -> Result<Self, RbmError> {
-        Self::new(Layer::gaussian("visible", r, a)?, Layer::bernoulli("hidden", s)?, weights)
+        Self::new(
+            Layer::gaussian("visible", r, a)?,
+            Layer::bernoulli("hidden", s)?,
+            weights,
+        )
     }
 
     /// Gaussian–Gaussian: `b = n = 0`, both layers real; the joint density is Gaussian and
@@ -83,7 +87,11 @@ impl Network {
         s: Vec<f64>,
         m: Vec<f64>,
     ) -> Result<Self, RbmError> {
-        let net = Self::new(Layer::gaussian("visible", r, a)?, Layer::gaussian("hidden", s, m)?, weights)?;
+        let net = Self::new(
+            Layer::gaussian("visible", r, a)?,
+            Layer::gaussian("hidden", s, m)?,
+            weights,
+        )?;
         if net.joint_precision().cholesky().is_none() {
             return Err(RbmError::InvalidConfig(
                 "the Gaussian–Gaussian network is not normalisable: 2 diag(a, m) − [[0, W], [Wᵀ, 0]] is not positive definite; shrink the weights or raise a and m".into(),
@@ -100,7 +108,11 @@ impl Network {
         b: Vec<f64>,
         s: Vec<f64>,
     ) -> Result<Self, RbmError> {
-        Self::new(Layer::phi4("visible", r, a, b)?, Layer::bernoulli("hidden", s)?, weights)
+        Self::new(
+            Layer::phi4("visible", r, a, b)?,
+            Layer::bernoulli("hidden", s)?,
+            weights,
+        )
     }
 
     /// The Ising limit of φ⁴–Bernoulli (`b → ∞` with `a = −2b`): spin (`±1`) visible units
@@ -130,7 +142,10 @@ impl Network {
         let hidden = Layer::uniform("hidden", init.hidden, init.n_hidden, s, m, n)?;
         let weights = DMatrix::from_fn(init.n_visible, init.n_hidden, |_, _| normal.sample(rng));
         let net = Self::new(visible, hidden, weights)?;
-        if init.visible == UnitKind::Gaussian && init.hidden == UnitKind::Gaussian && net.joint_precision().cholesky().is_none() {
+        if init.visible == UnitKind::Gaussian
+            && init.hidden == UnitKind::Gaussian
+            && net.joint_precision().cholesky().is_none()
+        {
             return Err(RbmError::InvalidConfig(
                 "the initial Gaussian–Gaussian network is not normalisable; use smaller initial weights".into(),
             ));

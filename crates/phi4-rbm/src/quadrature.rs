@@ -55,7 +55,11 @@ pub fn quartic_integral(a: f64, b: f64, h: f64) -> QuarticIntegral {
     let curvature_width = |x: f64| {
         let c = 2.0 * a + 12.0 * b * x * x;
         let quartic_width = b.powf(-0.25);
-        if c > 0.0 { (1.0 / c.sqrt()).min(quartic_width) } else { quartic_width }
+        if c > 0.0 {
+            (1.0 / c.sqrt()).min(quartic_width)
+        } else {
+            quartic_width
+        }
     };
     let roots = stationary_points(a, b, h);
     // With h ≥ 0 the global maximum is the largest root; a left maximum exists when there
@@ -105,7 +109,11 @@ fn stationary_points(a: f64, b: f64, h: f64) -> Vec<f64> {
     } else {
         // Three real roots (p < 0): trigonometric form.
         let r = 2.0 * (-p / 3.0).sqrt();
-        let arg = if r == 0.0 { 0.0 } else { (3.0 * q / (p * r)).clamp(-1.0, 1.0) };
+        let arg = if r == 0.0 {
+            0.0
+        } else {
+            (3.0 * q / (p * r)).clamp(-1.0, 1.0)
+        };
         let theta = arg.acos() / 3.0;
         (0..3)
             .map(|k| r * (theta - 2.0 * std::f64::consts::PI * k as f64 / 3.0).cos())

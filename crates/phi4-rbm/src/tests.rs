@@ -5,7 +5,7 @@ use nalgebra::DMatrix;
 use proptest::prelude::*;
 use rand::Rng;
 
-use crate::eval::{exact_log_partition, pseudo_log_likelihood, PllMode};
+use crate::eval::{PllMode, exact_log_partition, pseudo_log_likelihood};
 use crate::quadrature::quartic_integral;
 use crate::units::{Layer, UnitKind};
 use crate::{Data, GibbsChains, Network, TrainConfig, Trainer};
@@ -16,7 +16,9 @@ fn brute_quartic(a: f64, b: f64, h: f64, lim: f64) -> [f64; 4] {
     let n = 400_000;
     let dx = 2.0 * lim / n as f64;
     let g = |x: f64| -a * x * x - b * x.powi(4) + h * x;
-    let g_max = (0..=n).map(|k| g(-lim + k as f64 * dx)).fold(f64::NEG_INFINITY, f64::max);
+    let g_max = (0..=n)
+        .map(|k| g(-lim + k as f64 * dx))
+        .fold(f64::NEG_INFINITY, f64::max);
     let mut s = [0.0; 4];
     for k in 0..=n {
         let x = -lim + k as f64 * dx;
@@ -34,8 +36,16 @@ fn check_quadrature(a: f64, b: f64, h: f64, lim: f64) {
     let q = quartic_integral(a, b, h);
     let [log_z, m1, m2, m4] = brute_quartic(a, b, h, lim);
     let scale = m2.sqrt();
-    assert!((q.log_z - log_z).abs() < 1e-10 * log_z.abs().max(1.0), "ln Z {} vs {log_z} at ({a}, {b}, {h})", q.log_z);
-    assert!((q.mean - m1).abs() < 1e-9 * scale, "E x {} vs {m1} at ({a}, {b}, {h})", q.mean);
+    assert!(
+        (q.log_z - log_z).abs() < 1e-10 * log_z.abs().max(1.0),
+        "ln Z {} vs {log_z} at ({a}, {b}, {h})",
+        q.log_z
+    );
+    assert!(
+        (q.mean - m1).abs() < 1e-9 * scale,
+        "E x {} vs {m1} at ({a}, {b}, {h})",
+        q.mean
+    );
     assert!((q.second - m2).abs() < 1e-9 * m2, "E x² {} vs {m2}", q.second);
     assert!((q.fourth - m4).abs() < 1e-9 * m4, "E x⁴ {} vs {m4}", q.fourth);
 }
@@ -85,8 +95,18 @@ fn check_unit_draws(layer: &Layer, t: f64, seed: u64) {
     let (e1, e2) = (s1 / n as f64, s2 / n as f64);
     let sd1 = ((m.second - m.mean * m.mean) / n as f64).sqrt();
     let sd2 = ((m.fourth - m.second * m.second) / n as f64).sqrt();
-    assert!((e1 - m.mean).abs() < 5.0 * sd1 + 1e-12, "{:?} t={t}: E x {e1} vs {}", layer.kind(), m.mean);
-    assert!((e2 - m.second).abs() < 5.0 * sd2 + 1e-12, "{:?} t={t}: E x² {e2} vs {}", layer.kind(), m.second);
+    assert!(
+        (e1 - m.mean).abs() < 5.0 * sd1 + 1e-12,
+        "{:?} t={t}: E x {e1} vs {}",
+        layer.kind(),
+        m.mean
+    );
+    assert!(
+        (e2 - m.second).abs() < 5.0 * sd2 + 1e-12,
+        "{:?} t={t}: E x² {e2} vs {}",
+        layer.kind(),
+        m.second
+    );
 }
 
 #[test]
@@ -229,7 +249,10 @@ fn check_chi_square(counts: &[u64], probs: &[f64]) {
     let dof = (counts.len() - 1) as f64;
     let z = 3.719; // one-sided 1e-4
     let limit = dof * (1.0 - 2.0 / (9.0 * dof) + z * (2.0 / (9.0 * dof)).sqrt()).powi(3);
-    assert!(chi2 < limit, "χ² = {chi2} over {dof} degrees of freedom (limit {limit})");
+    assert!(
+        chi2 < limit,
+        "χ² = {chi2} over {dof} degrees of freedom (limit {limit})"
+    );
 }
 
 #[test]
@@ -277,8 +300,14 @@ fn gibbs_with_phi4_units_matches_the_exact_hidden_marginal() {
 fn gaussian_gaussian_marginal_has_the_exact_covariance() {
     let (nv, nh) = (3, 2);
     let w = DMatrix::from_row_slice(nv, nh, &[0.5, -0.3, 0.2, 0.4, -0.6, 0.1]);
-    let net = Network::gaussian_gaussian(w, vec![0.1, -0.2, 0.3], vec![1.0, 0.8, 1.2], vec![0.2, -0.1], vec![0.9, 1.1])
-        .unwrap();
+    let net = Network::gaussian_gaussian(
+        w,
+        vec![0.1, -0.2, 0.3],
+        vec![1.0, 0.8, 1.2],
+        vec![0.2, -0.1],
+        vec![0.9, 1.1],
+    )
+    .unwrap();
     let cov = net.joint_precision().try_inverse().unwrap();
     // F is quadratic: its Hessian (exact central differences) is the marginal precision.
     let mut hess = DMatrix::zeros(nv, nv);
@@ -315,18 +344,23 @@ fn gaussian_gaussian_marginal_has_the_exact_covariance() {
         assert!((m - mean[i]).abs() < 5.0 * sd, "mean {i}: {m} vs {}", mean[i]);
         let v = xs.iter().map(|x| (x - mean[i]).powi(2)).sum::<f64>() / n as f64;
         let sd_v = cov[(i, i)] * (2.0 / n as f64).sqrt();
-        assert!((v - cov[(i, i)]).abs() < 5.0 * sd_v, "variance {i}: {v} vs {}", cov[(i, i)]);
+        assert!(
+            (v - cov[(i, i)]).abs() < 5.0 * sd_v,
+            "variance {i}: {v} vs {}",
+            cov[(i, i)]
+        );
     }
     // The closed-form ln Z equals the integral of the marginal: ln Z = ln ∫ e^{−F}.
     let p = marginal_cov.clone().try_inverse().unwrap();
-    let mode = -&marginal_cov * (DMatrix::from_fn(nv, 1, |i, _| {
-        // gradient of F at 0
-        let mut x = [0.0; 3];
-        x[i] = e;
-        let fp = net.free_energy(&x);
-        x[i] = -e;
-        (fp - net.free_energy(&x)) / (2.0 * e)
-    }));
+    let mode = -&marginal_cov
+        * (DMatrix::from_fn(nv, 1, |i, _| {
+            // gradient of F at 0
+            let mut x = [0.0; 3];
+            x[i] = e;
+            let fp = net.free_energy(&x);
+            x[i] = -e;
+            (fp - net.free_energy(&x)) / (2.0 * e)
+        }));
     let f_min = net.free_energy(&[mode[0], mode[1], mode[2]]);
     let log_z = -f_min + 0.5 * nv as f64 * (2.0 * std::f64::consts::PI).ln() - 0.5 * p.determinant().ln();
     assert!((log_z - exact_log_partition(&net).unwrap()).abs() < 1e-9);
@@ -391,7 +425,11 @@ fn persistent_cd_gradient_is_the_exact_likelihood_gradient() {
     // One update with momentum 0 and no decay moves θ by −η g; g's data term is exact, its
     // model term is an average over independent equilibrated chains.
     let net = random_network(UnitKind::Bernoulli, UnitKind::Bernoulli, 5, 3, 31);
-    let pattern = [[1.0, 0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0, 1.0]];
+    let pattern = [
+        [1.0, 0.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, 1.0, 0.0, 0.0],
+        [1.0, 1.0, 0.0, 0.0, 1.0],
+    ];
     let n_chains = 30_000;
     let rows: Vec<f64> = (0..n_chains).flat_map(|k| pattern[k % 3]).collect();
     let data = Data::from_rows(&rows, 5).unwrap();
@@ -413,7 +451,9 @@ fn persistent_cd_gradient_is_the_exact_likelihood_gradient() {
     let estimate: Vec<f64> = theta0.iter().zip(&theta1).map(|(a, b)| (a - b) / lr).collect();
     let data_term: Vec<f64> = {
         let gs: Vec<Vec<f64>> = pattern.iter().map(|v| free_energy_gradient(&net, v)).collect();
-        (0..net.n_params()).map(|q| gs.iter().map(|g| g[q]).sum::<f64>() / 3.0).collect()
+        (0..net.n_params())
+            .map(|q| gs.iter().map(|g| g[q]).sum::<f64>() / 3.0)
+            .collect()
     };
     let (model, var) = exact_model_average(&net);
     for q in 0..net.n_params() {
@@ -491,7 +531,16 @@ fn bad_input_is_an_error_not_a_panic() {
     let data = Data::from_rows(&[0.0, 0.5, 1.0], 3).unwrap();
     assert!(data.check_fits(&net).is_err());
     assert!(Data::from_rows(&[0.0, 1.0], 3).is_err());
-    assert!(Network::gaussian_gaussian(DMatrix::from_element(1, 1, 5.0), vec![0.0], vec![1.0], vec![0.0], vec![1.0]).is_err());
+    assert!(
+        Network::gaussian_gaussian(
+            DMatrix::from_element(1, 1, 5.0),
+            vec![0.0],
+            vec![1.0],
+            vec![0.0],
+            vec![1.0]
+        )
+        .is_err()
+    );
     let wide = random_network(UnitKind::Phi4, UnitKind::Phi4, 2, 2, 1);
     assert!(exact_log_partition(&wide).is_err());
 }

@@ -54,7 +54,10 @@ impl TrainConfig {
             return bad("the batch size must be at least 1".into());
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(format!("the learning rate must be a positive number, got {}", self.learning_rate));
+            return bad(format!(
+                "the learning rate must be a positive number, got {}",
+                self.learning_rate
+            ));
         }
         if self.cd_k == 0 {
             return bad("k (Gibbs steps per update) must be at least 1".into());
@@ -63,7 +66,10 @@ impl TrainConfig {
             return bad(format!("the momentum must be in [0, 1), got {}", self.momentum));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(format!("the weight decay must be a non-negative number, got {}", self.weight_decay));
+            return bad(format!(
+                "the weight decay must be a non-negative number, got {}",
+                self.weight_decay
+            ));
         }
         Ok(())
     }
@@ -214,7 +220,9 @@ impl Trainer {
         config.validate()?;
         let network = state.network()?;
         if state.velocity.len() != network.n_params() {
-            return Err(RbmError::Shape("the checkpoint's momentum buffer does not fit the network".into()));
+            return Err(RbmError::Shape(
+                "the checkpoint's momentum buffer does not fit the network".into(),
+            ));
         }
         if state.chain_rngs.len() != config.batch_size {
             return Err(RbmError::InvalidConfig(format!(
@@ -224,7 +232,14 @@ impl Trainer {
             )));
         }
         let chains = GibbsChains::from_parts(&network, state.chain_visible, state.chain_hidden, state.chain_rngs)?;
-        Ok(Self::assemble(network, config, chains, state.velocity, state.order_rng, state.epoch))
+        Ok(Self::assemble(
+            network,
+            config,
+            chains,
+            state.velocity,
+            state.order_rng,
+            state.epoch,
+        ))
     }
 
     /// The checkpoint record of the run as it is now.
@@ -306,7 +321,8 @@ impl Trainer {
         self.field.gemm_tr(1.0, self.network.weights(), &self.batch, 0.0);
         hidden_moments(self.network.hidden(), &self.field, &mut self.hidden_pos, b);
         // Reconstruction error with the current parameters.
-        self.recon_field.gemm(1.0, self.network.weights(), &self.hidden_pos[0], 0.0);
+        self.recon_field
+            .gemm(1.0, self.network.weights(), &self.hidden_pos[0], 0.0);
         let mut squared_error = 0.0;
         for c in 0..b {
             for i in 0..nv {
@@ -325,11 +341,18 @@ impl Trainer {
             self.chains.step(&self.network, n_neg);
         }
         // The last step drew h from the fields of the current φ: their moments are the model term.
-        hidden_moments(self.network.hidden(), self.chains.hidden_field(), &mut self.hidden_neg, n_neg);
+        hidden_moments(
+            self.network.hidden(),
+            self.chains.hidden_field(),
+            &mut self.hidden_neg,
+            n_neg,
+        );
 
         // ∂KL/∂w = −⟨φ E h⟩_data + ⟨φ E h⟩_model.
         let (inv_pos, inv_neg) = (1.0 / b as f64, 1.0 / n_neg as f64);
-        self.hidden_pos[0].columns(0, b).transpose_to(&mut self.transposed.rows_mut(0, b));
+        self.hidden_pos[0]
+            .columns(0, b)
+            .transpose_to(&mut self.transposed.rows_mut(0, b));
         self.grad_w
             .gemm(-inv_pos, &self.batch.columns(0, b), &self.transposed.rows(0, b), 0.0);
         self.hidden_neg[0]
@@ -389,7 +412,8 @@ impl Trainer {
                         let v = &mut self.velocity[at + u];
                         *v = mu * *v - lr * (data_avg - model_avg);
                         *coefficient += *v;
-                        let needs_positive = (p == 1 && kind == UnitKind::Gaussian) || (p == 2 && kind == UnitKind::Phi4);
+                        let needs_positive =
+                            (p == 1 && kind == UnitKind::Gaussian) || (p == 2 && kind == UnitKind::Phi4);
                         if needs_positive && *coefficient < SHAPE_FLOOR {
                             *coefficient = SHAPE_FLOOR;
                         }

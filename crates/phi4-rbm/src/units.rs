@@ -84,7 +84,11 @@ pub struct Moments {
 
 /// `ln(1 + eˣ)` without overflow.
 pub(crate) fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
 }
 
 /// `1 / (1 + e⁻ˣ)`.
@@ -196,7 +200,12 @@ impl Layer {
     }
 
     /// φ⁴ units `ℓ x + q x² + g x⁴`.
-    pub fn phi4(name: &'static str, linear: Vec<f64>, quadratic: Vec<f64>, quartic: Vec<f64>) -> Result<Self, RbmError> {
+    pub fn phi4(
+        name: &'static str,
+        linear: Vec<f64>,
+        quadratic: Vec<f64>,
+        quartic: Vec<f64>,
+    ) -> Result<Self, RbmError> {
         Self::new(name, UnitKind::Phi4, linear, quadratic, quartic)
     }
 
@@ -246,9 +255,7 @@ impl Layer {
         match self.kind {
             UnitKind::Bernoulli => softplus(field),
             UnitKind::Spin => field.abs() + softplus(-2.0 * field.abs()),
-            UnitKind::Gaussian | UnitKind::Phi4 => {
-                quartic_integral(self.quadratic[u], self.quartic[u], field).log_z
-            }
+            UnitKind::Gaussian | UnitKind::Phi4 => quartic_integral(self.quadratic[u], self.quartic[u], field).log_z,
         }
     }
 

@@ -63,7 +63,11 @@ fn free_energy_is_the_textbook_rbm_formula() {
     // scikit-learn's `_free_energy`: F(v) = −v·b_v − Σ_j ln(1 + exp(v·W_j + b_h,j)), with
     // b_v = −r and b_h = −s in the sign convention of the action.
     let data = binary_digits();
-    let net = Network::initial(&init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 16), &mut chain_rng(3, 0)).unwrap();
+    let net = Network::initial(
+        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 16),
+        &mut chain_rng(3, 0),
+    )
+    .unwrap();
     let mut net = net;
     let mut theta = net.params();
     let mut rng = chain_rng(4, 0);
@@ -94,14 +98,21 @@ fn pseudo_log_likelihood_is_in_the_band_of_scikit_learn() {
     // units −15.58, −15.62, −16.10 (score_samples, one random unit: −16.89, −16.37, −16.53).
     // The band allows for the different data order and generator.
     let data = binary_digits();
-    let net = Network::initial(&init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 64), &mut chain_rng(0, 0)).unwrap();
+    let net = Network::initial(
+        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 64),
+        &mut chain_rng(0, 0),
+    )
+    .unwrap();
     let untrained = eval::pseudo_log_likelihood(&net, &data, PllMode::AllUnits).unwrap();
     let trainer = train(net, sklearn_config(10, 0.05, 0), &data, 20);
     let pll = eval::pseudo_log_likelihood(trainer.network(), &data, PllMode::AllUnits).unwrap();
     let random_unit = eval::pseudo_log_likelihood(trainer.network(), &data, PllMode::RandomUnit { seed: 1 }).unwrap();
     println!("PLL all units {pll:.3}, one random unit {random_unit:.3}, untrained {untrained:.3}");
     assert!(untrained < -40.0, "untrained {untrained}");
-    assert!((-17.5..=-14.0).contains(&pll), "PLL {pll} outside the scikit-learn band [-17.5, -14]");
+    assert!(
+        (-17.5..=-14.0).contains(&pll),
+        "PLL {pll} outside the scikit-learn band [-17.5, -14]"
+    );
     assert!((random_unit - pll).abs() < 2.0, "{random_unit} vs {pll}");
 }
 
@@ -109,7 +120,11 @@ fn pseudo_log_likelihood_is_in_the_band_of_scikit_learn() {
 fn ais_agrees_with_exact_enumeration() {
     // 64 visible × 12 hidden binary units: ln Z exactly by enumerating the 2¹² hidden states.
     let data = binary_digits();
-    let net = Network::initial(&init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 12), &mut chain_rng(1, 0)).unwrap();
+    let net = Network::initial(
+        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 12),
+        &mut chain_rng(1, 0),
+    )
+    .unwrap();
     let trainer = train(net, sklearn_config(10, 0.05, 1), &data, 5);
     let net = trainer.network();
     let exact = eval::exact_log_partition(net).unwrap();
@@ -122,7 +137,10 @@ fn ais_agrees_with_exact_enumeration() {
         },
     )
     .unwrap();
-    println!("ln Z exact {exact:.4}, AIS {:.4} ± {:.4} (ESS {:.1})", ais.log_z, ais.err, ais.effective_runs);
+    println!(
+        "ln Z exact {exact:.4}, AIS {:.4} ± {:.4} (ESS {:.1})",
+        ais.log_z, ais.err, ais.effective_runs
+    );
     assert!((ais.log_z - exact).abs() < 0.5, "AIS {} vs exact {exact}", ais.log_z);
     assert!((ais.log_z - exact).abs() < 5.0 * ais.err + 0.05);
     let ll = eval::log_likelihood(net, &data, exact).unwrap();
@@ -141,7 +159,9 @@ fn a_stack_learns_and_samples_top_down() {
     assert_eq!(hidden.n_features(), 16);
     let second = Network::initial(&init(UnitKind::Bernoulli, UnitKind::Bernoulli, 16, 8), &mut rng).unwrap();
     let before = eval::log_likelihood(&second, &hidden, eval::exact_log_partition(&second).unwrap()).unwrap();
-    let second = train(second, sklearn_config(10, 0.05, 3), &hidden, 10).network().clone();
+    let second = train(second, sklearn_config(10, 0.05, 3), &hidden, 10)
+        .network()
+        .clone();
     let after = eval::log_likelihood(&second, &hidden, eval::exact_log_partition(&second).unwrap()).unwrap();
     assert!(after > before + 1.0, "second layer log-likelihood {before} -> {after}");
     // Top-down: sample the top network, then the first network's visible means.
@@ -182,7 +202,11 @@ fn trained_parameters_are_stable() {
     let (set, _) = digits(PixelMap::unit());
     let zeros = set.with_classes(&[0]).unwrap();
     let data = Data::from_rows(zeros.values(), 64).unwrap().binarized(0.5);
-    let net = Network::initial(&init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 4), &mut chain_rng(8, 0)).unwrap();
+    let net = Network::initial(
+        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 4),
+        &mut chain_rng(8, 0),
+    )
+    .unwrap();
     let trainer = train(net, sklearn_config(10, 0.05, 8), &data, 2);
     let net = trainer.network();
     let round = |xs: &[f64]| xs.iter().map(|x| (x * 1e4).round() / 1e4).collect::<Vec<f64>>();
