@@ -674,6 +674,9 @@ struct SampleArgs {
     /// Seed (chain c on stream c).
     #[arg(long, default_value_t = 1, value_parser = limits::whole_number)]
     seed: u64,
+    /// Feature maps to report (the first N hidden units).
+    #[arg(long, default_value_t = 16, value_parser = limits::whole_usize)]
+    features: usize,
     /// CSV file for the samples (one per line); printed as JSON rows otherwise.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -694,6 +697,8 @@ pub struct RbmSampleRecord {
     pub shape: Option<[usize; 2]>,
     /// The visible samples, one per chain.
     pub samples: Vec<Vec<f64>>,
+    /// The feature maps `w_ij` (fixed `j`) of the first `--features` hidden units.
+    pub feature_maps: Vec<Vec<f64>>,
     /// Provenance.
     pub provenance: Provenance,
 }
@@ -710,6 +715,9 @@ fn run_sample(args: &SampleArgs) -> Result<()> {
     use mc_sampler::ModelSampler;
     let (record, state) = read_run(&args.model)?;
     let network = state.network()?;
+    let feature_maps = (0..args.features.min(network.n_hidden()))
+        .map(|j| network.feature_map(j).to_vec())
+        .collect();
     let mut chains = NetworkChains::new(network, args.n, args.seed)?;
     let bar = progress_bar(args.sweeps, "sweeps");
     for _ in 0..args.sweeps {
@@ -731,6 +739,7 @@ fn run_sample(args: &SampleArgs) -> Result<()> {
         sweeps: args.sweeps,
         shape: record.config.shape,
         samples,
+        feature_maps,
         provenance: provenance(),
     };
     args.output.emit(&out, print_sample)
