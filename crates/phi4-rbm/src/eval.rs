@@ -236,7 +236,7 @@ pub fn ais_log_partition(network: &Network, config: &AisConfig) -> Result<AisEst
         |t: &DMatrix<f64>, r: usize, beta: f64| (0..nh).map(|j| hid.log_z(j, beta * t[(j, r)])).sum::<f64>();
     for k in 1..=config.n_steps {
         let (beta_prev, beta) = ((k - 1) as f64 / config.n_steps as f64, k as f64 / config.n_steps as f64);
-        t_h.gemm_tr(1.0, w, &v, 0.0);
+        t_h.gemm(1.0, network.weights_t(), &v, 0.0);
         for (r, rng) in rngs.iter_mut().enumerate() {
             log_w[r] += hidden_term(&t_h, r, beta) - hidden_term(&t_h, r, beta_prev);
             for j in 0..nh {

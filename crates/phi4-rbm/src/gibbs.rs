@@ -116,7 +116,7 @@ impl GibbsChains {
 
     /// `h ~ p(h | φ)` for the chains `0..n`.
     pub fn sample_hidden(&mut self, network: &Network, n: usize) {
-        self.field_hidden.gemm_tr(1.0, network.weights(), &self.visible, 0.0);
+        self.field_hidden.gemm(1.0, network.weights_t(), &self.visible, 0.0);
         draw_layer(
             network.hidden(),
             &self.field_hidden,

@@ -20,6 +20,8 @@ pub struct Network {
     visible: Layer,
     hidden: Layer,
     weights: DMatrix<f64>,
+    /// `Wᵀ`, kept equal to `weights`, so that `Wᵀ Φ` is a plain (blocked) matrix product.
+    weights_t: DMatrix<f64>,
 }
 
 /// How to start a network for training: unit kinds, sizes, the standard deviation of the
@@ -57,10 +59,12 @@ impl Network {
         if let Some(w) = weights.iter().find(|w| !w.is_finite()) {
             return Err(RbmError::InvalidConfig(format!("weight {w} is not a finite number")));
         }
+        let weights_t = weights.transpose();
         Ok(Self {
             visible,
             hidden,
             weights,
+            weights_t,
         })
     }
 
@@ -164,6 +168,15 @@ impl Network {
     /// The weights, `n_visible × n_hidden`.
     pub fn weights(&self) -> &DMatrix<f64> {
         &self.weights
+    }
+    /// The transposed weights, `n_hidden × n_visible`.
+    pub fn weights_t(&self) -> &DMatrix<f64> {
+        &self.weights_t
+    }
+
+    /// Refreshes `Wᵀ` after the weights changed in place.
+    pub(crate) fn sync_transpose(&mut self) {
+        self.weights.transpose_to(&mut self.weights_t);
     }
     /// Number of visible units.
     pub fn n_visible(&self) -> usize {
@@ -311,6 +324,7 @@ impl Network {
         if let Some(w) = next.weights.iter().find(|w| !w.is_finite()) {
             return Err(RbmError::InvalidConfig(format!("weight {w} is not a finite number")));
         }
+        next.sync_transpose();
         *self = next;
         Ok(())
     }

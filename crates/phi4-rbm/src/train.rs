@@ -318,7 +318,7 @@ impl Trainer {
         }
         let pos = self.batch.columns(0, b);
         // Positive phase: exact hidden moments at the data.
-        self.field.gemm_tr(1.0, self.network.weights(), &self.batch, 0.0);
+        self.field.gemm(1.0, self.network.weights_t(), &self.batch, 0.0);
         hidden_moments(self.network.hidden(), &self.field, &mut self.hidden_pos, b);
         // Reconstruction error with the current parameters.
         self.recon_field
@@ -422,6 +422,7 @@ impl Trainer {
                 at += units;
             }
         }
+        self.network.sync_transpose();
         squared_error
     }
 }
