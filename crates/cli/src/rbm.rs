@@ -699,6 +699,8 @@ pub struct RbmSampleRecord {
     pub samples: Vec<Vec<f64>>,
     /// The feature maps `w_ij` (fixed `j`) of the first `--features` hidden units.
     pub feature_maps: Vec<Vec<f64>>,
+    /// Wall-clock seconds per block Gibbs step of all chains.
+    pub sec_per_sweep: f64,
     /// Provenance.
     pub provenance: Provenance,
 }
@@ -720,10 +722,12 @@ fn run_sample(args: &SampleArgs) -> Result<()> {
         .collect();
     let mut chains = NetworkChains::new(network, args.n, args.seed)?;
     let bar = progress_bar(args.sweeps, "sweeps");
+    let start = Instant::now();
     for _ in 0..args.sweeps {
         chains.sweep(1);
         bar.inc(1);
     }
+    let sec_per_sweep = start.elapsed().as_secs_f64() / args.sweeps.max(1) as f64;
     bar.finish_and_clear();
     let samples = chains.visible_rows();
     if let Some(path) = &args.out {
@@ -740,13 +744,19 @@ fn run_sample(args: &SampleArgs) -> Result<()> {
         shape: record.config.shape,
         samples,
         feature_maps,
+        sec_per_sweep,
         provenance: provenance(),
     };
     args.output.emit(&out, print_sample)
 }
 
 fn print_sample(r: &RbmSampleRecord) {
-    println!("{} samples after {} Gibbs steps", r.samples.len(), r.sweeps);
+    println!(
+        "{} samples after {} Gibbs steps ({:.2} µs per step of all chains)",
+        r.samples.len(),
+        r.sweeps,
+        r.sec_per_sweep * 1e6
+    );
     if let Some([h, w]) = r.shape {
         for s in r.samples.iter().take(4) {
             let (lo, hi) = s.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));

@@ -255,22 +255,28 @@ fn check_chi_square(counts: &[u64], probs: &[f64]) {
     );
 }
 
-#[test]
-fn gibbs_frequencies_match_exact_probabilities() {
-    // Bernoulli–Bernoulli, 4 visible × 3 hidden: independent chains, one sample each.
-    let net = random_network(UnitKind::Bernoulli, UnitKind::Bernoulli, 4, 3, 11);
-    let probs = exact_visible_distribution(&net);
+/// Counts of the binary states of one layer over 20,000 independent chains after 30 Gibbs
+/// steps (one sample per chain, so the counts are multinomial).
+fn equilibrium_counts(net: &Network, hidden: bool, seed: u64) -> Vec<u64> {
     let n_chains = 20_000;
-    let mut chains = GibbsChains::new(&net, n_chains, 17).unwrap();
+    let mut chains = GibbsChains::new(net, n_chains, seed).unwrap();
     for _ in 0..30 {
-        chains.step(&net, n_chains);
+        chains.step(net, n_chains);
     }
-    let mut counts = vec![0u64; 16];
-    for c in chains.visible().column_iter() {
+    let states = if hidden { chains.hidden() } else { chains.visible() };
+    let mut counts = vec![0u64; 1 << states.nrows()];
+    for c in states.column_iter() {
         let k: usize = c.iter().enumerate().map(|(i, &x)| (x as usize) << i).sum();
         counts[k] += 1;
     }
-    check_chi_square(&counts, &probs);
+    counts
+}
+
+#[test]
+fn gibbs_frequencies_match_exact_probabilities() {
+    // Bernoulli–Bernoulli, 4 visible × 3 hidden.
+    let net = random_network(UnitKind::Bernoulli, UnitKind::Bernoulli, 4, 3, 11);
+    check_chi_square(&equilibrium_counts(&net, false, 17), &exact_visible_distribution(&net));
 }
 
 #[test]
@@ -283,17 +289,7 @@ fn gibbs_with_phi4_units_matches_the_exact_hidden_marginal() {
         .collect();
     let z: f64 = f.iter().map(|x| (-x).exp()).sum();
     let probs: Vec<f64> = f.iter().map(|x| (-x).exp() / z).collect();
-    let n_chains = 20_000;
-    let mut chains = GibbsChains::new(&net, n_chains, 29).unwrap();
-    for _ in 0..30 {
-        chains.step(&net, n_chains);
-    }
-    let mut counts = vec![0u64; 8];
-    for c in chains.hidden().column_iter() {
-        let k: usize = c.iter().enumerate().map(|(j, &x)| (x as usize) << j).sum();
-        counts[k] += 1;
-    }
-    check_chi_square(&counts, &probs);
+    check_chi_square(&equilibrium_counts(&net, true, 29), &probs);
 }
 
 #[test]
