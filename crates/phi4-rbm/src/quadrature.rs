@@ -8,8 +8,8 @@
 //! stationary points (the real roots of `4b x³ + 2a x − h = 0`, in closed form): it spans
 //! the outermost maxima widened until the log-density has fallen by 50 below its maximum,
 //! with a step of a quarter of the narrowest local width (`1/√|g''|`, or `b^{−1/4}` where
-//! the curvature vanishes).  Against a brute-force Simpson integral the relative error is
-//! below `1e-12` (see the tests).  For `b = 0` the closed Gaussian form is used.
+//! the curvature vanishes).  Against a brute-force Riemann sum on a fine grid `ln Z` agrees
+//! to `1e-10` and the moments to `1e-9` (see the tests).  For `b = 0` the closed Gaussian form is used.
 
 /// `ln ∫ exp(−a x² − b x⁴ + h x) dx` and the moments `E[x], E[x²], E[x⁴]` under the
 /// normalised density.
