@@ -15,6 +15,7 @@ mod geometry;
 mod graph;
 mod limits;
 mod output;
+mod rbm;
 mod reweight;
 mod rundir;
 mod sample;
@@ -42,6 +43,8 @@ enum Command {
     Data(data::DataArgs),
     /// Train φ⁴ couplings: variationally against a target action, KL(p‖q).
     Train(train::TrainArgs),
+    /// Train, evaluate and sample φ⁴ neural networks (generalised RBMs).
+    Rbm(rbm::RbmArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Reweight(args) => reweight::run(&args),
         Command::Data(args) => data::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Rbm(args) => rbm::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

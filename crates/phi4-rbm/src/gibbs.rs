@@ -1,0 +1,220 @@
+//! Block Gibbs sampling of many chains at once, one chain per column.
+//!
+//! Given the hidden layer the visible units are independent, and vice versa, so a Gibbs
+//! step is two exact block draws: `φ ~ p(φ | h)`, then `h ~ p(h | φ)`.  The fields of a
+//! whole mini-batch are matrix products (`T_h = Wᵀ Φ`, `T_φ = W H`, chains as columns);
+//! then every unit is drawn from its exact one-dimensional conditional (Bernoulli, spin,
+//! Gaussian, or the quartic rejection sampler of `mc_sampler`).  Chain `c` draws only from
+//! its own generator, so the result does not depend on how work is split.
+
+use mc_sampler::{ModelSampler, SamplerError, SimRng, chain_rng};
+use nalgebra::DMatrix;
+
+use crate::units::{Layer, UnitKind, sigmoid, uniform};
+use crate::{Network, RbmError};
+
+/// The states and generators of `n_chains` chains of one network (chains are columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GibbsChains {
+    visible: DMatrix<f64>,
+    hidden: DMatrix<f64>,
+    rngs: Vec<SimRng>,
+    field_visible: DMatrix<f64>,
+    field_hidden: DMatrix<f64>,
+}
+
+/// Draws every unit of `layer` in the columns `0..n` of `state` from the fields `field`.
+fn draw_layer(layer: &Layer, field: &DMatrix<f64>, state: &mut DMatrix<f64>, rngs: &mut [SimRng], n: usize) {
+    let rows = layer.len();
+    let fields = field.as_slice();
+    let states = state.as_mut_slice();
+    let binary = layer.kind() == UnitKind::Bernoulli;
+    let linear = layer.linear();
+    for (c, rng) in rngs.iter_mut().enumerate().take(n) {
+        let t = &fields[c * rows..(c + 1) * rows];
+        let x = &mut states[c * rows..(c + 1) * rows];
+        if binary {
+            // The common case without a per-unit dispatch: x = [u < σ(t − ℓ)].
+            for ((xu, &tu), &l) in x.iter_mut().zip(t).zip(linear) {
+                *xu = f64::from(u8::from(uniform(rng) < sigmoid(tu - l)));
+            }
+        } else {
+            for (u, (xu, &tu)) in x.iter_mut().zip(t).enumerate() {
+                *xu = layer.sample(u, tu, rng);
+            }
+        }
+    }
+}
+
+impl GibbsChains {
+    /// `n_chains` chains, chain `c` on [`chain_rng`]`(seed, c)`, started from the factorised
+    /// model (weights ignored): visible units drawn in zero field, then hidden units given
+    /// them.
+    pub fn new(network: &Network, n_chains: usize, seed: u64) -> Result<Self, RbmError> {
+        if n_chains == 0 {
+            return Err(RbmError::InvalidConfig("at least one chain is needed".into()));
+        }
+        let (nv, nh) = (network.n_visible(), network.n_hidden());
+        let mut chains = Self {
+            visible: DMatrix::zeros(nv, n_chains),
+            hidden: DMatrix::zeros(nh, n_chains),
+            rngs: (0..n_chains as u64).map(|c| chain_rng(seed, c)).collect(),
+            field_visible: DMatrix::zeros(nv, n_chains),
+            field_hidden: DMatrix::zeros(nh, n_chains),
+        };
+        draw_layer(
+            network.visible(),
+            &chains.field_visible,
+            &mut chains.visible,
+            &mut chains.rngs,
+            n_chains,
+        );
+        chains.sample_hidden(network, n_chains);
+        Ok(chains)
+    }
+
+    /// Chains from stored states: visible and hidden columns and one generator per chain.
+    pub fn from_parts(
+        network: &Network,
+        visible: Vec<f64>,
+        hidden: Vec<f64>,
+        rngs: Vec<SimRng>,
+    ) -> Result<Self, RbmError> {
+        let (nv, nh, n) = (network.n_visible(), network.n_hidden(), rngs.len());
+        if n == 0 || visible.len() != nv * n || hidden.len() != nh * n {
+            return Err(RbmError::Shape(format!(
+                "chain states of {} visible and {} hidden values do not fit {n} chains of a {nv}×{nh} network",
+                visible.len(),
+                hidden.len()
+            )));
+        }
+        Ok(Self {
+            visible: DMatrix::from_vec(nv, n, visible),
+            hidden: DMatrix::from_vec(nh, n, hidden),
+            rngs,
+            field_visible: DMatrix::zeros(nv, n),
+            field_hidden: DMatrix::zeros(nh, n),
+        })
+    }
+
+    /// Number of chains.
+    pub fn n_chains(&self) -> usize {
+        self.rngs.len()
+    }
+    /// Visible states, `n_visible × n_chains`.
+    pub fn visible(&self) -> &DMatrix<f64> {
+        &self.visible
+    }
+    /// Hidden states, `n_hidden × n_chains`.
+    pub fn hidden(&self) -> &DMatrix<f64> {
+        &self.hidden
+    }
+    /// The generators, one per chain.
+    pub fn rngs(&self) -> &[SimRng] {
+        &self.rngs
+    }
+
+    /// `h ~ p(h | φ)` for the chains `0..n`.
+    pub fn sample_hidden(&mut self, network: &Network, n: usize) {
+        self.field_hidden.gemm(1.0, network.weights_t(), &self.visible, 0.0);
+        draw_layer(
+            network.hidden(),
+            &self.field_hidden,
+            &mut self.hidden,
+            &mut self.rngs,
+            n,
+        );
+    }
+
+    /// `φ ~ p(φ | h)` for the chains `0..n`.
+    pub fn sample_visible(&mut self, network: &Network, n: usize) {
+        self.field_visible.gemm(1.0, network.weights(), &self.hidden, 0.0);
+        draw_layer(
+            network.visible(),
+            &self.field_visible,
+            &mut self.visible,
+            &mut self.rngs,
+            n,
+        );
+    }
+
+    /// One Gibbs step of the chains `0..n`: `φ ~ p(φ | h)`, then `h ~ p(h | φ)`.
+    pub fn step(&mut self, network: &Network, n: usize) {
+        self.sample_visible(network, n);
+        self.sample_hidden(network, n);
+    }
+
+    /// Sets the visible states of the first `n` chains to the first `n` columns of `source`
+    /// and draws their hidden units (the start of CD-k from data).
+    pub fn clamp_visible(&mut self, network: &Network, source: &DMatrix<f64>, n: usize) {
+        self.visible.columns_mut(0, n).copy_from(&source.columns(0, n));
+        self.sample_hidden(network, n);
+    }
+
+    /// The hidden fields `Σ_i w_ij φ_i` of the last [`GibbsChains::sample_hidden`].
+    pub(crate) fn hidden_field(&self) -> &DMatrix<f64> {
+        &self.field_hidden
+    }
+
+    /// Whether every state is finite.
+    pub fn is_finite(&self) -> bool {
+        self.visible.iter().chain(self.hidden.iter()).all(|x| x.is_finite())
+    }
+}
+
+/// A network with its chains: the [`ModelSampler`] of the φ⁴ networks (a sweep is one
+/// block Gibbs step; a configuration is `x = (φ, h)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkChains {
+    network: Network,
+    chains: GibbsChains,
+}
+
+impl NetworkChains {
+    /// `n_chains` chains of `network` (see [`GibbsChains::new`]).
+    pub fn new(network: Network, n_chains: usize, seed: u64) -> Result<Self, RbmError> {
+        let chains = GibbsChains::new(&network, n_chains, seed)?;
+        Ok(Self { network, chains })
+    }
+    /// The chains.
+    pub fn chains(&self) -> &GibbsChains {
+        &self.chains
+    }
+    /// The visible states as rows (one sample per chain).
+    pub fn visible_rows(&self) -> Vec<Vec<f64>> {
+        self.chains
+            .visible
+            .column_iter()
+            .map(|c| c.iter().copied().collect())
+            .collect()
+    }
+}
+
+impl ModelSampler for NetworkChains {
+    type Model = Network;
+    fn model(&self) -> &Network {
+        &self.network
+    }
+    fn set_params(&mut self, theta: &[f64]) -> Result<(), SamplerError> {
+        self.network
+            .set_params(theta)
+            .map_err(|e| SamplerError::InvalidConfig(e.to_string()))
+    }
+    fn sweep(&mut self, n: u64) {
+        let chains = self.chains.n_chains();
+        for _ in 0..n {
+            self.chains.step(&self.network, chains);
+        }
+    }
+    fn measure<M: Send>(&mut self, f: impl Fn(&Network, &[f64]) -> M + Sync) -> Vec<M> {
+        let mut x = Vec::with_capacity(self.network.n_visible() + self.network.n_hidden());
+        (0..self.chains.n_chains())
+            .map(|c| {
+                x.clear();
+                x.extend(self.chains.visible.column(c).iter());
+                x.extend(self.chains.hidden.column(c).iter());
+                f(&self.network, &x)
+            })
+            .collect()
+    }
+}
