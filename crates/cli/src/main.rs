@@ -12,6 +12,7 @@ mod action;
 mod couplings_file;
 mod geometry;
 mod graph;
+mod irg;
 mod limits;
 mod output;
 mod reweight;
@@ -36,6 +37,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Reweight stored ensembles to other (also complex) actions; scans; multi-histogram.
     Reweight(reweight::ReweightArgs),
+    /// Inverse renormalization group: rescaled ensembles, fixed point, exponents.
+    Irg(irg::IrgArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Action(args) => action::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Reweight(args) => reweight::run(&args),
+        Command::Irg(args) => irg::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,10 +25,18 @@ pub struct Scaling {
     pub chi_at_fixed_point: Vec<Estimate>,
     /// `dU/dμ²` of each size at the fixed point.
     pub binder_slopes: Vec<Estimate>,
+    /// `V⟨m²⟩` of each size at the fixed point.
+    pub v_m2_at_fixed_point: Vec<Estimate>,
     /// `γ/ν`: slope of `ln χ` against `ln L` at the fixed point.
     pub gamma_over_nu: Estimate,
-    /// `ν`: inverse slope of `ln |dU/dμ²|` against `ln L`.
-    pub nu: Estimate,
+    /// `γ/ν` from `V⟨m²⟩` (the susceptibility without the subtraction), which has smaller
+    /// corrections to scaling at the fixed point.
+    pub gamma_over_nu_from_m2: Estimate,
+    /// `ν` from finite-size scaling of the slopes, `dU/dμ² ∝ L^{1/ν}`.  The inverse
+    /// transformation drives every μ² towards the fixed point, so for rescaled sizes these
+    /// slopes grow far more slowly than for direct simulation and this is not an estimate
+    /// of the exponent (see the crate docs); it is reported to show that.
+    pub nu_from_binder_slopes: Estimate,
 }
 
 /// Bins of one ensemble.
@@ -117,23 +125,26 @@ struct Fits<'a> {
 }
 
 impl Fits<'_> {
-    /// `(U, χ)` of level `l` from the means of one ensemble.
-    fn point(&self, means: &[f64], l: usize) -> (f64, f64) {
+    /// `(U, ln χ, ln V⟨m²⟩)` of level `l` from the means of one ensemble.
+    fn point(&self, means: &[f64], l: usize) -> [f64; 3] {
         let (m_abs, m2, m4) = (means[PER_LEVEL * l], means[PER_LEVEL * l + 1], means[PER_LEVEL * l + 2]);
         let v = (self.sizes[l] * self.sizes[l]) as f64;
-        (1.0 - m4 / (3.0 * m2 * m2), v * (m2 - m_abs * m_abs).max(0.0))
+        [
+            1.0 - m4 / (3.0 * m2 * m2),
+            (v * (m2 - m_abs * m_abs).max(0.0)).ln(),
+            (v * m2).ln(),
+        ]
     }
 
-    /// Lines of `U` and `ln χ` in μ² for level `l`.
-    fn lines(&self, all: &[Vec<f64>], l: usize) -> [(f64, f64, f64); 2] {
-        let (u, chi): (Vec<f64>, Vec<f64>) = all.iter().map(|m| self.point(m, l)).unzip();
-        let ln_chi: Vec<f64> = chi.iter().map(|c| c.ln()).collect();
-        [line(&self.mu2, &u), line(&self.mu2, &ln_chi)]
+    /// Lines in μ² of `U`, `ln χ` and `ln V⟨m²⟩` for level `l`.
+    fn lines(&self, all: &[Vec<f64>], l: usize) -> [(f64, f64, f64); 3] {
+        let points: Vec<[f64; 3]> = all.iter().map(|m| self.point(m, l)).collect();
+        std::array::from_fn(|k| line(&self.mu2, &points.iter().map(|p| p[k]).collect::<Vec<f64>>()))
     }
 
     fn crossing(&self, all: &[Vec<f64>], l: usize) -> f64 {
-        let [(a0, s0, mx), _] = self.lines(all, l);
-        let [(a1, s1, _), _] = self.lines(all, l + 1);
+        let (a0, s0, mx) = self.lines(all, l)[0];
+        let (a1, s1, _) = self.lines(all, l + 1)[0];
         mx - (a1 - a0) / (s1 - s0)
     }
 
@@ -141,10 +152,11 @@ impl Fits<'_> {
         self.crossing(all, self.sizes.len() - 2)
     }
 
-    fn at_fixed_point(&self, all: &[Vec<f64>], l: usize) -> [f64; 3] {
+    /// `(U, χ, dU/dμ², V⟨m²⟩)` of level `l` at the fixed point.
+    fn at_fixed_point(&self, all: &[Vec<f64>], l: usize) -> [f64; 4] {
         let mc = self.critical(all);
-        let [(a, s, mx), (b, t, _)] = self.lines(all, l);
-        [a + s * (mc - mx), (b + t * (mc - mx)).exp(), s]
+        let [(a, s, mx), (b, t, _), (c, r, _)] = self.lines(all, l);
+        [a + s * (mc - mx), (b + t * (mc - mx)).exp(), s, (c + r * (mc - mx)).exp()]
     }
 
     fn exponent(&self, all: &[Vec<f64>], k: usize) -> f64 {
@@ -213,8 +225,10 @@ pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -
         binder_at_fixed_point: per_size(0),
         chi_at_fixed_point: per_size(1),
         binder_slopes: per_size(2),
+        v_m2_at_fixed_point: per_size(3),
         gamma_over_nu: multi_jackknife(&bins, |all| fits.exponent(all, 1)),
-        nu: multi_jackknife(&bins, |all| 1.0 / fits.exponent(all, 2)),
+        gamma_over_nu_from_m2: multi_jackknife(&bins, |all| fits.exponent(all, 3)),
+        nu_from_binder_slopes: multi_jackknife(&bins, |all| 1.0 / fits.exponent(all, 2)),
         sizes,
     })
 }
