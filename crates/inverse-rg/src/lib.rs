@@ -1,15 +1,92 @@
-//! Inverse renormalization group for lattice φ⁴.
+//! Inverse renormalization group for lattice φ⁴: large near-critical ensembles from a small
+//! lattice, the critical fixed point, the inverse flow and critical exponents.
 //!
-//! (crate docs in progress)
+//! A blocking transformation with scale factor `b = 2` maps a configuration of `L × L` to one
+//! of `L/2 × L/2` ([`block`]: the block average times a field rescaling factor, or the
+//! majority sign).  Its inverse takes `L` to `2L`: a transposed convolution with stride 2 and
+//! periodic wrap ([`TransposedConv`], radius 1 = a 6×6 kernel that couples neighbouring
+//! blocks), fitted by least squares on (blocked, original) pairs of the small lattice
+//! ([`Parents::fit_inverse`]), followed by a [`Refinement`] at the target couplings (a field
+//! rescaling, Gaussian noise, and local sweeps).  Applied `k` times to every parent
+//! configuration ([`InverseRg::lineage`], [`RescaledEnsemble::rescale`]), it gives ensembles of
+//! size `2^k L` whose cost is `O(V)` per configuration and does not grow with the
+//! autocorrelation time of direct simulation.  Each rescaled configuration descends from
+//! one parent, so errors are jackknifed over bins of parents (bins inside Markov chains,
+//! sized by the Γ-method `τ_int`), with all sizes in one jackknife sample
+//! ([`analysis`]); [`RescaledEnsemble::observables_at`] reweights in μ² with the parents'
+//! action.  With parents at several μ², [`scaling`] crosses the Binder cumulants of
+//! consecutive sizes and fits `γ/ν` to `χ` at the crossing, and [`inverse_flow`] matches the
+//! Binder cumulant of a rescaled size to direct simulation of that size ([`DirectCurve`]),
+//! giving the map `μ² → μ²′` and `ν` from its slope `2^{−k/ν}`.
+//!
+//! # The trap, and the refinement of record
+//!
+//! The least-squares inverse of the plain 2×2 average keeps the magnetisation of every
+//! configuration: summing its normal equations over the four parities shows that the summed
+//! kernel is `4δ`, so `Σφ_fine = 4 Σφ_coarse`, `χ` grows by exactly 4 per step, `⟨|m|⟩` and
+//! `U` do not change and `γ/ν` comes out as 2 (a test reproduces this to 1e-9).  A linear
+//! map also adds no short-distance fluctuations.  Measured at κ = 1, λ = 0.7, μ² = −0.95
+//! (4 × 1000 parents on 8², two hybrid sweeps apart; direct simulation 4 × 4000 hybrid
+//! sweeps), `χ` of the rescaled 16², 32², 64² against direct simulation
+//! (9.40 ± 0.17, 25.8 ± 0.6, 86.3 ± 2.6):
+//!
+//! | refinement after the convolution | χ(16²) | χ(32²) | χ(64²) | CPU for 4000 lineages |
+//! |---|---|---|---|---|
+//! | none (the trap) | 14.92 | 59.67 | 238.7 | 0.9 s |
+//! | 2 heat-bath sweeps | 11.97 | 39.5 | 132.5 | 18 s |
+//! | 10 heat-bath sweeps | 10.14 | 30.1 | 96.1 | 104 s |
+//! | 10 Metropolis sweeps | 11.82 | 38.3 | 128.4 | 17 s |
+//! | 30 Metropolis sweeps | 10.48 | 31.7 | 102.3 | 18 s |
+//! | 100 Metropolis sweeps | 9.78 ± 0.24 | 27.4 ± 0.8 | 89.0 ± 2.5 | 43 s |
+//!
+//! With 100 Metropolis sweeps `⟨|m|⟩` (0.5857, 0.5343, 0.4890 against 0.5906, 0.5343, 0.4804)
+//! and `U` (0.5762, 0.5914, 0.5955 against 0.5792, 0.5949, 0.5949) agree within about 2σ.
+//! Gaussian noise after the convolution (σ = 0.3, 0.6, with 10 sweeps) lowers `⟨|m|⟩` but
+//! leaves `χ(32²)` at 40–42 against 25.4 ± 0.7 directly: it adds short-distance
+//! fluctuations, not the missing long-distance ones.  A field rescaling `ζ` makes the
+//! deterministic map give `χ` ratios of exactly `4/ζ²`, i.e. it puts `γ/ν` in by hand.
+//! So the refinement of record is the least-squares inverse of the plain average, no
+//! rescaling, no noise, and 100 checkerboard Metropolis sweeps at the target couplings
+//! (the vectorised lattice kernel, step tuned once and frozen: exact for the target; 100 of
+//! its sweeps relax further than 10 heat-bath sweeps in less than half the CPU time).
+//!
+//! What the sweeps do not do: they relax short and intermediate wavelengths, while the
+//! longest modes are inherited from the parent.  Away from the fixed point the rescaled
+//! sizes therefore flow towards it (the inverse flow) instead of following direct
+//! simulation at the parents' μ²: their Binder cumulants change little with μ², the slopes
+//! `dU/dμ²` do not grow like `L^{1/ν}` (so `ν` from those slopes, reported by [`scaling`],
+//! is not an estimate of ν), and reweighting with the parents' action moves only the
+//! inherited part.  `ν` comes from the inverse flow against direct simulation instead.
+//!
+//! # Example
+//!
+//! ```
+//! use inverse_rg::{BlockRule, InverseRg, LocalUpdate, ParentRun, Parents, Refinement, RescaledEnsemble};
+//! use mrf_graph::Lattice;
+//! use phi4_action::Homogeneous;
+//!
+//! let target = Homogeneous { kappa: 1.0, mu2: -0.95, lambda: 0.7 };
+//! let run = ParentRun { n_chains: 2, n_configs: 40, sweeps_between: 2, n_therm: 100, seed: 7 };
+//! let parents = Parents::simulate(&Lattice::new(8, 8).unwrap(), target, run).unwrap();
+//! let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, 1).unwrap();
+//! let refinement = Refinement { rescale: 1.0, noise: 0.0, sweeps: 20, local: LocalUpdate::Metropolis };
+//! let inverse = InverseRg::new(conv, refinement, target).unwrap();
+//! let rescaled = RescaledEnsemble::rescale(&parents, &inverse, 2, 11, |_, _, _, _| {}, |_| {}).unwrap();
+//! let sizes: Vec<usize> = rescaled.observables().iter().map(|o| o.size).collect();
+//! assert_eq!(sizes, [8, 16, 32]);
+//! let chi: Vec<f64> = rescaled.observables().iter().map(|o| o.chi.mean).collect();
+//! // The sweeps break the trap: χ grows by less than 4 per step.
+//! assert!(chi[1] < 4.0 * chi[0] && chi[2] < 4.0 * chi[1]);
+//! ```
 #![deny(missing_docs)]
 
 pub mod analysis;
 mod blocking;
 mod ensemble;
 mod error;
-mod transposed;
 mod flow;
 mod scaling;
+mod transposed;
 mod upscale;
 
 pub use blocking::{BlockRule, block, coarse_lattice, fine_lattice};
