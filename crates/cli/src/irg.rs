@@ -283,12 +283,18 @@ impl Record for IrgRecord {
 }
 
 fn me(e: Estimate) -> MeanErr {
-    MeanErr { mean: e.mean, err: e.err }
+    MeanErr {
+        mean: e.mean,
+        err: e.err,
+    }
 }
 
 fn check(args: &IrgArgs) -> Result<(Homogeneous, Refinement, LocalUpdate)> {
-    if args.lattice < 8 || args.lattice % 2 != 0 {
-        bail!("--lattice {} cannot be blocked with b = 2; give an even size of at least 8", args.lattice);
+    if args.lattice < 8 || !args.lattice.is_multiple_of(2) {
+        bail!(
+            "--lattice {} cannot be blocked with b = 2; give an even size of at least 8",
+            args.lattice
+        );
     }
     if args.steps == 0 {
         bail!("--steps 0 makes no rescaled size; give --steps 1 or more");
@@ -301,13 +307,19 @@ fn check(args: &IrgArgs) -> Result<(Homogeneous, Refinement, LocalUpdate)> {
         );
     }
     if args.lambda <= 0.0 {
-        bail!("--lambda {} must be positive so that exp(−S) is normalisable", args.lambda);
+        bail!(
+            "--lambda {} must be positive so that exp(−S) is normalisable",
+            args.lambda
+        );
     }
     if args.chains == 0 || args.chains > 4096 {
         bail!("--chains {} must be between 1 and 4096", args.chains);
     }
     if args.configs < 20 {
-        bail!("--configs {} is too few for jackknife errors; give at least 20", args.configs);
+        bail!(
+            "--configs {} is too few for jackknife errors; give at least 20",
+            args.configs
+        );
     }
     if args.parent_sweeps == 0 {
         bail!("--parent-sweeps 0: give at least one sweep between parent configurations");
@@ -407,7 +419,10 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         let gamma_over_nu = if args.steps >= 2 {
             me(ensemble.exponents(mu2, 1..args.steps + 1)?.gamma_over_nu)
         } else {
-            MeanErr { mean: f64::NAN, err: f64::NAN }
+            MeanErr {
+                mean: f64::NAN,
+                err: f64::NAN,
+            }
         };
         points.push(IrgPoint {
             mu2,
@@ -443,7 +458,11 @@ pub fn run(args: &IrgArgs) -> Result<()> {
     let mut sorted = args.mu2.clone();
     sorted.sort_by(f64::total_cmp);
     let centre = sorted[sorted.len() / 2];
-    let centre_index = args.mu2.iter().position(|&m| m == centre).expect("the centre is in the list");
+    let centre_index = args
+        .mu2
+        .iter()
+        .position(|&m| m == centre)
+        .expect("the centre is in the list");
     let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
     let grid: Vec<f64> = (0..=80).map(|i| lo + (hi - lo) * i as f64 / 80.0).collect();
     let mut validation = Vec::new();
@@ -456,7 +475,10 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             n_therm: args.therm,
             seed: args.seed.wrapping_add(1000 + v as u64),
         };
-        let target = Homogeneous { mu2: centre, ..base_target };
+        let target = Homogeneous {
+            mu2: centre,
+            ..base_target
+        };
         let direct = pool
             .install(|| DirectCurve::simulate(size, target, run, &grid))
             .with_context(|| format!("cannot simulate {size}² directly"))?;
@@ -482,7 +504,16 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         validation.push(IrgValidation {
             size,
             mu2: centre,
-            direct: size_record(size, m_abs, Estimate { mean: f64::NAN, err: f64::NAN }, chi, binder),
+            direct: size_record(
+                size,
+                m_abs,
+                Estimate {
+                    mean: f64::NAN,
+                    err: f64::NAN,
+                },
+                chi,
+                binder,
+            ),
             rescaled: size_record(size, rescaled.m_abs, rescaled.m2, rescaled.chi, rescaled.binder),
             deviations_sigma: [
                 sigma(rescaled.m_abs, m_abs),
@@ -550,13 +581,23 @@ fn print_text(r: &IrgRecord) {
         println!("mu2 = {}  (rescaling {:.1} s CPU)", p.mu2, p.rescale_cpu_s);
         println!("  {:>6} {:>22} {:>22} {:>22}", "L", "<|m|>", "chi", "U");
         for s in &p.sizes {
-            println!("  {:>6} {:>22} {:>22} {:>22}", s.size, pm(&s.m_abs), pm(&s.chi), pm(&s.binder));
+            println!(
+                "  {:>6} {:>22} {:>22} {:>22}",
+                s.size,
+                pm(&s.m_abs),
+                pm(&s.chi),
+                pm(&s.binder)
+            );
         }
         println!("  gamma/nu over the rescaled sizes: {}", pm(&p.gamma_over_nu));
     }
     if let Some(s) = &r.scaling {
         println!("fixed point mu2 = {}", pm(&s.critical_mu2));
-        println!("gamma/nu at the fixed point: {} (from V<m²>: {})", pm(&s.gamma_over_nu), pm(&s.gamma_over_nu_from_m2));
+        println!(
+            "gamma/nu at the fixed point: {} (from V<m²>: {})",
+            pm(&s.gamma_over_nu),
+            pm(&s.gamma_over_nu_from_m2)
+        );
     }
     for v in &r.validation {
         println!(

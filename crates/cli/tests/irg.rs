@@ -38,7 +38,12 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     assert_eq!(record["schema"], 1);
     let points = record["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
-    let sizes: Vec<u64> = points[0]["sizes"].as_array().unwrap().iter().map(|s| s["size"].as_u64().unwrap()).collect();
+    let sizes: Vec<u64> = points[0]["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["size"].as_u64().unwrap())
+        .collect();
     assert_eq!(sizes, [8, 16, 32]);
     for s in points[0]["sizes"].as_array().unwrap() {
         let u = s["binder"]["mean"].as_f64().unwrap();
@@ -46,8 +51,7 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     }
     assert_eq!(record["validation"][0]["size"], 16);
     assert!(record["scaling"]["gamma_over_nu"]["mean"].is_number());
-    let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(written["points"], record["points"]);
     // The same seed gives the same numbers.
     let again = qftml(&args);

@@ -96,20 +96,32 @@ impl RescaledEnsemble {
                 n = est.n_samples;
             }
         }
-        let shortest = self.parent_sums.iter().map(Vec::len).filter(|&l| l > 0).min().unwrap_or(1);
+        let shortest = self
+            .parent_sums
+            .iter()
+            .map(Vec::len)
+            .filter(|&l| l > 0)
+            .min()
+            .unwrap_or(1);
         bin_size_for(tau, n).min(shortest).max(1)
     }
 
     fn binned(&self, mu2: f64) -> Result<Binned, IrgError> {
         if !mu2.is_finite() {
-            return Err(IrgError::Parameter(format!("μ² = {mu2} is not finite; give a finite value")));
+            return Err(IrgError::Parameter(format!(
+                "μ² = {mu2} is not finite; give a finite value"
+            )));
         }
         let sampled = Target::new(self.target);
         let target = Target::new(phi4_action::Homogeneous { mu2, ..self.target });
         let log_w: Vec<Vec<f64>> = self
             .parent_sums
             .iter()
-            .map(|c| c.iter().map(|s| sampled.real_action(s) - target.real_action(s)).collect())
+            .map(|c| {
+                c.iter()
+                    .map(|s| sampled.real_action(s) - target.real_action(s))
+                    .collect()
+            })
             .collect();
         let max = log_w.iter().flatten().copied().fold(f64::NEG_INFINITY, f64::max);
         let n_levels = self.levels.len();
@@ -164,7 +176,10 @@ impl RescaledEnsemble {
                 let v = (size * size) as f64;
                 let est = |k: usize| {
                     let j = jackknife(&binned.bins, |m| binned.derived(m, level, v)[k]);
-                    Estimate { mean: j.mean, err: j.err }
+                    Estimate {
+                        mean: j.mean,
+                        err: j.err,
+                    }
                 };
                 SizeObservables {
                     size,
@@ -205,9 +220,18 @@ impl RescaledEnsemble {
         let s = jackknife(&binned.bins, |m| fit(m, 4));
         let nu = jackknife(&binned.bins, |m| 1.0 / fit(m, 4));
         Ok(Exponents {
-            gamma_over_nu: Estimate { mean: g.mean, err: g.err },
-            inverse_nu: Estimate { mean: s.mean, err: s.err },
-            nu: Estimate { mean: nu.mean, err: nu.err },
+            gamma_over_nu: Estimate {
+                mean: g.mean,
+                err: g.err,
+            },
+            inverse_nu: Estimate {
+                mean: s.mean,
+                err: s.err,
+            },
+            nu: Estimate {
+                mean: nu.mean,
+                err: nu.err,
+            },
         })
     }
 }

@@ -7,10 +7,10 @@ use mrf_graph::Lattice;
 use phi4_action::{Couplings, Homogeneous, Observables, SufficientStats};
 use rayon::prelude::*;
 
+use crate::IrgError;
 use crate::blocking::{BlockRule, block, coarse_lattice};
 use crate::transposed::TransposedConv;
 use crate::upscale::InverseRg;
-use crate::IrgError;
 
 /// Configurations of the small lattice at homogeneous couplings, per Markov chain in
 /// order: the parents of every rescaled configuration.
@@ -77,7 +77,7 @@ impl Parents {
             })
             .collect();
         Ok(Self {
-            lattice: lattice.clone(),
+            lattice: *lattice,
             target,
             chains,
             cpu_seconds,
@@ -107,11 +107,7 @@ impl Parents {
             .configs()
             .map(|phi| block(&self.lattice, phi, rule).map(|(_, c)| c))
             .collect::<Result<_, _>>()?;
-        TransposedConv::fit(
-            &coarse,
-            blocked.iter().map(Vec::as_slice).zip(self.configs()),
-            radius,
-        )
+        TransposedConv::fit(&coarse, blocked.iter().map(Vec::as_slice).zip(self.configs()), radius)
     }
 }
 
@@ -147,9 +143,11 @@ impl RescaledEnsemble {
         progress: impl Fn(u64) + Sync,
     ) -> Result<Self, IrgError> {
         if parents.is_empty() {
-            return Err(IrgError::Parameter("there are no parent configurations to rescale".into()));
+            return Err(IrgError::Parameter(
+                "there are no parent configurations to rescale".into(),
+            ));
         }
-        let mut lattices = vec![parents.lattice.clone()];
+        let mut lattices = vec![parents.lattice];
         for _ in 0..steps {
             let last = lattices.last().expect("at least the parent lattice");
             lattices.push(crate::blocking::fine_lattice(last)?);
@@ -164,9 +162,13 @@ impl RescaledEnsemble {
             .enumerate()
             .map(|(n, phi)| {
                 let t = Instant::now();
-                let obs = inverse.lineage(&parents.lattice, phi, &couplings, chain_rng(seed, n as u64), |level, l, f| {
-                    visit(n, level, l, f)
-                })?;
+                let obs = inverse.lineage(
+                    &parents.lattice,
+                    phi,
+                    &couplings,
+                    chain_rng(seed, n as u64),
+                    |level, l, f| visit(n, level, l, f),
+                )?;
                 progress(1);
                 Ok((obs, t.elapsed().as_secs_f64()))
             })
@@ -189,7 +191,11 @@ impl RescaledEnsemble {
         let parent_sums = parents
             .chains
             .iter()
-            .map(|c| c.iter().map(|phi| SufficientStats::measure(&parents.lattice, phi)).collect())
+            .map(|c| {
+                c.iter()
+                    .map(|phi| SufficientStats::measure(&parents.lattice, phi))
+                    .collect()
+            })
             .collect();
         Ok(Self {
             sizes: lattices.iter().map(Lattice::lx).collect(),

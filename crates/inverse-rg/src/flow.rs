@@ -61,7 +61,10 @@ impl DirectCurve {
         let ensemble = ReweightEnsemble::new(lattice, SampledAction::Homogeneous(sampled), chains)
             .map_err(|e| IrgError::Parameter(e.to_string()))?;
         let options = ReweightOptions::recommended();
-        let estimate = |e: reweight::Estimate| Estimate { mean: e.re, err: e.err_re };
+        let estimate = |e: reweight::Estimate| Estimate {
+            mean: e.re,
+            err: e.err_re,
+        };
         let at = reweight(&ensemble, &sampled, &options).map_err(|e| IrgError::Parameter(e.to_string()))?;
         let mut points = Vec::with_capacity(grid.len());
         let mut sorted = grid.to_vec();

@@ -65,7 +65,10 @@ fn ensemble_bins(e: &RescaledEnsemble, levels: &std::ops::Range<usize>) -> Ensem
             );
         }
     }
-    let refs: Vec<Vec<&[f64]>> = quantities.iter().map(|q| q.iter().map(Vec::as_slice).collect()).collect();
+    let refs: Vec<Vec<&[f64]>> = quantities
+        .iter()
+        .map(|q| q.iter().map(Vec::as_slice).collect())
+        .collect();
     let refs: Vec<&[&[f64]]> = refs.iter().map(Vec::as_slice).collect();
     EnsembleBins {
         mu2: e.target.mu2,
@@ -156,7 +159,12 @@ impl Fits<'_> {
     fn at_fixed_point(&self, all: &[Vec<f64>], l: usize) -> [f64; 4] {
         let mc = self.critical(all);
         let [(a, s, mx), (b, t, _), (c, r, _)] = self.lines(all, l);
-        [a + s * (mc - mx), (b + t * (mc - mx)).exp(), s, (c + r * (mc - mx)).exp()]
+        [
+            a + s * (mc - mx),
+            (b + t * (mc - mx)).exp(),
+            s,
+            (c + r * (mc - mx)).exp(),
+        ]
     }
 
     fn exponent(&self, all: &[Vec<f64>], k: usize) -> f64 {
@@ -177,10 +185,14 @@ impl Fits<'_> {
 /// size, where `U` is close to linear.
 pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -> Result<Scaling, IrgError> {
     let Some(first) = ensembles.first() else {
-        return Err(IrgError::Parameter("no ensembles to analyse; give at least two values of μ²".into()));
+        return Err(IrgError::Parameter(
+            "no ensembles to analyse; give at least two values of μ²".into(),
+        ));
     };
     if ensembles.len() < 2 {
-        return Err(IrgError::Parameter("finite-size scaling needs ensembles at two or more values of μ²".into()));
+        return Err(IrgError::Parameter(
+            "finite-size scaling needs ensembles at two or more values of μ²".into(),
+        ));
     }
     if levels.len() < 2 || levels.end > first.sizes.len() {
         return Err(IrgError::Parameter(format!(
@@ -196,9 +208,12 @@ pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -
         }
     }
     let mut mu2: Vec<f64> = ensembles.iter().map(|e| e.target.mu2).collect();
-    let spread = mu2.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) - mu2.iter().fold(f64::INFINITY, |a, &b| a.min(b));
+    let spread =
+        mu2.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) - mu2.iter().fold(f64::INFINITY, |a, &b| a.min(b));
     if spread <= 0.0 {
-        return Err(IrgError::Parameter("the ensembles of a scan need different values of μ²".into()));
+        return Err(IrgError::Parameter(
+            "the ensembles of a scan need different values of μ²".into(),
+        ));
     }
     let bins: Vec<EnsembleBins> = ensembles.iter().map(|e| ensemble_bins(e, &levels)).collect();
     if let Some(e) = bins.iter().find(|e| e.bins.len() < 2) {

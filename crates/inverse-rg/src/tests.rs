@@ -1,7 +1,6 @@
-use mc_sampler::stats::{chi_and_binder, gamma_method};
-use mc_sampler::{Algorithm, RunConfig, chain_rng, run_chains};
+use mc_sampler::chain_rng;
 use mrf_graph::Lattice;
-use phi4_action::{Couplings, Homogeneous, Observables};
+use phi4_action::{Homogeneous, Observables};
 use rand::Rng;
 
 use crate::*;
@@ -48,7 +47,9 @@ fn blocking_a_constant_field() {
 fn blocking_takes_the_sites_of_each_block() {
     // φ(x, y) = x + 10 y: block (X, Y) averages x ∈ {2X, 2X+1}, y ∈ {2Y, 2Y+1}.
     let phi: Vec<f64> = (0..64).map(|i| (i % 8) as f64 + 10.0 * (i / 8) as f64).collect();
-    let expected: Vec<f64> = (0..16).map(|i| (2 * (i % 4)) as f64 + 0.5 + 10.0 * ((2 * (i / 4)) as f64 + 0.5)).collect();
+    let expected: Vec<f64> = (0..16)
+        .map(|i| (2 * (i % 4)) as f64 + 0.5 + 10.0 * ((2 * (i / 4)) as f64 + 0.5))
+        .collect();
     check_block(BlockRule::Average { rescale: 1.0 }, &phi, &expected);
     // Majority sign: a block with three negative sites and a larger positive one.
     let mut phi = vec![1.0; 64];
@@ -219,49 +220,23 @@ fn rescaling_is_reproducible_and_reweighting_to_the_same_point_is_the_identity()
 fn bad_refinements_are_errors() {
     let conv = random_conv(1, 7);
     let bad = |r: Refinement| InverseRg::new(conv.clone(), r, NEAR_CRITICAL).is_err();
-    assert!(bad(Refinement { rescale: -1.0, ..Refinement::NONE }));
-    assert!(bad(Refinement { noise: -0.1, ..Refinement::NONE }));
-    assert!(bad(Refinement { noise: f64::NAN, ..Refinement::NONE }));
-    let not_normalisable = Homogeneous { lambda: -0.1, ..NEAR_CRITICAL };
+    assert!(bad(Refinement {
+        rescale: -1.0,
+        ..Refinement::NONE
+    }));
+    assert!(bad(Refinement {
+        noise: -0.1,
+        ..Refinement::NONE
+    }));
+    assert!(bad(Refinement {
+        noise: f64::NAN,
+        ..Refinement::NONE
+    }));
+    let not_normalisable = Homogeneous {
+        lambda: -0.1,
+        ..NEAR_CRITICAL
+    };
     assert!(InverseRg::new(conv, Refinement::NONE, not_normalisable).is_err());
-}
-
-struct Direct {
-    m_abs: (f64, f64),
-    chi: (f64, f64),
-    binder: (f64, f64),
-}
-
-fn direct(l: usize, n_sweeps: u64, seed: u64) -> Direct {
-    let couplings = Couplings::homogeneous(&lattice(l), NEAR_CRITICAL).unwrap();
-    let config = RunConfig {
-        algorithm: Algorithm::Hybrid,
-        n_chains: 4,
-        n_therm: 200,
-        n_sweeps,
-        measure_every: 1,
-        seed,
-        save_configs: false,
-        two_point: false,
-        progress_every: 0,
-    };
-    let out = run_chains(&couplings, &config, |_| {}).unwrap();
-    let series = |f: fn(&Observables) -> f64| -> Vec<Vec<f64>> {
-        out.chains.iter().map(|c| c.observables.iter().map(f).collect()).collect()
-    };
-    let (a, b, c) = (series(|o| o.m_abs), series(|o| o.m2), series(|o| o.m4));
-    let (ra, rb, rc): (Vec<&[f64]>, Vec<&[f64]>, Vec<&[f64]>) = (
-        a.iter().map(Vec::as_slice).collect(),
-        b.iter().map(Vec::as_slice).collect(),
-        c.iter().map(Vec::as_slice).collect(),
-    );
-    let cumulants = chi_and_binder(&ra, &rb, &rc, l * l);
-    let m_abs = gamma_method(&ra);
-    Direct {
-        m_abs: (m_abs.mean, m_abs.err),
-        chi: (cumulants.chi.mean, cumulants.chi.err),
-        binder: (cumulants.binder.mean, cumulants.binder.err),
-    }
 }
 
 /// 8² parents rescaled twice with 100 Metropolis sweeps per step against direct
@@ -279,12 +254,21 @@ fn check_against_direct(steps: usize, n_configs: usize, n_sweeps: u64) {
     let inverse = InverseRg::new(conv, refinement, NEAR_CRITICAL).unwrap();
     let ensemble = RescaledEnsemble::rescale(&parents, &inverse, steps, 5, |_, _, _, _| {}, |_| {}).unwrap();
     let rescaled = ensemble.observables()[steps];
-    let d = direct(8 << steps, n_sweeps, 6);
-    for (name, r, (mean, err)) in [
-        ("<|m|>", rescaled.m_abs, d.m_abs),
-        ("chi", rescaled.chi, d.chi),
-        ("U", rescaled.binder, d.binder),
-    ] {
+    let run = ParentRun {
+        n_chains: 4,
+        n_configs: n_sweeps as usize,
+        sweeps_between: 1,
+        n_therm: 200,
+        seed: 6,
+    };
+    let direct = DirectCurve::simulate(8 << steps, NEAR_CRITICAL, run, &[]).unwrap();
+    for (name, r, d) in ["<|m|>", "chi", "U"]
+        .into_iter()
+        .zip([rescaled.m_abs, rescaled.chi, rescaled.binder])
+        .zip(direct.at_sampled)
+        .map(|((n, r), d)| (n, r, d))
+    {
+        let (mean, err) = (d.mean, d.err);
         let sigma = (r.err * r.err + err * err).sqrt();
         assert!(
             (r.mean - mean).abs() < 3.0 * sigma,

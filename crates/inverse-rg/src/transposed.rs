@@ -171,7 +171,9 @@ impl TransposedConv {
             }
         }
         if n_pairs == 0 {
-            return Err(IrgError::Fit("no (coarse, fine) pairs to fit the inverse to; give at least one".into()));
+            return Err(IrgError::Fit(
+                "no (coarse, fine) pairs to fit the inverse to; give at least one".into(),
+            ));
         }
         gram.fill_upper_triangle_with_lower_triangle();
         let chol = gram.cholesky().ok_or_else(|| {

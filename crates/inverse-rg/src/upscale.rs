@@ -195,9 +195,11 @@ impl InverseRg {
     ) -> Result<Vec<Observables>, IrgError> {
         check_field(base, phi, "parent configuration")?;
         let Some(first) = couplings.first() else {
-            return Err(IrgError::Parameter("no levels to measure; give the couplings of at least the parent lattice".into()));
+            return Err(IrgError::Parameter(
+                "no levels to measure; give the couplings of at least the parent lattice".into(),
+            ));
         };
-        let mut lattice = base.clone();
+        let mut lattice = *base;
         let mut field = phi.to_vec();
         let mut rng = rng;
         let mut out = vec![Observables::measure(first, &field)];
