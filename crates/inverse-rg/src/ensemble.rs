@@ -41,6 +41,23 @@ pub struct ParentRun {
     pub seed: u64,
 }
 
+impl ParentRun {
+    /// The run of the hybrid schedule these settings describe.
+    pub(crate) fn hybrid(&self, save_configs: bool) -> RunConfig {
+        RunConfig {
+            algorithm: Algorithm::Hybrid,
+            n_chains: self.n_chains,
+            n_therm: self.n_therm,
+            n_sweeps: self.n_configs as u64 * self.sweeps_between,
+            measure_every: self.sweeps_between,
+            seed: self.seed,
+            save_configs,
+            two_point: false,
+            progress_every: 0,
+        }
+    }
+}
+
 impl Parents {
     /// Samples parents at `target` on `lattice` with the hybrid schedule (clusters, global
     /// moves and Metropolis; see `mc_sampler::Algorithm::Hybrid`).
@@ -51,18 +68,7 @@ impl Parents {
             ));
         }
         let couplings = Couplings::homogeneous(lattice, target)?;
-        let config = RunConfig {
-            algorithm: Algorithm::Hybrid,
-            n_chains: run.n_chains,
-            n_therm: run.n_therm,
-            n_sweeps: run.n_configs as u64 * run.sweeps_between,
-            measure_every: run.sweeps_between,
-            seed: run.seed,
-            save_configs: true,
-            two_point: false,
-            progress_every: 0,
-        };
-        let out = run_chains(&couplings, &config, |_| {})?;
+        let out = run_chains(&couplings, &run.hybrid(true), |_| {})?;
         let v = lattice.n_sites();
         let cpu_seconds = out.timing().update_seconds;
         let chains = out

@@ -1,7 +1,7 @@
 //! The inverse flow `μ² → μ²′`: the coupling of direct simulation whose Binder cumulant
 //! equals that of a rescaled size, and `ν` from the slope of that map at the fixed point.
 
-use mc_sampler::{Algorithm, RunConfig, Series, run_chains_with};
+use mc_sampler::{Series, run_chains_with};
 use mrf_graph::Lattice;
 use phi4_action::{Couplings, Homogeneous, SufficientStats};
 use reweight::{ChainSums, ReweightEnsemble, ReweightOptions, SampledAction, Target, reweight};
@@ -32,17 +32,7 @@ impl DirectCurve {
     pub fn simulate(size: usize, target: Homogeneous, run: ParentRun, grid: &[f64]) -> Result<Self, IrgError> {
         let lattice = Lattice::new(size, size)?;
         let couplings = Couplings::homogeneous(&lattice, target)?;
-        let config = RunConfig {
-            algorithm: Algorithm::Hybrid,
-            n_chains: run.n_chains,
-            n_therm: run.n_therm,
-            n_sweeps: run.n_configs as u64 * run.sweeps_between,
-            measure_every: run.sweeps_between,
-            seed: run.seed,
-            save_configs: false,
-            two_point: false,
-            progress_every: 0,
-        };
+        let config = run.hybrid(false);
         let (out, series) = run_chains_with(
             &couplings,
             &config,

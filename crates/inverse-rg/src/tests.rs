@@ -196,17 +196,20 @@ fn least_squares_inverse_of_the_plain_average_keeps_the_magnetisation() {
     assert!((exponents.gamma_over_nu.mean - 2.0).abs() < 1e-9);
 }
 
+fn metropolis(noise: f64, sweeps: u64) -> Refinement {
+    Refinement {
+        rescale: 1.0,
+        noise,
+        sweeps,
+        local: LocalUpdate::Metropolis,
+    }
+}
+
 #[test]
 fn rescaling_is_reproducible_and_reweighting_to_the_same_point_is_the_identity() {
     let parents = parents(8, 20, 2);
     let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, 1).unwrap();
-    let refinement = Refinement {
-        rescale: 1.0,
-        noise: 0.1,
-        sweeps: 3,
-        local: LocalUpdate::Metropolis,
-    };
-    let inverse = InverseRg::new(conv, refinement, NEAR_CRITICAL).unwrap();
+    let inverse = InverseRg::new(conv, metropolis(0.1, 3), NEAR_CRITICAL).unwrap();
     let run = || RescaledEnsemble::rescale(&parents, &inverse, 2, 4, |_, _, _, _| {}, |_| {}).unwrap();
     let (a, b) = (run(), run());
     assert_eq!(a.levels, b.levels);
@@ -245,13 +248,7 @@ fn bad_refinements_are_errors() {
 fn check_against_direct(steps: usize, n_configs: usize, n_sweeps: u64) {
     let parents = parents(8, n_configs, 3);
     let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, 1).unwrap();
-    let refinement = Refinement {
-        rescale: 1.0,
-        noise: 0.0,
-        sweeps: 100,
-        local: LocalUpdate::Metropolis,
-    };
-    let inverse = InverseRg::new(conv, refinement, NEAR_CRITICAL).unwrap();
+    let inverse = InverseRg::new(conv, metropolis(0.0, 100), NEAR_CRITICAL).unwrap();
     let ensemble = RescaledEnsemble::rescale(&parents, &inverse, steps, 5, |_, _, _, _| {}, |_| {}).unwrap();
     let rescaled = ensemble.observables()[steps];
     let run = ParentRun {

@@ -83,24 +83,31 @@ impl TransposedConv {
         }
     }
 
-    /// The fine field of the coarse field `c` on `coarse`; returns the fine lattice and field.
-    pub fn apply(&self, coarse: &Lattice, c: &[f64]) -> Result<(Lattice, Vec<f64>), IrgError> {
-        self.check_lattice(coarse)?;
-        check_field(coarse, c, "coarse field")?;
-        let fine = fine_lattice(coarse)?;
-        let (fx, taps) = (fine.lx(), self.taps());
-        let mut out = vec![0.0; fine.n_sites()];
+    /// Calls `visit(fine_site, kernel, coarse_sites)` for every fine site of the lattice of
+    /// twice the extents of `coarse`: the taps of its parity and the coarse sites they read.
+    fn for_each_output(&self, coarse: &Lattice, mut visit: impl FnMut(usize, &[f64], &[usize])) {
+        let (fx, taps) = (2 * coarse.lx(), self.taps());
         let mut hood = Vec::with_capacity(taps);
         for y in 0..coarse.ly() {
             for x in 0..coarse.lx() {
                 self.neighbourhood(coarse, x, y, &mut hood);
                 for parity in 0..4 {
-                    let k = &self.weights[parity * taps..(parity + 1) * taps];
-                    let value: f64 = k.iter().zip(&hood).map(|(w, &j)| w * c[j]).sum();
-                    out[(2 * y + parity / 2) * fx + 2 * x + parity % 2] = value;
+                    let kernel = &self.weights[parity * taps..(parity + 1) * taps];
+                    visit((2 * y + parity / 2) * fx + 2 * x + parity % 2, kernel, &hood);
                 }
             }
         }
+    }
+
+    /// The fine field of the coarse field `c` on `coarse`; returns the fine lattice and field.
+    pub fn apply(&self, coarse: &Lattice, c: &[f64]) -> Result<(Lattice, Vec<f64>), IrgError> {
+        self.check_lattice(coarse)?;
+        check_field(coarse, c, "coarse field")?;
+        let fine = fine_lattice(coarse)?;
+        let mut out = vec![0.0; fine.n_sites()];
+        self.for_each_output(coarse, |fine_site, kernel, hood| {
+            out[fine_site] = kernel.iter().zip(hood).map(|(w, &j)| w * c[j]).sum();
+        });
         Ok((fine, out))
     }
 
@@ -110,21 +117,12 @@ impl TransposedConv {
         self.check_lattice(coarse)?;
         let fine = fine_lattice(coarse)?;
         check_field(&fine, f, "fine field")?;
-        let (fx, taps) = (fine.lx(), self.taps());
         let mut out = vec![0.0; coarse.n_sites()];
-        let mut hood = Vec::with_capacity(taps);
-        for y in 0..coarse.ly() {
-            for x in 0..coarse.lx() {
-                self.neighbourhood(coarse, x, y, &mut hood);
-                for parity in 0..4 {
-                    let k = &self.weights[parity * taps..(parity + 1) * taps];
-                    let value = f[(2 * y + parity / 2) * fx + 2 * x + parity % 2];
-                    for (w, &j) in k.iter().zip(&hood) {
-                        out[j] += w * value;
-                    }
-                }
+        self.for_each_output(coarse, |fine_site, kernel, hood| {
+            for (w, &j) in kernel.iter().zip(hood) {
+                out[j] += w * f[fine_site];
             }
-        }
+        });
         Ok(out)
     }
 
