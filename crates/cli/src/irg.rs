@@ -232,6 +232,8 @@ pub struct IrgFlow {
 pub struct IrgExponents {
     /// `ν` from the inverse flow of the largest validated size, if there is one.
     pub nu: Option<MeanErr>,
+    /// `ν` from the last inverse step alone (two consecutive validated sizes).
+    pub nu_per_step: Option<MeanErr>,
     /// `γ/ν` from `χ` at the fixed point (or at the only μ²).
     pub gamma_over_nu: MeanErr,
 }
@@ -466,6 +468,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
     let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
     let grid: Vec<f64> = (0..=80).map(|i| lo + (hi - lo) * i as f64 / 80.0).collect();
     let mut validation = Vec::new();
+    let mut flows = Vec::new();
     for (v, &size) in args.validate.iter().enumerate() {
         let level = (1..=args.steps).find(|&k| args.lattice << k == size).expect("checked");
         let run = ParentRun {
@@ -487,12 +490,16 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         let sigma = |a: Estimate, b: Estimate| (a.mean - b.mean) / (a.err * a.err + b.err * b.err).sqrt();
         let flow = if ensembles.len() >= 2 {
             match inverse_flow(&ensembles, level, &direct) {
-                Ok(f) => Some(IrgFlow {
-                    level,
-                    map: f.map.iter().map(|&(x, y)| (x, me(y))).collect(),
-                    slope: me(f.slope),
-                    nu: me(f.nu),
-                }),
+                Ok(f) => {
+                    let record = IrgFlow {
+                        level,
+                        map: f.map.iter().map(|&(x, y)| (x, me(y))).collect(),
+                        slope: me(f.slope),
+                        nu: me(f.nu),
+                    };
+                    flows.push(f);
+                    Some(record)
+                }
                 Err(e) => {
                     warnings.push(format!("no inverse flow for size {size}: {e}"));
                     None
@@ -524,8 +531,15 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             flow,
         });
     }
+    flows.sort_by_key(|f| f.level);
+    let nu_per_step = flows
+        .windows(2)
+        .rev()
+        .find_map(|w| w[1].nu_per_step(&w[0]).ok())
+        .map(me);
     let exponents = IrgExponents {
         nu: validation.iter().rev().find_map(|v| v.flow.as_ref().map(|f| f.nu)),
+        nu_per_step,
         gamma_over_nu: scaling
             .as_ref()
             .map_or(points[centre_index].gamma_over_nu, |s| s.gamma_over_nu),
@@ -614,6 +628,9 @@ fn print_text(r: &IrgRecord) {
         if let Some(f) = &v.flow {
             println!("  inverse flow: dmu2'/dmu2 = {}, nu = {}", pm(&f.slope), pm(&f.nu));
         }
+    }
+    if let Some(nu) = &r.exponents.nu_per_step {
+        println!("nu from the last inverse step: {}", pm(nu));
     }
     println!("2D Ising: nu = 1, gamma/nu = 1.75");
 }

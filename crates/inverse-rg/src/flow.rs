@@ -116,6 +116,30 @@ pub struct Flow {
     pub nu: Estimate,
 }
 
+impl Flow {
+    /// `ν` from one inverse step, `previous` (level `k − 1`) to `self` (level `k`):
+    /// `dμ²_k/dμ²_{k−1} = slope_k / slope_{k−1} = 2^{−1/ν}`.  This leaves out the first
+    /// steps, where the re-equilibration of a small lattice pulls the rescaled coupling back
+    /// towards the parents' μ²; the two slopes come from the same parents, so their errors
+    /// are added in quadrature as a conservative bound.
+    pub fn nu_per_step(&self, previous: &Flow) -> Result<Estimate, IrgError> {
+        if self.level != previous.level + 1 {
+            return Err(IrgError::Parameter(format!(
+                "a per-step ν needs consecutive levels, not {} and {}",
+                previous.level, self.level
+            )));
+        }
+        let ratio = self.slope.mean / previous.slope.mean;
+        let rel =
+            ((self.slope.err / self.slope.mean).powi(2) + (previous.slope.err / previous.slope.mean).powi(2)).sqrt();
+        let ln = ratio.ln();
+        Ok(Estimate {
+            mean: -std::f64::consts::LN_2 / ln,
+            err: std::f64::consts::LN_2 * rel / (ln * ln),
+        })
+    }
+}
+
 /// The inverse flow of level `level` of the ensembles (parents at several μ²) against the
 /// direct curve of the same size.  Needs at least two matched points.
 pub fn inverse_flow(ensembles: &[RescaledEnsemble], level: usize, direct: &DirectCurve) -> Result<Flow, IrgError> {
