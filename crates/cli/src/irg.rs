@@ -76,6 +76,10 @@ pub struct IrgArgs {
     /// Radius of the transposed convolution in coarse sites (1: a 6×6 kernel).
     #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub radius: usize,
+    /// Smallest size in the fits of exponents (corrections to scaling are largest on the
+    /// smallest sizes); at least two sizes must remain.
+    #[arg(long, default_value_t = 32, allow_hyphen_values = true, value_parser = limits::whole_usize)]
+    pub fit_from: usize,
     /// Rescaled sizes to compare with direct simulation (hybrid schedule) at the central μ²,
     /// comma-separated, e.g. 64,128.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = limits::whole_usize)]
@@ -127,6 +131,8 @@ pub struct IrgConfig {
     pub rescale: f64,
     /// Kernel radius.
     pub radius: usize,
+    /// Smallest size in the fits of exponents.
+    pub fit_from: usize,
     /// Sizes validated against direct simulation.
     pub validate: Vec<usize>,
     /// Measurements per chain of direct simulation.
@@ -157,7 +163,7 @@ pub struct IrgPoint {
     pub mu2: f64,
     /// Parents first, then every rescaled size.
     pub sizes: Vec<IrgSize>,
-    /// `γ/ν` from `χ ∝ L^{γ/ν}` over the rescaled sizes at this μ².
+    /// `γ/ν` from `χ ∝ L^{γ/ν}` over the rescaled sizes from `--fit-from` at this μ².
     pub gamma_over_nu: MeanErr,
     /// The fitted kernel, parity by parity (`p + 2q`), `(2r + 1)²` taps each.
     pub kernel: Vec<f64>,
@@ -176,8 +182,10 @@ pub struct IrgScaling {
     pub sizes: Vec<usize>,
     /// μ² where `U` of consecutive sizes cross.
     pub crossings: Vec<MeanErr>,
-    /// The fixed point (crossing of the two largest sizes).
+    /// The fixed point (the best-determined crossing).
     pub critical_mu2: MeanErr,
+    /// The sizes whose crossing that is.
+    pub fixed_pair: [usize; 2],
     /// `U` per size at the fixed point.
     pub binder_at_fixed_point: Vec<MeanErr>,
     /// `χ` per size at the fixed point.
@@ -385,6 +393,17 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         .build()
         .context("cannot start the worker threads")?;
     let lattice = Lattice::new(args.lattice, args.lattice)?;
+    let first_fit = (1..=args.steps)
+        .find(|&k| args.lattice << k >= args.fit_from)
+        .unwrap_or(args.steps + 1);
+    if first_fit + 1 > args.steps {
+        bail!(
+            "--fit-from {} leaves fewer than two rescaled sizes to fit (the largest is {}); lower --fit-from or raise --steps",
+            args.fit_from,
+            args.lattice << args.steps
+        );
+    }
+    let fit_levels = first_fit..args.steps + 1;
     let bar = progress_bar((args.mu2.len() * args.chains * args.configs) as u64, "lineages");
     let mut points = Vec::new();
     let mut ensembles = Vec::new();
@@ -438,13 +457,14 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         ensembles.push(ensemble);
     }
     bar.finish_and_clear();
-    let scaling = if ensembles.len() >= 2 && args.steps >= 2 {
-        let s = scaling(&ensembles, 1..args.steps + 1)?;
+    let scaling = if ensembles.len() >= 2 {
+        let s = scaling(&ensembles, fit_levels.clone())?;
         let all = |v: &[Estimate]| v.iter().copied().map(me).collect::<Vec<_>>();
         Some(IrgScaling {
             sizes: s.sizes.clone(),
             crossings: all(&s.crossings),
             critical_mu2: me(s.critical_mu2),
+            fixed_pair: [s.sizes[s.fixed_pair], s.sizes[s.fixed_pair + 1]],
             binder_at_fixed_point: all(&s.binder_at_fixed_point),
             chi_at_fixed_point: all(&s.chi_at_fixed_point),
             v_m2_at_fixed_point: all(&s.v_m2_at_fixed_point),
@@ -573,6 +593,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             noise: args.noise,
             rescale: args.rescale,
             radius: args.radius,
+            fit_from: args.fit_from,
             validate: args.validate.clone(),
             direct_configs: args.direct_configs,
             seed: args.seed,
@@ -606,7 +627,12 @@ fn print_text(r: &IrgRecord) {
         println!("  gamma/nu over the rescaled sizes: {}", pm(&p.gamma_over_nu));
     }
     if let Some(s) = &r.scaling {
-        println!("fixed point mu2 = {}", pm(&s.critical_mu2));
+        println!(
+            "fixed point mu2 = {} (crossing of {} and {})",
+            pm(&s.critical_mu2),
+            s.fixed_pair[0],
+            s.fixed_pair[1]
+        );
         println!(
             "gamma/nu at the fixed point: {} (from V<m²>: {})",
             pm(&s.gamma_over_nu),

@@ -7,7 +7,7 @@ fn qftml(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_qftml")).args(args).output().unwrap()
 }
 
-const SMALL: [&str; 16] = [
+const SMALL: [&str; 18] = [
     "irg",
     "--lattice",
     "8",
@@ -24,6 +24,8 @@ const SMALL: [&str; 16] = [
     "16",
     "--direct-configs",
     "100",
+    "--fit-from",
+    "16",
 ];
 
 #[test]
@@ -97,4 +99,5 @@ fn bad_input_is_refused_with_the_flag_to_change() {
     check_refused(&[("--radius", "2")], "radius 2");
     check_refused(&[("--mu2", "")], "--mu2");
     check_refused(&[("--seed", "-1")], "negative");
+    check_refused(&[("--fit-from", "32")], "lower --fit-from");
 }

@@ -17,8 +17,12 @@ pub struct Scaling {
     pub sizes: Vec<usize>,
     /// `μ²` where the Binder cumulants of consecutive sizes cross, one per pair of levels.
     pub crossings: Vec<Estimate>,
-    /// The fixed point: the crossing of the two largest sizes.
+    /// The fixed point: the crossing with the smallest error.  The inverse flow makes the
+    /// Binder cumulants of the largest rescaled sizes nearly equal at every μ², so their
+    /// crossing is ill-determined; the best-determined crossing is the fixed point.
     pub critical_mu2: Estimate,
+    /// Which crossing that is: sizes `sizes[fixed_pair]` and `sizes[fixed_pair + 1]`.
+    pub fixed_pair: usize,
     /// `U` of each size at the fixed point.
     pub binder_at_fixed_point: Vec<Estimate>,
     /// `χ = V (⟨m²⟩ − ⟨|m|⟩²)` of each size at the fixed point.
@@ -125,6 +129,8 @@ fn line(xs: &[f64], ys: &[f64]) -> (f64, f64, f64) {
 struct Fits<'a> {
     mu2: Vec<f64>,
     sizes: &'a [usize],
+    /// The crossing that defines the fixed point.
+    pair: usize,
 }
 
 impl Fits<'_> {
@@ -152,7 +158,7 @@ impl Fits<'_> {
     }
 
     fn critical(&self, all: &[Vec<f64>]) -> f64 {
-        self.crossing(all, self.sizes.len() - 2)
+        self.crossing(all, self.pair)
     }
 
     /// `(U, χ, dU/dμ², V⟨m²⟩)` of level `l` at the fixed point.
@@ -224,11 +230,20 @@ pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -
     }
     mu2 = bins.iter().map(|e| e.mu2).collect();
     let sizes: Vec<usize> = first.sizes[levels.clone()].to_vec();
-    let fits = Fits { mu2, sizes: &sizes };
+    let mut fits = Fits {
+        mu2,
+        sizes: &sizes,
+        pair: 0,
+    };
     let n = sizes.len();
-    let crossings = (0..n - 1)
+    let crossings: Vec<Estimate> = (0..n - 1)
         .map(|l| multi_jackknife(&bins, |all| fits.crossing(all, l)))
         .collect();
+    fits.pair = (0..n - 1)
+        .filter(|&l| crossings[l].err.is_finite())
+        .min_by(|&a, &b| crossings[a].err.total_cmp(&crossings[b].err))
+        .unwrap_or(n - 2);
+    let fits = fits;
     let per_size = |k: usize| -> Vec<Estimate> {
         (0..n)
             .map(|l| multi_jackknife(&bins, |all| fits.at_fixed_point(all, l)[k]))
@@ -237,6 +252,7 @@ pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -
     Ok(Scaling {
         crossings,
         critical_mu2: multi_jackknife(&bins, |all| fits.critical(all)),
+        fixed_pair: fits.pair,
         binder_at_fixed_point: per_size(0),
         chi_at_fixed_point: per_size(1),
         binder_slopes: per_size(2),
