@@ -25,30 +25,18 @@
 //! configuration: summing its normal equations over the four parities shows that the summed
 //! kernel is `4δ`, so `Σφ_fine = 4 Σφ_coarse`, `χ` grows by exactly 4 per step, `⟨|m|⟩` and
 //! `U` do not change and `γ/ν` comes out as 2 (a test reproduces this to 1e-9).  A linear
-//! map also adds no short-distance fluctuations.  Measured at κ = 1, λ = 0.7, μ² = −0.95
-//! (4 × 1000 parents on 8², two hybrid sweeps apart; direct simulation 4 × 4000 hybrid
-//! sweeps), `χ` of the rescaled 16², 32², 64² against direct simulation
-//! (9.40 ± 0.17, 25.8 ± 0.6, 86.3 ± 2.6):
-//!
-//! | refinement after the convolution | χ(16²) | χ(32²) | χ(64²) | CPU for 4000 lineages |
-//! |---|---|---|---|---|
-//! | none (the trap) | 14.92 | 59.67 | 238.7 | 0.9 s |
-//! | 2 heat-bath sweeps | 11.97 | 39.5 | 132.5 | 18 s |
-//! | 10 heat-bath sweeps | 10.14 | 30.1 | 96.1 | 104 s |
-//! | 10 Metropolis sweeps | 11.82 | 38.3 | 128.4 | 17 s |
-//! | 30 Metropolis sweeps | 10.48 | 31.7 | 102.3 | 18 s |
-//! | 100 Metropolis sweeps | 9.78 ± 0.24 | 27.4 ± 0.8 | 89.0 ± 2.5 | 43 s |
-//!
-//! With 100 Metropolis sweeps `⟨|m|⟩` (0.5857, 0.5343, 0.4890 against 0.5906, 0.5343, 0.4804)
-//! and `U` (0.5762, 0.5914, 0.5955 against 0.5792, 0.5949, 0.5949) agree within about 2σ.
-//! Gaussian noise after the convolution (σ = 0.3, 0.6, with 10 sweeps) lowers `⟨|m|⟩` but
-//! leaves `χ(32²)` at 40–42 against 25.4 ± 0.7 directly: it adds short-distance
-//! fluctuations, not the missing long-distance ones.  A field rescaling `ζ` makes the
-//! deterministic map give `χ` ratios of exactly `4/ζ²`, i.e. it puts `γ/ν` in by hand.
-//! So the refinement of record is the least-squares inverse of the plain average, no
-//! rescaling, no noise, and 100 checkerboard Metropolis sweeps at the target couplings
-//! (the vectorised lattice kernel, step tuned once and frozen: exact for the target; 100 of
-//! its sweeps relax further than 10 heat-bath sweeps in less than half the CPU time).
+//! map also adds no short-distance fluctuations.  Chosen by measurement against direct
+//! simulation (the numbers and commands are in `ARCHITECTURE.md`, section
+//! `crates/inverse-rg`): a few local sweeps at the target couplings lower `χ` towards direct
+//! simulation, and with 100 sweeps per step `⟨|m|⟩`, `χ` and `U` agree with it within about
+//! 2σ at the fixed point; Gaussian noise after the convolution lowers `⟨|m|⟩` but not `χ`
+//! (it adds short-distance fluctuations, not the missing long-distance ones); a field
+//! rescaling `ζ` makes the deterministic map give `χ` ratios of exactly `4/ζ²`, i.e. it puts
+//! `γ/ν` in by hand.  So the refinement of record is the least-squares inverse of the plain
+//! average, no rescaling, no noise, and 100 checkerboard Metropolis sweeps at the target
+//! couplings (the vectorised lattice kernel, its step tuned once and frozen, so the sweeps
+//! are exact for the target; 100 of them relax further than 10 heat-bath sweeps in less than
+//! half the CPU time).
 //!
 //! What the sweeps do not do: they relax short and intermediate wavelengths, while the
 //! longest modes are inherited from the parent.  Away from the fixed point the rescaled
