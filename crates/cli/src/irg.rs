@@ -437,14 +437,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             .into_iter()
             .map(|o| size_record(o.size, o.m_abs, o.m2, o.chi, o.binder))
             .collect();
-        let gamma_over_nu = if args.steps >= 2 {
-            me(ensemble.exponents(mu2, 1..args.steps + 1)?.gamma_over_nu)
-        } else {
-            MeanErr {
-                mean: f64::NAN,
-                err: f64::NAN,
-            }
-        };
+        let gamma_over_nu = me(ensemble.exponents(mu2, fit_levels.clone())?.gamma_over_nu);
         points.push(IrgPoint {
             mu2,
             sizes,
