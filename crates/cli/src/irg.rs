@@ -233,6 +233,8 @@ pub struct IrgFlow {
     pub slope: MeanErr,
     /// `ν = k ln 2 / (−ln slope)`.
     pub nu: MeanErr,
+    /// The fixed point of the map, `μ²* = μ²′(μ²*)`.
+    pub fixed_point: MeanErr,
 }
 
 /// The summary exponents.
@@ -509,6 +511,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
                         map: f.map.iter().map(|&(x, y)| (x, me(y))).collect(),
                         slope: me(f.slope),
                         nu: me(f.nu),
+                        fixed_point: me(f.fixed_point),
                     };
                     flows.push(f);
                     Some(record)
@@ -645,7 +648,12 @@ fn print_text(r: &IrgRecord) {
             v.deviations_sigma[2]
         );
         if let Some(f) = &v.flow {
-            println!("  inverse flow: dmu2'/dmu2 = {}, nu = {}", pm(&f.slope), pm(&f.nu));
+            println!(
+                "  inverse flow: dmu2'/dmu2 = {}, nu = {}, fixed point mu2 = {}",
+                pm(&f.slope),
+                pm(&f.nu),
+                pm(&f.fixed_point)
+            );
         }
     }
     if let Some(nu) = &r.exponents.nu_per_step {

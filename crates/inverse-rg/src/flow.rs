@@ -114,6 +114,8 @@ pub struct Flow {
     pub slope: Estimate,
     /// `ν = k ln 2 / (−ln slope)`.
     pub nu: Estimate,
+    /// The fixed point of the map, `μ²* = μ²′(μ²*)`, from the fitted line.
+    pub fixed_point: Estimate,
 }
 
 impl Flow {
@@ -184,6 +186,17 @@ pub fn inverse_flow(ensembles: &[RescaledEnsemble], level: usize, direct: &Direc
         mean: (sw * sxy - sx * sy) / det,
         err: (sw / det).sqrt(),
     };
+    let intercept = (sxx * sy - sx * sxy) / det;
+    let (var_a, var_s, cov_as) = (sxx / det, sw / det, -sx / det);
+    // μ²* = a / (1 − s); its error from the covariance of the fitted line.
+    let one_minus = 1.0 - slope.mean;
+    let (da, ds) = (1.0 / one_minus, intercept / (one_minus * one_minus));
+    let fixed_point = Estimate {
+        mean: intercept / one_minus,
+        err: (da * da * var_a + ds * ds * var_s + 2.0 * da * ds * cov_as)
+            .max(0.0)
+            .sqrt(),
+    };
     let k = level as f64;
     let ln = slope.mean.ln();
     let nu = Estimate {
@@ -196,5 +209,6 @@ pub fn inverse_flow(ensembles: &[RescaledEnsemble], level: usize, direct: &Direc
         map,
         slope,
         nu,
+        fixed_point,
     })
 }

@@ -290,3 +290,37 @@ fn rescaled_64_agrees_with_direct_simulation() {
     }
     check_against_direct(3, 1000, 8000);
 }
+
+#[test]
+fn a_direct_curve_is_inverted_by_interpolation() {
+    let u = |mu2: f64| 0.6 - 2.0 * (mu2 + 0.95);
+    let points = (0..=4)
+        .map(|i| {
+            let mu2 = -0.97 + 0.01 * i as f64;
+            (
+                mu2,
+                analysis::Estimate {
+                    mean: u(mu2),
+                    err: 0.002,
+                },
+            )
+        })
+        .collect();
+    let curve = DirectCurve {
+        size: 16,
+        sampled_mu2: -0.95,
+        points,
+        at_sampled: [analysis::Estimate { mean: 0.0, err: 0.0 }; 3],
+        cpu_seconds: 0.0,
+    };
+    let matched = curve
+        .coupling_of(analysis::Estimate {
+            mean: u(-0.9437),
+            err: 0.002,
+        })
+        .unwrap();
+    assert!((matched.mean + 0.9437).abs() < 1e-12, "{}", matched.mean);
+    // Errors of the value and of the curve, over the slope |dU/dμ²| = 2.
+    assert!((matched.err - (2.0f64 * 0.002 * 0.002).sqrt() / 2.0).abs() < 1e-12);
+    assert!(curve.coupling_of(analysis::Estimate { mean: 0.9, err: 0.0 }).is_none());
+}
