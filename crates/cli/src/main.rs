@@ -13,6 +13,7 @@ mod couplings_file;
 mod data;
 mod geometry;
 mod graph;
+mod irg;
 mod limits;
 mod output;
 mod rbm;
@@ -45,6 +46,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Train, evaluate and sample φ⁴ neural networks (generalised RBMs).
     Rbm(rbm::RbmArgs),
+    /// Inverse renormalization group: rescaled ensembles, fixed point, exponents.
+    Irg(irg::IrgArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Data(args) => data::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Rbm(args) => rbm::run(&args),
+        Command::Irg(args) => irg::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

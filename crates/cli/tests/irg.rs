@@ -1,0 +1,103 @@
+//! `qftml irg`: a small run end to end, and bad input refused with a message that names the
+//! flag to change.
+
+use std::process::{Command, Output};
+
+fn qftml(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qftml")).args(args).output().unwrap()
+}
+
+const SMALL: [&str; 18] = [
+    "irg",
+    "--lattice",
+    "8",
+    "--steps",
+    "2",
+    "--mu2=-0.96,-0.94",
+    "--configs",
+    "40",
+    "--chains",
+    "2",
+    "--sweeps",
+    "10",
+    "--validate",
+    "16",
+    "--direct-configs",
+    "100",
+    "--fit-from",
+    "16",
+];
+
+#[test]
+fn a_small_scan_gives_every_size_and_a_typed_record() {
+    let dir = std::env::temp_dir().join(format!("qftml-irg-{}", std::process::id()));
+    let out_dir = dir.to_str().unwrap();
+    let mut args = SMALL.to_vec();
+    args.extend(["--json", "--out", out_dir]);
+    let out = qftml(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["schema"], 1);
+    let points = record["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    let sizes: Vec<u64> = points[0]["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [8, 16, 32]);
+    for s in points[0]["sizes"].as_array().unwrap() {
+        let u = s["binder"]["mean"].as_f64().unwrap();
+        assert!(u > 0.0 && u < 2.0 / 3.0 + 1e-9, "U = {u}");
+    }
+    assert_eq!(record["validation"][0]["size"], 16);
+    assert!(record["scaling"]["gamma_over_nu"]["mean"].is_number());
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(written["points"], record["points"]);
+    // The same seed gives the same numbers.
+    let again = qftml(&args);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["points"][1]["sizes"], record["points"][1]["sizes"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[track_caller]
+fn check_refused(changes: &[(&str, &str)], fragment: &str) {
+    let mut args: Vec<String> = SMALL.iter().map(|s| s.to_string()).collect();
+    for (flag, value) in changes {
+        match args.iter().position(|a| a == flag) {
+            Some(i) => args[i + 1] = value.to_string(),
+            None => args.extend([flag.to_string(), value.to_string()]),
+        }
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = qftml(&refs);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(1 | 2)),
+        "{changes:?}: exit {:?}, {stderr}",
+        out.status.code()
+    );
+    assert!(stderr.contains(fragment), "{changes:?}: {stderr}");
+}
+
+#[test]
+fn bad_input_is_refused_with_the_flag_to_change() {
+    check_refused(&[("--lattice", "9")], "--lattice 9");
+    check_refused(&[("--lattice", "4")], "at least 8");
+    check_refused(&[("--steps", "0")], "--steps 1 or more");
+    check_refused(&[("--steps", "10")], "lower --steps");
+    check_refused(&[("--lambda", "0")], "--lambda 0 must be positive");
+    check_refused(&[("--lambda", "nan")], "not finite");
+    check_refused(&[("--local", "wolff")], "metropolis or heatbath");
+    check_refused(&[("--validate", "24")], "--validate 24 is not a rescaled size");
+    check_refused(&[("--configs", "3")], "--configs 3");
+    check_refused(&[("--chains", "0")], "--chains 0");
+    check_refused(&[("--noise", "-1")], "noise");
+    check_refused(&[("--rescale", "0")], "rescaling");
+    check_refused(&[("--radius", "2")], "radius 2");
+    check_refused(&[("--mu2", "")], "--mu2");
+    check_refused(&[("--seed", "-1")], "negative");
+    check_refused(&[("--fit-from", "32")], "lower --fit-from");
+}

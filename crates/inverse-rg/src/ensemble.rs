@@ -1,0 +1,214 @@
+//! Parent ensembles and their rescaled descendants.
+
+use std::time::Instant;
+
+use mc_sampler::{Algorithm, RunConfig, chain_rng, run_chains};
+use mrf_graph::Lattice;
+use phi4_action::{Couplings, Homogeneous, Observables, SufficientStats};
+use rayon::prelude::*;
+
+use crate::IrgError;
+use crate::blocking::{BlockRule, block, coarse_lattice};
+use crate::transposed::TransposedConv;
+use crate::upscale::InverseRg;
+
+/// Configurations of the small lattice at homogeneous couplings, per Markov chain in
+/// order: the parents of every rescaled configuration.
+#[derive(Debug, Clone)]
+pub struct Parents {
+    /// The lattice of the parents.
+    pub lattice: Lattice,
+    /// The couplings they were sampled at.
+    pub target: Homogeneous,
+    /// `chains[c][k]` is configuration `k` of chain `c` (site order).
+    pub chains: Vec<Vec<Vec<f64>>>,
+    /// CPU seconds of the updates that produced them (thermalisation included).
+    pub cpu_seconds: f64,
+}
+
+/// How to sample parents: a plain parameter struct.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParentRun {
+    /// Independent chains.
+    pub n_chains: usize,
+    /// Configurations kept per chain.
+    pub n_configs: usize,
+    /// Sweeps of the hybrid schedule between kept configurations.
+    pub sweeps_between: u64,
+    /// Thermalisation sweeps per chain.
+    pub n_therm: u64,
+    /// Seed (chain `c` uses `chain_rng(seed, c)`).
+    pub seed: u64,
+}
+
+impl ParentRun {
+    /// The run of the hybrid schedule these settings describe.
+    pub(crate) fn hybrid(&self, save_configs: bool) -> RunConfig {
+        RunConfig {
+            algorithm: Algorithm::Hybrid,
+            n_chains: self.n_chains,
+            n_therm: self.n_therm,
+            n_sweeps: self.n_configs as u64 * self.sweeps_between,
+            measure_every: self.sweeps_between,
+            seed: self.seed,
+            save_configs,
+            two_point: false,
+            progress_every: 0,
+        }
+    }
+}
+
+impl Parents {
+    /// Samples parents at `target` on `lattice` with the hybrid schedule (clusters, global
+    /// moves and Metropolis; see `mc_sampler::Algorithm::Hybrid`).
+    pub fn simulate(lattice: &Lattice, target: Homogeneous, run: ParentRun) -> Result<Self, IrgError> {
+        if run.n_configs == 0 || run.sweeps_between == 0 {
+            return Err(IrgError::Parameter(
+                "parents need at least one configuration per chain and one sweep between configurations".into(),
+            ));
+        }
+        let couplings = Couplings::homogeneous(lattice, target)?;
+        let out = run_chains(&couplings, &run.hybrid(true), |_| {})?;
+        let v = lattice.n_sites();
+        let cpu_seconds = out.timing().update_seconds;
+        let chains = out
+            .chains
+            .into_iter()
+            .map(|c| {
+                c.configs
+                    .unwrap_or_default()
+                    .chunks_exact(v)
+                    .map(<[f64]>::to_vec)
+                    .collect()
+            })
+            .collect();
+        Ok(Self {
+            lattice: *lattice,
+            target,
+            chains,
+            cpu_seconds,
+        })
+    }
+
+    /// All configurations, chain by chain.
+    pub fn configs(&self) -> impl Iterator<Item = &[f64]> {
+        self.chains.iter().flatten().map(Vec::as_slice)
+    }
+
+    /// Number of configurations.
+    pub fn len(&self) -> usize {
+        self.chains.iter().map(Vec::len).sum()
+    }
+
+    /// Whether there are no configurations.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The least-squares inverse of `rule` on these parents: a [`TransposedConv`] of
+    /// `radius` fitted on the pairs (blocked parent, parent).
+    pub fn fit_inverse(&self, rule: BlockRule, radius: usize) -> Result<TransposedConv, IrgError> {
+        let coarse = coarse_lattice(&self.lattice)?;
+        let blocked: Vec<Vec<f64>> = self
+            .configs()
+            .map(|phi| block(&self.lattice, phi, rule).map(|(_, c)| c))
+            .collect::<Result<_, _>>()?;
+        TransposedConv::fit(&coarse, blocked.iter().map(Vec::as_slice).zip(self.configs()), radius)
+    }
+}
+
+/// The observables of the parents and of their rescaled descendants, level by level.
+#[derive(Debug, Clone)]
+pub struct RescaledEnsemble {
+    /// Linear size of each level (parents first): `L₀, 2L₀, 4L₀, …`.
+    pub sizes: Vec<usize>,
+    /// The parents' couplings.
+    pub target: Homogeneous,
+    /// Sums of every parent configuration, `parent_sums[c][k]` for configuration `k` of chain
+    /// `c`: what reweighting in the parents' couplings needs.
+    pub parent_sums: Vec<Vec<SufficientStats>>,
+    /// `levels[l][c][k]`: observables at level `l` of the descendant of configuration `k`
+    /// of chain `c`.
+    pub levels: Vec<Vec<Vec<Observables>>>,
+    /// Seconds spent producing and measuring the rescaled configurations, summed over the
+    /// lineages (each lineage runs on one thread, so this is their CPU time).
+    pub cpu_seconds: f64,
+}
+
+impl RescaledEnsemble {
+    /// Rescales every parent `steps` times with `inverse` (lineage of parent `n`, counted
+    /// over chains in order, on `chain_rng(seed, n)`), in parallel over parents.
+    /// `visit(parent, level, lattice, field)` sees every configuration (e.g. to keep a few
+    /// as images); `progress(n)` is called with the number of lineages finished.
+    pub fn rescale(
+        parents: &Parents,
+        inverse: &InverseRg,
+        steps: usize,
+        seed: u64,
+        visit: impl Fn(usize, usize, &Lattice, &[f64]) + Sync,
+        progress: impl Fn(u64) + Sync,
+    ) -> Result<Self, IrgError> {
+        if parents.is_empty() {
+            return Err(IrgError::Parameter(
+                "there are no parent configurations to rescale".into(),
+            ));
+        }
+        let mut lattices = vec![parents.lattice];
+        for _ in 0..steps {
+            let last = lattices.last().expect("at least the parent lattice");
+            lattices.push(crate::blocking::fine_lattice(last)?);
+        }
+        let mut couplings = vec![Couplings::homogeneous(&parents.lattice, parents.target)?];
+        for l in &lattices[1..] {
+            couplings.push(inverse.couplings(l)?);
+        }
+        let flat: Vec<&[f64]> = parents.configs().collect();
+        let lineages: Vec<(Vec<Observables>, f64)> = flat
+            .par_iter()
+            .enumerate()
+            .map(|(n, phi)| {
+                let t = Instant::now();
+                let obs = inverse.lineage(
+                    &parents.lattice,
+                    phi,
+                    &couplings,
+                    chain_rng(seed, n as u64),
+                    |level, l, f| visit(n, level, l, f),
+                )?;
+                progress(1);
+                Ok((obs, t.elapsed().as_secs_f64()))
+            })
+            .collect::<Result<_, IrgError>>()?;
+        let cpu_seconds = lineages.iter().map(|(_, s)| s).sum();
+        let mut levels = vec![Vec::with_capacity(parents.chains.len()); steps + 1];
+        let mut it = lineages.into_iter();
+        for chain in &parents.chains {
+            let mut per_level = vec![Vec::with_capacity(chain.len()); steps + 1];
+            for _ in chain {
+                let (obs, _) = it.next().expect("one lineage per parent");
+                for (l, o) in obs.into_iter().enumerate() {
+                    per_level[l].push(o);
+                }
+            }
+            for (l, series) in per_level.into_iter().enumerate() {
+                levels[l].push(series);
+            }
+        }
+        let parent_sums = parents
+            .chains
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|phi| SufficientStats::measure(&parents.lattice, phi))
+                    .collect()
+            })
+            .collect();
+        Ok(Self {
+            sizes: lattices.iter().map(Lattice::lx).collect(),
+            target: parents.target,
+            parent_sums,
+            levels,
+            cpu_seconds,
+        })
+    }
+}

@@ -1,0 +1,89 @@
+//! Inverse renormalization group for lattice φ⁴: large near-critical ensembles from a small
+//! lattice, the critical fixed point, the inverse flow and critical exponents.
+//!
+//! A blocking transformation with scale factor `b = 2` maps a configuration of `L × L` to one
+//! of `L/2 × L/2` ([`block`]: the block average times a field rescaling factor, or the
+//! majority sign).  Its inverse takes `L` to `2L`: a transposed convolution with stride 2 and
+//! periodic wrap ([`TransposedConv`], radius 1 = a 6×6 kernel that couples neighbouring
+//! blocks), fitted by least squares on (blocked, original) pairs of the small lattice
+//! ([`Parents::fit_inverse`]), followed by a [`Refinement`] at the target couplings (a field
+//! rescaling, Gaussian noise, and local sweeps).  Applied `k` times to every parent
+//! configuration ([`InverseRg::lineage`], [`RescaledEnsemble::rescale`]), it gives ensembles of
+//! size `2^k L` whose cost is `O(V)` per configuration and does not grow with the
+//! autocorrelation time of direct simulation.  Each rescaled configuration descends from
+//! one parent, so errors are jackknifed over bins of parents (bins inside Markov chains,
+//! sized by the Γ-method `τ_int`), with all sizes in one jackknife sample
+//! ([`analysis`]); [`RescaledEnsemble::observables_at`] reweights in μ² with the parents'
+//! action.  With parents at several μ², [`scaling`] crosses the Binder cumulants of
+//! consecutive sizes and fits `γ/ν` to `χ` at the crossing, and [`inverse_flow`] matches the
+//! Binder cumulant of a rescaled size to direct simulation of that size ([`DirectCurve`]),
+//! giving the map `μ² → μ²′` and `ν` from its slope `2^{−k/ν}`.
+//!
+//! # The trap, and the refinement of record
+//!
+//! The least-squares inverse of the plain 2×2 average keeps the magnetisation of every
+//! configuration: summing its normal equations over the four parities shows that the summed
+//! kernel is `4δ`, so `Σφ_fine = 4 Σφ_coarse`, `χ` grows by exactly 4 per step, `⟨|m|⟩` and
+//! `U` do not change and `γ/ν` comes out as 2 (a test reproduces this to 1e-9).  A linear
+//! map also adds no short-distance fluctuations.  Chosen by measurement against direct
+//! simulation (the numbers and commands are in `ARCHITECTURE.md`, section
+//! `crates/inverse-rg`): a few local sweeps at the target couplings lower `χ` towards direct
+//! simulation, and with 100 sweeps per step `⟨|m|⟩`, `χ` and `U` agree with it within about
+//! 2σ at the fixed point; Gaussian noise after the convolution lowers `⟨|m|⟩` but not `χ`
+//! (it adds short-distance fluctuations, not the missing long-distance ones); a field
+//! rescaling `ζ` makes the deterministic map give `χ` ratios of exactly `4/ζ²`, i.e. it puts
+//! `γ/ν` in by hand.  So the refinement of record is the least-squares inverse of the plain
+//! average, no rescaling, no noise, and 100 checkerboard Metropolis sweeps at the target
+//! couplings (the vectorised lattice kernel, its step tuned once and frozen, so the sweeps
+//! are exact for the target; 100 of them relax further than 10 heat-bath sweeps in less than
+//! half the CPU time).
+//!
+//! What the sweeps do not do: they relax short and intermediate wavelengths, while the
+//! longest modes are inherited from the parent.  Away from the fixed point the rescaled
+//! sizes therefore flow towards it (the inverse flow) instead of following direct
+//! simulation at the parents' μ²: their Binder cumulants change little with μ², the slopes
+//! `dU/dμ²` do not grow like `L^{1/ν}` (so `ν` from those slopes, reported by [`scaling`],
+//! is not an estimate of ν), and reweighting with the parents' action moves only the
+//! inherited part.  `ν` comes from the inverse flow against direct simulation instead.
+//!
+//! # Example
+//!
+//! ```
+//! use inverse_rg::{BlockRule, InverseRg, LocalUpdate, ParentRun, Parents, Refinement, RescaledEnsemble};
+//! use mrf_graph::Lattice;
+//! use phi4_action::Homogeneous;
+//!
+//! let target = Homogeneous { kappa: 1.0, mu2: -0.95, lambda: 0.7 };
+//! let run = ParentRun { n_chains: 2, n_configs: 40, sweeps_between: 2, n_therm: 100, seed: 7 };
+//! let parents = Parents::simulate(&Lattice::new(8, 8).unwrap(), target, run).unwrap();
+//! let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, 1).unwrap();
+//! let refinement = Refinement { rescale: 1.0, noise: 0.0, sweeps: 20, local: LocalUpdate::Metropolis };
+//! let inverse = InverseRg::new(conv, refinement, target).unwrap();
+//! let rescaled = RescaledEnsemble::rescale(&parents, &inverse, 2, 11, |_, _, _, _| {}, |_| {}).unwrap();
+//! let sizes: Vec<usize> = rescaled.observables().iter().map(|o| o.size).collect();
+//! assert_eq!(sizes, [8, 16, 32]);
+//! let chi: Vec<f64> = rescaled.observables().iter().map(|o| o.chi.mean).collect();
+//! // The sweeps break the trap: χ grows by less than 4 per step.
+//! assert!(chi[1] < 4.0 * chi[0] && chi[2] < 4.0 * chi[1]);
+//! ```
+#![deny(missing_docs)]
+
+pub mod analysis;
+mod blocking;
+mod ensemble;
+mod error;
+mod flow;
+mod scaling;
+mod transposed;
+mod upscale;
+
+pub use blocking::{BlockRule, block, coarse_lattice, fine_lattice};
+pub use ensemble::{ParentRun, Parents, RescaledEnsemble};
+pub use error::IrgError;
+pub use flow::{DirectCurve, Flow, inverse_flow};
+pub use scaling::{Scaling, scaling};
+pub use transposed::TransposedConv;
+pub use upscale::{InverseRg, LocalUpdate, Refinement};
+
+#[cfg(test)]
+mod tests;
