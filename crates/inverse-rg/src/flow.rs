@@ -56,25 +56,25 @@ impl DirectCurve {
             err: e.err_re,
         };
         let at = reweight(&ensemble, &sampled, &options).map_err(|e| IrgError::Parameter(e.to_string()))?;
+        // The sampled action itself: a real target of weight one, so always resolved.
+        let at = at
+            .observables
+            .ok_or_else(|| IrgError::Parameter("the sampled action gave no observables".into()))?;
         let mut points = Vec::with_capacity(grid.len());
         let mut sorted = grid.to_vec();
         sorted.sort_by(f64::total_cmp);
         for mu2 in sorted {
             let point = reweight(&ensemble, &Target::new(Homogeneous { mu2, ..target }), &options)
                 .map_err(|e| IrgError::Parameter(e.to_string()))?;
-            if !point.flagged {
-                points.push((mu2, estimate(point.observables.run.binder)));
+            if let (false, Some(observables)) = (point.flagged, &point.observables) {
+                points.push((mu2, estimate(observables.binder)));
             }
         }
         Ok(Self {
             size,
             sampled_mu2: target.mu2,
             points,
-            at_sampled: [
-                estimate(at.observables.run.m_abs),
-                estimate(at.observables.run.chi),
-                estimate(at.observables.run.binder),
-            ],
+            at_sampled: [estimate(at.m_abs), estimate(at.chi), estimate(at.binder)],
             cpu_seconds: out.timing().update_seconds,
         })
     }
