@@ -110,6 +110,7 @@ fn ar1_errors_have_the_right_coverage() {
 #[test]
 fn ar1_coverage_study_slow() {
     if std::env::var("QFTML_SLOW").as_deref() != Ok("1") {
+        eprintln!("skipped: set QFTML_SLOW=1 for the 1000-chain coverage study (a smaller one always runs)");
         return;
     }
     for (k, rho) in [0.5, 0.9, 0.99].into_iter().enumerate() {
