@@ -5,6 +5,7 @@
 //! - a lattice has at most [`MAX_SITES`] sites (a 8192×8192 lattice);
 //! - a run has at most [`MAX_CHAINS`] chains and [`MAX_SWEEPS`] sweeps per chain;
 //! - a complete bipartite graph has at most [`MAX_BIPARTITE_EDGES`] edges;
+//! - a `--scan` grid has at most [`MAX_SCAN_POINTS`] points;
 //! - whatever a run keeps in memory (measurement series, stored configurations) must fit in
 //!   the memory the system reports available.
 
@@ -18,6 +19,21 @@ pub const MAX_CHAINS: usize = 4096;
 pub const MAX_SWEEPS: u64 = 1_000_000_000_000;
 /// The most edges of a complete bipartite graph (visible × hidden).
 pub const MAX_BIPARTITE_EDGES: usize = 1 << 24;
+
+/// The most target points of one `qftml reweight` (the product of the `--scan` lengths).
+pub const MAX_SCAN_POINTS: u128 = 100_000;
+
+/// Refuses scans whose grid (the product of their numbers of points) exceeds
+/// [`MAX_SCAN_POINTS`].
+pub fn check_scan_points(lengths: impl IntoIterator<Item = usize>) -> Result<()> {
+    let points = lengths.into_iter().fold(1u128, |acc, n| acc.saturating_mul(n as u128));
+    if points > MAX_SCAN_POINTS {
+        bail!(
+            "the --scan grid has {points} points, more than the {MAX_SCAN_POINTS} qftml reweights at once; use fewer points"
+        );
+    }
+    Ok(())
+}
 
 /// Bytes a chain keeps per site besides its stored configurations (field, caches, cluster
 /// bookkeeping), an upper bound.

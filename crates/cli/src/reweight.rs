@@ -39,13 +39,14 @@ pub struct ReweightArgs {
     #[command(flatten)]
     pub couplings: HomogeneousArgs,
     /// Target imaginary mass c of i c Σφ² (a complex action).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::limits::finite)]
     pub imag_mass: Option<f64>,
-    /// Scan a coupling: NAME=FROM:TO:N with NAME one of kappa, mu2, lambda, g-nnn, imag-mass.
+    /// Scan a coupling: NAME=FROM:TO:N with NAME one of kappa, mu2, lambda, g-nnn, imag-mass;
+    /// repeated, a grid (at most 100000 points in all).
     #[arg(long)]
     pub scan: Vec<String>,
     /// Jackknife bin size [default: from the integrated autocorrelation time].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::limits::whole_usize)]
     pub bin_size: Option<usize>,
     #[command(flatten)]
     pub output: Output,
@@ -190,6 +191,7 @@ pub fn run(args: &ReweightArgs) -> Result<()> {
         .iter()
         .map(|s| s.parse::<Scan>().with_context(|| format!("bad --scan {s}")))
         .collect::<Result<_>>()?;
+    crate::limits::check_scan_points(scans.iter().map(|s| s.n))?;
     let loaded: Vec<ReweightEnsemble> = args.ensemble.iter().map(|p| load(p)).collect::<Result<_>>()?;
     let target = target_from(args, loaded[0].sampled_target())?;
     let targets = if scans.is_empty() {

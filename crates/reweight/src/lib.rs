@@ -156,7 +156,7 @@ pub enum ReweightError {
         imag_mass: f64,
     },
     /// The real part of a target is not a normalisable action.
-    #[error("target {target:?} is not a valid action: {source}")]
+    #[error("the target ({target}) is not a normalisable action")]
     Target {
         /// The target.
         target: Target,

@@ -29,6 +29,22 @@ pub struct Target {
     pub imag_mass: f64,
 }
 
+impl std::fmt::Display for Target {
+    /// The couplings as a physicist writes them: `κ = 1, μ² = -0.9515, λ = 0.7, g′ = 0, c = 0`
+    /// (the linear term only when it is not zero).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "κ = {}, μ² = {}, λ = {}, g′ = {}, c = {}",
+            self.kappa, self.mu2, self.lambda, self.g_nnn, self.imag_mass
+        )?;
+        if self.linear != 0.0 {
+            write!(f, ", r = {}", self.linear)?;
+        }
+        Ok(())
+    }
+}
+
 impl Target {
     /// The real homogeneous action of `params`, without diagonal, linear or imaginary terms.
     pub fn new(params: Homogeneous) -> Self {
