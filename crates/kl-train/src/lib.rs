@@ -45,11 +45,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod data;
 mod estimate;
 mod free_energy;
 mod optimizer;
 mod trainer;
 
+pub use data::{Agreement, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer, DataTrainerState, FieldMoments, StepSummary};
 pub use estimate::{Estimate, ReweightedDiff, reweighted_diff};
 pub use free_energy::{
     Bound, FreeEnergy, IntegrationOptions, Reference, bound, free_energy, gauss_legendre, gaussian_free_energy,
