@@ -1022,6 +1022,9 @@ fn data_plan(mut config: DataRunConfig) -> Result<DataPlan> {
     if checkpoint_every == 0 {
         bail!("--checkpoint-every must be at least 1");
     }
+    let epochs = *config
+        .epochs
+        .get_or_insert((2000 * train.batch as u64).div_ceil(set.n_samples() as u64));
     let moment_samples = *config.moment_samples.get_or_insert(200);
     if moment_samples == 0 {
         bail!("--moment-samples must be at least 1");
@@ -1030,9 +1033,7 @@ fn data_plan(mut config: DataRunConfig) -> Result<DataPlan> {
         lattice,
         set,
         train,
-        epochs: *config
-            .epochs
-            .get_or_insert((2000 * train.batch as u64).div_ceil(set.n_samples() as u64)),
+        epochs,
         checkpoint_every,
         moment_samples,
         config,
