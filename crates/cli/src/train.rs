@@ -946,24 +946,32 @@ fn load_data(config: &mut DataRunConfig) -> Result<(Lattice, Dataset)> {
                 .labels()
                 .context("--classes needs labels: give --labels FILE (IDX labels of the images)")?;
             if let Some(c) = classes.iter().find(|c| !labels.contains(c)) {
-                bail!("no sample of class {c} in {}; choose classes that occur in the labels", path.display());
+                bail!(
+                    "no sample of class {c} in {}; choose classes that occur in the labels",
+                    path.display()
+                );
             }
             set.with_classes(classes)?
         }
         None => set,
     };
-    let map = *config
-        .pixel_map
-        .get_or_insert(if is_idx { PixelMapArg::Unit } else { PixelMapArg::Identity });
+    let map = *config.pixel_map.get_or_insert(if is_idx {
+        PixelMapArg::Unit
+    } else {
+        PixelMapArg::Identity
+    });
     let set = set.mapped(map.map());
     let lattice = match (set.shape(), &config.lattice) {
-        (Some([h, w]), None) => Lattice::new(w, h).with_context(|| {
-            format!("the images are {h}x{w}; the lattice must be at least 4 in each direction")
-        })?,
+        (Some([h, w]), None) => Lattice::new(w, h)
+            .with_context(|| format!("the images are {h}x{w}; the lattice must be at least 4 in each direction"))?,
         (Some([h, w]), Some(size)) => {
             let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
             if (l.lx, l.ly) != (w, h) {
-                bail!("--lattice {}x{} disagrees with the images ({w}x{h}); drop --lattice", l.lx, l.ly);
+                bail!(
+                    "--lattice {}x{} disagrees with the images ({w}x{h}); drop --lattice",
+                    l.lx,
+                    l.ly
+                );
             }
             l.lattice()?
         }
@@ -1115,7 +1123,10 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
             config: plan.config.clone(),
             provenance: provenance(),
         };
-        write_atomic(&dir.join(CONFIG_FILE), serde_json::to_string_pretty(&stored)?.as_bytes())?;
+        write_atomic(
+            &dir.join(CONFIG_FILE),
+            serde_json::to_string_pretty(&stored)?.as_bytes(),
+        )?;
     }
     let n_samples = plan.set.n_samples() as u64;
     let total_steps = (plan.epochs * n_samples).div_ceil(plan.train.batch as u64);
