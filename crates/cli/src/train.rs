@@ -457,17 +457,50 @@ fn epoch_record(s: &EpochSummary) -> EpochRecord {
 
 /// About 200 epochs spaced logarithmically, and the last.
 fn thinned(history: &[EpochSummary]) -> Vec<EpochRecord> {
-    let n = history.len();
+    log_spaced(history.len()).map(|i| epoch_record(&history[i])).collect()
+}
+
+/// About 200 indices of `0..n` spaced logarithmically, and the last.
+fn log_spaced(n: usize) -> impl Iterator<Item = usize> {
     let mut keep: Vec<usize> = (0..200)
         .map(|k| ((n as f64).powf(k as f64 / 199.0) - 1.0).round() as usize)
         .filter(|&i| i < n)
         .collect();
     keep.push(n.saturating_sub(1));
     keep.dedup();
-    keep.into_iter()
-        .filter(|&i| i < n)
-        .map(|i| epoch_record(&history[i]))
-        .collect()
+    keep.into_iter().filter(move |&i| i < n)
+}
+
+/// Refuses to start a new run in a directory that holds one.
+fn refuse_existing_run(out_dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = out_dir
+        && dir.join(CHECKPOINT_FILE).exists()
+    {
+        bail!(
+            "{} already holds a training run; continue it with --resume {0} or choose another --out",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Where the last good checkpoint of a failed run is, in words (empty without one).
+fn kept_checkpoint(out_dir: Option<&Path>) -> String {
+    match out_dir {
+        Some(dir) if dir.join(CHECKPOINT_FILE).exists() => {
+            format!("; the last good checkpoint is kept in {}", dir.display())
+        }
+        _ => String::new(),
+    }
+}
+
+/// Runs `f` on a pool of `threads` workers (all cores for `None`).
+fn on_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?
+        .install(f)
 }
 
 fn spread_text(s: &Spread) -> String {
@@ -522,11 +555,7 @@ fn variational(args: &VariationalArgs) -> Result<()> {
     };
     let plan = plan(merged(stored, args))?;
     let out_dir = args.out.as_deref().or(args.resume.as_deref());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    pool.install(|| train(args, &plan, out_dir, start))
+    on_threads(args.threads, || train(args, &plan, out_dir, start))
 }
 
 fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Instant) -> Result<()> {
@@ -553,14 +582,7 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
             (trainer, bounds)
         }
         None => {
-            if let Some(dir) = out_dir
-                && dir.join(CHECKPOINT_FILE).exists()
-            {
-                bail!(
-                    "{} already holds a training run; continue it with --resume {0} or choose another --out",
-                    dir.display()
-                );
-            }
+            refuse_existing_run(out_dir)?;
             (VariationalTrainer::new(&plan.target, plan.train)?, Vec::new())
         }
     };
@@ -588,13 +610,7 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
             Ok(s) => s,
             Err(e) => {
                 bar.abandon();
-                let kept = match &run_dir {
-                    Some(rd) if rd.path(CHECKPOINT_FILE).exists() => {
-                        format!("; the last good checkpoint is kept in {}", rd.dir.display())
-                    }
-                    _ => String::new(),
-                };
-                bail!("{e}{kept}");
+                bail!("{e}{}", kept_checkpoint(out_dir));
             }
         };
         let epoch = trainer.epoch();
@@ -1083,11 +1099,7 @@ fn data_training(args: &DataTrainArgs) -> Result<()> {
     };
     let plan = data_plan(merged_data(stored, args))?;
     let out_dir = args.out.as_deref().or(args.resume.as_deref());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    pool.install(|| train_on_data(args, &plan, out_dir, start))
+    on_threads(args.threads, || train_on_data(args, &plan, out_dir, start))
 }
 
 fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, start: Instant) -> Result<()> {
@@ -1106,14 +1118,7 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
             })?
         }
         None => {
-            if let Some(dir) = out_dir
-                && dir.join(CHECKPOINT_FILE).exists()
-            {
-                bail!(
-                    "{} already holds a training run; continue it with --resume {0} or choose another --out",
-                    dir.display()
-                );
-            }
+            refuse_existing_run(out_dir)?;
             DataTrainer::new(&plan.lattice, data, plan.train)?
         }
     };
@@ -1136,13 +1141,7 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
     while trainer.steps_done() < total_steps {
         let summary = trainer.step().map_err(|e| {
             bar.abandon();
-            let kept = match out_dir {
-                Some(dir) if dir.join(CHECKPOINT_FILE).exists() => {
-                    format!("; the last good checkpoint is kept in {}", dir.display())
-                }
-                _ => String::new(),
-            };
-            anyhow::anyhow!("{e}{kept}")
+            anyhow::anyhow!("{e}{}", kept_checkpoint(out_dir))
         })?;
         let step = trainer.steps_done();
         bar.inc(1);
@@ -1171,13 +1170,6 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
     let model = trainer.model_moments(200, plan.moment_samples, 2);
     let data_moments = trainer.data_moments();
     let c = trainer.couplings();
-    let n = trainer.history().len();
-    let mut keep: Vec<usize> = (0..200)
-        .map(|k| ((n as f64).powf(k as f64 / 199.0) - 1.0).round() as usize)
-        .chain([n.saturating_sub(1)])
-        .filter(|&i| i < n)
-        .collect();
-    keep.dedup();
     let record = DataTrainRecord {
         schema: DataTrainRecord::SCHEMA,
         mode: "data".into(),
@@ -1200,7 +1192,9 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
             wall_s: start.elapsed().as_secs_f64(),
             train_s,
         },
-        history: keep.into_iter().map(|i| step_record(&trainer.history()[i])).collect(),
+        history: log_spaced(trainer.history().len())
+            .map(|i| step_record(&trainer.history()[i]))
+            .collect(),
         config: plan.config.clone(),
         provenance: provenance(),
     };

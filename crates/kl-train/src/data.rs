@@ -561,7 +561,7 @@ impl DataTrainer {
 /// The number of samples in `data`, or why it does not fit `lattice`.
 fn check_data(lattice: &Lattice, data: &[f64]) -> Result<usize, TrainError> {
     let v = lattice.n_sites();
-    if data.is_empty() || data.len() % v != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(v) {
         return Err(TrainError::InvalidConfig(format!(
             "{} data values are not whole samples of the {}x{} lattice ({v} values each)",
             data.len(),
