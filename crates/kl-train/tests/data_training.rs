@@ -13,6 +13,13 @@ use mrf_graph::Lattice;
 use phi4_action::gaussian::GaussianMrf;
 use phi4_action::{Couplings, Homogeneous, PairSet};
 
+/// The free field of the Gaussian data.
+const FREE: Homogeneous = Homogeneous {
+    kappa: 0.2,
+    mu2: 0.5,
+    lambda: 0.0,
+};
+
 /// `n` exact samples of the free field with hopping κ, mass μ² and mean `mean` on `lattice`
 /// (`r = −μ² · mean`, since the rows of `M` sum to μ²), with the generating couplings.
 fn free_field_data(lattice: &Lattice, free: Homogeneous, mean: f64, n: usize, seed: u64) -> (Vec<f64>, Couplings) {
@@ -96,11 +103,7 @@ fn mle_errors(model: &Couplings, data: &[f64], trained: &[usize]) -> Vec<f64> {
 fn gaussian_data_recover_the_generating_couplings() {
     let start = Instant::now();
     let lattice = Lattice::new(4, 4).unwrap();
-    let free = Homogeneous {
-        kappa: 0.2,
-        mu2: 0.5,
-        lambda: 0.0,
-    };
+    let free = FREE;
     let (data, truth) = free_field_data(&lattice, free, 0.5, 20_000, 11);
     let config = DataConfig {
         quartic: false,
@@ -182,11 +185,7 @@ fn gaussian_data_recover_the_generating_couplings() {
 #[test]
 fn quartic_model_on_gaussian_data_drives_b_down() {
     let lattice = Lattice::new(4, 4).unwrap();
-    let free = Homogeneous {
-        kappa: 0.2,
-        mu2: 0.5,
-        lambda: 0.0,
-    };
+    let free = FREE;
     let (data, _) = free_field_data(&lattice, free, 0.5, 20_000, 12);
     let config = DataConfig {
         batch: 200,
