@@ -1,16 +1,20 @@
 //! `qftml train variational`: fit inhomogeneous φ⁴ couplings to a target action by
-//! minimising KL(p‖q), with checkpoints, resume and the Bogoliubov bound.
+//! minimising KL(p‖q), with checkpoints, resume and the Bogoliubov bound; `qftml train
+//! data`: learn them from samples by minimising KL(data‖model).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use datasets::{Dataset, PixelMap};
 use kl_train::{
-    Bound, CHECKPOINT_KIND, EpochSummary, IntegrationOptions, Optimizer, Schedule, Spread, TrainConfig, TrainError,
-    TrainerState, VariationalTrainer, gaussian_free_energy,
+    Agreement, Bound, CHECKPOINT_KIND, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer, DataTrainerState, EpochSummary,
+    IntegrationOptions, Optimizer, Schedule, Spread, StepSummary, TrainConfig, TrainError, TrainerState,
+    VariationalTrainer, gaussian_free_energy,
 };
 use mc_sampler::{Algorithm, checkpoint};
+use mrf_graph::Lattice;
 use phi4_action::{Couplings, Homogeneous, targets};
 use records::{MeanErr, Provenance, Record};
 use serde::{Deserialize, Serialize};
@@ -32,6 +36,9 @@ pub enum TrainMode {
     /// Minimise KL(p‖q) of an inhomogeneous nearest-neighbour φ⁴ model p against a target
     /// action q (the Bogoliubov bound 𝓕 = ⟨A − S⟩_p + F_S ≥ F_A).
     Variational(VariationalArgs),
+    /// Learn the couplings of a φ⁴ model from samples (IDX images, .npy, CSV) by minimising
+    /// KL(data‖model), i.e. maximum likelihood.
+    Data(DataTrainArgs),
 }
 
 /// Train every coupling (w_ij, a_i, b_i = e^β_i > 0, optionally r_i) of a φ⁴ model to the
@@ -450,17 +457,50 @@ fn epoch_record(s: &EpochSummary) -> EpochRecord {
 
 /// About 200 epochs spaced logarithmically, and the last.
 fn thinned(history: &[EpochSummary]) -> Vec<EpochRecord> {
-    let n = history.len();
+    log_spaced(history.len()).map(|i| epoch_record(&history[i])).collect()
+}
+
+/// About 200 indices of `0..n` spaced logarithmically, and the last.
+fn log_spaced(n: usize) -> impl Iterator<Item = usize> {
     let mut keep: Vec<usize> = (0..200)
         .map(|k| ((n as f64).powf(k as f64 / 199.0) - 1.0).round() as usize)
         .filter(|&i| i < n)
         .collect();
     keep.push(n.saturating_sub(1));
     keep.dedup();
-    keep.into_iter()
-        .filter(|&i| i < n)
-        .map(|i| epoch_record(&history[i]))
-        .collect()
+    keep.into_iter().filter(move |&i| i < n)
+}
+
+/// Refuses to start a new run in a directory that holds one.
+fn refuse_existing_run(out_dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = out_dir
+        && dir.join(CHECKPOINT_FILE).exists()
+    {
+        bail!(
+            "{} already holds a training run; continue it with --resume {0} or choose another --out",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Where the last good checkpoint of a failed run is, in words (empty without one).
+fn kept_checkpoint(out_dir: Option<&Path>) -> String {
+    match out_dir {
+        Some(dir) if dir.join(CHECKPOINT_FILE).exists() => {
+            format!("; the last good checkpoint is kept in {}", dir.display())
+        }
+        _ => String::new(),
+    }
+}
+
+/// Runs `f` on a pool of `threads` workers (all cores for `None`).
+fn on_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?
+        .install(f)
 }
 
 fn spread_text(s: &Spread) -> String {
@@ -497,6 +537,7 @@ impl RunDir<'_> {
 pub fn run(args: &TrainArgs) -> Result<()> {
     match &args.mode {
         TrainMode::Variational(v) => variational(v),
+        TrainMode::Data(d) => data_training(d),
     }
 }
 
@@ -514,11 +555,7 @@ fn variational(args: &VariationalArgs) -> Result<()> {
     };
     let plan = plan(merged(stored, args))?;
     let out_dir = args.out.as_deref().or(args.resume.as_deref());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    pool.install(|| train(args, &plan, out_dir, start))
+    on_threads(args.threads, || train(args, &plan, out_dir, start))
 }
 
 fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Instant) -> Result<()> {
@@ -545,14 +582,7 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
             (trainer, bounds)
         }
         None => {
-            if let Some(dir) = out_dir
-                && dir.join(CHECKPOINT_FILE).exists()
-            {
-                bail!(
-                    "{} already holds a training run; continue it with --resume {0} or choose another --out",
-                    dir.display()
-                );
-            }
+            refuse_existing_run(out_dir)?;
             (VariationalTrainer::new(&plan.target, plan.train)?, Vec::new())
         }
     };
@@ -580,13 +610,7 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
             Ok(s) => s,
             Err(e) => {
                 bar.abandon();
-                let kept = match &run_dir {
-                    Some(rd) if rd.path(CHECKPOINT_FILE).exists() => {
-                        format!("; the last good checkpoint is kept in {}", rd.dir.display())
-                    }
-                    _ => String::new(),
-                };
-                bail!("{e}{kept}");
+                bail!("{e}{}", kept_checkpoint(out_dir));
             }
         };
         let epoch = trainer.epoch();
@@ -699,6 +723,508 @@ fn print_text(r: &TrainRecord) {
         f.ess,
         f.n_samples
     );
+    println!(
+        "timing: {:.2} s wall ({:.2} s training)",
+        r.timing.wall_s, r.timing.train_s
+    );
+}
+
+/// `--pixel-map`: how stored values become field values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelMapArg {
+    /// `x / max`: values in [0, 1].
+    Unit,
+    /// `2x / max − 1`: values in [−1, 1].
+    Symmetric,
+    /// The values as stored.
+    Identity,
+}
+
+impl PixelMapArg {
+    fn map(self) -> PixelMap {
+        match self {
+            PixelMapArg::Unit => PixelMap::unit(),
+            PixelMapArg::Symmetric => PixelMap::symmetric(),
+            PixelMapArg::Identity => PixelMap::Identity,
+        }
+    }
+}
+
+/// Learn every coupling (w_ij, a_i, b_i = e^β_i > 0, r_i) of a nearest-neighbour φ⁴ model
+/// from samples by maximum likelihood, i.e. minimal KL(data‖model): the gradient
+/// ⟨∂S/∂θ⟩_data − ⟨∂S/∂θ⟩_model from mini-batches and persistent chains.  --data is an IDX
+/// image file (gzipped or not; labels from --labels or the sibling *-labels-idx1-ubyte*
+/// file), a .npy array of shape (N, Ly, Lx), or (N, L·L) / CSV rows with --lattice.  With
+/// --out DIR the run writes config.json, checkpoint.qftmlckp, couplings.json (a
+/// qftml-couplings file for `qftml sample --couplings`) and results.json; --resume DIR
+/// continues it bit-identically (only --epochs may change).
+#[derive(Debug, Args)]
+pub struct DataTrainArgs {
+    /// The samples: IDX images, .npy or CSV.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Labels of IDX images [default: the sibling *-labels-idx1-ubyte* file].
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Keep only these classes (comma-separated labels, e.g. 3 or 1,7).
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<u8>>,
+    /// Map from stored values to field values [default: unit for IDX images, identity otherwise].
+    #[arg(long, value_enum)]
+    pub pixel_map: Option<PixelMapArg>,
+    /// Lattice L or LxLy of rows without an image shape (.npy (N, L·L), CSV).
+    #[arg(long)]
+    pub lattice: Option<LatticeSize>,
+    /// Total passes over the data (a resumed run continues up to this many) [default: enough
+    /// for 2000 steps].
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Initial learning rate η₀ [default: 0.02].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Steps (mini-batches) after which the rate is halved [default: 500].
+    #[arg(long)]
+    pub lr_half_life: Option<f64>,
+    /// Update rule [default: adam].
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Persistent chains [default: 32].
+    #[arg(long)]
+    pub chains: Option<usize>,
+    /// Measurements per chain and step, one sweep apart [default: 2].
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Data samples per step [default: 100, or all when fewer].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// A Gaussian model: every b_i = 0 (kept positive definite) instead of b_i = e^β_i > 0.
+    #[arg(long)]
+    pub gaussian: bool,
+    /// Gaussian smoothing of the data, as a fraction of the average site variance (keeps
+    /// constant pixels finite; 0 is plain maximum likelihood) [default: 0.05, 0 with --gaussian].
+    #[arg(long)]
+    pub smoothing: Option<f64>,
+    /// Seed of the chains and of the shuffling [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write a checkpoint every this many steps (and at the end) [default: 500].
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Measurements per chain of the trained model for the moments, two sweeps apart [default: 200].
+    #[arg(long)]
+    pub moment_samples: Option<usize>,
+    /// Worker threads [default: all cores]; results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Directory for the run's files.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run stored in this directory.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+/// The resolved settings of a data run, as stored in `config.json`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRunConfig {
+    pub data: Option<PathBuf>,
+    pub labels: Option<PathBuf>,
+    pub classes: Option<Vec<u8>>,
+    pub pixel_map: Option<PixelMapArg>,
+    pub lattice: Option<String>,
+    pub epochs: Option<u64>,
+    pub lr: Option<f64>,
+    pub lr_half_life: Option<f64>,
+    pub optimizer: Option<OptimizerArg>,
+    pub chains: Option<usize>,
+    pub samples: Option<usize>,
+    pub batch: Option<usize>,
+    pub gaussian: Option<bool>,
+    pub smoothing: Option<f64>,
+    pub seed: Option<u64>,
+    pub checkpoint_every: Option<u64>,
+    pub moment_samples: Option<usize>,
+}
+
+/// `config.json` of a data run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredDataConfig {
+    config: DataRunConfig,
+    provenance: Provenance,
+}
+
+/// How the model's equilibrium samples follow the data, per site (pairs for `nn_corr`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MomentComparison {
+    pub mean: Agreement,
+    pub variance: Agreement,
+    /// The connected nearest-neighbour correlation `⟨φ_iφ_j⟩ − ⟨φ_i⟩⟨φ_j⟩`, per pair.
+    pub nn_corr: Agreement,
+}
+
+/// One step of a data run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: u64,
+    pub rate: f64,
+    pub grad_norm: f64,
+    pub w: SpreadRecord,
+    pub a: SpreadRecord,
+    pub b: SpreadRecord,
+    pub r: SpreadRecord,
+}
+
+/// The result of `qftml train data` (`--json`, and `results.json` with `--out`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataTrainRecord {
+    pub schema: u32,
+    /// `data`.
+    pub mode: String,
+    /// Lattice extents `[lx, ly]`.
+    pub lattice: [usize; 2],
+    /// Samples used (after the class filter).
+    pub n_samples: usize,
+    pub couplings: CouplingSummaries,
+    /// Data against `--moment-samples` measurements per chain of the trained model.
+    pub moments: MomentComparison,
+    /// Steps (mini-batches) done in total.
+    pub steps: u64,
+    /// Passes over the data done in total.
+    pub epochs: f64,
+    pub timing: TrainTiming,
+    /// At most about 200 steps, spaced logarithmically, and the last.
+    pub history: Vec<StepRecord>,
+    pub config: DataRunConfig,
+    pub provenance: Provenance,
+}
+
+impl Record for DataTrainRecord {
+    const SCHEMA: u32 = 1;
+    const NAME: &'static str = "train-data";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
+/// The flags of `a` laid over `config`.
+fn merged_data(mut config: DataRunConfig, a: &DataTrainArgs) -> DataRunConfig {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if a.$f.is_some() { config.$f = a.$f.clone(); } )* };
+    }
+    take!(
+        data,
+        labels,
+        classes,
+        pixel_map,
+        epochs,
+        lr,
+        lr_half_life,
+        optimizer,
+        chains,
+        samples,
+        batch,
+        smoothing,
+        seed,
+        checkpoint_every,
+        moment_samples
+    );
+    if let Some(l) = a.lattice {
+        config.lattice = Some(format!("{}x{}", l.lx, l.ly));
+    }
+    if a.gaussian {
+        config.gaussian = Some(true);
+    }
+    config
+}
+
+/// The data as field values on their lattice.
+fn load_data(config: &mut DataRunConfig) -> Result<(Lattice, Dataset)> {
+    let path = config
+        .data
+        .clone()
+        .context("give the samples with --data FILE (IDX images, .npy or CSV)")?;
+    if !path.exists() {
+        bail!("--data {} does not exist", path.display());
+    }
+    let set = match &config.labels {
+        Some(labels) => Dataset::load_images(&path, Some(labels)),
+        None => Dataset::load(&path),
+    }
+    .with_context(|| format!("cannot read --data {}", path.display()))?;
+    let is_idx = set.labels().is_some() || config.labels.is_some() || path.to_string_lossy().contains("idx");
+    let set = match &config.classes {
+        Some(classes) => {
+            let labels = set
+                .labels()
+                .context("--classes needs labels: give --labels FILE (IDX labels of the images)")?;
+            if let Some(c) = classes.iter().find(|c| !labels.contains(c)) {
+                bail!(
+                    "no sample of class {c} in {}; choose classes that occur in the labels",
+                    path.display()
+                );
+            }
+            set.with_classes(classes)?
+        }
+        None => set,
+    };
+    let map = *config.pixel_map.get_or_insert(if is_idx {
+        PixelMapArg::Unit
+    } else {
+        PixelMapArg::Identity
+    });
+    let set = set.mapped(map.map());
+    let lattice = match (set.shape(), &config.lattice) {
+        (Some([h, w]), None) => Lattice::new(w, h)
+            .with_context(|| format!("the images are {h}x{w}; the lattice must be at least 4 in each direction"))?,
+        (Some([h, w]), Some(size)) => {
+            let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
+            if (l.lx, l.ly) != (w, h) {
+                bail!(
+                    "--lattice {}x{} disagrees with the images ({w}x{h}); drop --lattice",
+                    l.lx,
+                    l.ly
+                );
+            }
+            l.lattice()?
+        }
+        (None, Some(size)) => {
+            let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
+            l.lattice()?
+        }
+        (None, None) => bail!(
+            "{} has rows of {} values without an image shape; give --lattice L (or LxLy)",
+            path.display(),
+            set.n_features()
+        ),
+    };
+    if lattice.n_sites() != set.n_features() {
+        bail!(
+            "{} has {} values per sample, but the {}x{} lattice has {} sites; give the matching --lattice",
+            path.display(),
+            set.n_features(),
+            lattice.lx(),
+            lattice.ly(),
+            lattice.n_sites()
+        );
+    }
+    Ok((lattice, set))
+}
+
+/// Everything a data run needs, resolved.
+struct DataPlan {
+    lattice: Lattice,
+    set: Dataset,
+    train: DataConfig,
+    epochs: u64,
+    checkpoint_every: u64,
+    moment_samples: usize,
+    config: DataRunConfig,
+}
+
+fn data_plan(mut config: DataRunConfig) -> Result<DataPlan> {
+    let (lattice, set) = load_data(&mut config)?;
+    let mut train = DataConfig::recommended(*config.seed.get_or_insert(1));
+    train.optimizer = match config.optimizer.get_or_insert(OptimizerArg::Adam) {
+        OptimizerArg::Sgd => Optimizer::Sgd,
+        OptimizerArg::Adam => Optimizer::ADAM,
+    };
+    train.schedule = Schedule {
+        initial: *config.lr.get_or_insert(train.schedule.initial),
+        half_life: *config.lr_half_life.get_or_insert(train.schedule.half_life),
+    };
+    train.n_chains = *config.chains.get_or_insert(train.n_chains);
+    train.samples_per_step = *config.samples.get_or_insert(train.samples_per_step);
+    train.batch = *config.batch.get_or_insert(train.batch.min(set.n_samples()));
+    train.quartic = !*config.gaussian.get_or_insert(false);
+    let default_smoothing = if train.quartic { train.smoothing } else { 0.0 };
+    train.smoothing = *config.smoothing.get_or_insert(default_smoothing);
+    let checkpoint_every = *config.checkpoint_every.get_or_insert(500);
+    if checkpoint_every == 0 {
+        bail!("--checkpoint-every must be at least 1");
+    }
+    let epochs = *config
+        .epochs
+        .get_or_insert((2000 * train.batch as u64).div_ceil(set.n_samples() as u64));
+    let moment_samples = *config.moment_samples.get_or_insert(200);
+    if moment_samples == 0 {
+        bail!("--moment-samples must be at least 1");
+    }
+    Ok(DataPlan {
+        lattice,
+        set,
+        train,
+        epochs,
+        checkpoint_every,
+        moment_samples,
+        config,
+    })
+}
+
+fn step_record(s: &StepSummary) -> StepRecord {
+    StepRecord {
+        step: s.step,
+        rate: s.rate,
+        grad_norm: s.grad_norm,
+        w: s.w.into(),
+        a: s.a.into(),
+        b: s.b.into(),
+        r: s.r.into(),
+    }
+}
+
+fn save_data_run(dir: &Path, trainer: &DataTrainer) -> Result<()> {
+    checkpoint::save(dir.join(CHECKPOINT_FILE), DATA_CHECKPOINT_KIND, &trainer.state())
+        .context("cannot write the checkpoint")?;
+    write_atomic(
+        &dir.join(COUPLINGS_FILE),
+        CouplingsFile::to_json(trainer.couplings())?.as_bytes(),
+    )
+}
+
+fn data_training(args: &DataTrainArgs) -> Result<()> {
+    let start = Instant::now();
+    let stored = match &args.resume {
+        Some(dir) => {
+            read_json::<StoredDataConfig>(
+                &dir.join(CONFIG_FILE),
+                "training config (is this a `qftml train data --out` directory?)",
+            )?
+            .config
+        }
+        None => DataRunConfig::default(),
+    };
+    let plan = data_plan(merged_data(stored, args))?;
+    let out_dir = args.out.as_deref().or(args.resume.as_deref());
+    on_threads(args.threads, || train_on_data(args, &plan, out_dir, start))
+}
+
+fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, start: Instant) -> Result<()> {
+    let data = plan.set.values();
+    let mut trainer = match &args.resume {
+        Some(dir) => {
+            let state: DataTrainerState = checkpoint::load(dir.join(CHECKPOINT_FILE), DATA_CHECKPOINT_KIND)
+                .context("cannot resume from this directory")?;
+            DataTrainer::from_state(&plan.lattice, data, plan.train, state).map_err(|e| match e {
+                TrainError::DifferentRun(d) => anyhow::anyhow!(
+                    "{} holds a different run ({d}); resume with the flags and data it was started with (only \
+                     --epochs may change), or train into a new --out directory",
+                    dir.display()
+                ),
+                e => e.into(),
+            })?
+        }
+        None => {
+            refuse_existing_run(out_dir)?;
+            DataTrainer::new(&plan.lattice, data, plan.train)?
+        }
+    };
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create --out {}", dir.display()))?;
+        let stored = StoredDataConfig {
+            config: plan.config.clone(),
+            provenance: provenance(),
+        };
+        write_atomic(
+            &dir.join(CONFIG_FILE),
+            serde_json::to_string_pretty(&stored)?.as_bytes(),
+        )?;
+    }
+    let n_samples = plan.set.n_samples() as u64;
+    let total_steps = (plan.epochs * n_samples).div_ceil(plan.train.batch as u64);
+    let first = trainer.steps_done();
+    let bar = progress_bar(total_steps.saturating_sub(first), "steps");
+    let train_start = Instant::now();
+    while trainer.steps_done() < total_steps {
+        let summary = trainer.step().map_err(|e| {
+            bar.abandon();
+            anyhow::anyhow!("{e}{}", kept_checkpoint(out_dir))
+        })?;
+        let step = trainer.steps_done();
+        bar.inc(1);
+        if !bar.is_hidden() && step % 10 == 0 {
+            bar.set_message(format!(
+                "w {} a {} b {} r {}",
+                spread_text(&summary.w),
+                spread_text(&summary.a),
+                spread_text(&summary.b),
+                spread_text(&summary.r)
+            ));
+        }
+        if let Some(dir) = out_dir
+            && (step % plan.checkpoint_every == 0 || step == total_steps)
+        {
+            save_data_run(dir, &trainer)?;
+        }
+    }
+    let train_s = train_start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    if let Some(dir) = out_dir
+        && first == trainer.steps_done()
+    {
+        save_data_run(dir, &trainer)?;
+    }
+    let model = trainer.model_moments(200, plan.moment_samples, 2);
+    let data_moments = trainer.data_moments();
+    let c = trainer.couplings();
+    let record = DataTrainRecord {
+        schema: DataTrainRecord::SCHEMA,
+        mode: "data".into(),
+        lattice: [plan.lattice.lx(), plan.lattice.ly()],
+        n_samples: plan.set.n_samples(),
+        couplings: CouplingSummaries {
+            w: Spread::of(c.w()).into(),
+            a: Spread::of(c.a()).into(),
+            b: Spread::of(c.b()).into(),
+            r: Some(Spread::of(c.r()).into()),
+        },
+        moments: MomentComparison {
+            mean: Agreement::of(&model.mean, &data_moments.mean),
+            variance: Agreement::of(&model.variance, &data_moments.variance),
+            nn_corr: Agreement::of(&model.pair_cov, &data_moments.pair_cov),
+        },
+        steps: trainer.steps_done(),
+        epochs: (trainer.steps_done() * plan.train.batch as u64) as f64 / n_samples as f64,
+        timing: TrainTiming {
+            wall_s: start.elapsed().as_secs_f64(),
+            train_s,
+        },
+        history: log_spaced(trainer.history().len())
+            .map(|i| step_record(&trainer.history()[i]))
+            .collect(),
+        config: plan.config.clone(),
+        provenance: provenance(),
+    };
+    if let Some(dir) = out_dir {
+        write_atomic(&dir.join(RESULTS_FILE), records::to_json(&record).as_bytes())?;
+    }
+    args.output.emit(&record, print_data_text)
+}
+
+fn print_data_text(r: &DataTrainRecord) {
+    println!(
+        "learning from {} samples on {}x{}: {} steps ({:.1} passes)",
+        r.n_samples, r.lattice[0], r.lattice[1], r.steps, r.epochs
+    );
+    let c = &r.couplings;
+    for (name, s) in [("w", Some(c.w)), ("a", Some(c.a)), ("b", Some(c.b)), ("r", c.r)] {
+        if let Some(s) = s {
+            println!(
+                "{name}: mean {:.6}  std {:.6}  min {:.6}  max {:.6}",
+                s.mean, s.std, s.min, s.max
+            );
+        }
+    }
+    let m = &r.moments;
+    for (name, a) in [("mean", m.mean), ("variance", m.variance), ("nn_corr", m.nn_corr)] {
+        println!(
+            "model vs data {name}: max |diff| {:.4}, correlation {:.4}",
+            a.max_abs_diff, a.correlation
+        );
+    }
     println!(
         "timing: {:.2} s wall ({:.2} s training)",
         r.timing.wall_s, r.timing.train_s

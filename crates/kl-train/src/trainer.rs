@@ -404,35 +404,16 @@ impl VariationalTrainer {
                 "the action difference A - S or the gradient is not finite".into(),
             ));
         }
-        // ∂𝓕/∂β = b ∂𝓕/∂b.
-        let b_block = model.block(ParamBlock::B);
-        for (g, &b) in self.grad[b_block.clone()].iter_mut().zip(model.b()) {
-            *g *= b;
-        }
-        let mut free = self.free.clone();
-        let mut moments = self.moments.clone();
-        moments.step(
+        let (free, moments, theta) = optimiser_step(
+            &mut self.chains,
             self.config.optimizer,
             summary.rate,
-            &mut free,
-            &self.grad,
+            (&self.free, &self.moments),
+            &mut self.grad,
             &self.trained,
-        );
-        let theta = theta_of(b_block, &free);
-        if let Some(k) = theta.iter().position(|x| !x.is_finite() || x.abs() > MAX_COUPLING) {
-            let (name, index) = [ParamBlock::W, ParamBlock::A, ParamBlock::B, ParamBlock::R]
-                .into_iter()
-                .zip(["w", "a", "b", "r"])
-                .find_map(|(block, name)| {
-                    let range = model.block(block);
-                    range.contains(&k).then(|| (name, k - range.start))
-                })
-                .expect("the blocks cover θ");
-            return Err(diverged(format!("{name}[{index}] became {:e}", theta[k])));
-        }
-        if let Err(e) = self.chains.set_params(&theta) {
-            return Err(diverged(format!("the new couplings are invalid: {e}")));
-        }
+            false,
+        )
+        .map_err(diverged)?;
         self.free = free;
         self.moments = moments;
         self.theta = theta;
@@ -499,6 +480,49 @@ impl VariationalTrainer {
     }
 }
 
+/// One step of `optimizer` at `rate` from the free parameters and moments `from` along
+/// `grad = ∂L/∂θ` (rescaled in place to `∂L/∂u`, `∂L/∂β = b ∂L/∂b`), entries with
+/// `trained[k] == false` held; with `b_zero` every `b_i` stays 0 (a Gaussian model).  The
+/// chains take the new couplings.  Non-finite or runaway couplings (beyond [`MAX_COUPLING`]),
+/// or couplings the chains refuse, are an `Err` with the reason, and nothing changes.
+pub(crate) fn optimiser_step(
+    chains: &mut PersistentChains,
+    optimizer: Optimizer,
+    rate: f64,
+    from: (&[f64], &Moments),
+    grad: &mut [f64],
+    trained: &[bool],
+    b_zero: bool,
+) -> Result<(Vec<f64>, Moments, Vec<f64>), String> {
+    let model = chains.couplings();
+    let b_block = model.block(ParamBlock::B);
+    for (g, &b) in grad[b_block.clone()].iter_mut().zip(model.b()) {
+        *g *= b;
+    }
+    let mut free = from.0.to_vec();
+    let mut moments = from.1.clone();
+    moments.step(optimizer, rate, &mut free, grad, trained);
+    let mut theta = theta_of(b_block.clone(), &free);
+    if b_zero {
+        theta[b_block].fill(0.0);
+    }
+    if let Some(k) = theta.iter().position(|x| !x.is_finite() || x.abs() > MAX_COUPLING) {
+        let (name, index) = [ParamBlock::W, ParamBlock::A, ParamBlock::B, ParamBlock::R]
+            .into_iter()
+            .zip(["w", "a", "b", "r"])
+            .find_map(|(block, name)| {
+                let range = model.block(block);
+                range.contains(&k).then(|| (name, k - range.start))
+            })
+            .expect("the blocks cover θ");
+        return Err(format!("{name}[{index}] became {:e}", theta[k]));
+    }
+    if let Err(e) = chains.set_params(&theta) {
+        return Err(format!("the new couplings are invalid: {e}"));
+    }
+    Ok((free, moments, theta))
+}
+
 /// Independent sites with `a = init_a`, `b = init_b`, on the model's pairs with `w = 0`.
 fn initial_model(target: &Couplings, config: &TrainConfig) -> Result<Couplings, TrainError> {
     let Some((lattice, _)) = target.lattice() else {
@@ -519,14 +543,14 @@ fn initial_model(target: &Couplings, config: &TrainConfig) -> Result<Couplings, 
 }
 
 /// `u = [w | a | ln b | r]`.
-fn free_params(model: &Couplings) -> Vec<f64> {
+pub(crate) fn free_params(model: &Couplings) -> Vec<f64> {
     let mut u = model.params();
     u[model.block(ParamBlock::B)].iter_mut().for_each(|b| *b = b.ln());
     u
 }
 
 /// `θ = [w | a | e^β | r]` (`b_block` the range of `b`).
-fn theta_of(b_block: std::ops::Range<usize>, free: &[f64]) -> Vec<f64> {
+pub(crate) fn theta_of(b_block: std::ops::Range<usize>, free: &[f64]) -> Vec<f64> {
     let mut theta = free.to_vec();
     theta[b_block].iter_mut().for_each(|b| *b = b.exp());
     theta

@@ -1,0 +1,221 @@
+//! End-to-end tests of `qftml train data`: exact Gaussian samples from `qftml data`, learned
+//! couplings that `qftml sample --couplings` reproduces the data's moments with, resume in
+//! a separate process, bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn qftml(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qftml"))
+        .args(args)
+        .output()
+        .expect("qftml runs")
+}
+
+#[track_caller]
+fn json(args: &[&str]) -> Value {
+    let out = qftml(args);
+    assert!(
+        out.status.success(),
+        "qftml {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+/// Runs `qftml ARGS`, which must fail; returns its stderr.
+#[track_caller]
+fn failure(args: &[&str]) -> String {
+    let out = qftml(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "qftml {args:?} should have failed");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qftml-train-data-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn digits() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/digits8x8-images-idx3-ubyte.gz")
+}
+
+/// 20 000 exact samples of a 4×4 free field (κ = 0.2, μ² = 0.5, mean 0.5), a Gaussian model
+/// learned from them, and a Monte Carlo run of that model: its ⟨φ²⟩ and nearest-neighbour
+/// ⟨φ_iφ_j⟩ agree with the exact values of the generating field within 5 standard errors,
+/// combining the run's own error with the data's (maximum likelihood matches the data's
+/// empirical moments, which scatter around the exact ones by `sd/√N`, with
+/// `sd² = 2σ⁴ + 4σ²m²` for `φ²` of a normal variable).
+#[test]
+fn learned_gaussian_reproduces_the_data_moments() {
+    let dir = scratch("gauss");
+    let npy = dir.join("x.npy");
+    let data = json(&[
+        "data",
+        "gaussian",
+        "--lattice",
+        "4",
+        "--samples",
+        "20000",
+        "--kappa",
+        "0.2",
+        "--mu2",
+        "0.5",
+        "--mean",
+        "0.5",
+        "--seed",
+        "4",
+        "--out",
+        s(&npy),
+        "--json",
+    ]);
+    let run = dir.join("run");
+    let trained = json(&[
+        "train",
+        "data",
+        "--data",
+        s(&npy),
+        "--gaussian",
+        "--batch",
+        "200",
+        "--lr",
+        "0.01",
+        "--lr-half-life",
+        "300",
+        "--epochs",
+        "20",
+        "--seed",
+        "3",
+        "--out",
+        s(&run),
+        "--json",
+    ]);
+    assert_eq!(trained["mode"], "data");
+    assert_eq!(trained["steps"], 2000);
+    assert_eq!(trained["couplings"]["b"]["max"], 0.0);
+    for (key, truth) in [("w", 0.2), ("a", 0.65), ("r", -0.25)] {
+        let learned = trained["couplings"][key]["mean"].as_f64().unwrap();
+        // The mean over 16 or 32 couplings; the single-coupling error is below 0.03.
+        assert!((learned - truth).abs() < 0.03, "{key}: learned {learned} vs {truth}");
+    }
+    for moment in ["mean", "variance", "nn_corr"] {
+        let diff = trained["moments"][moment]["max_abs_diff"].as_f64().unwrap();
+        assert!(diff < 0.06, "{moment}: model and data differ by {diff}");
+    }
+    let sampled = json(&[
+        "sample",
+        "--couplings",
+        s(&run.join("couplings.json")),
+        "--sweeps",
+        "20000",
+        "--chains",
+        "4",
+        "--seed",
+        "8",
+        "--json",
+    ]);
+    let (m, var, cov) = (
+        data["exact_mean"].as_f64().unwrap(),
+        data["exact_variance"].as_f64().unwrap(),
+        data["exact_nn_covariance"].as_f64().unwrap(),
+    );
+    let data_err = ((2.0 * var * var + 4.0 * var * m * m) / 20_000.0).sqrt();
+    for (key, exact) in [("phi2", var + m * m), ("nn", cov + m * m)] {
+        let value = sampled["observables"][key]["mean"].as_f64().unwrap();
+        let err = sampled["observables"][key]["err"].as_f64().unwrap();
+        let sigma = (err * err + data_err * data_err).sqrt();
+        println!("{key}: model {value:.5} ± {err:.5}, exact {exact:.5} (data error {data_err:.5})");
+        assert!(
+            (value - exact).abs() < 5.0 * sigma,
+            "{key}: model {value} vs exact {exact} (σ = {sigma})"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run stopped half way and resumed in another process ends with the same couplings,
+/// bit for bit, as one run straight through.
+#[test]
+fn resumed_run_matches_a_straight_one() {
+    let dir = scratch("resume");
+    let base = |out: &Path, epochs: &str| {
+        vec![
+            "train".to_string(),
+            "data".into(),
+            "--data".into(),
+            s(&digits()).into(),
+            "--classes".into(),
+            "3".into(),
+            "--batch".into(),
+            "61".into(),
+            "--chains".into(),
+            "8".into(),
+            "--checkpoint-every".into(),
+            "7".into(),
+            "--moment-samples".into(),
+            "20".into(),
+            "--epochs".into(),
+            epochs.into(),
+            "--out".into(),
+            s(out).into(),
+            "--json".into(),
+        ]
+    };
+    let straight = dir.join("straight");
+    let args = base(&straight, "20");
+    json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let split = dir.join("split");
+    let args = base(&split, "9");
+    json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let resumed = json(&["train", "data", "--resume", s(&split), "--epochs", "20", "--json"]);
+    assert_eq!(resumed["steps"], 60);
+    let read = |d: &Path| std::fs::read(d.join("couplings.json")).unwrap();
+    assert_eq!(read(&straight), read(&split));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = scratch("bad");
+    let missing = failure(&["train", "data", "--data", s(&dir.join("none.npy"))]);
+    assert!(missing.contains("does not exist"), "{missing}");
+    let npy = dir.join("rows.npy");
+    json(&[
+        "data",
+        "independent",
+        "--lattice",
+        "4",
+        "--samples",
+        "50",
+        "--means",
+        "0",
+        "--variances",
+        "1",
+        "--out",
+        s(&npy),
+        "--json",
+    ]);
+    let wrong = failure(&["train", "data", "--data", s(&npy), "--lattice", "5"]);
+    assert!(wrong.contains("lattice"), "{wrong}");
+    let no_labels = failure(&["train", "data", "--data", s(&npy), "--classes", "3"]);
+    assert!(no_labels.contains("labels"), "{no_labels}");
+    let no_class = failure(&["train", "data", "--data", s(&digits()), "--classes", "11"]);
+    assert!(no_class.contains("class 11"), "{no_class}");
+    let mnist_labels = digits().with_file_name("mnist-10k-labels-idx1-ubyte.gz");
+    let mismatch = failure(&["train", "data", "--data", s(&digits()), "--labels", s(&mnist_labels)]);
+    assert!(mismatch.contains("label"), "{mismatch}");
+    let big_batch = failure(&["train", "data", "--data", s(&npy), "--batch", "51"]);
+    assert!(big_batch.contains("batch"), "{big_batch}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
