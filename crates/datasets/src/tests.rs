@@ -294,3 +294,48 @@ fn load_tells_the_formats_apart() {
     assert!(err.contains("cannot read"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A small real file (ten 8×8 digits, plain IDX): every truncation point, and every bit of
+/// the header flipped, is an error or a consistent read, never a panic.
+#[test]
+fn every_truncation_and_header_flip_of_a_small_file_is_refused() {
+    let digits = Dataset::load_images(data("digits8x8-images-idx3-ubyte.gz"), None)
+        .unwrap()
+        .first(10);
+    let mut bytes = idx_header(0x08, &[10, 8, 8]);
+    bytes.extend(digits.values().iter().map(|&x| x as u8));
+    let path = Path::new("ten-digits.idx");
+    assert_eq!(idx::parse(&bytes, path).unwrap().data, digits.values());
+    for cut in 0..bytes.len() {
+        assert!(
+            idx::parse(&bytes[..cut], path).is_err(),
+            "truncated at {cut} was accepted"
+        );
+    }
+    let header_len = 4 + 4 * 3;
+    for bit in 0..8 * header_len {
+        let mut flipped = bytes.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        if let Ok(array) = idx::parse(&flipped, path) {
+            let n: usize = array.shape.iter().product();
+            assert_eq!(n, array.data.len(), "bit {bit}: shape and data disagree");
+        }
+    }
+    // The same for the labels and for a .npy file.
+    let npy_bytes = npy::encode_f64(&[10, 64], digits.values());
+    for cut in 0..npy_bytes.len() {
+        assert!(
+            npy::parse(&npy_bytes[..cut], path).is_err(),
+            "npy truncated at {cut} was accepted"
+        );
+    }
+    let header_end = npy_bytes.len() - 8 * 640;
+    for bit in 0..8 * header_end {
+        let mut flipped = npy_bytes.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        if let Ok(array) = npy::parse(&flipped, path) {
+            let n: usize = array.shape.iter().product();
+            assert_eq!(n, array.data.len(), "npy bit {bit}: shape and data disagree");
+        }
+    }
+}
