@@ -285,9 +285,15 @@ fn print_text(r: &ReweightRecord) {
             .overlap
             .as_ref()
             .map_or(String::new(), |o| format!(" (ESS/N = {:.4})", o.ess_fraction));
+        // k̂ is undefined (NaN) when the largest weights are all equal: no tail to fit.
+        let k_hat = if p.k_hat.is_nan() {
+            "none (the largest weights are equal: no tail)".to_owned()
+        } else {
+            format!("{:.2}", p.k_hat)
+        };
         println!(
-            "  overlap: ESS = {:.1}{fraction}, Pareto k̂ = {:.2} (limit {:.2})",
-            p.ess, p.k_hat, p.k_hat_threshold
+            "  overlap: ESS = {:.1}{fraction}, Pareto k̂ = {k_hat} (limit {:.2})",
+            p.ess, p.k_hat_threshold
         );
         if let Some(ph) = &p.avg_phase {
             println!(
