@@ -160,6 +160,14 @@ impl<'a> FigureCtx<'a> {
         Ok(dir)
     }
 
+    /// The repository's root (where `data/` holds the shipped images).
+    pub fn repo_root(&self) -> PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the repository root")
+            .to_path_buf()
+    }
+
     /// Records an extra output file (relative to the output directory).
     pub fn output(&mut self, relative: impl Into<String>) {
         self.outputs.push(relative.into());
