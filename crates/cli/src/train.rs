@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
 use crate::output::{Output, progress_bar, provenance, write_atomic};
+use crate::sample::HomogeneousArgs;
 
 /// Train φ⁴ couplings.
 #[derive(Debug, Args)]
@@ -55,18 +56,9 @@ pub struct VariationalArgs {
     /// Periodic lattice size, L or LxLy (at least 4 in each direction).
     #[arg(long)]
     pub lattice: Option<LatticeSize>,
-    /// Target hopping parameter κ.
-    #[arg(long, allow_negative_numbers = true)]
-    pub kappa: Option<f64>,
-    /// Target bare mass squared μ².
-    #[arg(long, allow_negative_numbers = true)]
-    pub mu2: Option<f64>,
-    /// Target quartic coupling λ.
-    #[arg(long, allow_negative_numbers = true)]
-    pub lambda: Option<f64>,
-    /// Target diagonal coupling g′ of −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j.
-    #[arg(long, allow_negative_numbers = true)]
-    pub g_nnn: Option<f64>,
+    /// The target action A.
+    #[command(flatten)]
+    pub target: HomogeneousArgs,
     /// Target couplings file (qftml-couplings JSON) instead of --kappa/--mu2/--lambda.
     #[arg(long)]
     pub target_couplings: Option<PathBuf>,
@@ -295,13 +287,11 @@ const RESULTS_FILE: &str = "results.json";
 /// The flags of `a` laid over `config`.
 fn merged(mut config: TrainRunConfig, a: &VariationalArgs) -> TrainRunConfig {
     macro_rules! take {
-        ($($f:ident),*) => { $( if a.$f.is_some() { config.$f = a.$f.clone(); } )* };
+        ($from:expr; $($f:ident),*) => { $( if $from.$f.is_some() { config.$f = $from.$f.clone(); } )* };
     }
+    take!(a.target; kappa, mu2, lambda, g_nnn);
     take!(
-        kappa,
-        mu2,
-        lambda,
-        g_nnn,
+        a;
         target_couplings,
         epochs,
         lr,

@@ -4,7 +4,7 @@
 //! checked, so one run lists every case that misbehaves.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 /// Files the cases refer to, written once per test run.
 struct Fixtures {
@@ -13,31 +13,26 @@ struct Fixtures {
 
 impl Fixtures {
     fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("qftml-bad-input-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let fixtures = Self { dir };
+        let fixtures = Self {
+            dir: common::scratch("bad-input"),
+        };
         let run = fixtures.path("run");
-        let sampled = Command::new(env!("CARGO_BIN_EXE_qftml"))
-            .args([
-                "sample",
-                "--lattice",
-                "8",
-                "--kappa",
-                "1",
-                "--mu2",
-                "-0.9515",
-                "--lambda",
-                "0.7",
-                "--sweeps",
-                "400",
-                "--out",
-                &run,
-                "--json",
-            ])
-            .output()
-            .unwrap();
-        assert!(sampled.status.success(), "{}", String::from_utf8_lossy(&sampled.stderr));
+        common::stdout(&[
+            "sample",
+            "--lattice",
+            "8",
+            "--kappa",
+            "1",
+            "--mu2",
+            "-0.9515",
+            "--lambda",
+            "0.7",
+            "--sweeps",
+            "400",
+            "--out",
+            &run,
+            "--json",
+        ]);
         let ensemble = std::fs::read(fixtures.dir.join("run/ensemble.qfe")).unwrap();
         let mut flipped = ensemble.clone();
         let middle = flipped.len() / 2;
@@ -259,7 +254,7 @@ fn every_bad_input_is_refused_with_a_clear_message() {
                 w => vec![w.to_owned()],
             })
             .collect();
-        let out = Command::new(env!("CARGO_BIN_EXE_qftml")).args(&args).output().unwrap();
+        let out = common::qftml(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let stderr = String::from_utf8_lossy(&out.stderr);
         let problem = match out.status.code() {
             None => Some("killed by a signal (abort)".to_owned()),

@@ -2,33 +2,11 @@
 //! records carry what they promise, AIS meets enumeration, bad input is a clear error.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
+mod common;
+
+use common::{fresh_path as tmp, json, qftml};
 use serde_json::Value;
-
-fn qftml(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qftml"))
-        .args(args)
-        .output()
-        .expect("qftml runs")
-}
-
-#[track_caller]
-fn json(args: &[&str]) -> Value {
-    let out = qftml(args);
-    assert!(
-        out.status.success(),
-        "qftml {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("qftml-rbm-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn cat<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<&'a str> {
     [a, b].concat()

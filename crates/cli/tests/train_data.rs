@@ -3,45 +3,10 @@
 //! a separate process, bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use serde_json::Value;
+mod common;
 
-fn qftml(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qftml"))
-        .args(args)
-        .output()
-        .expect("qftml runs")
-}
-
-#[track_caller]
-fn json(args: &[&str]) -> Value {
-    let out = qftml(args);
-    assert!(
-        out.status.success(),
-        "qftml {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
-
-/// Runs `qftml ARGS`, which must fail; returns its stderr.
-#[track_caller]
-fn failure(args: &[&str]) -> String {
-    let out = qftml(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "qftml {args:?} should have failed");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qftml-train-data-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{failure, json, scratch};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

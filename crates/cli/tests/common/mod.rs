@@ -51,10 +51,16 @@ pub fn failure(args: &[&str]) -> String {
     stderr
 }
 
-/// A fresh, empty scratch directory for one test.
-pub fn scratch(name: &str) -> PathBuf {
+/// A path for one test that does not exist yet (anything left there is removed).
+pub fn fresh_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("qftml-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A fresh, empty scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = fresh_path(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
