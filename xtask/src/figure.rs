@@ -23,6 +23,27 @@ pub struct Figure {
     /// Produces the figure; uses `fig.param(name, quick, full)` for everything
     /// that differs between `--quick` and the full run.
     pub run: fn(&mut FigureCtx<'_>) -> Result<()>,
+    /// Measured wall time on two cores, for the run's ETA and the report.
+    pub budget: Budget,
+    /// Whether the figure measures single-core cost (ns per update, seconds per epoch):
+    /// it then runs alone, never beside another figure.
+    pub runs_alone: bool,
+}
+
+/// A figure's time budget: its measured wall time on two cores, in seconds, in each mode.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// `--quick`.
+    pub quick_s: f64,
+    /// The full run.
+    pub full_s: f64,
+}
+
+impl Budget {
+    /// The budget of the mode `quick` or full.
+    pub fn seconds(self, quick: bool) -> f64 {
+        if quick { self.quick_s } else { self.full_s }
+    }
 }
 
 /// Settings shared by every figure of one run.
@@ -72,6 +93,8 @@ impl<'a> FigureCtx<'a> {
                 name: figure.name.to_owned(),
                 description: figure.description.to_owned(),
                 provenance: format!("provenance/{}.json", figure.name),
+                budget_seconds: figure.budget.seconds(env.quick),
+                ran_alone: figure.runs_alone,
                 ..FigureSection::default()
             },
         }
@@ -114,7 +137,7 @@ impl<'a> FigureCtx<'a> {
             .qftml
             .as_ref()
             .ok_or_else(|| anyhow!("figure `{}` needs the qftml binary", self.name))?;
-        let (result, record) = bin.run_json(args);
+        let (result, record) = bin.run_json_labelled(self.name, args);
         self.commands.push(record);
         result
     }
@@ -175,7 +198,7 @@ impl<'a> FigureCtx<'a> {
 
     /// A progress line on stderr.
     pub fn progress(&self, msg: impl AsRef<str>) {
-        eprintln!("    [{}] {}", self.name, msg.as_ref());
+        crate::progress::line(format!("    [{}] {}", self.name, msg.as_ref()));
     }
 
     /// Closes the figure: its report section and its provenance record.

@@ -28,6 +28,12 @@ enum Cmd {
         /// Use this qftml binary instead of building the release one
         #[arg(long, value_name = "PATH")]
         qftml: Option<PathBuf>,
+        /// Recompute every selected figure, even if its cached results are current
+        #[arg(long)]
+        force: bool,
+        /// Figures run side by side [default: the number of cores]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: Option<u16>,
     },
     /// List the registered figures
     List,
@@ -41,7 +47,9 @@ fn main() -> ExitCode {
                 let first = f.description.split(". ").next().unwrap_or("");
                 let short: String = first.chars().take(100).collect();
                 let more = if short.len() < first.len() { "…" } else { "" };
-                println!("{:<24} {short}{more}", f.name);
+                let alone = if f.runs_alone { ", alone" } else { "" };
+                let budget = format!("{:.0} s / {:.0} s{alone}", f.budget.quick_s, f.budget.full_s);
+                println!("{:<24} {budget:<22} {short}{more}", f.name);
             }
             ExitCode::SUCCESS
         }
@@ -50,12 +58,16 @@ fn main() -> ExitCode {
             only,
             out,
             qftml,
+            force,
+            jobs,
         } => {
             let opts = xtask::reproduce::Options {
                 quick,
                 only,
                 out,
                 qftml,
+                force,
+                jobs: jobs.map(usize::from),
             };
             match xtask::reproduce::reproduce(&opts) {
                 Ok(true) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow};
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -208,6 +208,9 @@ pub struct LinePlot {
     pub x_range: Option<(f64, f64)>,
     /// Fixed y range (default: from the data and reference lines).
     pub y_range: Option<(f64, f64)>,
+    /// Bounds of the plotted quantity (a probability, a phase modulus): the range
+    /// fitted to the data never extends past them.
+    pub y_bounds: Option<(f64, f64)>,
     /// Data series.
     pub series: Vec<Series>,
     /// Horizontal reference lines.
@@ -225,9 +228,16 @@ impl LinePlot {
             y_log: false,
             x_range: None,
             y_range: None,
+            y_bounds: None,
             series: Vec::new(),
             ref_lines: Vec::new(),
         }
+    }
+
+    /// The plotted quantity lies in `lo..=hi`: the fitted range stops there.
+    pub fn y_bounds(mut self, lo: f64, hi: f64) -> Self {
+        self.y_bounds = Some((lo, hi));
+        self
     }
 
     /// Logarithmic x axis.
@@ -287,13 +297,22 @@ impl LinePlot {
                     [p.y - e, p.y + e]
                 })
                 .chain(self.ref_lines.iter().map(|r| r.y));
-            padded_range(ys, self.y_log)
+            let (lo, hi) = padded_range(ys, self.y_log);
+            match self.y_bounds {
+                Some((b0, b1)) => {
+                    let clamped = (if self.y_log && b0 <= 0.0 { lo } else { lo.max(b0) }, hi.min(b1));
+                    // Data outside its own bounds is drawn in full rather than cut.
+                    if clamped.0 < clamped.1 { clamped } else { (lo, hi) }
+                }
+                None => (lo, hi),
+            }
         })
     }
 }
 
 /// The range of the finite values (positive ones on a log axis), padded by 5 %
-/// (linear) or a quarter decade (log); a degenerate range is widened.
+/// (linear, or of the decades spanned on a log axis, at least 0.03 decade); a degenerate
+/// range is widened.
 pub fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite() && (!log || *v > 0.0))
@@ -303,7 +322,7 @@ pub fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) 
     }
     if log {
         let (l, h) = (lo.log10(), hi.log10());
-        let pad = ((h - l) * 0.05).max(0.25);
+        let pad = ((h - l) * 0.05).max(0.03);
         (10f64.powf(l - pad), 10f64.powf(h + pad))
     } else if hi > lo {
         let pad = 0.05 * (hi - lo);
@@ -345,45 +364,122 @@ impl Axis {
         }
     }
 
-    /// Whether only whole decades are labelled (log axes spanning two decades or more).
-    fn decades_only(self) -> bool {
-        self.log && (self.range.1 - self.range.0).abs() >= 2.0
-    }
-
-    /// How many labels to ask plotters for: one per decade on a wide log axis.
-    pub fn n_labels(self) -> usize {
-        if self.decades_only() {
-            ((self.range.1 - self.range.0).abs().ceil() as usize + 1).clamp(3, 12)
+    /// Labelled and unlabelled tick positions, in drawing coordinates, at round values:
+    /// 1, 2 or 5 × 10ᵏ apart on a linear axis; on a log axis every decade (every few
+    /// decades on a very wide one) with 2…9 between, or 1, 2 and 5 × 10ᵏ on an axis of
+    /// one or two decades, or every 1…9 × 10ᵏ on a narrower one.
+    pub fn ticks(self) -> (Vec<f64>, Vec<f64>) {
+        let (lo, hi) = (self.range.0.min(self.range.1), self.range.0.max(self.range.1));
+        let eps = 1e-9 * (hi - lo).abs().max(1e-300);
+        let inside = |c: &f64| *c >= lo - eps && *c <= hi + eps;
+        if !self.log {
+            let (major, minor) = linear_ticks(lo, hi);
+            return (major, minor);
+        }
+        let span = hi - lo;
+        let decades = || (lo.floor() as i32 - 1)..=(hi.ceil() as i32 + 1);
+        let at = |k: i32, m: u32| f64::from(m).log10() + f64::from(k);
+        let pick = |majors: &[u32]| -> (Vec<f64>, Vec<f64>) {
+            let (mut major, mut minor) = (Vec::new(), Vec::new());
+            for k in decades() {
+                for m in 1..=9u32 {
+                    let c = at(k, m);
+                    if inside(&c) {
+                        if majors.contains(&m) {
+                            major.push(c)
+                        } else {
+                            minor.push(c)
+                        }
+                    }
+                }
+            }
+            (major, minor)
+        };
+        if span > 6.0 {
+            let every = (span / 6.0).ceil() as i32;
+            let (major, minor): (Vec<f64>, Vec<f64>) = decades()
+                .map(f64::from)
+                .filter(inside)
+                .partition(|c| (*c as i32).rem_euclid(every) == 0);
+            (major, minor)
+        } else if span >= 2.5 {
+            pick(&[1])
+        } else if span >= 0.8 {
+            pick(&[1, 2, 5])
         } else {
-            8
+            let (major, minor) = pick(&[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+            if major.len() >= 3 {
+                (major, minor)
+            } else {
+                // Less than a factor of about 3: round values on a linear scale.
+                let (major, minor) = linear_ticks(10f64.powf(lo), 10f64.powf(hi));
+                (
+                    major.into_iter().map(f64::log10).collect(),
+                    minor.into_iter().map(f64::log10).collect(),
+                )
+            }
         }
     }
 
-    /// Tick label at drawing coordinate `c`.
+    /// How many labels to ask plotters for (the tick positions are fixed by [`Axis::ticks`]).
+    pub fn n_labels(self) -> usize {
+        self.ticks().0.len().max(2)
+    }
+
+    /// Tick label at drawing coordinate `c`: the value at three significant digits,
+    /// `2e-5` style far from 1.
     pub fn label(self, c: f64) -> String {
         if !self.log {
             // A tick that is zero up to rounding of the tick grid is labelled 0.
             let span = (self.range.1 - self.range.0).abs();
             return tick_label(if c.abs() < 1e-9 * span { 0.0 } else { c });
         }
-        if (c - c.round()).abs() < 1e-9 {
-            let e = c.round() as i32;
-            if (-2..=3).contains(&e) {
-                tick_label(10f64.powi(e))
-            } else {
-                format!("1e{e}")
-            }
-        } else if self.decades_only() {
-            String::new()
+        let v = 10f64.powf(c);
+        let e = v.log10().floor();
+        let mantissa = (v / 10f64.powf(e) * 100.0).round() / 100.0;
+        if (-3.0..=4.0).contains(&e) {
+            tick_label(mantissa * 10f64.powf(e))
         } else {
-            // two significant digits between decades
-            let v = 10f64.powf(c);
-            let e = v.log10().floor();
-            let m = (v / 10f64.powf(e) * 10.0).round() / 10.0;
-            tick_label(m * 10f64.powf(e))
+            format!("{}e{}", tick_label(mantissa), e as i32)
         }
     }
 }
+
+/// Round tick positions on a linear axis `lo..hi`: labelled ones 1, 2 or 5 × 10ᵏ apart
+/// (about six of them) and unlabelled ones between.
+pub fn linear_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    let span = (hi - lo).abs();
+    if !(span.is_finite() && span > 0.0) {
+        return (vec![lo], Vec::new());
+    }
+    let raw = span / 6.0;
+    let decade = 10f64.powf(raw.log10().floor());
+    let mantissa = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .find(|m| m * decade >= raw * 0.999)
+        .unwrap_or(10.0);
+    let step = mantissa * decade;
+    let minor_step = step / if mantissa == 2.0 { 4.0 } else { 5.0 };
+    let grid = |step: f64| -> Vec<f64> {
+        let (first, last) = ((lo / step - 1e-9).ceil() as i64, (hi / step + 1e-9).floor() as i64);
+        (first..=last)
+            .map(|k| {
+                let v = k as f64 * step;
+                if v.abs() < 1e-9 * span { 0.0 } else { v }
+            })
+            .collect()
+    };
+    let major = grid(step);
+    let minor = grid(minor_step)
+        .into_iter()
+        .filter(|v| major.iter().all(|m| (m - v).abs() > 1e-6 * step))
+        .collect();
+    (major, minor)
+}
+
+/// Radius of a data marker in pixels; an error bar shorter than its diameter is hidden
+/// behind it, and the legend says so.
+pub const MARKER_RADIUS: i32 = 4;
 
 /// The grid and axis-label style every plot uses.
 fn grid_style<'m, 'a, 'b, X, Y, DB>(mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
@@ -399,8 +495,51 @@ where
         .bold_line_style(RGBColor(215, 215, 215))
 }
 
+/// One axis of a chart: `f64` coordinates with the ticks of [`Axis::ticks`] (labels come
+/// from the plot's own formatter).
+#[derive(Clone)]
+struct TickedCoord {
+    inner: RangedCoordf64,
+    major: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+impl Ranged for TickedCoord {
+    type ValueType = f64;
+    type FormatOption = DefaultFormatting;
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.minor.clone()
+        } else {
+            self.major.clone()
+        }
+    }
+
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> std::ops::Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
 /// A chart with `f64` coordinates on both axes.
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TickedCoord, TickedCoord>>;
+
+/// The coordinate of an axis drawn over `range` with the given ticks.
+fn ticked((lo, hi): (f64, f64), (major, minor): (Vec<f64>, Vec<f64>)) -> TickedCoord {
+    TickedCoord {
+        inner: (lo..hi).into(),
+        major,
+        minor,
+    }
+}
 
 /// Dashed horizontal reference lines across `x0..x1`; whether any carries a legend label.
 fn draw_ref_lines<'a, DB: DrawingBackend + 'a>(
@@ -447,13 +586,13 @@ impl Plot for LinePlot {
     {
         let ax = Axis::new(self.x_log, self.resolved_x_range());
         let ay = Axis::new(self.y_log, self.resolved_y_range());
-        let ((x0, x1), (y0, y1)) = (ax.range, ay.range);
+        let ((x0, x1), (y0, _)) = (ax.range, ay.range);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, font(26))
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(84)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
+            .build_cartesian_2d(ticked(ax.range, ax.ticks()), ticked(ay.range, ay.ticks()))?;
         let (x_label, y_label) = (|c: &f64| ax.label(*c), |c: &f64| ay.label(*c));
         let mut mesh = chart.configure_mesh();
         mesh.x_desc(self.x_label.as_str())
@@ -477,12 +616,18 @@ impl Plot for LinePlot {
 
             // error bars first, so markers sit on top
             let bar = ShapeStyle::from(&c).stroke_width(1);
+            let (mut with_err, mut hidden) = (0usize, 0usize);
             for p in &s.points {
                 let (Some(x), Some(e)) = (ax.to_coord(p.x), p.y_err.filter(|e| *e > 0.0)) else {
                     continue;
                 };
                 let lo = ay.to_coord(p.y - e).unwrap_or(y0).max(y0);
                 let Some(hi) = ay.to_coord(p.y + e) else { continue };
+                with_err += 1;
+                let pixels = (chart.backend_coord(&(x, hi)).1 - chart.backend_coord(&(x, lo)).1).abs();
+                if pixels < 2 * MARKER_RADIUS {
+                    hidden += 1;
+                }
                 chart.draw_series([PathElement::new(vec![(x, lo), (x, hi)], bar)])?;
                 chart.draw_series(
                     [lo, hi].map(|y| EmptyElement::at((x, y)) + PathElement::new(vec![(-4, 0), (4, 0)], bar)),
@@ -494,12 +639,23 @@ impl Plot for LinePlot {
                     chart.draw_series(LineSeries::new(pts.clone(), line_style))?
                 }
                 SeriesStyle::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 10, 6, line_style))?,
-                SeriesStyle::Points => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?,
+                SeriesStyle::Points => {
+                    chart.draw_series(pts.iter().map(|&p| Circle::new(p, MARKER_RADIUS, c.filled())))?
+                }
             };
             if !s.label.is_empty() {
                 any_label = true;
                 let style = s.style;
-                anno.label(s.label.clone()).legend(move |(x, y)| {
+                let hidden_behind = match s.style {
+                    SeriesStyle::Points | SeriesStyle::LinePoints => "the markers",
+                    SeriesStyle::Line | SeriesStyle::Dashed => "the line",
+                };
+                let label = match hidden {
+                    0 => s.label.clone(),
+                    h if h == with_err => format!("{} (error bars within {hidden_behind})", s.label),
+                    _ => format!("{} (some error bars within {hidden_behind})", s.label),
+                };
+                anno.label(label).legend(move |(x, y)| {
                     let line = match style {
                         SeriesStyle::Points => ShapeStyle::from(&TRANSPARENT),
                         _ => ShapeStyle::from(&c).stroke_width(2),
@@ -514,7 +670,7 @@ impl Plot for LinePlot {
                 });
             }
             if s.style == SeriesStyle::LinePoints {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, MARKER_RADIUS, c.filled())))?;
             }
         }
 
@@ -642,7 +798,6 @@ impl Plot for CategoryPlot {
         DB::ErrorType: 'static,
     {
         let ay = Axis::new(self.y_log, self.resolved_y_range());
-        let (y0, y1) = ay.range;
         let n = self.categories.len();
         let (x0, x1) = (-0.5, n as f64 - 0.5);
         let mut chart = ChartBuilder::on(root)
@@ -650,7 +805,10 @@ impl Plot for CategoryPlot {
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(84)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
+            .build_cartesian_2d(
+                ticked((x0, x1), ((0..n).map(|i| i as f64).collect(), Vec::new())),
+                ticked(ay.range, ay.ticks()),
+            )?;
         let name = |v: &f64| {
             let i = v.round();
             if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {

@@ -90,6 +90,16 @@ impl Qftml {
     /// indented, as it arrives; a failing command is an error that quotes the end of its
     /// stderr.
     pub fn run_json<T: records::Record>(&self, args: &[impl AsRef<str>]) -> (Result<T>, CommandRecord) {
+        self.run_json_labelled("qftml", args)
+    }
+
+    /// [`Qftml::run_json`] with the forwarded stderr lines prefixed by `label` (the
+    /// figure's name), so that figures running side by side can be told apart.
+    pub fn run_json_labelled<T: records::Record>(
+        &self,
+        label: &str,
+        args: &[impl AsRef<str>],
+    ) -> (Result<T>, CommandRecord) {
         let mut argv: Vec<String> = vec!["qftml".to_owned()];
         argv.extend(args.iter().map(|a| a.as_ref().to_owned()));
         argv.push("--json".to_owned());
@@ -109,10 +119,11 @@ impl Qftml {
             Ok(c) => c,
             Err(e) => return (Err(anyhow!("cannot run {}: {e}", self.path.display())), record(None)),
         };
+        let prefix = format!("      {label} | ");
         let stderr = child
             .stderr
             .take()
-            .map(|pipe| std::thread::spawn(move || forward_stderr(pipe)));
+            .map(|pipe| std::thread::spawn(move || forward_stderr(pipe, &prefix)));
         let out = child.wait_with_output();
         let stderr_tail = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
         let out = match out {
@@ -142,13 +153,13 @@ impl Qftml {
     }
 }
 
-/// Copies a child's stderr to ours line by line (indented), returning its last lines.
-pub(crate) fn forward_stderr(pipe: impl std::io::Read) -> String {
+/// Copies a child's stderr to ours line by line (after `prefix`), returning its last lines.
+pub(crate) fn forward_stderr(pipe: impl std::io::Read, prefix: &str) -> String {
     use std::io::BufRead;
     const KEEP: usize = 30;
     let mut tail = std::collections::VecDeque::with_capacity(KEEP);
     for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-        eprintln!("      | {line}");
+        crate::progress::line(format!("{prefix}{line}"));
         if tail.len() == KEEP {
             tail.pop_front();
         }

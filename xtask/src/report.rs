@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
+use serde::{Deserialize, Serialize};
+
 /// A Markdown table with a header row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -55,7 +57,7 @@ impl Table {
 }
 
 /// How close a measured number must be to its reference.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Tolerance {
     /// Equal as numbers (counts, enumerations).
     Exact,
@@ -68,17 +70,21 @@ pub enum Tolerance {
 }
 
 /// One measured number beside its reference.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// What was measured, e.g. `square L=4: maximal cliques of size 2`.
     pub quantity: String,
     /// The measured value.
+    #[serde(with = "any_f64")]
     pub measured: f64,
     /// Its statistical error, if any.
+    #[serde(with = "any_f64::option")]
     pub measured_err: Option<f64>,
     /// The reference value.
+    #[serde(with = "any_f64")]
     pub reference: f64,
     /// The reference's own error (a direct simulation), if any.
+    #[serde(with = "any_f64::option")]
     pub reference_err: Option<f64>,
     /// Where the reference comes from: `exact`, `enumeration`, `talk`, `direct simulation`.
     pub source: String,
@@ -243,7 +249,7 @@ pub fn checks_table(checks: &[Check]) -> Table {
 }
 
 /// Everything the report says about one figure.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FigureSection {
     /// Registry name.
     pub name: String,
@@ -263,6 +269,12 @@ pub struct FigureSection {
     pub wall_seconds: f64,
     /// Set if the figure could not be produced.
     pub error: Option<String>,
+    /// The registry's time budget for this figure in this mode, in seconds.
+    pub budget_seconds: f64,
+    /// Whether the figure ran alone because it measures single-core cost.
+    pub ran_alone: bool,
+    /// When the reused results were made (RFC 3339), if they came from the cache.
+    pub reused_from: Option<String>,
 }
 
 impl FigureSection {
@@ -274,6 +286,19 @@ impl FigureSection {
     /// Whether the figure was produced and all its checks pass.
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.failed() == 0
+    }
+
+    /// `computed in this run`, `reused (made T)`, with `, ran alone` when it did.
+    pub fn made_text(&self) -> String {
+        let made = match &self.reused_from {
+            Some(t) => format!("reused (made {t})"),
+            None => "computed in this run".to_owned(),
+        };
+        if self.ran_alone {
+            format!("{made}, ran alone")
+        } else {
+            made
+        }
     }
 }
 
@@ -316,7 +341,17 @@ pub fn render_report(run: &RunSummary, sections: &[FigureSection]) -> String {
         n_checks - n_failed
     );
 
-    let mut summary = Table::new(["figure", "checks", "failed", "wall time", "status"]);
+    let reused = sections.iter().filter(|s| s.reused_from.is_some()).count();
+    if reused > 0 {
+        let _ = writeln!(
+            out,
+            "{reused} of {} figure(s) were reused from the cache: their inputs (the qftml and xtask \
+             binaries, the shipped data, the mode) are unchanged since they were made; `--force` \
+             recomputes.\n",
+            sections.len()
+        );
+    }
+    let mut summary = Table::new(["figure", "checks", "failed", "wall time", "budget", "made", "status"]);
     for s in sections {
         let status = match (&s.error, s.failed()) {
             (Some(_), _) => "**ERROR**",
@@ -328,10 +363,24 @@ pub fn render_report(run: &RunSummary, sections: &[FigureSection]) -> String {
             s.checks.len().to_string(),
             s.failed().to_string(),
             format!("{:.1} s", s.wall_seconds),
+            format!("{:.0} s", s.budget_seconds),
+            s.made_text(),
             status.to_owned(),
         ]);
     }
     out.push_str(&summary.to_markdown());
+    let alone: Vec<&str> = sections
+        .iter()
+        .filter(|s| s.ran_alone)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !alone.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nFigures that measure single-core cost ran alone, never beside another figure: {}.",
+            alone.join(", ")
+        );
+    }
 
     for s in sections {
         let _ = write!(out, "\n## {}\n\n{}\n\n", s.name, s.description);
@@ -359,9 +408,61 @@ pub fn render_report(run: &RunSummary, sections: &[FigureSection]) -> String {
         }
         let _ = writeln!(
             out,
-            "Provenance: [`{0}`]({0}); wall time {1:.1} s.",
-            s.provenance, s.wall_seconds
+            "Provenance: [`{0}`]({0}); wall time {1:.1} s (budget {2:.0} s); {3}.",
+            s.provenance,
+            s.wall_seconds,
+            s.budget_seconds,
+            s.made_text()
         );
     }
     out
+}
+
+/// Serde for numbers that may be NaN or infinite (JSON has neither): finite values as
+/// numbers, the others as the strings `NaN`, `inf` and `-inf`, read back exactly.
+mod any_f64 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    fn to_repr(v: f64) -> Repr {
+        if v.is_finite() {
+            Repr::Number(v)
+        } else {
+            Repr::Text(v.to_string())
+        }
+    }
+
+    fn from_repr<E: serde::de::Error>(r: Repr) -> Result<f64, E> {
+        match r {
+            Repr::Number(v) => Ok(v),
+            Repr::Text(t) => t.parse().map_err(|_| E::custom(format!("`{t}` is not a number"))),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        to_repr(*v).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        from_repr(Repr::deserialize(d)?)
+    }
+
+    pub mod option {
+        use super::{Repr, from_repr, to_repr};
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            v.map(to_repr).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            Option::<Repr>::deserialize(d)?.map(from_repr).transpose()
+        }
+    }
 }

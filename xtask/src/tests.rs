@@ -127,6 +127,9 @@ fn report_has_summary_sections_images_and_verdicts() {
         provenance: "provenance/lattices-cliques.json".into(),
         wall_seconds: 1.25,
         error: None,
+        budget_seconds: 2.0,
+        ran_alone: true,
+        reused_from: Some("2026-11-28T16:00:00Z".into()),
     };
     let bad = FigureSection {
         name: "broken".into(),
@@ -150,14 +153,17 @@ fn report_has_summary_sections_images_and_verdicts() {
         "- mode: `quick`",
         "- revision: `abc-dirty`",
         "- checks: 1 of 2 pass, 1 fail; figures with errors: 1 (FAILURES)",
-        "| [lattices-cliques](#lattices-cliques) | 1 | 0 | 1.2 s | pass |",
-        "| [broken](#broken) | 1 | 1 | 0.0 s | **ERROR** |",
+        "| [lattices-cliques](#lattices-cliques) | 1 | 0 | 1.2 s | 2 s | reused (made 2026-11-28T16:00:00Z), ran alone | pass |",
+        "| [broken](#broken) | 1 | 1 | 0.0 s | 0 s | computed in this run | **ERROR** |",
+        "1 of 2 figure(s) were reused from the cache",
+        "Figures that measure single-core cost ran alone, never beside another figure: lattices-cliques.",
         "## lattices-cliques\n\nThe graphs.",
         "![lattices-cliques](figures/lattices-cliques.png)",
         "([SVG](figures/lattices-cliques.svg))",
         "**Census**\n\n| geometry | edges |",
         "A note.",
-        "Provenance: [`provenance/lattices-cliques.json`](provenance/lattices-cliques.json); wall time 1.2 s.",
+        "Provenance: [`provenance/lattices-cliques.json`](provenance/lattices-cliques.json); wall time 1.2 s \
+         (budget 2 s); reused (made 2026-11-28T16:00:00Z), ran alone.",
         "**Error:** the figure could not be produced:\n\n```text\nqftml failed\n```",
     ] {
         assert!(md.contains(needle), "report lacks {needle:?}:\n{md}");
@@ -537,6 +543,8 @@ fn a_figure_run_writes_its_plot_and_provenance() {
         name: "toy",
         description: "A toy.",
         run: toy_figure,
+        budget: TOY_BUDGET,
+        runs_alone: false,
     };
     let section = run_figure(&env, &toy).unwrap();
     assert!(section.ok(), "{section:?}");
@@ -563,6 +571,8 @@ fn a_figure_run_writes_its_plot_and_provenance() {
         name: "broken",
         description: "Needs qftml.",
         run: failing_figure,
+        budget: TOY_BUDGET,
+        runs_alone: false,
     };
     let section = run_figure(&env, &broken).unwrap();
     assert!(section.error.as_deref().unwrap().contains("needs the qftml binary"));
@@ -601,7 +611,7 @@ fn elapsed_helpers_are_monotone() {
 #[test]
 fn qftml_stderr_is_forwarded_and_its_tail_kept() {
     let lines: String = (0..40).map(|k| format!("line {k}\n")).collect();
-    let tail = crate::qftml::forward_stderr(lines.as_bytes());
+    let tail = crate::qftml::forward_stderr(lines.as_bytes(), "  toy | ");
     assert!(tail.starts_with("line 10\n") && tail.ends_with("line 39"), "{tail}");
 }
 
@@ -617,4 +627,317 @@ fn a_missing_qftml_binary_is_a_recorded_error() {
     );
     assert_eq!(record.argv, ["qftml", "graph", "--geometry", "square", "--json"]);
     assert_eq!(record.exit_code, None);
+}
+
+const TOY_BUDGET: crate::figure::Budget = crate::figure::Budget {
+    quick_s: 1.0,
+    full_s: 2.0,
+};
+
+/// How often each cache-test figure ran.
+static TOY_RUNS: [std::sync::atomic::AtomicUsize; 3] = [const { std::sync::atomic::AtomicUsize::new(0) }; 3];
+
+fn counted(k: usize, fig: &mut FigureCtx<'_>) -> anyhow::Result<()> {
+    TOY_RUNS[k].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    toy_figure(fig)
+}
+
+fn counted_a(fig: &mut FigureCtx<'_>) -> anyhow::Result<()> {
+    counted(0, fig)
+}
+
+fn counted_b(fig: &mut FigureCtx<'_>) -> anyhow::Result<()> {
+    counted(1, fig)
+}
+
+fn counted_broken(fig: &mut FigureCtx<'_>) -> anyhow::Result<()> {
+    TOY_RUNS[2].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    failing_figure(fig)
+}
+
+fn runs() -> [usize; 3] {
+    TOY_RUNS.each_ref().map(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[test]
+fn unchanged_figures_are_reused_and_changed_ones_made_again() {
+    use crate::cache::RunInputs;
+    use crate::reproduce::RunFigures;
+
+    let dir = temp_dir("cache");
+    let env = RunEnv {
+        quick: true,
+        out_dir: dir.clone(),
+        qftml: None,
+        qftml_version: "qftml test".into(),
+        git: GitState {
+            revision: "r".into(),
+            dirty: false,
+        },
+    };
+    let figure = |name, run, runs_alone| Figure {
+        name,
+        description: "A toy.",
+        run,
+        budget: TOY_BUDGET,
+        runs_alone,
+    };
+    let registry = [
+        figure("alone", counted_a as fn(&mut FigureCtx<'_>) -> anyhow::Result<()>, true),
+        figure("shared", counted_b, false),
+        figure("broken", counted_broken, false),
+    ];
+    let selected: Vec<&Figure> = registry.iter().collect();
+    let inputs = RunInputs {
+        qftml: "q1".into(),
+        xtask: "x1".into(),
+        data: "d1".into(),
+    };
+    let run = |inputs: &RunInputs, force: bool| {
+        RunFigures {
+            env: &env,
+            inputs,
+            force,
+            jobs: 2,
+        }
+        .run(&selected, SystemTime::now())
+        .unwrap();
+        std::fs::read_to_string(dir.join("REPORT.md")).unwrap()
+    };
+    let before = runs();
+    let delta = |b: [usize; 3]| {
+        let now = runs();
+        [now[0] - b[0], now[1] - b[1], now[2] - b[2]]
+    };
+
+    let first = run(&inputs, false);
+    assert_eq!(delta(before), [1, 1, 1]);
+    assert!(first.contains("| [alone](#alone) | 1 | 0 |"), "{first}");
+    assert!(first.contains("computed in this run, ran alone | pass |"), "{first}");
+    assert!(
+        first.contains("ran alone, never beside another figure: alone."),
+        "{first}"
+    );
+
+    // Nothing changed: both produced figures come from the cache, the broken one runs again.
+    let b = runs();
+    let second = run(&inputs, false);
+    assert_eq!(delta(b), [0, 0, 1]);
+    assert!(
+        second.contains("2 of 3 figure(s) were reused from the cache"),
+        "{second}"
+    );
+    assert!(second.contains("| reused (made "), "{second}");
+    let strip = |md: &str| -> Vec<String> {
+        md.lines()
+            .filter(|l| l.starts_with("| ") && !l.contains("wall") && !l.contains("](#"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(strip(&first), strip(&second), "reused checks and tables differ");
+
+    // A changed output file, a changed input and --force each make figures again.
+    std::fs::write(dir.join("figures/shared.svg"), "tampered").unwrap();
+    let b = runs();
+    run(&inputs, false);
+    assert_eq!(delta(b), [0, 1, 1]);
+    let b = runs();
+    run(
+        &RunInputs {
+            qftml: "q2".into(),
+            ..inputs.clone()
+        },
+        false,
+    );
+    assert_eq!(delta(b), [1, 1, 1]);
+    let b = runs();
+    run(&inputs, true);
+    assert_eq!(delta(b), [1, 1, 1]);
+    // The full mode has its own key.
+    let b = runs();
+    RunFigures {
+        env: &RunEnv {
+            quick: false,
+            ..env.clone()
+        },
+        inputs: &inputs,
+        force: false,
+        jobs: 1,
+    }
+    .run(&selected, SystemTime::now())
+    .unwrap();
+    assert_eq!(delta(b), [1, 1, 1]);
+    cleanup(dir);
+}
+
+#[test]
+fn cache_entries_keep_non_finite_numbers_and_refuse_other_keys() {
+    let dir = temp_dir("cache-entry");
+    std::fs::create_dir_all(dir.join("figures")).unwrap();
+    std::fs::write(dir.join("figures/x.png"), b"png").unwrap();
+    let section = FigureSection {
+        name: "x".into(),
+        checks: vec![Check::sigma(
+            "nan",
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            3.0,
+            "exact",
+        )],
+        ..FigureSection::default()
+    };
+    crate::cache::store(
+        &dir,
+        "k1",
+        "2026-12-02T00:00:00Z".into(),
+        "r".into(),
+        &["figures/x.png".to_owned()],
+        &section,
+    )
+    .unwrap();
+    let entry = crate::cache::load(&dir, "x", "k1").expect("entry under its key");
+    let c = &entry.section.checks[0];
+    assert!(c.measured.is_nan() && c.measured_err == Some(f64::INFINITY) && c.reference == f64::NEG_INFINITY);
+    assert!(crate::cache::load(&dir, "x", "k2").is_none());
+    assert!(crate::cache::load(&dir, "y", "k1").is_none());
+    std::fs::write(crate::cache::entry_path(&dir, "x"), "{ truncated").unwrap();
+    assert!(crate::cache::load(&dir, "x", "k1").is_none());
+    cleanup(dir);
+}
+
+#[test]
+fn keys_depend_on_every_input() {
+    let base = crate::cache::RunInputs {
+        qftml: "q".into(),
+        xtask: "x".into(),
+        data: "d".into(),
+    };
+    let k = base.key("f", "quick");
+    assert_eq!(k.len(), 64);
+    assert_eq!(k, base.key("f", "quick"));
+    for other in [
+        base.key("g", "quick"),
+        base.key("f", "full"),
+        crate::cache::RunInputs {
+            qftml: "q'".into(),
+            ..base.clone()
+        }
+        .key("f", "quick"),
+        crate::cache::RunInputs {
+            xtask: "x'".into(),
+            ..base.clone()
+        }
+        .key("f", "quick"),
+        crate::cache::RunInputs {
+            data: "d'".into(),
+            ..base.clone()
+        }
+        .key("f", "quick"),
+    ] {
+        assert_ne!(k, other);
+    }
+}
+
+#[test]
+fn budgets_are_positive_and_durations_read_well() {
+    for f in FIGURES {
+        assert!(
+            f.budget.quick_s > 0.0 && f.budget.full_s >= f.budget.quick_s,
+            "{}: {:?}",
+            f.name,
+            f.budget
+        );
+    }
+    use crate::progress::duration_text;
+    assert_eq!(duration_text(42.4), "42 s");
+    assert_eq!(duration_text(425.0), "7 min 05 s");
+    assert_eq!(duration_text(3720.0), "1 h 02 min");
+}
+
+#[test]
+fn the_eta_follows_the_budgets() {
+    let p = crate::progress::Progress::new(2, 100.0);
+    assert!(
+        (p.eta_seconds() - 100.0).abs() < 1.0,
+        "before anything ran, the ETA is the budget"
+    );
+    p.started("a", 40.0);
+    p.finished("a", 40.0);
+    let eta = p.eta_seconds();
+    assert!(eta.is_finite() && eta >= 0.0, "{eta}");
+    assert!(p.status().starts_with("1/2 figures; ETA"), "{}", p.status());
+    p.finish();
+}
+
+fn tick_values(axis: crate::plot::Axis) -> Vec<f64> {
+    let round = |v: f64| {
+        if v == 0.0 {
+            return 0.0;
+        }
+        let scale = 10f64.powf(9.0 - v.abs().log10().floor());
+        (v * scale).round() / scale
+    };
+    let to_value = |c: f64| round(if axis.log { 10f64.powf(c) } else { c });
+    axis.ticks().0.into_iter().map(to_value).collect()
+}
+
+/// Ticks are whole multiples of one step of 1, 2 or 5 × 10ᵏ.
+fn assert_round(values: &[f64]) {
+    let step = values[1] - values[0];
+    let e = step.log10().floor();
+    let m = step / 10f64.powf(e);
+    assert!(
+        [1.0, 2.0, 5.0, 10.0].iter().any(|r| (m - r).abs() < 1e-6),
+        "step {step} of {values:?} is not 1, 2 or 5 × 10^k"
+    );
+    for v in values {
+        assert!(
+            ((v / step) - (v / step).round()).abs() < 1e-6,
+            "tick {v} is off the grid of {step}"
+        );
+    }
+}
+
+#[test]
+fn ticks_sit_at_round_values_inside_the_range() {
+    use crate::plot::Axis;
+    // The τ_int axis that used to read 6.3, 25, 40, 63.
+    let tau = tick_values(Axis::new(true, (4.0, 80.0)));
+    assert_eq!(tau, [5.0, 10.0, 20.0, 50.0], "{tau:?}");
+    let wide = tick_values(Axis::new(true, (3e-17, 2e-9)));
+    assert!(wide.len() >= 3 && wide.len() <= 8, "{wide:?}");
+    assert!(
+        wide.iter().all(|v| (v.log10() - v.log10().round()).abs() < 1e-9),
+        "{wide:?}"
+    );
+    let decades = tick_values(Axis::new(true, (0.5, 300.0)));
+    assert_eq!(decades, [1.0, 10.0, 100.0], "{decades:?}");
+    let narrow = tick_values(Axis::new(true, (0.62, 0.98)));
+    assert!(narrow.len() >= 3, "{narrow:?}");
+    assert_round(&narrow);
+    let linear = tick_values(Axis::new(false, (-0.93, 1.87)));
+    assert_eq!(linear, [-0.5, 0.0, 0.5, 1.0, 1.5], "{linear:?}");
+    for (lo, hi) in [(0.0, 1.0), (-5.0, 5.0), (1.52, 1.53), (1e-6, 3e-6), (-3e4, 1e5)] {
+        let t = tick_values(Axis::new(false, (lo, hi)));
+        assert!(t.len() >= 3 && t.len() <= 12, "{lo}..{hi}: {t:?}");
+        assert!(
+            t.iter().all(|v| *v >= lo - 1e-12 && *v <= hi + 1e-12),
+            "{lo}..{hi}: {t:?}"
+        );
+        assert_round(&t);
+    }
+    let log = Axis::new(true, (4.0, 80.0));
+    assert_eq!(log.label(20f64.log10()), "20");
+    assert_eq!(Axis::new(true, (1e-14, 1e-9)).label(-12.0), "1e-12");
+}
+
+#[test]
+fn bounded_quantities_keep_their_range() {
+    let pts = vec![Point::with_err(16.0, 0.95, 0.3), Point::with_err(64.0, 0.4, 0.05)];
+    let plot = LinePlot::new("phase", "V", "|phase|")
+        .y_bounds(0.0, 1.0)
+        .series(Series::new("", pts, SeriesStyle::Points));
+    let (lo, hi) = plot.resolved_y_range();
+    assert!(lo >= 0.0 && hi <= 1.0, "{lo}..{hi}");
 }

@@ -10,7 +10,7 @@ pub mod reweighting;
 pub mod sampler;
 pub mod training;
 
-use crate::figure::Figure;
+use crate::figure::{Budget, Figure};
 
 /// The arguments of `qftml sample` for the homogeneous action `(κ, μ², λ)` on an L×L
 /// lattice; a figure appends its own flags (`--algorithm`, `--out`, ...).
@@ -48,6 +48,11 @@ pub const FIGURES: &[Figure] = &[
             squares; the complete bipartite graph N×M has NM edges. The listed cliques are also \
             verified to be complete and maximal in the listed edge set.",
         run: lattices_cliques::run,
+        budget: Budget {
+            quick_s: 1.0,
+            full_s: 1.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "hammersley-clifford",
@@ -56,6 +61,11 @@ pub const FIGURES: &[Figure] = &[
             equal exp(−S), i.e. |ln ∏_c ψ_c + S| / max(1, |S|) = 0 up to rounding, and a site's \
             conditional must depend only on its Markov blanket (`qftml action --random-couplings`).",
         run: hammersley_clifford::run,
+        budget: Budget {
+            quick_s: 1.0,
+            full_s: 2.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "free-field",
@@ -64,6 +74,11 @@ pub const FIGURES: &[Figure] = &[
             of the quadratic form: ⟨φ²⟩, ⟨m²⟩, the nearest-neighbour product and the action density, each \
             within 4 Γ-method standard errors (which include the autocorrelation).",
         run: sampler::free_field,
+        budget: Budget {
+            quick_s: 3.0,
+            full_s: 60.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "sampler-scaling",
@@ -71,6 +86,11 @@ pub const FIGURES: &[Figure] = &[
             against the lattice size L for each update schedule, at the talk's point κ = 1, μ² = −0.9515, \
             λ = 0.7 (one chain on one thread per point).",
         run: sampler::scaling,
+        budget: Budget {
+            quick_s: 8.0,
+            full_s: 1800.0,
+        },
+        runs_alone: true,
     },
     Figure {
         name: "reweight-gnnn",
@@ -78,6 +98,11 @@ pub const FIGURES: &[Figure] = &[
             the diagonal coupling g′ of −g′ Σ_⟨⟨ij⟩⟩ φ_iφ_j (`qftml reweight --scan`), against direct \
             simulations at g′ (`qftml sample --g-nnn`); points flagged for poor overlap are left out.",
         run: reweighting::along_g_nnn,
+        budget: Budget {
+            quick_s: 4.0,
+            full_s: 120.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "reweight-complex",
@@ -85,6 +110,11 @@ pub const FIGURES: &[Figure] = &[
             talk's A₅, c = 0.15): real and imaginary parts of ⟨φ²⟩ against c, and the average phase \
             |⟨exp(−i c Σφ²)⟩| = |Z_T / Z_{Re T}| against the volume, each against its exact value.",
         run: reweighting::complex,
+        budget: Budget {
+            quick_s: 3.0,
+            full_s: 60.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "training-a",
@@ -94,6 +124,11 @@ pub const FIGURES: &[Figure] = &[
             2 %, every single coupling within 10 %), and the Bogoliubov bound 𝓕 = ⟨A − S⟩ + F_S approaching the \
             reweighted F_A from above, the gap KL(p‖q) closing.",
         run: training::against_a,
+        budget: Budget {
+            quick_s: 16.0,
+            full_s: 120.0,
+        },
+        runs_alone: true,
     },
     Figure {
         name: "training-a4",
@@ -101,6 +136,11 @@ pub const FIGURES: &[Figure] = &[
             nearest-neighbour model cannot represent: the learned effective couplings and the gap \
             𝓕 − F_A = KL(p‖q) that stays open.",
         run: training::against_a4,
+        budget: Budget {
+            quick_s: 18.0,
+            full_s: 120.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "data-learning",
@@ -111,6 +151,11 @@ pub const FIGURES: &[Figure] = &[
             MRF reproduces the per-site means and variances of the data (correlation ≥ 0.95, measured on \
             equilibrium samples of the model).",
         run: data_learning::run,
+        budget: Budget {
+            quick_s: 9.0,
+            full_s: 120.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "rbm-digits",
@@ -120,5 +165,10 @@ pub const FIGURES: &[Figure] = &[
             steps; the PLL beside scikit-learn's BernoulliRBM with the same settings (recorded reference), and the \
             AIS log-likelihood of a 64×12 network beside its exact value by enumeration.",
         run: rbm::digits,
+        budget: Budget {
+            quick_s: 3.0,
+            full_s: 60.0,
+        },
+        runs_alone: true,
     },
 ];

@@ -372,6 +372,7 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
     let phase_plot = LinePlot::new(format!("Average phase at c = {c_talk}"), "V", "|⟨exp(−i c Σφ²)⟩|")
         .log_x()
         .log_y()
+        .y_bounds(0.0, 1.0)
         .series(Series::new("reweighted", phase_points, SeriesStyle::Points))
         .series(Series::new("exact", phase_exact, SeriesStyle::Dashed));
     fig.plot_named(&format!("{}-phase", fig.name()), &phase_plot, (1000, 650))?;
