@@ -4,7 +4,7 @@
 //! still to do by the rate measured so far.
 //!
 //! Every line the run prints (figure progress, the forwarded stderr of `qftml`) goes
-//! through [`line`], so that it appears above the bar instead of tearing it.
+//! through [`line()`], so that it appears above the bar instead of tearing it.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
