@@ -526,19 +526,24 @@ fn failing_figure(fig: &mut FigureCtx<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_figure_run_writes_its_plot_and_provenance() {
-    let dir = temp_dir("run-figure");
-    let env = RunEnv {
+/// A quick-mode environment without a `qftml` binary, writing to `dir`.
+fn toy_env(dir: &std::path::Path) -> RunEnv {
+    RunEnv {
         quick: true,
-        out_dir: dir.clone(),
+        out_dir: dir.to_path_buf(),
         qftml: None,
         qftml_version: "qftml test".into(),
         git: GitState {
             revision: "r".into(),
             dirty: false,
         },
-    };
+    }
+}
+
+#[test]
+fn a_figure_run_writes_its_plot_and_provenance() {
+    let dir = temp_dir("run-figure");
+    let env = toy_env(&dir);
     let toy = Figure {
         name: "toy",
         description: "A toy.",
@@ -665,16 +670,7 @@ fn unchanged_figures_are_reused_and_changed_ones_made_again() {
     use crate::reproduce::RunFigures;
 
     let dir = temp_dir("cache");
-    let env = RunEnv {
-        quick: true,
-        out_dir: dir.clone(),
-        qftml: None,
-        qftml_version: "qftml test".into(),
-        git: GitState {
-            revision: "r".into(),
-            dirty: false,
-        },
-    };
+    let env = toy_env(&dir);
     let figure = |name, run, runs_alone| Figure {
         name,
         description: "A toy.",
