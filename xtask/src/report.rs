@@ -90,6 +90,10 @@ pub struct Check {
     pub source: String,
     /// The acceptance rule.
     pub tolerance: Tolerance,
+    /// The smallest deviation from the reference the check must be able to detect:
+    /// a statistical check decides only if `k σ ≤ resolution` (see [`Check::decisive`]).
+    #[serde(default, with = "any_f64::option")]
+    pub resolution: Option<f64>,
 }
 
 impl Check {
@@ -114,6 +118,7 @@ impl Check {
             reference_err: None,
             source: source.to_owned(),
             tolerance,
+            resolution: None,
         }
     }
 
@@ -129,6 +134,44 @@ impl Check {
     pub fn with_reference_err(mut self, err: f64) -> Self {
         self.reference_err = Some(err);
         self
+    }
+
+    /// States the smallest deviation `delta` the check must detect.  The rule of the
+    /// statistics: a `k σ` check decides at `delta` when `k σ ≤ delta`, so that a result
+    /// off by `delta` would fail; the full run's statistics are chosen for that, no more.
+    pub fn resolving(mut self, delta: f64) -> Self {
+        self.resolution = Some(delta);
+        self
+    }
+
+    /// Whether a statistical check with a stated resolution can decide it (`k σ ≤ δ`);
+    /// `None` for checks without a resolution or without a σ.
+    pub fn decisive(&self) -> Option<bool> {
+        match (self.tolerance, self.combined_err(), self.resolution) {
+            (Tolerance::Sigma(k), Some(s), Some(delta)) => Some(k * s <= delta),
+            _ => None,
+        }
+    }
+
+    /// The verdict column: `pass`, `**FAIL**`, or `pass, undecided (kσ = … > δ = …)` for a
+    /// pass too imprecise to have detected a deviation of its resolution.
+    pub fn verdict_text(&self) -> String {
+        match (self.passed(), self.decisive()) {
+            (false, _) => "**FAIL**".to_owned(),
+            (true, Some(false)) => {
+                let k = match self.tolerance {
+                    Tolerance::Sigma(k) => k,
+                    _ => 0.0,
+                };
+                format!(
+                    "pass, undecided ({}σ = {} > δ = {})",
+                    fmt_num(k),
+                    fmt_num(k * self.combined_err().unwrap_or(f64::NAN)),
+                    fmt_num(self.resolution.unwrap_or(f64::NAN))
+                )
+            }
+            (true, _) => "pass".to_owned(),
+        }
     }
 
     /// `measured − reference`.
@@ -238,11 +281,7 @@ pub fn checks_table(checks: &[Check]) -> Table {
             c.source.clone(),
             c.difference_text(),
             c.tolerance_text(),
-            if c.passed() {
-                "pass".to_owned()
-            } else {
-                "**FAIL**".to_owned()
-            },
+            c.verdict_text(),
         ]);
     }
     t
@@ -330,6 +369,11 @@ pub fn render_report(run: &RunSummary, sections: &[FigureSection]) -> String {
     let _ = writeln!(out, "- qftml: `{}`", run.qftml_version);
     let _ = writeln!(out, "- started: {}", run.started);
     let _ = writeln!(out, "- wall time: {:.1} s", run.wall_seconds);
+    let n_undecided = sections
+        .iter()
+        .flat_map(|s| &s.checks)
+        .filter(|c| c.passed() && c.decisive() == Some(false))
+        .count();
     let verdict = if n_failed == 0 && n_errors == 0 {
         "all pass"
     } else {
@@ -337,8 +381,13 @@ pub fn render_report(run: &RunSummary, sections: &[FigureSection]) -> String {
     };
     let _ = writeln!(
         out,
-        "- checks: {} of {n_checks} pass, {n_failed} fail; figures with errors: {n_errors} ({verdict})\n",
+        "- checks: {} of {n_checks} pass, {n_failed} fail; figures with errors: {n_errors} ({verdict})",
         n_checks - n_failed
+    );
+    let _ = writeln!(
+        out,
+        "- statistics: a `k σ` check that states a resolution δ (the smallest deviation it must detect) \
+         decides only if k σ ≤ δ; {n_undecided} passing check(s) are undecided at this run's statistics\n"
     );
 
     let reused = sections.iter().filter(|s| s.reused_from.is_some()).count();

@@ -937,3 +937,28 @@ fn bounded_quantities_keep_their_range() {
     let (lo, hi) = plot.resolved_y_range();
     assert!(lo >= 0.0 && hi <= 1.0, "{lo}..{hi}");
 }
+
+#[test]
+fn imprecise_passes_are_reported_as_undecided() {
+    let precise = Check::sigma("x", 1.0, 0.001, 1.0, 4.0, "exact").resolving(0.02);
+    let vague = Check::sigma("x", 1.0, 0.1, 1.0, 4.0, "exact").resolving(0.02);
+    let failing = Check::sigma("x", 2.0, 0.1, 1.0, 4.0, "exact").resolving(0.02);
+    assert_eq!(
+        (precise.decisive(), precise.verdict_text()),
+        (Some(true), "pass".to_owned())
+    );
+    assert_eq!(vague.decisive(), Some(false));
+    assert_eq!(vague.verdict_text(), "pass, undecided (4σ = 0.4 > δ = 0.02)");
+    assert_eq!(failing.verdict_text(), "**FAIL**");
+    assert_eq!(Check::exact("n", 1.0, 1.0, "exact").decisive(), None);
+    let section = FigureSection {
+        name: "s".into(),
+        checks: vec![precise, vague],
+        ..FigureSection::default()
+    };
+    let md = render_report(&RunSummary::default(), &[section]);
+    assert!(
+        md.contains("1 passing check(s) are undecided at this run's statistics"),
+        "{md}"
+    );
+}

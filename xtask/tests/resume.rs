@@ -78,7 +78,14 @@ fn figures(out: &Path, timed: &[String]) -> BTreeMap<String, Vec<u8>> {
         .filter_map(|p| {
             let name = p.file_name()?.to_string_lossy().into_owned();
             let timed_figure = timed.iter().any(|t| name.starts_with(t.as_str()));
-            Some((name, if timed_figure { Vec::new() } else { std::fs::read(&p).ok()? }))
+            Some((
+                name,
+                if timed_figure {
+                    Vec::new()
+                } else {
+                    std::fs::read(&p).ok()?
+                },
+            ))
         })
         .collect()
 }
@@ -99,14 +106,21 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
 
     let (t_whole, _) = run_to_end(&whole);
     let (t_again, again) = run_to_end(&whole);
-    assert!(again.contains("0 to make"), "nothing changed, yet figures ran again:\n{again}");
+    assert!(
+        again.contains("0 to make"),
+        "nothing changed, yet figures ran again:\n{again}"
+    );
     assert!(t_again < 10.0, "a rerun with nothing changed took {t_again:.1} s");
 
     // Kill the whole process group (xtask and its qftml children) at a random moment.
     let seed = std::env::var("QFTML_RESUME_SEED")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
     let fraction = 0.1 + 0.8 * ((seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64);
     let kill_after = Duration::from_secs_f64(fraction * t_whole);
     eprintln!(

@@ -6,11 +6,9 @@ use records::{Estimate, ReweightPoint, ReweightRecord, SampleRecord};
 use serde_json::Value;
 
 use crate::figure::FigureCtx;
+use crate::figures::sampler::{K_SIGMA, RESOLUTION};
 use crate::plot::{LinePlot, Point, Series, SeriesStyle};
 use crate::report::{Check, Table, fmt_measured};
-
-/// Tolerance of the statistical checks, in combined standard errors.
-const K_SIGMA: f64 = 4.0;
 
 /// The reweighted estimate of observable `name` at point `p`.
 fn reweighted(p: &ReweightPoint, name: &str) -> Result<Estimate> {
@@ -148,7 +146,8 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
                         K_SIGMA,
                         "direct simulation",
                     )
-                    .with_reference_err(de),
+                    .with_reference_err(de)
+                    .resolving(RESOLUTION * dm.abs()),
                 );
             }
         }
@@ -319,30 +318,41 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
             format!("{exact_abs:.6}"),
         ]);
         if !p.flagged {
-            fig.check(Check::sigma(
-                format!("Re ⟨φ²⟩, {l}×{l}, c = {c_talk}"),
-                re,
-                err_re,
-                ex_re,
-                K_SIGMA,
-                "exact",
-            ));
-            fig.check(Check::sigma(
-                format!("Im ⟨φ²⟩, {l}×{l}, c = {c_talk}"),
-                im,
-                err_im,
-                ex_im,
-                K_SIGMA,
-                "exact",
-            ));
-            fig.check(Check::sigma(
-                format!("|average phase|, {l}×{l}, c = {c_talk}"),
-                abs,
-                abs_err,
-                exact_abs,
-                K_SIGMA,
-                "exact",
-            ));
+            // Both parts are resolved relative to the size of ⟨φ²⟩, the phase absolutely.
+            let scale = ex_re.hypot(ex_im);
+            fig.check(
+                Check::sigma(
+                    format!("Re ⟨φ²⟩, {l}×{l}, c = {c_talk}"),
+                    re,
+                    err_re,
+                    ex_re,
+                    K_SIGMA,
+                    "exact",
+                )
+                .resolving(RESOLUTION * scale),
+            );
+            fig.check(
+                Check::sigma(
+                    format!("Im ⟨φ²⟩, {l}×{l}, c = {c_talk}"),
+                    im,
+                    err_im,
+                    ex_im,
+                    K_SIGMA,
+                    "exact",
+                )
+                .resolving(RESOLUTION * scale),
+            );
+            fig.check(
+                Check::sigma(
+                    format!("|average phase|, {l}×{l}, c = {c_talk}"),
+                    abs,
+                    abs_err,
+                    exact_abs,
+                    K_SIGMA,
+                    "exact",
+                )
+                .resolving(RESOLUTION),
+            );
         }
         if l == 8 {
             let scan: ReweightRecord =

@@ -16,6 +16,10 @@ pub const ALGORITHMS: [&str; 5] = ["metropolis", "heatbath", "cluster", "hybrid"
 /// Tolerance of the statistical checks, in combined standard errors.
 pub const K_SIGMA: f64 = 4.0;
 
+/// The relative deviation from its reference that a statistical check must be able to
+/// detect (its resolution): the full run's statistics make `K_SIGMA · σ` no larger.
+pub const RESOLUTION: f64 = 0.02;
+
 /// `mean`, `err` and `tau_int` of one Γ-method observable of `qftml sample --json`.
 fn observable(v: &SampleRecord, name: &str) -> Result<(f64, f64, f64)> {
     let o = v
@@ -61,14 +65,17 @@ pub fn free_field(fig: &mut FigureCtx<'_>) -> Result<()> {
                 format!("{:+.2}", (mean - truth) / err),
                 format!("{tau:.2}"),
             ]);
-            fig.check(Check::sigma(
-                format!("{algorithm}: {label}, 8×8 free field"),
-                mean,
-                err,
-                truth,
-                K_SIGMA,
-                "exact",
-            ));
+            fig.check(
+                Check::sigma(
+                    format!("{algorithm}: {label}, 8×8 free field"),
+                    mean,
+                    err,
+                    truth,
+                    K_SIGMA,
+                    "exact",
+                )
+                .resolving(RESOLUTION * truth.abs()),
+            );
             points.push(Point::new(k as f64 + 0.12 * a as f64 - 0.18, (mean - truth) / err));
         }
         deviations.push(Series::new(algorithm, points, SeriesStyle::Points));
