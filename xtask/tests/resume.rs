@@ -104,7 +104,13 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
     }
     let (whole, interrupted) = (scratch("whole"), scratch("interrupted"));
 
-    let (t_whole, _) = run_to_end(&whole);
+    run_to_end(&whole);
+    // The figures' own wall time (the first run also built the release binary).
+    let t_whole: f64 = std::fs::read_to_string(whole.join("REPORT.md"))
+        .expect("REPORT.md")
+        .lines()
+        .find_map(|l| l.strip_prefix("- wall time: ")?.strip_suffix(" s")?.parse().ok())
+        .expect("the report states its wall time");
     let (t_again, again) = run_to_end(&whole);
     assert!(
         again.contains("0 to make"),
@@ -141,7 +147,9 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
     let _ = child.wait();
     let (_, resumed) = run_to_end(&interrupted);
     let reused = resumed.lines().filter(|l| l.contains(" reused (made ")).count();
-    eprintln!("the resumed run reused {reused} figure(s)");
+    let made = resumed.lines().filter(|l| l.contains(" done in ")).count();
+    eprintln!("the resumed run reused {reused} figure(s) and made {made}");
+    assert!(made > 0, "the kill came after the run had finished: nothing was resumed");
 
     let timed = timed_figures(&whole);
     let (a, b) = (checks(&whole, &timed), checks(&interrupted, &timed));
