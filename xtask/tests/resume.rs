@@ -105,12 +105,6 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
     let (whole, interrupted) = (scratch("whole"), scratch("interrupted"));
 
     run_to_end(&whole);
-    // The figures' own wall time (the first run also built the release binary).
-    let t_whole: f64 = std::fs::read_to_string(whole.join("REPORT.md"))
-        .expect("REPORT.md")
-        .lines()
-        .find_map(|l| l.strip_prefix("- wall time: ")?.strip_suffix(" s")?.parse().ok())
-        .expect("the report states its wall time");
     let (t_again, again) = run_to_end(&whole);
     assert!(
         again.contains("0 to make"),
@@ -118,27 +112,40 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
     );
     assert!(t_again < 10.0, "a rerun with nothing changed took {t_again:.1} s");
 
-    // Kill the whole process group (xtask and its qftml children) at a random moment.
+    // Kill the whole process group (xtask and its qftml children) at a random moment
+    // inside the figures: once a random number of them (at least one, not all) has
+    // finished, after a further random delay of up to a second.
+    let n_figures = std::fs::read_dir(whole.join("cache")).expect("cache dir").count() as u64;
     let seed = std::env::var("QFTML_RESUME_SEED")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    let fraction = 0.1 + 0.8 * ((seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64);
-    let kill_after = Duration::from_secs_f64(fraction * t_whole);
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
+    let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let finished_before_kill = 1 + (mixed >> 40) % (n_figures - 1).max(1);
+    let extra = Duration::from_millis((mixed >> 20) % 1000);
     eprintln!(
-        "killing the second run after {:.1} s of {t_whole:.1} s (QFTML_RESUME_SEED={seed})",
-        kill_after.as_secs_f64()
+        "killing the second run after {finished_before_kill} of {n_figures} figures and {} ms (QFTML_RESUME_SEED={seed})",
+        extra.as_millis()
     );
     let mut child = reproduce(&interrupted)
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
         .expect("xtask starts");
-    std::thread::sleep(kill_after);
+    let started = Instant::now();
+    loop {
+        let done = std::fs::read_dir(interrupted.join("cache")).map_or(0, |d| d.count() as u64);
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before {finished_before_kill} figures were cached"
+        );
+        if done >= finished_before_kill {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1800), "the run made no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(extra);
     let killed = Command::new("kill")
         .args(["-KILL", &format!("-{}", child.id())])
         .status()
