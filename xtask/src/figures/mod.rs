@@ -108,7 +108,7 @@ pub const FIGURES: &[Figure] = &[
         description: "The talk's three reweighting steps from a trained model: the nearest-neighbour model trained \
             against A₄(g′ = 1) on 8×8 (`qftml train variational --g-nnn 1`), sampled (`qftml sample --couplings`) and \
             reweighted (`qftml reweight`) (a) to A₄ itself, the correction, against a direct simulation of A₄; (b) \
-            along g′ from 0.8 to 1.2, against direct simulations at five g′, flagged points (Pareto k̂, ESS) drawn \
+            along g′ from 0.8 to 1.2, against direct simulations at seven g′, flagged points (Pareto k̂, ESS) drawn \
             apart and not checked; (c) to the complex A₅ = A₄ + 0.15 i Σφ²: real and imaginary parts and the average \
             phase against a direct simulation of A₄ reweighted by the phase alone. Checks within 4 combined \
             standard errors.",
