@@ -113,12 +113,62 @@ pub fn reweight_steps(fig: &mut FigureCtx<'_>) -> Result<()> {
     let direct_at_1 = &direct[3].1;
 
     correction(fig, &ens_dir, &model, direct_at_1)?;
-    along_g_nnn(fig, &ens_dir, &model, &direct)?;
+    let direct_refs: Vec<(f64, &SampleRecord)> = direct.iter().map(|(g, r)| (*g, r)).collect();
+    let g_scan = GScan {
+        step: "(b)",
+        trained_against: "A₄(g′ = 1)",
+        ensemble: &ens_dir,
+        range: (0.8, 1.2, 41),
+        file: "gnnn",
+    };
+    along_g_nnn(fig, &g_scan, &model, &direct_refs)?;
     complex(fig, &ens_dir, &direct_dir)?;
+
+    // The same scan from a model trained against A (g′ = 0), from g′ = 0 to 1.
+    let (a_run, a_ens) = (utf8(&data.join("trained-a"))?, utf8(&data.join("model-a-ensemble"))?);
+    train_with(
+        fig,
+        l,
+        0.0,
+        epochs,
+        seed + 2,
+        &["--bound-samples", "50", "--bound-nodes", "4", "--out", &a_run],
+    )?;
+    let (a_couplings, a_seed) = (format!("{a_run}/couplings.json"), (seed + 3).to_string());
+    let model_a: SampleRecord = fig.qftml(&[
+        "sample",
+        "--couplings",
+        &a_couplings,
+        "--sweeps",
+        &ms,
+        "--seed",
+        &a_seed,
+        "--algorithm",
+        "heatbath",
+        "--out",
+        &a_ens,
+    ])?;
+    let mut direct_a = Vec::new();
+    for (n, g) in [0.0, 0.5].into_iter().enumerate() {
+        let gs = g.to_string();
+        let args = with_flags(sample_args(l, TALK, direct_sweeps, seed + 20 + n as u64), &[("--g-nnn", &gs)]);
+        direct_a.push((g, fig.qftml::<SampleRecord>(&args)?));
+    }
+    let mut direct_refs: Vec<(f64, &SampleRecord)> = direct_a.iter().map(|(g, r)| (*g, r)).collect();
+    direct_refs.push((1.0, direct_at_1));
+    let g_scan = GScan {
+        step: "(b′)",
+        trained_against: "A",
+        ensemble: &a_ens,
+        range: (0.0, 1.0, 21),
+        file: "from-a",
+    };
+    along_g_nnn(fig, &g_scan, &model_a, &direct_refs)?;
     fig.note(format!(
-        "The model was trained against A₄(g′ = 1) rather than A because the talk's correction step makes the \
-         trained action equal to the target it was trained against; from a model of A, g′ = 1 lies far in the tail \
-         (every point near it flagged). The model has nearest-neighbour couplings only, so it cannot represent A₄: after {epochs} epochs \
+        "Steps (a), (b) and (c) start from a model trained against A₄(g′ = 1): the correction step makes the trained \
+         action equal to the target it was trained against. (b′) shows why: from a model trained against A, every \
+         g′ beyond the first few hundredths lies far in the tail of the weights. The model has nearest-neighbour \
+         couplings only, so it cannot represent A₄: after {epochs} epochs \
          KL(p‖q) = {} remains. The reweighting supplies the diagonal pairs exactly; its trust is judged per point \
          (Pareto k̂ of the weights, Kish ESS and, for A₅, the average phase). The ensemble of the model has {} \
          configurations (heat bath); the direct simulations use the default hybrid schedule.",
@@ -186,16 +236,38 @@ fn correction(fig: &mut FigureCtx<'_>, ens: &str, model: &SampleRecord, direct: 
     Ok(())
 }
 
-/// Step (b): a scan along g′ against the direct simulations; flagged points drawn apart.
+/// A scan along g′ from one trained model.
+struct GScan<'a> {
+    /// `(b)` for the model of `A₄`, `(b′)` for the model of `A`.
+    step: &'a str,
+    /// What the model was trained against.
+    trained_against: &'a str,
+    /// Its ensemble directory.
+    ensemble: &'a str,
+    /// `FROM:TO:N` of the scan.
+    range: (f64, f64, usize),
+    /// Suffix of the plot file.
+    file: &'a str,
+}
+
+/// A scan along g′ against the direct simulations; flagged points drawn apart.
 fn along_g_nnn(
     fig: &mut FigureCtx<'_>,
-    ens: &str,
+    g_scan: &GScan<'_>,
     model: &SampleRecord,
-    direct: &[(f64, SampleRecord)],
+    direct: &[(f64, &SampleRecord)],
 ) -> Result<()> {
-    let mut args = vec!["reweight", "--ensemble", ens];
+    let GScan {
+        step,
+        trained_against,
+        ensemble,
+        range: (from, to, n),
+        file,
+    } = *g_scan;
+    let spec = format!("g-nnn={from}:{to}:{n}");
+    let mut args = vec!["reweight", "--ensemble", ensemble];
     args.extend(TALK_FLAGS);
-    args.extend(["--scan", "g-nnn=0.8:1.2:41"]);
+    args.extend(["--scan", &spec]);
     let scan: ReweightRecord = fig.qftml(&args)?;
     let (mut trusted, mut flagged, mut k_hat) = (Vec::new(), Vec::new(), Vec::new());
     for p in &scan.points {
@@ -237,7 +309,7 @@ fn along_g_nnn(
             if !p.flagged {
                 fig.check(
                     Check::sigma(
-                        format!("(b) along g′: {label} at g′ = {g}, reweighted from the model"),
+                        format!("{step} along g′: {label} at g′ = {g}, reweighted from the model of {trained_against}"),
                         e.re(),
                         e.err_re(),
                         dm,
@@ -253,13 +325,19 @@ fn along_g_nnn(
     }
     let n_flagged = scan.points.iter().filter(|p| p.flagged).count();
     fig.table(
-        "(b) Along g′: reweighted from the trained model against direct simulations of A₄(g′) (flagged points are \
-         not checked)",
+        format!(
+            "{step} Along g′: reweighted from the model trained against {trained_against}, against direct \
+             simulations of A₄(g′) (flagged points are not checked)"
+        ),
         table,
     );
     let (mm, _) = sampled(model, "phi2")?;
     let threshold = scan.points.first().map_or(0.45, |p| p.k_hat_threshold);
-    let phi2 = LinePlot::new("(b) ⟨φ²⟩ of A₄(g′) from the trained model (8×8)", "g′", "⟨φ²⟩")
+    let phi2 = LinePlot::new(
+        format!("{step} ⟨φ²⟩ of A₄(g′) from the model of {trained_against} (8×8)"),
+        "g′",
+        "⟨φ²⟩",
+    )
         .series(Series::new("reweighted", trusted, SeriesStyle::Points).color(color(0)))
         .series(Series::new("reweighted, flagged (k-hat or ESS)", flagged, SeriesStyle::Points).color(color(3)))
         .series(Series::new("direct simulation", direct_points, SeriesStyle::Points).color(color(2)))
@@ -267,12 +345,11 @@ fn along_g_nnn(
     let tail = LinePlot::new("PSIS k-hat of the weights along g′", "g′", "k-hat")
         .series(Series::new("Pareto k-hat", k_hat, SeriesStyle::LinePoints).color(color(0)))
         .ref_line(threshold, format!("limit {threshold:.2}: above it the point is flagged"));
-    fig.plot_named(&format!("{}-gnnn", fig.name()), &Panels(vec![phi2, tail]), (1800, 650))?;
+    fig.plot_named(&format!("{}-{file}", fig.name()), &Panels(vec![phi2, tail]), (1800, 650))?;
     fig.note(format!(
-        "Along g′ ({} points from 0.8 to 1.2) {n_flagged} points are flagged: their weights are heavy-tailed or their \
-         effective sample is small, because the diagonal sum Σ_⟨⟨ij⟩⟩ φ_iφ_j fluctuates by several units on 8×8, so \
-         the weights change fast with g′. They are drawn in red and not checked; a wider range needs ensembles closer \
-         to it.",
+        "{step} From the model of {trained_against}, along g′ ({} points from {from} to {to}) {n_flagged} points are \
+         flagged: their weights are heavy-tailed or their effective sample is small. They are drawn in red and not \
+         checked.",
         scan.points.len()
     ));
     Ok(())
