@@ -119,8 +119,23 @@ fn diagonal_couplings_of_a_field_without_them_vanish() {
     let dir = scratch("diagonal");
     let npy = dir.join("x.npy");
     json(&[
-        "data", "gaussian", "--lattice", "4", "--samples", "20000", "--kappa", "0.2", "--mu2", "0.5", "--mean",
-        "0.5", "--seed", "5", "--out", s(&npy), "--json",
+        "data",
+        "gaussian",
+        "--lattice",
+        "4",
+        "--samples",
+        "20000",
+        "--kappa",
+        "0.2",
+        "--mu2",
+        "0.5",
+        "--mean",
+        "0.5",
+        "--seed",
+        "5",
+        "--out",
+        s(&npy),
+        "--json",
     ]);
     let run = dir.join("run");
     let trained = json(&[

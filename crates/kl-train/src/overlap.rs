@@ -73,7 +73,11 @@ pub struct ActionDiffOverlap {
 }
 
 /// Samples `A − S` from chains of `model` and from chains of `target` (same lattice).
-pub fn overlap(model: &Couplings, target: &Couplings, options: &OverlapOptions) -> Result<ActionDiffOverlap, TrainError> {
+pub fn overlap(
+    model: &Couplings,
+    target: &Couplings,
+    options: &OverlapOptions,
+) -> Result<ActionDiffOverlap, TrainError> {
     check_target(model, target)?;
     if options.n_chains == 0 || options.n_measure < 2 || options.n_bins == 0 {
         return Err(TrainError::InvalidConfig(format!(
@@ -123,7 +127,11 @@ fn histograms(under_model: &[Vec<f64>], under_target: &[Vec<f64>], n_bins: usize
     let lo = all().fold(f64::INFINITY, f64::min);
     let hi = all().fold(f64::NEG_INFINITY, f64::max);
     // Every value equal: one bin of unit width around it.
-    let width = if hi > lo { (hi - lo) / n_bins as f64 } else { 1.0 / n_bins as f64 };
+    let width = if hi > lo {
+        (hi - lo) / n_bins as f64
+    } else {
+        1.0 / n_bins as f64
+    };
     let start = if hi > lo { lo } else { lo - 0.5 };
     let edges = (0..=n_bins).map(|k| start + width * k as f64).collect();
     let binned = |series: &[Vec<f64>]| {

@@ -169,7 +169,10 @@ fn action_difference_under_model_and_target_matches_exact_gaussian_means() {
     let exact_p = exact_mean_action(&target, &p) - exact_mean_action(&model, &p);
     let exact_q = exact_mean_action(&target, &q) - exact_mean_action(&model, &q);
     let delta_f = -q.ln_z() + p.ln_z();
-    assert!(exact_q < delta_f && delta_f < exact_p, "{exact_q} < {delta_f} < {exact_p}");
+    assert!(
+        exact_q < delta_f && delta_f < exact_p,
+        "{exact_q} < {delta_f} < {exact_p}"
+    );
     let options = OverlapOptions {
         n_measure: 1000,
         ..OverlapOptions::recommended(9)
@@ -183,13 +186,27 @@ fn action_difference_under_model_and_target_matches_exact_gaussian_means() {
     for probabilities in [&h.under_model, &h.under_target] {
         assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
-    assert!(o.overlap_coefficient > 0.0 && o.overlap_coefficient < 1.0, "{}", o.overlap_coefficient);
+    assert!(
+        o.overlap_coefficient > 0.0 && o.overlap_coefficient < 1.0,
+        "{}",
+        o.overlap_coefficient
+    );
     assert!(o.model.ess > 1.0 && o.model.ess < o.model.n_samples as f64);
     // A model compared with itself overlaps completely.
     let same = overlap(&model, &model, &options).unwrap();
-    assert!((same.overlap_coefficient - 1.0).abs() < 1e-9, "{}", same.overlap_coefficient);
-    let bad = OverlapOptions { n_measure: 1, ..options };
-    assert!(matches!(overlap(&model, &target, &bad), Err(TrainError::InvalidConfig(_))));
+    assert!(
+        (same.overlap_coefficient - 1.0).abs() < 1e-9,
+        "{}",
+        same.overlap_coefficient
+    );
+    let bad = OverlapOptions {
+        n_measure: 1,
+        ..options
+    };
+    assert!(matches!(
+        overlap(&model, &target, &bad),
+        Err(TrainError::InvalidConfig(_))
+    ));
 }
 
 /// Thermodynamic integration from either reference reproduces the exact free energy of a

@@ -101,8 +101,19 @@ fn image_panels(label: &str, m: &MomentsView) -> Panels<ImageGrid> {
         diverging: false,
         range: Some(range),
     };
-    let max_var = m.data.variance.iter().chain(&m.model.variance).fold(0.0_f64, |a, &b| a.max(b));
-    let samples: Vec<Vec<f64>> = m.data_samples.iter().take(8).chain(m.model_samples.iter().take(8)).cloned().collect();
+    let max_var = m
+        .data
+        .variance
+        .iter()
+        .chain(&m.model.variance)
+        .fold(0.0_f64, |a, &b| a.max(b));
+    let samples: Vec<Vec<f64>> = m
+        .data_samples
+        .iter()
+        .take(8)
+        .chain(m.model_samples.iter().take(8))
+        .cloned()
+        .collect();
     Panels(vec![
         grid(
             format!("{label}: mean"),
@@ -118,7 +129,13 @@ fn image_panels(label: &str, m: &MomentsView) -> Panels<ImageGrid> {
             1,
             (0.0, max_var),
         ),
-        grid("samples: data (top), model (bottom)".into(), samples, ["data", "model"], 4, (0.0, 1.0)),
+        grid(
+            "samples: data (top), model (bottom)".into(),
+            samples,
+            ["data", "model"],
+            4,
+            (0.0, 1.0),
+        ),
     ])
 }
 
@@ -331,12 +348,21 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
             let (lo, hi) = series
                 .iter()
                 .flat_map(|s| s.points.iter())
-                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.x).min(p.y), b.max(p.x).max(p.y)));
-            let diagonal = Series::new("model = data", vec![Point::new(lo, lo), Point::new(hi, hi)], SeriesStyle::Dashed)
-                .color(color(7));
+                .fold((f64::MAX, f64::MIN), |(a, b), p| {
+                    (a.min(p.x).min(p.y), b.max(p.x).max(p.y))
+                });
+            let diagonal = Series::new(
+                "model = data",
+                vec![Point::new(lo, lo), Point::new(hi, hi)],
+                SeriesStyle::Dashed,
+            )
+            .color(color(7));
             series
                 .into_iter()
-                .fold(LinePlot::new(what, "data", "model (equilibrium samples)"), LinePlot::series)
+                .fold(
+                    LinePlot::new(what, "data", "model (equilibrium samples)"),
+                    LinePlot::series,
+                )
                 .series(diagonal)
         })
         .collect();

@@ -34,18 +34,12 @@ const OBSERVABLES: [(&str, &str); 4] = [
 ];
 
 fn utf8(path: &Path) -> Result<String> {
-    path.to_str()
-        .map(str::to_owned)
-        .context("data directory is not UTF-8")
+    path.to_str().map(str::to_owned).context("data directory is not UTF-8")
 }
 
 /// Why a point is flagged, in short (empty when it is not).
 fn flag_text(p: &ReweightPoint) -> String {
-    if p.flagged {
-        p.flags.join(", ")
-    } else {
-        String::new()
-    }
+    if p.flagged { p.flags.join(", ") } else { String::new() }
 }
 
 /// `training-reweight`: train against `A₄(g′ = 1)`, sample the trained model and reweight
@@ -151,7 +145,10 @@ pub fn reweight_steps(fig: &mut FigureCtx<'_>) -> Result<()> {
     let mut direct_a = Vec::new();
     for (n, g) in [0.0, 0.5].into_iter().enumerate() {
         let gs = g.to_string();
-        let args = with_flags(sample_args(l, TALK, direct_sweeps, seed + 20 + n as u64), &[("--g-nnn", &gs)]);
+        let args = with_flags(
+            sample_args(l, TALK, direct_sweeps, seed + 20 + n as u64),
+            &[("--g-nnn", &gs)],
+        );
         direct_a.push((g, fig.qftml::<SampleRecord>(&args)?));
     }
     let mut direct_refs: Vec<(f64, &SampleRecord)> = direct_a.iter().map(|(g, r)| (*g, r)).collect();
@@ -338,14 +335,21 @@ fn along_g_nnn(
         "g′",
         "⟨φ²⟩",
     )
-        .series(Series::new("reweighted", trusted, SeriesStyle::Points).color(color(0)))
-        .series(Series::new("reweighted, flagged (k-hat or ESS)", flagged, SeriesStyle::Points).color(color(3)))
-        .series(Series::new("direct simulation", direct_points, SeriesStyle::Points).color(color(2)))
-        .ref_line(mm, format!("the model S itself: {mm:.3}"));
+    .series(Series::new("reweighted", trusted, SeriesStyle::Points).color(color(0)))
+    .series(Series::new("reweighted, flagged (k-hat or ESS)", flagged, SeriesStyle::Points).color(color(3)))
+    .series(Series::new("direct simulation", direct_points, SeriesStyle::Points).color(color(2)))
+    .ref_line(mm, format!("the model S itself: {mm:.3}"));
     let tail = LinePlot::new("PSIS k-hat of the weights along g′", "g′", "k-hat")
         .series(Series::new("Pareto k-hat", k_hat, SeriesStyle::LinePoints).color(color(0)))
-        .ref_line(threshold, format!("limit {threshold:.2}: above it the point is flagged"));
-    fig.plot_named(&format!("{}-{file}", fig.name()), &Panels(vec![phi2, tail]), (1800, 650))?;
+        .ref_line(
+            threshold,
+            format!("limit {threshold:.2}: above it the point is flagged"),
+        );
+    fig.plot_named(
+        &format!("{}-{file}", fig.name()),
+        &Panels(vec![phi2, tail]),
+        (1800, 650),
+    )?;
     fig.note(format!(
         "{step} From the model of {trained_against}, along g′ ({} points from {from} to {to}) {n_flagged} points are \
          flagged: their weights are heavy-tailed or their effective sample is small. They are drawn in red and not \
@@ -448,7 +452,10 @@ fn complex(fig: &mut FigureCtx<'_>, ens: &str, direct: &str) -> Result<()> {
     let sd: ReweightRecord = fig.qftml(&at(&from_direct, scan))?;
     let mut parts = LinePlot::new("(c) ⟨φ²⟩ under A₄ + i c Σφ²", "c", "⟨φ²⟩ − ⟨φ²⟩(c = 0)");
     let mut phase_plot = LinePlot::new("(c) average phase under A₄ + i c Σφ²", "c", "|⟨exp(−i c Σφ²)⟩|").log_y();
-    for (k, (source, rec)) in [("from the model", &sm), ("A₄ direct × phase", &sd)].into_iter().enumerate() {
+    for (k, (source, rec)) in [("from the model", &sm), ("A₄ direct × phase", &sd)]
+        .into_iter()
+        .enumerate()
+    {
         let offset = rec.points.first().map_or(0.0, |p| complex_value(p, "phi2").0);
         let (mut re, mut im, mut ph) = (Vec::new(), Vec::new(), Vec::new());
         for p in &rec.points {
@@ -532,16 +539,14 @@ pub fn overlap(fig: &mut FigureCtx<'_>) -> Result<()> {
         Tolerance::Abs(0.1),
         "complete overlap (A is in the model family)",
     ));
-    fig.check(
-        Check::sigma(
-            "after training: ⟨A − S⟩_p − ⟨A − S⟩_q = KL(p‖q) + KL(q‖p)",
-            t.mean_under_model.mean - t.mean_under_target.mean,
-            t.mean_under_model.err.hypot(t.mean_under_target.err),
-            0.0,
-            K_SIGMA,
-            "exact (p = q)",
-        ),
-    );
+    fig.check(Check::sigma(
+        "after training: ⟨A − S⟩_p − ⟨A − S⟩_q = KL(p‖q) + KL(q‖p)",
+        t.mean_under_model.mean - t.mean_under_target.mean,
+        t.mean_under_model.err.hypot(t.mean_under_target.err),
+        0.0,
+        K_SIGMA,
+        "exact (p = q)",
+    ));
     fig.table(
         format!(
             "A − S under the model p and under a direct simulation of the target q = A ({l}×{l}, {} samples of each, \
@@ -575,5 +580,12 @@ fn histogram_plot(title: String, d: &ActionDiff) -> LinePlot {
     };
     LinePlot::new(title, "A − S − ⟨A − S⟩_p", "probability density")
         .series(Series::new("under p (the model)", steps(&d.under_model), SeriesStyle::Line).color(color(0)))
-        .series(Series::new("under q (direct simulation of A)", steps(&d.under_target), SeriesStyle::Line).color(color(3)))
+        .series(
+            Series::new(
+                "under q (direct simulation of A)",
+                steps(&d.under_target),
+                SeriesStyle::Line,
+            )
+            .color(color(3)),
+        )
 }
