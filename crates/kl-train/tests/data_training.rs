@@ -149,6 +149,21 @@ fn assert_recovered(
     (averaged, worst, errors[0])
 }
 
+/// A Gaussian model (b = 0 held, plain maximum likelihood) with mini-batches of 200 and
+/// `η₀ = 0.01` halved after 300 steps.
+fn gaussian_config(seed: u64) -> DataConfig {
+    DataConfig {
+        quartic: false,
+        smoothing: 0.0,
+        batch: 200,
+        schedule: Schedule {
+            initial: 0.01,
+            half_life: 300.0,
+        },
+        ..DataConfig::recommended(seed)
+    }
+}
+
 /// Gaussian data of a 4×4 free field (κ = 0.2, μ² = 0.5, mean 0.5, 20 000 exact samples)
 /// and a Gaussian model (b = 0 held): the learned w, a, r agree with the generating
 /// couplings ([`assert_recovered`], 2000 steps, the last 500 averaged).
@@ -158,16 +173,7 @@ fn gaussian_data_recover_the_generating_couplings() {
     let lattice = Lattice::new(4, 4).unwrap();
     let free = FREE;
     let (data, truth) = free_field_data(&lattice, free, 0.5, 20_000, 11);
-    let config = DataConfig {
-        quartic: false,
-        smoothing: 0.0,
-        batch: 200,
-        schedule: Schedule {
-            initial: 0.01,
-            half_life: 300.0,
-        },
-        ..DataConfig::recommended(5)
-    };
+    let config = gaussian_config(5);
     let (learned, worst, sigma_w) = assert_recovered(&lattice, &truth, &data, config, (2000, 500));
     let block_mean = |block| {
         let r = truth.block(block);
@@ -203,15 +209,8 @@ fn diagonal_pairs_are_learned_from_data_that_have_them() {
     let mut rng = chain_rng(12, 0);
     let data: Vec<f64> = (0..20_000).flat_map(|_| sampler.sample(&mut rng)).collect();
     let config = DataConfig {
-        quartic: false,
-        smoothing: 0.0,
-        batch: 200,
-        schedule: Schedule {
-            initial: 0.01,
-            half_life: 300.0,
-        },
         model_pairs: PairSet::Both,
-        ..DataConfig::recommended(6)
+        ..gaussian_config(6)
     };
     let (learned, worst, _) = assert_recovered(&lattice, &truth, &data, config, (2000, 500));
     let diagonal = &learned[n_nn..2 * n_nn];

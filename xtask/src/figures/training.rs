@@ -13,6 +13,9 @@ use crate::report::{Check, Table, Tolerance, fmt_measured};
 /// The talk's couplings of `A`: `w = 1, a = 1.52425, b = 0.175`.
 const TARGET_A: [(&str, f64); 3] = [("w", 1.0), ("a", 1.52425), ("b", 0.175)];
 
+/// The talk's target `A` in words, for the provenance records.
+pub(super) const TARGET_A_TEXT: &str = "A: kappa = 1, mu2 = -0.9515, lambda = 0.7 (w = 1, a = 1.52425, b = 0.175)";
+
 /// The part of `qftml train variational --json` (the `TrainRecord` of `cli/src/train.rs`,
 /// schema 1) the figures read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -281,10 +284,7 @@ pub fn against_a(fig: &mut FigureCtx<'_>) -> Result<()> {
     let l = fig.param("lattice", 8u64, 16u64);
     let epochs = fig.param("epochs", 1000u64, 2000u64);
     let seed = fig.seed("seed", 1);
-    fig.fixed(
-        "target",
-        "A: kappa = 1, mu2 = -0.9515, lambda = 0.7 (w = 1, a = 1.52425, b = 0.175)",
-    );
+    fig.fixed("target", TARGET_A_TEXT);
     fig.fixed(
         "settings",
         "qftml train variational defaults (Adam, heat bath, 32 chains, 8 samples)",

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use records::{ReweightPoint, ReweightRecord, SampleRecord};
 
 use super::reweighting::{only_point, reweighted, sampled};
-use super::training::{ActionDiff, train_with};
+use super::training::{ActionDiff, TARGET_A_TEXT, train_with};
 use super::{sample_args, with_flags};
 use crate::figure::FigureCtx;
 use crate::plot::{LinePlot, Panels, Point, Series, SeriesStyle, color};
@@ -35,6 +35,17 @@ const OBSERVABLES: [(&str, &str); 4] = [
 
 fn utf8(path: &Path) -> Result<String> {
     path.to_str().map(str::to_owned).context("data directory is not UTF-8")
+}
+
+/// `measured ± err` against a reference with its own error (a direct simulation), within
+/// [`K_SIGMA`] combined standard errors.
+fn against(
+    quantity: String,
+    (measured, err): (f64, f64),
+    (reference, reference_err): (f64, f64),
+    source: &str,
+) -> Check {
+    Check::sigma(quantity, measured, err, reference, K_SIGMA, source).with_reference_err(reference_err)
 }
 
 /// Why a point is flagged, in short (empty when it is not).
@@ -201,17 +212,12 @@ fn correction(fig: &mut FigureCtx<'_>, ens: &str, model: &SampleRecord, direct: 
             format!("{:+.2}", (rm - dm) / re.hypot(de)),
         ]);
         if !p.flagged {
-            fig.check(
-                Check::sigma(
-                    format!("(a) correction: {label} reweighted from the model to A₄(g′ = 1)"),
-                    rm,
-                    re,
-                    dm,
-                    K_SIGMA,
-                    "direct simulation",
-                )
-                .with_reference_err(de),
-            );
+            fig.check(against(
+                format!("(a) correction: {label} reweighted from the model to A₄(g′ = 1)"),
+                (rm, re),
+                (dm, de),
+                "direct simulation",
+            ));
         }
     }
     fig.table(
@@ -304,17 +310,12 @@ fn along_g_nnn(
             cells.push(fmt_measured(e.re(), Some(e.err_re())));
             cells.push(fmt_measured(dm, Some(de)));
             if !p.flagged {
-                fig.check(
-                    Check::sigma(
-                        format!("{step} along g′: {label} at g′ = {g}, reweighted from the model of {trained_against}"),
-                        e.re(),
-                        e.err_re(),
-                        dm,
-                        K_SIGMA,
-                        "direct simulation",
-                    )
-                    .with_reference_err(de),
-                );
+                fig.check(against(
+                    format!("{step} along g′: {label} at g′ = {g}, reweighted from the model of {trained_against}"),
+                    (e.re(), e.err_re()),
+                    (dm, de),
+                    "direct simulation",
+                ));
             }
         }
         cells.extend([format!("{:.0}", p.ess), format!("{:.2}", p.k_hat), flag_text(p)]);
@@ -401,17 +402,12 @@ fn complex(fig: &mut FigureCtx<'_>, ens: &str, direct: &str) -> Result<()> {
         ]);
         if !m.flagged && !d.flagged && name != "m_abs" {
             for (part, (x, xe), (y, ye)) in [("Re", (mr, mre), (dr, dre)), ("Im", (mi, mie), (di, die))] {
-                fig.check(
-                    Check::sigma(
-                        format!("(c) A₅: {part} {label}, from the model"),
-                        x,
-                        xe,
-                        y,
-                        K_SIGMA,
-                        "direct simulation of A₄ × phase",
-                    )
-                    .with_reference_err(ye),
-                );
+                fig.check(against(
+                    format!("(c) A₅: {part} {label}, from the model"),
+                    (x, xe),
+                    (y, ye),
+                    "direct simulation of A₄ × phase",
+                ));
             }
         }
     }
@@ -425,17 +421,12 @@ fn complex(fig: &mut FigureCtx<'_>, ens: &str, direct: &str) -> Result<()> {
         "-".into(),
     ]);
     if !m.flagged && !d.flagged {
-        fig.check(
-            Check::sigma(
-                "(c) A₅: average phase |⟨e^{−i c Σφ²}⟩|, from the model",
-                pm,
-                pme,
-                pd,
-                K_SIGMA,
-                "direct simulation of A₄",
-            )
-            .with_reference_err(pde),
-        );
+        fig.check(against(
+            "(c) A₅: average phase |⟨e^{−i c Σφ²}⟩|, from the model".into(),
+            (pm, pme),
+            (pd, pde),
+            "direct simulation of A₄",
+        ));
     }
     fig.table(
         format!(
@@ -488,10 +479,7 @@ pub fn overlap(fig: &mut FigureCtx<'_>) -> Result<()> {
     let epochs = fig.param("epochs", 1000u64, 2000u64);
     let samples = fig.param("overlap_samples_per_chain", 200u64, 1000u64);
     let seed = fig.seed("seed", 41);
-    fig.fixed(
-        "target",
-        "A: kappa = 1, mu2 = -0.9515, lambda = 0.7 (w = 1, a = 1.52425, b = 0.175)",
-    );
+    fig.fixed("target", TARGET_A_TEXT);
     fig.fixed(
         "sampling",
         "32 heat-bath chains of the model and 32 of the target, 200 thermalisation sweeps, one sweep apart",
