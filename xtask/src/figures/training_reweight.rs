@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use records::{ReweightPoint, ReweightRecord, SampleRecord};
 
 use super::reweighting::{only_point, reweighted, sampled};
-use super::training::{ActionDiff, TARGET_A_TEXT, train_with};
+use super::training::{ActionDiff, TARGET_A_TEXT, TrainView, train_with};
 use super::{sample_args, with_flags};
 use crate::figure::FigureCtx;
 use crate::plot::{LinePlot, Panels, Point, Series, SeriesStyle, color};
@@ -70,51 +70,29 @@ pub fn reweight_steps(fig: &mut FigureCtx<'_>) -> Result<()> {
         "nearest-neighbour couplings w_ij, a_i, b_i, trained with the qftml defaults",
     );
     let data = fig.data_dir()?;
-    let (run_dir, ens_dir, direct_dir) = (
-        utf8(&data.join("trained"))?,
-        utf8(&data.join("model-ensemble"))?,
-        utf8(&data.join("direct-g1"))?,
-    );
-    let run = train_with(
+    let (ens_dir, direct_dir) = (utf8(&data.join("model-ensemble"))?, utf8(&data.join("direct-g1"))?);
+    let bound = ["--bound-samples", "100", "--bound-nodes", "8"];
+    let (run, model) = train_and_sample(
         fig,
-        l,
-        1.0,
-        epochs,
-        seed,
-        &["--bound-samples", "100", "--bound-nodes", "8", "--out", &run_dir],
-    )?;
-    let couplings = format!("{run_dir}/couplings.json");
-    let (ms, ss) = (model_sweeps.to_string(), (seed + 1).to_string());
-    let model: SampleRecord = fig.qftml(&[
-        "sample",
-        "--couplings",
-        &couplings,
-        "--sweeps",
-        &ms,
-        "--seed",
-        &ss,
-        "--algorithm",
-        "heatbath",
-        "--out",
+        (l, 1.0, epochs, seed),
+        &bound,
+        &data.join("trained"),
         &ens_dir,
-    ])?;
+        model_sweeps,
+    )?;
     fig.progress(format!(
         "trained {epochs} epochs, KL(p‖q) = {}; model sampled",
         fmt_measured(run.free_energy.gap.mean, Some(run.free_energy.gap.err))
     ));
 
-    // Direct simulations of A₄(g′) around g′ = 1.
-    let direct_g = [0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1];
-    let mut direct = Vec::new();
-    for (n, &g) in direct_g.iter().enumerate() {
-        let gs = g.to_string();
-        let mut flags = vec![("--g-nnn", gs.as_str())];
-        if g == 1.0 {
-            flags.push(("--out", direct_dir.as_str()));
-        }
-        let args = with_flags(sample_args(l, TALK, direct_sweeps, seed + 10 + n as u64), &flags);
-        direct.push((g, fig.qftml::<SampleRecord>(&args)?));
-    }
+    // Direct simulations of A₄(g′) around g′ = 1 (the one at g′ = 1 stored for step (c)).
+    let direct = direct_simulations(
+        fig,
+        l,
+        &[0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1],
+        (direct_sweeps, seed + 10),
+        Some(&direct_dir),
+    )?;
     let direct_at_1 = &direct[3].1;
 
     correction(fig, &ens_dir, &model, direct_at_1)?;
@@ -130,38 +108,17 @@ pub fn reweight_steps(fig: &mut FigureCtx<'_>) -> Result<()> {
     complex(fig, &ens_dir, &direct_dir)?;
 
     // The same scan from a model trained against A (g′ = 0), from g′ = 0 to 1.
-    let (a_run, a_ens) = (utf8(&data.join("trained-a"))?, utf8(&data.join("model-a-ensemble"))?);
-    train_with(
+    let a_ens = utf8(&data.join("model-a-ensemble"))?;
+    let bound = ["--bound-samples", "50", "--bound-nodes", "4"];
+    let (_, model_a) = train_and_sample(
         fig,
-        l,
-        0.0,
-        epochs,
-        seed + 2,
-        &["--bound-samples", "50", "--bound-nodes", "4", "--out", &a_run],
-    )?;
-    let (a_couplings, a_seed) = (format!("{a_run}/couplings.json"), (seed + 3).to_string());
-    let model_a: SampleRecord = fig.qftml(&[
-        "sample",
-        "--couplings",
-        &a_couplings,
-        "--sweeps",
-        &ms,
-        "--seed",
-        &a_seed,
-        "--algorithm",
-        "heatbath",
-        "--out",
+        (l, 0.0, epochs, seed + 2),
+        &bound,
+        &data.join("trained-a"),
         &a_ens,
-    ])?;
-    let mut direct_a = Vec::new();
-    for (n, g) in [0.0, 0.5].into_iter().enumerate() {
-        let gs = g.to_string();
-        let args = with_flags(
-            sample_args(l, TALK, direct_sweeps, seed + 20 + n as u64),
-            &[("--g-nnn", &gs)],
-        );
-        direct_a.push((g, fig.qftml::<SampleRecord>(&args)?));
-    }
+        model_sweeps,
+    )?;
+    let direct_a = direct_simulations(fig, l, &[0.0, 0.5], (direct_sweeps, seed + 20), None)?;
     let mut direct_refs: Vec<(f64, &SampleRecord)> = direct_a.iter().map(|(g, r)| (*g, r)).collect();
     direct_refs.push((1.0, direct_at_1));
     let g_scan = GScan {
@@ -184,6 +141,64 @@ pub fn reweight_steps(fig: &mut FigureCtx<'_>) -> Result<()> {
         model.n_configs
     ));
     Ok(())
+}
+
+/// Trains against `A₄(g′)` at the talk's point (`(l, g′, epochs, seed)`, the bound with
+/// `bound` flags) into `run_dir`, and samples the trained couplings by heat bath into
+/// `ensemble` (`sweeps` sweeps, seed `seed + 1`).
+fn train_and_sample(
+    fig: &mut FigureCtx<'_>,
+    (l, g_nnn, epochs, seed): (u64, f64, u64, u64),
+    bound: &[&str],
+    run_dir: &Path,
+    ensemble: &str,
+    sweeps: u64,
+) -> Result<(TrainView, SampleRecord)> {
+    let run_dir = utf8(run_dir)?;
+    let mut extra = bound.to_vec();
+    extra.extend(["--out", &run_dir]);
+    let run = train_with(fig, l, g_nnn, epochs, seed, &extra)?;
+    let (couplings, ss, seeds) = (
+        format!("{run_dir}/couplings.json"),
+        sweeps.to_string(),
+        (seed + 1).to_string(),
+    );
+    let model = fig.qftml(&[
+        "sample",
+        "--couplings",
+        &couplings,
+        "--sweeps",
+        &ss,
+        "--seed",
+        &seeds,
+        "--algorithm",
+        "heatbath",
+        "--out",
+        ensemble,
+    ])?;
+    Ok((run, model))
+}
+
+/// Direct simulations of `A₄(g′)` at each of `g_nnn` (`sweeps` sweeps, seeds from
+/// `first_seed` on); the one at g′ = 1 stored in `store_g1` when given.
+fn direct_simulations(
+    fig: &mut FigureCtx<'_>,
+    l: u64,
+    g_nnn: &[f64],
+    (sweeps, first_seed): (u64, u64),
+    store_g1: Option<&str>,
+) -> Result<Vec<(f64, SampleRecord)>> {
+    let mut direct = Vec::new();
+    for (n, &g) in g_nnn.iter().enumerate() {
+        let gs = g.to_string();
+        let mut flags = vec![("--g-nnn", gs.as_str())];
+        if let (1.0, Some(dir)) = (g, store_g1) {
+            flags.push(("--out", dir));
+        }
+        let args = with_flags(sample_args(l, TALK, sweeps, first_seed + n as u64), &flags);
+        direct.push((g, fig.qftml::<SampleRecord>(&args)?));
+    }
+    Ok(direct)
 }
 
 /// Step (a): the model reweighted to `A₄(g′ = 1)` against the direct simulation.
