@@ -153,6 +153,11 @@ pub const FIGURES: &[Figure] = &[
             phase against a direct simulation of A₄ reweighted by the phase alone. Checks within 4 combined \
             standard errors.",
         run: training_reweight::reweight_steps,
+        budget: Budget {
+            quick_s: 18.0,
+            full_s: 140.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "training-overlap",
@@ -161,6 +166,11 @@ pub const FIGURES: &[Figure] = &[
             for the initial couplings and after training on 8×8, with the overlap coefficient and the Kish effective \
             sample size of the weights e^{−(A−S)} that reweight p to q.",
         run: training_reweight::overlap,
+        budget: Budget {
+            quick_s: 5.0,
+            full_s: 13.0,
+        },
+        runs_alone: false,
     },
     Figure {
         name: "data-learning",
@@ -172,8 +182,8 @@ pub const FIGURES: &[Figure] = &[
             equilibrium samples of the model).",
         run: data_learning::run,
         budget: Budget {
-            quick_s: 9.0,
-            full_s: 120.0,
+            quick_s: 25.0,
+            full_s: 35.0,
         },
         runs_alone: false,
     },
