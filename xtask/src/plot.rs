@@ -844,3 +844,89 @@ impl Plot for CategoryPlot {
         Ok(())
     }
 }
+
+/// A grid of grey-scale images (dark = large), each scaled to its own range or all to
+/// `range`; a diverging map around 0 (red positive, blue negative) for feature maps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageGrid {
+    /// Title above the grid.
+    pub title: String,
+    /// The images, row-major `shape[0] × shape[1]` each.
+    pub images: Vec<Vec<f64>>,
+    /// A caption above each image (none when empty).
+    pub labels: Vec<String>,
+    /// `[height, width]` of every image.
+    pub shape: [usize; 2],
+    /// Images per row of the grid.
+    pub columns: usize,
+    /// Diverging colour map around 0 instead of grey levels.
+    pub diverging: bool,
+    /// The grey-level range shared by every image (`None`: each image its own).
+    pub range: Option<(f64, f64)>,
+}
+
+impl Plot for ImageGrid {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let root = root.titled(&self.title, font(24))?;
+        let rows = self.images.len().div_ceil(self.columns).max(1);
+        let cells = root.split_evenly((rows, self.columns));
+        let [h, w] = self.shape;
+        for (k, (image, cell)) in self.images.iter().zip(cells).enumerate() {
+            let cell = match self.labels.get(k) {
+                Some(label) => cell.titled(label, font(16))?,
+                None => cell,
+            };
+            let (lo, hi) = self.range.unwrap_or_else(|| {
+                image
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)))
+            });
+            let scale = if self.diverging {
+                lo.abs().max(hi.abs()).max(1e-12)
+            } else {
+                (hi - lo).max(1e-12)
+            };
+            let (cw, ch) = cell.dim_in_pixel();
+            let px = (cw.min(ch) as f64 * 0.9 / w.max(h) as f64).floor().max(1.0) as i32;
+            for y in 0..h {
+                for x in 0..w {
+                    let v = image[y * w + x];
+                    let colour = if self.diverging {
+                        let t = (v / scale).clamp(-1.0, 1.0);
+                        let fade = |c: f64| (255.0 * (1.0 - t.abs()) + c * t.abs()) as u8;
+                        if t >= 0.0 {
+                            RGBColor(fade(214.0), fade(39.0), fade(40.0))
+                        } else {
+                            RGBColor(fade(31.0), fade(119.0), fade(180.0))
+                        }
+                    } else {
+                        let g = (255.0 * (1.0 - ((v - lo) / scale).clamp(0.0, 1.0))) as u8;
+                        RGBColor(g, g, g)
+                    };
+                    let (x0, y0) = (x as i32 * px + 4, y as i32 * px + 4);
+                    cell.draw(&Rectangle::new([(x0, y0), (x0 + px, y0 + px)], colour.filled()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Several plots side by side, in equal columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panels<P>(pub Vec<P>);
+
+impl<P: Plot> Plot for Panels<P> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        for (plot, area) in self.0.iter().zip(root.split_evenly((1, self.0.len().max(1)))) {
+            plot.draw(&area)?;
+        }
+        Ok(())
+    }
+}

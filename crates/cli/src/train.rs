@@ -9,13 +9,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use datasets::{Dataset, PixelMap};
 use kl_train::{
-    Agreement, Bound, CHECKPOINT_KIND, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer, DataTrainerState, EpochSummary,
-    IntegrationOptions, Optimizer, Schedule, Spread, StepSummary, TrainConfig, TrainError, TrainerState,
-    VariationalTrainer, gaussian_free_energy,
+    ActionDiffOverlap, Agreement, Bound, CHECKPOINT_KIND, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer,
+    DataTrainerState, EpochSummary, FieldMoments, IntegrationOptions, Optimizer, OverlapOptions, Schedule, Spread,
+    StepSummary, TrainConfig, TrainError, TrainerState, VariationalTrainer, gaussian_free_energy, overlap,
 };
 use mc_sampler::{Algorithm, checkpoint};
 use mrf_graph::Lattice;
-use phi4_action::{Couplings, Homogeneous, targets};
+use phi4_action::{Couplings, Homogeneous, PairSet, targets};
 use records::{MeanErr, Provenance, Record};
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +50,9 @@ pub enum TrainMode {
 /// --checkpoint-every epochs), couplings.json (a qftml-couplings file for `qftml sample
 /// --couplings`), bounds.json and results.json; --resume DIR continues such a run
 /// bit-identically (flags given with --resume must agree with the stored run, except
-/// --epochs).
+/// --epochs).  --overlap-samples N also samples A − S under the initial and the trained
+/// model and under the target itself, for the overlap of the ensembles before and after
+/// training.
 #[derive(Debug, Args)]
 pub struct VariationalArgs {
     /// Periodic lattice size, L or LxLy (at least 4 in each direction).
@@ -105,6 +107,11 @@ pub struct VariationalArgs {
     /// Gauss–Legendre nodes of the thermodynamic integration [default: 16].
     #[arg(long)]
     pub bound_nodes: Option<usize>,
+    /// Measurements per chain (--chains chains, one sweep apart) of A − S under the initial
+    /// model, the trained model and the target itself, for the overlap histograms; 0 skips
+    /// them [default: 0].
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::limits::whole_usize)]
+    pub overlap_samples: Option<usize>,
     /// Worker threads [default: all cores]; results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -154,6 +161,7 @@ pub struct TrainRunConfig {
     pub bound_at: Option<Vec<u64>>,
     pub bound_samples: Option<usize>,
     pub bound_nodes: Option<usize>,
+    pub overlap_samples: Option<usize>,
 }
 
 /// `config.json`: the resolved settings and where they come from.
@@ -183,10 +191,13 @@ impl From<Spread> for SpreadRecord {
     }
 }
 
-/// The trained couplings, block by block (`r` only when trained).
+/// The trained couplings, block by block (`r` only when trained; `w` over the
+/// nearest-neighbour pairs, `w_diagonal` over the diagonal pairs when the model has them).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CouplingSummaries {
     pub w: SpreadRecord,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub w_diagonal: Option<SpreadRecord>,
     pub a: SpreadRecord,
     pub b: SpreadRecord,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -241,6 +252,55 @@ pub struct EpochRecord {
     pub b: SpreadRecord,
 }
 
+/// `A − S` under the model `p` and under the target `q` (sampled directly), on common bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionDiffRecord {
+    /// `⟨A − S⟩_p`.
+    pub mean_under_model: MeanErr,
+    /// `⟨A − S⟩_q`.
+    pub mean_under_target: MeanErr,
+    /// `Σ_k min(p_k, q_k)` over the bins (1: identical histograms, 0: disjoint).
+    pub overlap_coefficient: f64,
+    /// Kish effective sample size of the weights `e^{−(A−S)}` over the samples of `p`.
+    pub ess: f64,
+    /// Samples under each of `p` and `q`.
+    pub n_samples: usize,
+    /// Bin edges.
+    pub edges: Vec<f64>,
+    /// Fraction of the samples of `p` in each bin.
+    pub under_model: Vec<f64>,
+    /// Fraction of the samples of `q` in each bin.
+    pub under_target: Vec<f64>,
+}
+
+impl From<&ActionDiffOverlap> for ActionDiffRecord {
+    fn from(o: &ActionDiffOverlap) -> Self {
+        Self {
+            mean_under_model: MeanErr {
+                mean: o.model.mean_diff.mean,
+                err: o.model.mean_diff.err,
+            },
+            mean_under_target: MeanErr {
+                mean: o.mean_under_target.mean,
+                err: o.mean_under_target.err,
+            },
+            overlap_coefficient: o.overlap_coefficient,
+            ess: o.model.ess,
+            n_samples: o.model.n_samples,
+            edges: o.histograms.edges.clone(),
+            under_model: o.histograms.under_model.clone(),
+            under_target: o.histograms.under_target.clone(),
+        }
+    }
+}
+
+/// The overlap of model and target before (initial couplings) and after training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverlapStages {
+    pub initial: ActionDiffRecord,
+    pub trained: ActionDiffRecord,
+}
+
 /// Wall-clock time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainTiming {
@@ -266,6 +326,9 @@ pub struct TrainRecord {
     pub history: Vec<EpochRecord>,
     /// The bound at the epochs of --bound-every (and at the end).
     pub bounds: Vec<BoundPoint>,
+    /// With --overlap-samples: `A − S` under the model and the target, before and after.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub overlap: Option<OverlapStages>,
     pub config: TrainRunConfig,
     pub provenance: Provenance,
 }
@@ -305,7 +368,8 @@ fn merged(mut config: TrainRunConfig, a: &VariationalArgs) -> TrainRunConfig {
         bound_every,
         bound_at,
         bound_samples,
-        bound_nodes
+        bound_nodes,
+        overlap_samples
     );
     if let Some(l) = a.lattice {
         config.lattice = Some(format!("{}x{}", l.lx, l.ly));
@@ -325,6 +389,7 @@ struct Plan {
     bound_every: u64,
     bound_at: Vec<u64>,
     bound: IntegrationOptions,
+    overlap: Option<OverlapOptions>,
     config: TrainRunConfig,
 }
 
@@ -396,6 +461,16 @@ fn plan(mut config: TrainRunConfig) -> Result<Plan> {
     if checkpoint_every == 0 {
         bail!("--checkpoint-every must be at least 1");
     }
+    let overlap = match *config.overlap_samples.get_or_insert(0) {
+        0 => None,
+        1 => bail!("--overlap-samples must be 0 (none) or at least 2"),
+        n => Some(OverlapOptions {
+            algorithm: train.algorithm,
+            n_chains: train.n_chains,
+            n_measure: n,
+            ..OverlapOptions::recommended(train.seed ^ 0x0be7_1a95)
+        }),
+    };
     Ok(Plan {
         target,
         train,
@@ -404,6 +479,7 @@ fn plan(mut config: TrainRunConfig) -> Result<Plan> {
         bound_every: *config.bound_every.get_or_insert(0),
         bound_at: config.bound_at.get_or_insert_with(Vec::new).clone(),
         bound,
+        overlap,
         config,
     })
 }
@@ -650,6 +726,16 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
             free_energy,
         });
     }
+    let overlap = match &plan.overlap {
+        Some(options) => {
+            let initial = VariationalTrainer::new(&plan.target, plan.train)?;
+            Some(OverlapStages {
+                initial: (&overlap(initial.couplings(), &plan.target, options)?).into(),
+                trained: (&overlap(trainer.couplings(), &plan.target, options)?).into(),
+            })
+        }
+        None => None,
+    };
     let c = trainer.couplings();
     let record = TrainRecord {
         schema: TrainRecord::SCHEMA,
@@ -657,6 +743,7 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
         n_sites: c.n_sites(),
         couplings: CouplingSummaries {
             w: Spread::of(c.w()).into(),
+            w_diagonal: None,
             a: Spread::of(c.a()).into(),
             b: Spread::of(c.b()).into(),
             r: plan.train.train_linear.then(|| Spread::of(c.r()).into()),
@@ -669,6 +756,7 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
         },
         history: thinned(trainer.history()),
         bounds,
+        overlap,
         config: plan.config.clone(),
         provenance: provenance(),
     };
@@ -700,6 +788,21 @@ fn print_text(r: &TrainRecord) {
         println!("F_A (exact, Gaussian)      {exact:.6}");
     }
     println!("gap 𝓕 − F_A = KL(p‖q)      {:.6} ± {:.6}", f.gap.mean, f.gap.err);
+    if let Some(o) = &r.overlap {
+        for (stage, d) in [("initial", &o.initial), ("trained", &o.trained)] {
+            println!(
+                "overlap, {stage} model: ⟨A − S⟩_p {:.4} ± {:.4}, ⟨A − S⟩_q {:.4} ± {:.4}, overlap coefficient {:.4}, \
+                 ESS {:.1} of {}",
+                d.mean_under_model.mean,
+                d.mean_under_model.err,
+                d.mean_under_target.mean,
+                d.mean_under_target.err,
+                d.overlap_coefficient,
+                d.ess,
+                d.n_samples
+            );
+        }
+    }
     println!(
         "F_S {} ({:.6} ± {:.6}, quadrature {:.1e}); ESS {:.0} of {}",
         if f.f_model_exact {
@@ -747,8 +850,9 @@ impl PixelMapArg {
 /// image file (gzipped or not; labels from --labels or the sibling *-labels-idx1-ubyte*
 /// file), a .npy array of shape (N, Ly, Lx), or (N, L·L) / CSV rows with --lattice.  With
 /// --out DIR the run writes config.json, checkpoint.qftmlckp, couplings.json (a
-/// qftml-couplings file for `qftml sample --couplings`) and results.json; --resume DIR
-/// continues it bit-identically (only --epochs may change).
+/// qftml-couplings file for `qftml sample --couplings`), moments.json (the per-site moments
+/// of the data and of the trained model, and a few configurations of each) and results.json;
+/// --resume DIR continues it bit-identically (only --epochs may change).
 #[derive(Debug, Args)]
 pub struct DataTrainArgs {
     /// The samples: IDX images, .npy or CSV.
@@ -791,6 +895,10 @@ pub struct DataTrainArgs {
     /// A Gaussian model: every b_i = 0 (kept positive definite) instead of b_i = e^β_i > 0.
     #[arg(long)]
     pub gaussian: bool,
+    /// Also couple the diagonal next-nearest pairs ⟨⟨ij⟩⟩ (a coupling per pair, learned like
+    /// the nearest-neighbour ones).
+    #[arg(long)]
+    pub diagonal: bool,
     /// Gaussian smoothing of the data, as a fraction of the average site variance (keeps
     /// constant pixels finite; 0 is plain maximum likelihood) [default: 0.05, 0 with --gaussian].
     #[arg(long)]
@@ -834,6 +942,7 @@ pub struct DataRunConfig {
     pub samples: Option<usize>,
     pub batch: Option<usize>,
     pub gaussian: Option<bool>,
+    pub diagonal: Option<bool>,
     pub smoothing: Option<f64>,
     pub seed: Option<u64>,
     pub checkpoint_every: Option<u64>,
@@ -855,6 +964,55 @@ pub struct MomentComparison {
     /// The connected nearest-neighbour correlation `⟨φ_iφ_j⟩ − ⟨φ_i⟩⟨φ_j⟩`, per pair.
     pub nn_corr: Agreement,
 }
+
+/// Per-site moments of one set of configurations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteMoments {
+    /// `⟨φ_i⟩`, site `i = y·Lx + x`.
+    pub mean: Vec<f64>,
+    /// `⟨φ_i²⟩ − ⟨φ_i⟩²`.
+    pub variance: Vec<f64>,
+    /// `⟨φ_iφ_j⟩ − ⟨φ_i⟩⟨φ_j⟩` of every nearest-neighbour pair, in pair order.
+    pub nn_corr: Vec<f64>,
+}
+
+impl SiteMoments {
+    /// The moments of `m` on the first `n_nn` (nearest-neighbour) pairs.
+    fn of(m: &FieldMoments, n_nn: usize) -> Self {
+        Self {
+            mean: m.mean.clone(),
+            variance: m.variance.clone(),
+            nn_corr: m.pair_cov[..n_nn].to_vec(),
+        }
+    }
+}
+
+/// `moments.json` of a data run (with --out): the data's and the trained model's per-site
+/// moments, and a few configurations of each (the data's first rows; the last measurement of
+/// the first chains of the model).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MomentsFile {
+    pub schema: u32,
+    /// Lattice extents `[lx, ly]`.
+    pub lattice: [usize; 2],
+    pub data: SiteMoments,
+    pub model: SiteMoments,
+    pub data_samples: Vec<Vec<f64>>,
+    pub model_samples: Vec<Vec<f64>>,
+}
+
+impl Record for MomentsFile {
+    const SCHEMA: u32 = 1;
+    const NAME: &'static str = "train-data-moments";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
+const MOMENTS_FILE: &str = "moments.json";
+
+/// Configurations of each kind kept in `moments.json`.
+const KEPT_SAMPLES: usize = 16;
 
 /// One step of a data run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -927,6 +1085,9 @@ fn merged_data(mut config: DataRunConfig, a: &DataTrainArgs) -> DataRunConfig {
     }
     if a.gaussian {
         config.gaussian = Some(true);
+    }
+    if a.diagonal {
+        config.diagonal = Some(true);
     }
     config
 }
@@ -1030,6 +1191,9 @@ fn data_plan(mut config: DataRunConfig) -> Result<DataPlan> {
     train.samples_per_step = *config.samples.get_or_insert(train.samples_per_step);
     train.batch = *config.batch.get_or_insert(train.batch.min(set.n_samples()));
     train.quartic = !*config.gaussian.get_or_insert(false);
+    if *config.diagonal.get_or_insert(false) {
+        train.model_pairs = PairSet::Both;
+    }
     let default_smoothing = if train.quartic { train.smoothing } else { 0.0 };
     train.smoothing = *config.smoothing.get_or_insert(default_smoothing);
     let checkpoint_every = *config.checkpoint_every.get_or_insert(500);
@@ -1157,16 +1321,21 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
     {
         save_data_run(dir, &trainer)?;
     }
-    let model = trainer.model_moments(200, plan.moment_samples, 2);
+    let model_samples = trainer.model_samples(200, plan.moment_samples, 2);
+    let model = trainer.moments_of(&model_samples);
     let data_moments = trainer.data_moments();
     let c = trainer.couplings();
+    let n_sites = plan.lattice.n_sites();
+    let n_nn = PairSet::NearestNeighbour.pairs(&plan.lattice).len();
+    let diagonal = plan.train.model_pairs == PairSet::Both;
     let record = DataTrainRecord {
         schema: DataTrainRecord::SCHEMA,
         mode: "data".into(),
         lattice: [plan.lattice.lx(), plan.lattice.ly()],
         n_samples: plan.set.n_samples(),
         couplings: CouplingSummaries {
-            w: Spread::of(c.w()).into(),
+            w: Spread::of(&c.w()[..n_nn]).into(),
+            w_diagonal: diagonal.then(|| Spread::of(&c.w()[n_nn..]).into()),
             a: Spread::of(c.a()).into(),
             b: Spread::of(c.b()).into(),
             r: Some(Spread::of(c.r()).into()),
@@ -1174,7 +1343,7 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
         moments: MomentComparison {
             mean: Agreement::of(&model.mean, &data_moments.mean),
             variance: Agreement::of(&model.variance, &data_moments.variance),
-            nn_corr: Agreement::of(&model.pair_cov, &data_moments.pair_cov),
+            nn_corr: Agreement::of(&model.pair_cov[..n_nn], &data_moments.pair_cov[..n_nn]),
         },
         steps: trainer.steps_done(),
         epochs: (trainer.steps_done() * plan.train.batch as u64) as f64 / n_samples as f64,
@@ -1189,6 +1358,24 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
         provenance: provenance(),
     };
     if let Some(dir) = out_dir {
+        let rows = |values: &[f64], take_last: bool| -> Vec<Vec<f64>> {
+            let rows: Vec<&[f64]> = values.chunks_exact(n_sites).collect();
+            let first = if take_last {
+                rows.len().saturating_sub(plan.train.n_chains)
+            } else {
+                0
+            };
+            rows[first..].iter().take(KEPT_SAMPLES).map(|r| r.to_vec()).collect()
+        };
+        let moments = MomentsFile {
+            schema: MomentsFile::SCHEMA,
+            lattice: record.lattice,
+            data: SiteMoments::of(&data_moments, n_nn),
+            model: SiteMoments::of(&model, n_nn),
+            data_samples: rows(plan.set.values(), false),
+            model_samples: rows(&model_samples, true),
+        };
+        write_atomic(&dir.join(MOMENTS_FILE), records::to_json(&moments).as_bytes())?;
         write_atomic(&dir.join(RESULTS_FILE), records::to_json(&record).as_bytes())?;
     }
     args.output.emit(&record, print_data_text)
@@ -1200,7 +1387,13 @@ fn print_data_text(r: &DataTrainRecord) {
         r.n_samples, r.lattice[0], r.lattice[1], r.steps, r.epochs
     );
     let c = &r.couplings;
-    for (name, s) in [("w", Some(c.w)), ("a", Some(c.a)), ("b", Some(c.b)), ("r", c.r)] {
+    for (name, s) in [
+        ("w", Some(c.w)),
+        ("w (diagonal)", c.w_diagonal),
+        ("a", Some(c.a)),
+        ("b", Some(c.b)),
+        ("r", c.r),
+    ] {
         if let Some(s) = s {
             println!(
                 "{name}: mean {:.6}  std {:.6}  min {:.6}  max {:.6}",

@@ -184,6 +184,42 @@ fn bad_input_is_a_clear_error() {
     );
 }
 
+/// `--overlap-samples`: `A − S` under the initial and the trained model and under the target:
+/// training brings the two histograms together (larger overlap coefficient and effective
+/// sample size); the means bracket `F_A − F_S` (`⟨A − S⟩_q ≤ ⟨A − S⟩_p`); the histograms
+/// are probabilities on common edges.  One sample per chain is refused.
+#[test]
+fn overlap_before_and_after_training() {
+    let r = json(&train_args(&["--epochs", "300", "--overlap-samples", "100", "--json"]));
+    let stage = |name: &str| &r["overlap"][name];
+    let number = |v: &Value| v.as_f64().unwrap();
+    for name in ["initial", "trained"] {
+        let o = stage(name);
+        assert_eq!(o["n_samples"], 800);
+        let edges = o["edges"].as_array().unwrap();
+        for key in ["under_model", "under_target"] {
+            let p = o[key].as_array().unwrap();
+            assert_eq!(p.len() + 1, edges.len());
+            let total: f64 = p.iter().map(number).sum();
+            assert!((total - 1.0).abs() < 1e-9, "{name} {key}: {total}");
+        }
+        let (p, q) = (&o["mean_under_model"], &o["mean_under_target"]);
+        let sigma = number(&p["err"]).hypot(number(&q["err"]));
+        assert!(
+            number(&q["mean"]) < number(&p["mean"]) + 4.0 * sigma,
+            "{name}: ⟨A − S⟩_q {} above ⟨A − S⟩_p {}",
+            q["mean"],
+            p["mean"]
+        );
+    }
+    let (before, after) = (stage("initial"), stage("trained"));
+    assert!(number(&before["overlap_coefficient"]) < 0.5, "{before}");
+    assert!(number(&after["overlap_coefficient"]) > 0.8, "{after}");
+    assert!(number(&after["ess"]) > 10.0 * number(&before["ess"]));
+    let err = failure(&train_args(&["--epochs", "5", "--overlap-samples", "1"]));
+    assert!(err.contains("--overlap-samples"), "{err}");
+}
+
 /// A resume directory of another run, a corrupted checkpoint, or a second run into the same
 /// directory are errors, and nothing in the directory changes.
 #[test]

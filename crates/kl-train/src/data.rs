@@ -519,14 +519,21 @@ impl DataTrainer {
 
     /// The moments of the data on the model's pairs.
     pub fn data_moments(&self) -> FieldMoments {
-        let model = self.couplings();
-        FieldMoments::of(self.data.chunks_exact(self.n_sites), self.n_sites, model.pairs())
+        self.moments_of(&self.data)
     }
 
     /// The moments of the current model from `n_therm` sweeps and then `n_samples`
     /// measurements per chain, `sweeps` sweeps apart, on copies of the trainer's chains
     /// (which do not move); summed in chain order.
     pub fn model_moments(&self, n_therm: u64, n_samples: usize, sweeps: u64) -> FieldMoments {
+        self.moments_of(&self.model_samples(n_therm, n_samples, sweeps))
+    }
+
+    /// Equilibrium configurations of the current model, back to back: `n_therm` sweeps, then
+    /// `n_samples` measurements per chain `sweeps` sweeps apart, each measurement in chain
+    /// order, on copies of the trainer's chains (which do not move).  The last
+    /// `n_chains × n_sites` values are one configuration of every chain.
+    pub fn model_samples(&self, n_therm: u64, n_samples: usize, sweeps: u64) -> Vec<f64> {
         let mut chains = self.chains.clone();
         chains.sweep(n_therm);
         let mut configurations = Vec::with_capacity(n_samples * chains.n_chains() * self.n_sites);
@@ -536,6 +543,11 @@ impl DataTrainer {
                 configurations.extend_from_slice(&phi);
             }
         }
+        configurations
+    }
+
+    /// The moments of `configurations` (back to back) on the model's pairs.
+    pub fn moments_of(&self, configurations: &[f64]) -> FieldMoments {
         FieldMoments::of(
             configurations.chunks_exact(self.n_sites),
             self.n_sites,

@@ -23,6 +23,9 @@
 //! one-dimensional quadrature, or a Gaussian; Gauss–Legendre in `t`, sampled at the nodes,
 //! [`thermodynamic_integration`]); `F_A = F_S − ln⟨e^{−(A−S)}⟩_p` by reweighting
 //! in log space; the gap `⟨A − S⟩_p + ln⟨e^{−(A−S)}⟩_p` with binned jackknife errors.
+//! How far apart model and target are ([`overlap`]): `A − S` under `p` and under `q`, each
+//! sampled by its own chains, as histograms with their overlap coefficient and the Kish
+//! effective sample size of the weights that reweight `p` to `q`.
 //!
 //! From data ([`DataTrainer`]): with only samples of `q`, minimising KL(q‖p) is maximum
 //! likelihood, `∂KL/∂θ_k = ⟨∂_kS⟩_data − ⟨∂_kS⟩_p`, the data term from shuffled mini-batches
@@ -74,6 +77,7 @@ mod data;
 mod estimate;
 mod free_energy;
 mod optimizer;
+mod overlap;
 mod trainer;
 
 pub use data::{Agreement, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer, DataTrainerState, FieldMoments, StepSummary};
@@ -83,6 +87,7 @@ pub use free_energy::{
     gaussian_reference, independent_sites, site_free_energy, thermodynamic_integration,
 };
 pub use optimizer::{Optimizer, Schedule};
+pub use overlap::{ActionDiffOverlap, DiffHistograms, OverlapOptions, overlap};
 pub use trainer::{
     CHECKPOINT_KIND, EpochSummary, MAX_COUPLING, RunIdentity, Spread, TrainConfig, TrainerState, VariationalTrainer,
 };

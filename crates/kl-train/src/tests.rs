@@ -139,6 +139,76 @@ fn bound_on_gaussian_actions_matches_exact_values() {
     check_within("𝓕", b.bound, f_target + kl, 4.0);
 }
 
+/// `⟨S⟩` of a Gaussian action under the Gaussian density `mrf`, exactly: every term is a
+/// second moment `⟨φ_iφ_j⟩ = C_ij + μ_iμ_j` or a mean.
+fn exact_mean_action(action: &Couplings, mrf: &GaussianMrf) -> f64 {
+    let (c, mu) = (mrf.covariance(), mrf.mean());
+    let second = |i: usize, j: usize| c[(i, j)] + mu[i] * mu[j];
+    let pairs: f64 = action
+        .pairs()
+        .iter()
+        .zip(action.w())
+        .map(|(&[i, j], w)| -w * second(i as usize, j as usize))
+        .sum();
+    let sites: f64 = (0..action.n_sites())
+        .map(|i| action.a()[i] * second(i, i) + action.r()[i] * mu[i])
+        .sum();
+    pairs + sites
+}
+
+/// `A − S` sampled under the model and, by its own chains, under the target: both means
+/// against their exact Gaussian values, which bracket `F_A − F_S`; the histograms are
+/// probabilities and the overlap coefficient lies in `[0, 1]`.
+#[test]
+fn action_difference_under_model_and_target_matches_exact_gaussian_means() {
+    let (target, model) = (gaussian_target(4), gaussian_model(4));
+    let (p, q) = (
+        GaussianMrf::from_couplings(&model).unwrap(),
+        GaussianMrf::from_couplings(&target).unwrap(),
+    );
+    let exact_p = exact_mean_action(&target, &p) - exact_mean_action(&model, &p);
+    let exact_q = exact_mean_action(&target, &q) - exact_mean_action(&model, &q);
+    let delta_f = -q.ln_z() + p.ln_z();
+    assert!(
+        exact_q < delta_f && delta_f < exact_p,
+        "{exact_q} < {delta_f} < {exact_p}"
+    );
+    let options = OverlapOptions {
+        n_measure: 1000,
+        ..OverlapOptions::recommended(9)
+    };
+    let o = overlap(&model, &target, &options).unwrap();
+    check_within("⟨A − S⟩_p", o.model.mean_diff, exact_p, 4.0);
+    check_within("⟨A − S⟩_q", o.mean_under_target, exact_q, 4.0);
+    check_within("KL(p‖q)", o.model.kl, p.kl(&q), 4.0);
+    let h = &o.histograms;
+    assert_eq!(h.edges.len(), options.n_bins + 1);
+    for probabilities in [&h.under_model, &h.under_target] {
+        assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+    assert!(
+        o.overlap_coefficient > 0.0 && o.overlap_coefficient < 1.0,
+        "{}",
+        o.overlap_coefficient
+    );
+    assert!(o.model.ess > 1.0 && o.model.ess < o.model.n_samples as f64);
+    // A model compared with itself overlaps completely.
+    let same = overlap(&model, &model, &options).unwrap();
+    assert!(
+        (same.overlap_coefficient - 1.0).abs() < 1e-9,
+        "{}",
+        same.overlap_coefficient
+    );
+    let bad = OverlapOptions {
+        n_measure: 1,
+        ..options
+    };
+    assert!(matches!(
+        overlap(&model, &target, &bad),
+        Err(TrainError::InvalidConfig(_))
+    ));
+}
+
 /// Thermodynamic integration from either reference reproduces the exact free energy of a
 /// Gaussian action whose quadratic form is far from the reference's.
 #[test]

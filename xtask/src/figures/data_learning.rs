@@ -1,13 +1,13 @@
 //! Learning couplings from data, KL(q‖p): Gaussian data with known generating couplings
 //! (recovered), and one class of real digits (the model's per-site moments against the
-//! data's).
+//! data's, as numbers, scatter plots and images beside samples of data and model).
 
 use anyhow::{Context, Result};
 use records::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::figure::FigureCtx;
-use crate::plot::{LinePlot, Point, Series, SeriesStyle, color};
+use crate::plot::{ImageGrid, LinePlot, Panels, Point, Series, SeriesStyle, color};
 use crate::report::{Check, Table, Tolerance, fmt_num};
 
 /// The generating free field of the Gaussian demonstration: κ, μ², mean.
@@ -56,6 +56,87 @@ struct Moments {
     mean: Agreement,
     variance: Agreement,
     nn_corr: Agreement,
+}
+
+/// Per-site moments (the `SiteMoments` of `cli/src/train.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SiteMoments {
+    mean: Vec<f64>,
+    variance: Vec<f64>,
+    nn_corr: Vec<f64>,
+}
+
+/// `moments.json` of a data run (the `MomentsFile` of `cli/src/train.rs`, schema 1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MomentsView {
+    schema: u32,
+    lattice: [usize; 2],
+    data: SiteMoments,
+    model: SiteMoments,
+    data_samples: Vec<Vec<f64>>,
+    model_samples: Vec<Vec<f64>>,
+}
+
+impl Record for MomentsView {
+    const SCHEMA: u32 = 1;
+    const NAME: &'static str = "train-data-moments";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
+/// Means and variances of data and model as images, and eight samples of each.
+fn image_panels(label: &str, m: &MomentsView) -> Panels<ImageGrid> {
+    let [lx, ly] = m.lattice;
+    let grid = |title: String, images: Vec<Vec<f64>>, labels: [&str; 2], columns, range| ImageGrid {
+        title,
+        labels: images
+            .iter()
+            .enumerate()
+            .map(|(k, _)| labels[k * 2 / images.len()].to_owned())
+            .collect(),
+        images,
+        shape: [ly, lx],
+        columns,
+        diverging: false,
+        range: Some(range),
+    };
+    let max_var = m
+        .data
+        .variance
+        .iter()
+        .chain(&m.model.variance)
+        .fold(0.0_f64, |a, &b| a.max(b));
+    let samples: Vec<Vec<f64>> = m
+        .data_samples
+        .iter()
+        .take(8)
+        .chain(m.model_samples.iter().take(8))
+        .cloned()
+        .collect();
+    Panels(vec![
+        grid(
+            format!("{label}: mean"),
+            vec![m.data.mean.clone(), m.model.mean.clone()],
+            ["data", "model"],
+            1,
+            (0.0, 1.0),
+        ),
+        grid(
+            "variance".into(),
+            vec![m.data.variance.clone(), m.model.variance.clone()],
+            ["data", "model"],
+            1,
+            (0.0, max_var),
+        ),
+        grid(
+            "samples: data (top), model (bottom)".into(),
+            samples,
+            ["data", "model"],
+            4,
+            (0.0, 1.0),
+        ),
+    ])
 }
 
 /// The trained couplings file (`qftml-couplings`): the per-pair and per-site values.
@@ -194,10 +275,14 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
         "max |Δ mean|",
         "max |Δ variance|",
     ]);
-    for (label, file) in [
-        ("8×8 digits, class 3", "digits8x8-images-idx3-ubyte.gz"),
-        ("MNIST, class 3", "mnist-10k-images-idx3-ubyte.gz"),
-    ] {
+    let mut scatter: [Vec<Series>; 3] = Default::default();
+    for (k, (label, tag, file)) in [
+        ("8×8 digits, class 3", "digits", "digits8x8-images-idx3-ubyte.gz"),
+        ("MNIST, class 3", "mnist", "mnist-10k-images-idx3-ubyte.gz"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let path = fig.repo_root().join("data").join(file);
         let path_s = path.to_str().context("repository path is not UTF-8")?.to_owned();
         let out = data.join(format!("{file}-run"));
@@ -214,6 +299,20 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
             "--out",
             &out_s,
         ])?;
+        let moments: MomentsView = records::parse(
+            &std::fs::read_to_string(out.join("moments.json")).context("the moments file of the data run")?,
+        )?;
+        let [lx, ly] = moments.lattice;
+        let size = if lx > 8 { (1500, 620) } else { (1200, 560) };
+        fig.plot_named(&format!("{}-{tag}", fig.name()), &image_panels(label, &moments), size)?;
+        for (series, (data, model)) in scatter.iter_mut().zip([
+            (&moments.data.mean, &moments.model.mean),
+            (&moments.data.variance, &moments.model.variance),
+            (&moments.data.nn_corr, &moments.model.nn_corr),
+        ]) {
+            let points = data.iter().zip(model).map(|(&x, &y)| Point::new(x, y)).collect();
+            series.push(Series::new(format!("{label} ({lx}×{ly})"), points, SeriesStyle::Points).color(color(k)));
+        }
         let m = r.moments;
         images.row([
             label.to_owned(),
@@ -241,6 +340,38 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     fig.table(
         "Images (pixels mapped to [0, 1]): equilibrium samples of the trained MRF against the data, per site",
         images,
+    );
+    let panels = scatter
+        .into_iter()
+        .zip(["per-site mean", "per-site variance", "nearest-neighbour correlation"])
+        .map(|(series, what)| {
+            let (lo, hi) = series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .fold((f64::MAX, f64::MIN), |(a, b), p| {
+                    (a.min(p.x).min(p.y), b.max(p.x).max(p.y))
+                });
+            let diagonal = Series::new(
+                "model = data",
+                vec![Point::new(lo, lo), Point::new(hi, hi)],
+                SeriesStyle::Dashed,
+            )
+            .color(color(7));
+            series
+                .into_iter()
+                .fold(
+                    LinePlot::new(what, "data", "model (equilibrium samples)"),
+                    LinePlot::series,
+                )
+                .series(diagonal)
+        })
+        .collect();
+    fig.plot_named(&format!("{}-moments", fig.name()), &Panels(panels), (1800, 620))?;
+    fig.note(
+        "Images: the per-site mean and variance of the data and of equilibrium samples of the trained MRF (shared \
+         grey scales: white 0, black the largest value), and eight samples of each (the data's first images of the \
+         class; the model's from eight independent chains). The scatter plots set the model's per-site moments \
+         against the data's, one point per site (per nearest-neighbour pair for the correlation).",
     );
     Ok(())
 }

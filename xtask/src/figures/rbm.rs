@@ -6,12 +6,10 @@
 //! the structs below (same schema numbers), so a change of shape fails the schema check.
 
 use anyhow::{Context, Result};
-use plotters::coord::Shift;
-use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::figure::FigureCtx;
-use crate::plot::{LinePlot, Plot, Point, Series, SeriesStyle, font};
+use crate::plot::{ImageGrid, LinePlot, Point, Series, SeriesStyle};
 use crate::report::{Check, Table, Tolerance, fmt_measured, fmt_num};
 
 /// scikit-learn 1.9.1 `BernoulliRBM(n_components=64, learning_rate=0.05, batch_size=10,
@@ -87,60 +85,6 @@ impl records::Record for SampleRecord {
     const NAME: &'static str = "rbm-sample";
     fn schema(&self) -> u32 {
         self.schema
-    }
-}
-
-/// A grid of grey-scale images, each scaled to its own range (feature maps: a diverging
-/// map around 0).
-struct ImageGrid {
-    title: String,
-    images: Vec<Vec<f64>>,
-    shape: [usize; 2],
-    columns: usize,
-    diverging: bool,
-}
-
-impl Plot for ImageGrid {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
-    where
-        DB::ErrorType: 'static,
-    {
-        let root = root.titled(&self.title, font(24))?;
-        let rows = self.images.len().div_ceil(self.columns).max(1);
-        let cells = root.split_evenly((rows, self.columns));
-        let [h, w] = self.shape;
-        for (image, cell) in self.images.iter().zip(cells) {
-            let (lo, hi) = image
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-            let scale = if self.diverging {
-                lo.abs().max(hi.abs()).max(1e-12)
-            } else {
-                (hi - lo).max(1e-12)
-            };
-            let (cw, ch) = cell.dim_in_pixel();
-            let px = (cw.min(ch) as f64 * 0.9 / w.max(h) as f64).floor().max(1.0) as i32;
-            for y in 0..h {
-                for x in 0..w {
-                    let v = image[y * w + x];
-                    let colour = if self.diverging {
-                        let t = (v / scale).clamp(-1.0, 1.0);
-                        let fade = |c: f64| (255.0 * (1.0 - t.abs()) + c * t.abs()) as u8;
-                        if t >= 0.0 {
-                            RGBColor(fade(214.0), fade(39.0), fade(40.0))
-                        } else {
-                            RGBColor(fade(31.0), fade(119.0), fade(180.0))
-                        }
-                    } else {
-                        let g = (255.0 * (1.0 - (v - lo) / scale)) as u8;
-                        RGBColor(g, g, g)
-                    };
-                    let (x0, y0) = (x as i32 * px + 4, y as i32 * px + 4);
-                    cell.draw(&Rectangle::new([(x0, y0), (x0 + px, y0 + px)], colour.filled()))?;
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -314,9 +258,11 @@ pub fn digits(fig: &mut FigureCtx<'_>) -> Result<()> {
     let grid = |title: &str, images: Vec<Vec<f64>>, diverging| ImageGrid {
         title: title.to_owned(),
         images,
+        labels: Vec::new(),
         shape,
         columns: 8,
         diverging,
+        range: None,
     };
     fig.plot_named(
         "rbm-digits-features",

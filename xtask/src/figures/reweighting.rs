@@ -11,7 +11,7 @@ use crate::plot::{LinePlot, Point, Series, SeriesStyle};
 use crate::report::{Check, Table, fmt_measured};
 
 /// The reweighted estimate of observable `name` at point `p`.
-fn reweighted(p: &ReweightPoint, name: &str) -> Result<Estimate> {
+pub(super) fn reweighted(p: &ReweightPoint, name: &str) -> Result<Estimate> {
     let observables = p.observables.as_ref().with_context(|| {
         format!(
             "qftml reweight gives no central value at this point: {}",
@@ -24,7 +24,7 @@ fn reweighted(p: &ReweightPoint, name: &str) -> Result<Estimate> {
 }
 
 /// `(mean, err)` of a Γ-method observable of `qftml sample`.
-fn sampled(s: &SampleRecord, name: &str) -> Result<(f64, f64)> {
+pub(super) fn sampled(s: &SampleRecord, name: &str) -> Result<(f64, f64)> {
     let o = sampled_observable(s, name)?;
     Ok((o.mean, o.err))
 }
@@ -36,7 +36,7 @@ fn sampled_observable(s: &SampleRecord, name: &str) -> Result<records::GammaValu
 }
 
 /// The single point of a `qftml reweight` run without a scan.
-fn only_point(r: ReweightRecord) -> Result<ReweightPoint> {
+pub(super) fn only_point(r: ReweightRecord) -> Result<ReweightPoint> {
     r.points.into_iter().next().context("qftml reweight printed no point")
 }
 

@@ -13,17 +13,43 @@ use crate::report::{Check, Table, Tolerance, fmt_measured};
 /// The talk's couplings of `A`: `w = 1, a = 1.52425, b = 0.175`.
 const TARGET_A: [(&str, f64); 3] = [("w", 1.0), ("a", 1.52425), ("b", 0.175)];
 
+/// The talk's target `A` in words, for the provenance records.
+pub(super) const TARGET_A_TEXT: &str = "A: kappa = 1, mu2 = -0.9515, lambda = 0.7 (w = 1, a = 1.52425, b = 0.175)";
+
 /// The part of `qftml train variational --json` (the `TrainRecord` of `cli/src/train.rs`,
 /// schema 1) the figures read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct TrainView {
+pub(super) struct TrainView {
     schema: u32,
     couplings: Couplings,
-    free_energy: FreeEnergy,
-    epochs: u64,
-    timing: Timing,
+    pub(super) free_energy: FreeEnergy,
+    pub(super) epochs: u64,
+    pub(super) timing: Timing,
     history: Vec<Epoch>,
     bounds: Vec<BoundPoint>,
+    /// With `--overlap-samples`.
+    #[serde(default)]
+    pub(super) overlap: Option<OverlapStages>,
+}
+
+/// `A − S` under the model and under the target (the `ActionDiffRecord` of the CLI).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ActionDiff {
+    pub(super) mean_under_model: MeanErr,
+    pub(super) mean_under_target: MeanErr,
+    pub(super) overlap_coefficient: f64,
+    pub(super) ess: f64,
+    pub(super) n_samples: usize,
+    pub(super) edges: Vec<f64>,
+    pub(super) under_model: Vec<f64>,
+    pub(super) under_target: Vec<f64>,
+}
+
+/// The overlap before and after training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct OverlapStages {
+    pub(super) initial: ActionDiff,
+    pub(super) trained: ActionDiff,
 }
 
 impl Record for TrainView {
@@ -60,17 +86,17 @@ impl Couplings {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct FreeEnergy {
+pub(super) struct FreeEnergy {
     bound: MeanErr,
     f_target: MeanErr,
-    gap: MeanErr,
+    pub(super) gap: MeanErr,
     f_target_exact: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct Timing {
+pub(super) struct Timing {
     wall_s: f64,
-    train_s: f64,
+    pub(super) train_s: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -96,14 +122,21 @@ fn train(fig: &mut FigureCtx<'_>, l: u64, g_nnn: f64, epochs: u64, seed: u64) ->
         .take_while(|&e| e < epochs)
         .map(|e| e.to_string())
         .collect();
-    let (ls, gs, es, bs, ss) = (
-        l.to_string(),
-        g_nnn.to_string(),
-        epochs.to_string(),
-        bound_at.join(","),
-        seed.to_string(),
-    );
-    fig.qftml(&[
+    train_with(fig, l, g_nnn, epochs, seed, &["--bound-at", &bound_at.join(",")])
+}
+
+/// Runs `qftml train variational` on `l × l` against the talk's point with diagonal
+/// coupling `g_nnn`, with further flags `extra`.
+pub(super) fn train_with(
+    fig: &mut FigureCtx<'_>,
+    l: u64,
+    g_nnn: f64,
+    epochs: u64,
+    seed: u64,
+    extra: &[&str],
+) -> Result<TrainView> {
+    let (ls, gs, es, ss) = (l.to_string(), g_nnn.to_string(), epochs.to_string(), seed.to_string());
+    let mut args = vec![
         "train",
         "variational",
         "--lattice",
@@ -118,11 +151,11 @@ fn train(fig: &mut FigureCtx<'_>, l: u64, g_nnn: f64, epochs: u64, seed: u64) ->
         &gs,
         "--epochs",
         &es,
-        "--bound-at",
-        &bs,
         "--seed",
         &ss,
-    ])
+    ];
+    args.extend(extra);
+    fig.qftml(&args)
 }
 
 /// Every coupling's mean (solid) and range over sites or pairs (dashed) against the epoch on
@@ -251,10 +284,7 @@ pub fn against_a(fig: &mut FigureCtx<'_>) -> Result<()> {
     let l = fig.param("lattice", 8u64, 16u64);
     let epochs = fig.param("epochs", 1000u64, 2000u64);
     let seed = fig.seed("seed", 1);
-    fig.fixed(
-        "target",
-        "A: kappa = 1, mu2 = -0.9515, lambda = 0.7 (w = 1, a = 1.52425, b = 0.175)",
-    );
+    fig.fixed("target", TARGET_A_TEXT);
     fig.fixed(
         "settings",
         "qftml train variational defaults (Adam, heat bath, 32 chains, 8 samples)",
