@@ -51,8 +51,10 @@ use crate::simd::Isa;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod lattice;
+mod strip;
 
 pub(crate) use lattice::LatticeKernel;
+pub use strip::{RowStrip, sweep_strips};
 #[cfg(test)]
 use lattice::{EDGE_MARGIN, EDGES};
 
