@@ -74,6 +74,7 @@ mod data;
 mod estimate;
 mod free_energy;
 mod optimizer;
+mod share;
 mod trainer;
 
 pub use data::{Agreement, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer, DataTrainerState, FieldMoments, StepSummary};
@@ -83,6 +84,7 @@ pub use free_energy::{
     gaussian_reference, independent_sites, site_free_energy, thermodynamic_integration,
 };
 pub use optimizer::{Optimizer, Schedule};
+pub use share::{AllChains, ChainShare};
 pub use trainer::{
     CHECKPOINT_KIND, EpochSummary, MAX_COUPLING, RunIdentity, Spread, TrainConfig, TrainerState, VariationalTrainer,
 };
