@@ -19,6 +19,9 @@ mod limits;
 mod mpi_ranks;
 #[cfg(feature = "mpi")]
 mod mpi_sample;
+mod mpi_share;
+#[cfg(feature = "mpi")]
+mod mpi_train;
 mod output;
 mod rbm;
 mod reweight;
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
     if let Some(ranks) = mpi_ranks::Ranks::from_launcher() {
         let result = match cli.command {
             Command::Sample(args) => mpi_sample::run(&ranks, &args),
+            Command::Train(args) => mpi_train::run(&ranks, &args),
             other => ranks.on_root(|| run(other)),
         };
         return ranks.finish(result);

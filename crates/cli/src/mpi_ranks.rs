@@ -15,6 +15,7 @@
 //! the work (a test of the failure path).
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, anyhow, bail};
 use mpi::datatype::PartitionMut;
@@ -41,8 +42,9 @@ impl Ranks {
         if !LAUNCHER_VARS.iter().any(|v| std::env::var_os(v).is_some()) {
             return None;
         }
-        // MPI is only called from the main thread; rayon's workers never call it.
-        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled)?;
+        // MPI is called by one thread at a time (the main thread, or the worker that runs a
+        // training loop while the main thread waits); rayon's parallel loops never call it.
+        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Serialized)?;
         let world = universe.world();
         Some(Self {
             _universe: universe,
@@ -98,7 +100,11 @@ impl Ranks {
 
     /// Collective, last: agrees on the run's outcome; rank 0 prints the error, if any.
     pub fn finish(&self, outcome: Result<()>) -> ExitCode {
-        match self.agree(outcome) {
+        let outcome = match outcome {
+            Err(e) if AGREED_FAILURE.load(Ordering::SeqCst) => Err(e),
+            outcome => self.agree(outcome),
+        };
+        match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 if self.is_root() {
@@ -115,6 +121,10 @@ impl Ranks {
         gather_bytes_on(&self.world, bytes)
     }
 }
+
+/// Set once the ranks have agreed on a failure: every rank knows, so [`Ranks::finish`] need
+/// not agree again (the rank that failed alone may already have left).
+static AGREED_FAILURE: AtomicBool = AtomicBool::new(false);
 
 /// [`Ranks::agree`] on any communicator.
 pub fn agree_on<T>(comm: &SimpleCommunicator, outcome: Result<T>) -> Result<T> {
@@ -134,6 +144,7 @@ pub fn agree_on<T>(comm: &SimpleCommunicator, outcome: Result<T>) -> Result<T> {
     message.resize(len as usize, 0);
     root.broadcast_into(&mut message[..]);
     let text = String::from_utf8_lossy(&message).into_owned();
+    AGREED_FAILURE.store(true, Ordering::SeqCst);
     if all.iter().all(|&f| f == 1) {
         Err(anyhow!(text))
     } else {
@@ -143,10 +154,54 @@ pub fn agree_on<T>(comm: &SimpleCommunicator, outcome: Result<T>) -> Result<T> {
 
 /// [`Ranks::gather_bytes`] on any communicator (rank 0 of `comm` receives).
 pub fn gather_bytes_on(comm: &SimpleCommunicator, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
-    let count = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    let counts = all_counts(comm, bytes.len())?;
+    let root = comm.process_at_rank(0);
+    if comm.rank() != 0 {
+        root.gather_varcount_into(bytes);
+        return Ok(None);
+    }
+    let mut all = vec![0u8; counts.iter().map(|&c| c as usize).sum()];
+    let displs = displacements(&counts);
+    let mut partition = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+    root.gather_varcount_into_root(bytes, &mut partition);
+    Ok(Some(all))
+}
+
+/// Collective: every rank's byte string, in rank order, on every rank.
+pub fn all_gather_bytes(comm: &SimpleCommunicator, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let counts = all_counts(comm, bytes.len())?;
+    let mut all = vec![0u8; counts.iter().map(|&c| c as usize).sum()];
+    let displs = displacements(&counts);
+    let mut partition = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+    comm.all_gather_varcount_into(bytes, &mut partition);
+    let mut parts = Vec::with_capacity(counts.len());
+    let mut rest = &all[..];
+    for &c in &counts {
+        let (head, tail) = rest.split_at(c as usize);
+        parts.push(head.to_vec());
+        rest = tail;
+    }
+    Ok(parts)
+}
+
+/// Collective: every rank's values concatenated in rank order, on every rank.
+pub fn all_gather_f64(comm: &SimpleCommunicator, values: &[f64]) -> Vec<f64> {
+    let count = i32::try_from(values.len()).expect("fewer than 2^31 values per rank");
+    let mut counts = vec![0i32; comm.size() as usize];
+    comm.all_gather_into(&count, &mut counts[..]);
+    let mut all = vec![0.0; counts.iter().map(|&c| c as usize).sum()];
+    let displs = displacements(&counts);
+    let mut partition = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+    comm.all_gather_varcount_into(values, &mut partition);
+    all
+}
+
+/// Every rank's count, refused alike on every rank when the total does not fit one MPI
+/// message.
+fn all_counts(comm: &SimpleCommunicator, len: usize) -> Result<Vec<i32>> {
+    let count = i64::try_from(len).unwrap_or(i64::MAX);
     let mut counts = vec![0i64; comm.size() as usize];
     comm.all_gather_into(&count, &mut counts[..]);
-    // Every rank sees the same counts, so every rank refuses alike.
     let total: i64 = counts.iter().sum();
     if total > i64::from(i32::MAX) {
         bail!(
@@ -154,24 +209,19 @@ pub fn gather_bytes_on(comm: &SimpleCommunicator, bytes: &[u8]) -> Result<Option
              store fewer configurations (raise --measure-every)"
         );
     }
-    let root = comm.process_at_rank(0);
-    if comm.rank() != 0 {
-        root.gather_varcount_into(bytes);
-        return Ok(None);
-    }
-    let counts: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
-    let displs: Vec<i32> = counts
+    Ok(counts.iter().map(|&c| c as i32).collect())
+}
+
+/// Where each rank's part starts in a gathered buffer.
+fn displacements(counts: &[i32]) -> Vec<i32> {
+    counts
         .iter()
         .scan(0i32, |acc, &c| {
             let d = *acc;
             *acc += c;
             Some(d)
         })
-        .collect();
-    let mut all = vec![0u8; total as usize];
-    let mut partition = PartitionMut::new(&mut all[..], counts, &displs[..]);
-    root.gather_varcount_into_root(bytes, &mut partition);
-    Ok(Some(all))
+        .collect()
 }
 
 /// Little-endian encoding of per-chain records for the gathers.
