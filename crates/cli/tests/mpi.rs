@@ -134,3 +134,56 @@ fn a_failing_rank_stops_every_rank() {
     assert!(left.is_empty(), "the failed run left {left:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `check_train(mode_args, first_ranks, resume_ranks)`: a run on `first_ranks` ranks (a
+/// checkpoint at the half) resumed on `resume_ranks` ranks ends with the couplings of one
+/// process straight through; `epochs` are (half, all).
+#[track_caller]
+fn check_train(mode_args: &[&str], epochs: (&str, &str), first_ranks: usize, resume_ranks: usize) {
+    let dir = scratch(&format!("mpi-train-{}-{first_ranks}-{resume_ranks}", mode_args[1]));
+    let (one, many) = (dir.join("one"), dir.join("many"));
+    let run = |out: &Path, epochs: &str| {
+        let mut args = mode_args.to_vec();
+        args.extend(["--epochs", epochs, "--out", out.to_str().unwrap(), "--json"]);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let args = run(&one, epochs.1);
+    let reference = qftml(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    record(&reference, "one process");
+    let args = run(&many, epochs.0);
+    let what = format!("{} on {first_ranks} ranks", mode_args[1]);
+    record(&mpirun(first_ranks, &args.iter().map(String::as_str).collect::<Vec<_>>(), &[]), &what);
+    let resume = ["train", mode_args[1], "--resume", many.to_str().unwrap(), "--epochs", epochs.1, "--json"];
+    let what = format!("{what}, resumed on {resume_ranks}");
+    record(&mpirun(resume_ranks, &resume, &[]), &what);
+    assert_eq!(stable_files(&many), stable_files(&one), "{what}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+const VARIATIONAL: [&str; 16] = [
+    "train", "variational", "--lattice", "4", "--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7", "--chains", "7",
+    "--bound-samples", "100", "--bound-nodes", "4",
+];
+
+/// Training across 1, 2 and 3 ranks gives the couplings of one process, through a
+/// checkpoint resumed on another number of ranks.
+#[test]
+fn training_across_ranks_is_bit_identical() {
+    let variational = [&VARIATIONAL[..], &["--checkpoint-every", "10", "--bound-every", "0"]].concat();
+    check_train(&variational, ("15", "30"), 2, 3);
+    check_train(&variational, ("15", "30"), 3, 1);
+    let digits = format!("{}/../../data/digits8x8-images-idx3-ubyte.gz", env!("CARGO_MANIFEST_DIR"));
+    let data = [
+        "train", "data", "--data", &digits, "--classes", "3", "--batch", "61", "--chains", "5", "--checkpoint-every",
+        "7", "--moment-samples", "20",
+    ];
+    check_train(&data, ("5", "10"), 3, 2);
+}
+
+#[test]
+fn training_on_more_ranks_than_chains_is_refused() {
+    let args = [&VARIATIONAL[..], &["--epochs", "2", "--json"]].concat();
+    let mut args = args;
+    args[11] = "2";
+    check_refused(3, &args, &[], "3 ranks are more than the 2 chains");
+}
