@@ -67,7 +67,6 @@ impl Ranks {
         self.rank() == 0
     }
 
-
     /// The communicator of the ranks that share `group` (ranks ordered as in the world).
     pub fn split(&self, group: usize) -> SimpleCommunicator {
         self.world
@@ -261,7 +260,6 @@ impl Encoder {
         self.u64(u64::from(x.is_some()));
         self.f64(x.unwrap_or(0.0));
     }
-
 }
 
 /// Reads what [`Encoder`] wrote.  The bytes come from this program on another rank, so a
@@ -303,7 +301,10 @@ impl<'a> Decoder<'a> {
     /// Reads what `Encoder::f64s` appended.
     pub fn f64s(&mut self) -> Result<Vec<f64>> {
         let n = usize::try_from(self.u64()?)?;
-        let raw = self.take(n.checked_mul(8).ok_or_else(|| anyhow!("a rank's results are malformed"))?)?;
+        let raw = self.take(
+            n.checked_mul(8)
+                .ok_or_else(|| anyhow!("a rank's results are malformed"))?,
+        )?;
         Ok(raw
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
@@ -312,7 +313,11 @@ impl<'a> Decoder<'a> {
 
     /// Reads what `Encoder::opt_f64s` appended.
     pub fn opt_f64s(&mut self) -> Result<Option<Vec<f64>>> {
-        if self.u64()? == 1 { self.f64s().map(Some) } else { Ok(None) }
+        if self.u64()? == 1 {
+            self.f64s().map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Reads what `Encoder::opt_f64` appended.
@@ -321,7 +326,6 @@ impl<'a> Decoder<'a> {
         let x = self.f64()?;
         Ok(some.then_some(x))
     }
-
 }
 
 /// The consecutive share `k` of `n` items split over `parts`: as equal as can be, the first

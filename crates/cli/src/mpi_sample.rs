@@ -7,7 +7,8 @@
 //! A split chain runs checkerboard Metropolis on row strips
 //! ([`mc_sampler::metropolis::RowStrip`]) and exchanges one halo row with each neighbour
 //! strip before every half sweep; the step is tuned from the group's summed acceptance (an
-//! integer sum, exact), and every measured configuration is gathered on the group's first
+//! integer sum, exact; after thermalisation the acceptance is summed once, at the end), and
+//! every measured configuration is gathered on the group's first
 //! rank and measured there, as one process would.  Cluster updates (`cluster`, `sw`,
 //! `hybrid`) stay on one rank, and the heat bath draws a variable number of random words per
 //! site, so a strip could not know where its words start: `--ranks-per-chain` above 1 needs
@@ -32,7 +33,12 @@ use crate::sample::{self, SampleArgs};
 pub fn run(ranks: &Ranks, args: &SampleArgs) -> Result<()> {
     let resolved = ranks.agree(sample::resolve(args))?;
     let per_chain = args.ranks_per_chain.unwrap_or(1);
-    ranks.agree(check_layout(ranks.size(), per_chain, &resolved.run, &resolved.couplings))?;
+    ranks.agree(check_layout(
+        ranks.size(),
+        per_chain,
+        &resolved.run,
+        &resolved.couplings,
+    ))?;
     let staging = if ranks.is_root() {
         args.out.as_deref().map(Staging::begin).transpose()
     } else {
@@ -84,7 +90,11 @@ pub fn run(ranks: &Ranks, args: &SampleArgs) -> Result<()> {
         }
     }
     if chains.len() != run.n_chains || chains.iter().enumerate().any(|(c, ch)| ch.chain != c as u64) {
-        bail!("the ranks returned {} chains out of order; expected {}", chains.len(), run.n_chains);
+        bail!(
+            "the ranks returned {} chains out of order; expected {}",
+            chains.len(),
+            run.n_chains
+        );
     }
     let two_point_r_max = None;
     let out = RunOutput {
@@ -177,16 +187,21 @@ struct SplitChain<'a> {
 
 impl SplitChain<'_> {
     /// One sweep (halo exchange, even half sweep, halo exchange, odd half sweep); the
-    /// accepted proposals of the whole lattice.
+    /// accepted proposals of this strip.
     fn sweep(&mut self) -> u64 {
         let mut accepted = 0;
         for parity in 0..2 {
             self.exchange_halo(1 - parity);
             accepted += self.strip.half_sweep(parity, &mut self.rng, self.step);
         }
+        accepted
+    }
+
+    /// The sum of `count` over the group's strips (an integer sum: exact, in any order).
+    fn group_sum(&self, count: u64) -> u64 {
         let mut total = 0u64;
         self.comm
-            .all_reduce_into(&accepted, &mut total, mpi::collective::SystemOperation::sum());
+            .all_reduce_into(&count, &mut total, mpi::collective::SystemOperation::sum());
         total
     }
 
@@ -233,7 +248,9 @@ impl SplitChain<'_> {
             }
         };
         for _ in 0..run.n_therm {
-            let accepted = self.sweep();
+            // The step is tuned from the whole lattice's acceptance after every sweep.
+            let own = self.sweep();
+            let accepted = self.group_sum(own);
             self.step = RowStrip::tuned_step(self.step, n, accepted);
             tick(&mut pending);
         }
@@ -260,13 +277,18 @@ impl SplitChain<'_> {
         if pending > 0 && run.progress_every > 0 {
             progress(pending);
         }
+        let accepted = self.group_sum(accepted);
         ChainOutput {
             chain: c,
             observables,
             configs,
             two_point: None,
             last_field: self.gather_field().unwrap_or_default(),
-            acceptance: if proposals > 0 { accepted as f64 / proposals as f64 } else { 1.0 },
+            acceptance: if proposals > 0 {
+                accepted as f64 / proposals as f64
+            } else {
+                1.0
+            },
             step_size: Some(self.step),
             mean_cluster_size: None,
             clusters_per_sweep: None,
@@ -302,8 +324,16 @@ fn decode_chain(d: &mut Decoder<'_>) -> Result<ChainOutput> {
     let n_obs = usize::try_from(d.u64()?)?;
     let mut observables = Vec::with_capacity(n_obs.min(1 << 20));
     for _ in 0..n_obs {
-        let [m, m_abs, m2, m4, phi2, phi4, nn, action_density] =
-            [d.f64()?, d.f64()?, d.f64()?, d.f64()?, d.f64()?, d.f64()?, d.f64()?, d.f64()?];
+        let [m, m_abs, m2, m4, phi2, phi4, nn, action_density] = [
+            d.f64()?,
+            d.f64()?,
+            d.f64()?,
+            d.f64()?,
+            d.f64()?,
+            d.f64()?,
+            d.f64()?,
+            d.f64()?,
+        ];
         observables.push(Observables {
             m,
             m_abs,

@@ -81,7 +81,10 @@ impl SharedChains {
             let states: Vec<ChainState> = checkpoint::from_bytes(STATES_KIND, part)
                 .map_err(|e| StepError::Stopped(anyhow::anyhow!("rank {r} sent unreadable chain states: {e}")))?;
             if states.len() != self.share_of(r).len() {
-                return Err(StepError::Stopped(anyhow::anyhow!("rank {r} sent the states of {} chains", states.len())));
+                return Err(StepError::Stopped(anyhow::anyhow!(
+                    "rank {r} sent the states of {} chains",
+                    states.len()
+                )));
             }
             install(self.share_of(r).start, states).map_err(StepError::Train)?;
         }

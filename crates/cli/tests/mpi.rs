@@ -49,7 +49,12 @@ fn stable_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".npy") || e.file_name() == "couplings.json")
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     assert!(!out.is_empty(), "{} holds no results", dir.display());
@@ -108,7 +113,11 @@ fn check_refused(ranks: usize, args: &[&str], env: &[(&str, &str)], message: &st
     assert!(!out.status.success(), "{args:?} on {ranks} ranks should fail");
     assert!(stderr.contains(message), "{args:?} on {ranks} ranks: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(stderr.matches("error: ").count(), 1, "one message, from rank 0: {stderr}");
+    assert_eq!(
+        stderr.matches("error: ").count(),
+        1,
+        "one message, from rank 0: {stderr}"
+    );
 }
 
 #[test]
@@ -117,7 +126,16 @@ fn impossible_layouts_are_refused() {
     check_refused(3, &args, &[], "3 ranks are more than 2 chains × 1 ranks per chain = 2");
     let args = sample_args(&["--lattice", "8", "--chains", "2", "--ranks-per-chain", "2"]);
     check_refused(2, &args, &[], "needs --algorithm metropolis");
-    let args = sample_args(&["--lattice", "8", "--chains", "2", "--ranks-per-chain", "2", "--algorithm", "metropolis"]);
+    let args = sample_args(&[
+        "--lattice",
+        "8",
+        "--chains",
+        "2",
+        "--ranks-per-chain",
+        "2",
+        "--algorithm",
+        "metropolis",
+    ]);
     check_refused(3, &args, &[], "do not split into groups of --ranks-per-chain 2");
 }
 
@@ -129,7 +147,12 @@ fn a_failing_rank_stops_every_rank() {
     let out_dir = dir.join("run");
     let mut args = sample_args(&["--lattice", "8", "--chains", "2"]);
     args.extend(["--out", out_dir.to_str().unwrap()]);
-    check_refused(2, &args, &[("QFTML_MPI_FAIL_RANK", "1")], "rank 1: injected failure on rank 1");
+    check_refused(
+        2,
+        &args,
+        &[("QFTML_MPI_FAIL_RANK", "1")],
+        "rank 1: injected failure on rank 1",
+    );
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "the failed run left {left:?}");
     let _ = std::fs::remove_dir_all(dir);
@@ -152,8 +175,19 @@ fn check_train(mode_args: &[&str], epochs: (&str, &str), first_ranks: usize, res
     record(&reference, "one process");
     let args = run(&many, epochs.0);
     let what = format!("{} on {first_ranks} ranks", mode_args[1]);
-    record(&mpirun(first_ranks, &args.iter().map(String::as_str).collect::<Vec<_>>(), &[]), &what);
-    let resume = ["train", mode_args[1], "--resume", many.to_str().unwrap(), "--epochs", epochs.1, "--json"];
+    record(
+        &mpirun(first_ranks, &args.iter().map(String::as_str).collect::<Vec<_>>(), &[]),
+        &what,
+    );
+    let resume = [
+        "train",
+        mode_args[1],
+        "--resume",
+        many.to_str().unwrap(),
+        "--epochs",
+        epochs.1,
+        "--json",
+    ];
     let what = format!("{what}, resumed on {resume_ranks}");
     record(&mpirun(resume_ranks, &resume, &[]), &what);
     assert_eq!(stable_files(&many), stable_files(&one), "{what}");
@@ -161,8 +195,22 @@ fn check_train(mode_args: &[&str], epochs: (&str, &str), first_ranks: usize, res
 }
 
 const VARIATIONAL: [&str; 16] = [
-    "train", "variational", "--lattice", "4", "--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7", "--chains", "7",
-    "--bound-samples", "100", "--bound-nodes", "4",
+    "train",
+    "variational",
+    "--lattice",
+    "4",
+    "--kappa",
+    "1",
+    "--mu2",
+    "-0.9515",
+    "--lambda",
+    "0.7",
+    "--chains",
+    "7",
+    "--bound-samples",
+    "100",
+    "--bound-nodes",
+    "4",
 ];
 
 /// Training across 1, 2 and 3 ranks gives the couplings of one process, through a
@@ -172,10 +220,25 @@ fn training_across_ranks_is_bit_identical() {
     let variational = [&VARIATIONAL[..], &["--checkpoint-every", "10", "--bound-every", "0"]].concat();
     check_train(&variational, ("15", "30"), 2, 3);
     check_train(&variational, ("15", "30"), 3, 1);
-    let digits = format!("{}/../../data/digits8x8-images-idx3-ubyte.gz", env!("CARGO_MANIFEST_DIR"));
+    let digits = format!(
+        "{}/../../data/digits8x8-images-idx3-ubyte.gz",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let data = [
-        "train", "data", "--data", &digits, "--classes", "3", "--batch", "61", "--chains", "5", "--checkpoint-every",
-        "7", "--moment-samples", "20",
+        "train",
+        "data",
+        "--data",
+        &digits,
+        "--classes",
+        "3",
+        "--batch",
+        "61",
+        "--chains",
+        "5",
+        "--checkpoint-every",
+        "7",
+        "--moment-samples",
+        "20",
     ];
     check_train(&data, ("5", "10"), 3, 2);
 }

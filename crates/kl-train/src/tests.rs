@@ -434,11 +434,16 @@ fn shared_chains_train_bit_identically() {
             |t, first, s| t.set_chain_states(first, s).unwrap(),
         );
         assert_eq!(params, alone.params(), "variational, {n_ranks} ranks");
-        assert!(same_chains(&states, &alone.chains().states()), "variational, {n_ranks} ranks: chains");
+        assert!(
+            same_chains(&states, &alone.chains().states()),
+            "variational, {n_ranks} ranks: chains"
+        );
     }
 
     let lattice = lattice(4);
-    let data: Vec<f64> = (0..64 * 16).map(|k| if (k / 16 + k % 16) % 2 == 0 { 0.5 } else { 1.5 }).collect();
+    let data: Vec<f64> = (0..64 * 16)
+        .map(|k| if (k / 16 + k % 16) % 2 == 0 { 0.5 } else { 1.5 })
+        .collect();
     let config = DataConfig {
         batch: 16,
         n_chains: 5,
@@ -463,6 +468,9 @@ fn shared_chains_train_bit_identically() {
             |t, first, s| t.set_chain_states(first, s).unwrap(),
         );
         assert_eq!(params, alone.params(), "data, {n_ranks} ranks");
-        assert!(same_chains(&states, &alone.chains().states()), "data, {n_ranks} ranks: chains");
+        assert!(
+            same_chains(&states, &alone.chains().states()),
+            "data, {n_ranks} ranks: chains"
+        );
     }
 }

@@ -54,9 +54,9 @@ mod lattice;
 mod strip;
 
 pub(crate) use lattice::LatticeKernel;
-pub use strip::{RowStrip, sweep_strips};
 #[cfg(test)]
 use lattice::{EDGE_MARGIN, EDGES};
+pub use strip::{RowStrip, sweep_strips};
 
 const ONE_BITS: u64 = 0x3FF0_0000_0000_0000;
 /// `1.5 − 2⁻²¹`: `(1 + m·2⁻²⁰) − STEP_OFFSET = (m + ½)·2⁻²⁰ − ½`, exactly.

@@ -17,8 +17,8 @@ use std::ops::Range;
 
 use phi4_action::Couplings;
 
-use super::lattice::{RowParams, strip_rows_kernel};
 use super::Words;
+use super::lattice::{RowParams, strip_rows_kernel};
 use crate::keystream::{StreamKey, fill_u32_at, refinement_key};
 use crate::layout::{FastParams, Layout};
 use crate::{SamplerError, SimRng};
@@ -124,7 +124,10 @@ impl RowStrip {
             )));
         }
         if let Some(i) = phi.iter().position(|x| !x.is_finite()) {
-            return Err(SamplerError::InvalidConfig(format!("phi[{i}] = {} is not finite", phi[i])));
+            return Err(SamplerError::InvalidConfig(format!(
+                "phi[{i}] = {} is not finite",
+                phi[i]
+            )));
         }
         for (j, row) in phi.chunks(self.p.lx).enumerate() {
             let y = self.rows.start + j;

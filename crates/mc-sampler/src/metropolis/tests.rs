@@ -235,7 +235,11 @@ fn check_strips(lx: usize, ly: usize, n_strips: usize) {
         let accepted = sweep_strips(&mut strips, &mut rng, step);
         step = RowStrip::tuned_step(step, (lx * ly) as u64, accepted);
     }
-    assert_eq!(Some(step), chain.step_size(), "{lx}x{ly} in {n_strips} strips: tuned step");
+    assert_eq!(
+        Some(step),
+        chain.step_size(),
+        "{lx}x{ly} in {n_strips} strips: tuned step"
+    );
     for _ in 0..10 {
         chain.sweep();
         sweep_strips(&mut strips, &mut rng, step);
