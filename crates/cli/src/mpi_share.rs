@@ -25,6 +25,7 @@ pub enum StepError {
     /// The trainer's error.
     Train(TrainError),
     /// The run stopped; the message says where and why.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))] // only ranks stop one another
     Stopped(anyhow::Error),
 }
 

@@ -62,12 +62,8 @@ fn stable_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn sample_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "sample", "--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7", "--therm", "40", "--sweeps", "100", "--seed",
-        "11", "--json",
-    ];
-    args.extend(extra);
-    args
+    let talk = "sample --kappa 1 --mu2 -0.9515 --lambda 0.7 --therm 40 --sweeps 100 --seed 11 --json";
+    talk.split_whitespace().chain(extra.iter().copied()).collect()
 }
 
 /// `check(ranks, ranks_per_chain, extra)`: the run on `ranks` ranks gives the one-process
@@ -194,30 +190,18 @@ fn check_train(mode_args: &[&str], epochs: (&str, &str), first_ranks: usize, res
     let _ = std::fs::remove_dir_all(dir);
 }
 
-const VARIATIONAL: [&str; 16] = [
-    "train",
-    "variational",
-    "--lattice",
-    "4",
-    "--kappa",
-    "1",
-    "--mu2",
-    "-0.9515",
-    "--lambda",
-    "0.7",
-    "--chains",
-    "7",
-    "--bound-samples",
-    "100",
-    "--bound-nodes",
-    "4",
-];
+/// The talk's target on 4×4, 7 chains.
+const VARIATIONAL: &str =
+    "train variational --lattice 4 --kappa 1 --mu2 -0.9515 --lambda 0.7 --chains 7 --bound-samples 100 --bound-nodes 4";
 
 /// Training across 1, 2 and 3 ranks gives the couplings of one process, through a
 /// checkpoint resumed on another number of ranks.
 #[test]
 fn training_across_ranks_is_bit_identical() {
-    let variational = [&VARIATIONAL[..], &["--checkpoint-every", "10", "--bound-every", "0"]].concat();
+    let variational: Vec<&str> = VARIATIONAL
+        .split_whitespace()
+        .chain(["--checkpoint-every", "10", "--bound-every", "0"])
+        .collect();
     check_train(&variational, ("15", "30"), 2, 3);
     check_train(&variational, ("15", "30"), 3, 1);
     let digits = format!(
@@ -245,8 +229,7 @@ fn training_across_ranks_is_bit_identical() {
 
 #[test]
 fn training_on_more_ranks_than_chains_is_refused() {
-    let args = [&VARIATIONAL[..], &["--epochs", "2", "--json"]].concat();
-    let mut args = args;
-    args[11] = "2";
+    let two_chains = VARIATIONAL.replace("--chains 7", "--chains 2") + " --epochs 2 --json";
+    let args: Vec<&str> = two_chains.split_whitespace().collect();
     check_refused(3, &args, &[], "3 ranks are more than the 2 chains");
 }
