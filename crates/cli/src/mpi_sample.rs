@@ -111,7 +111,7 @@ fn check_layout(n_ranks: usize, per_chain: usize, run: &RunConfig, couplings: &C
     if per_chain == 0 {
         bail!("--ranks-per-chain 0: give at least 1");
     }
-    if n_ranks % per_chain != 0 {
+    if !n_ranks.is_multiple_of(per_chain) {
         bail!(
             "{n_ranks} ranks do not split into groups of --ranks-per-chain {per_chain}; \
              run on a multiple of {per_chain} ranks"
