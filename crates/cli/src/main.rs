@@ -15,6 +15,13 @@ mod geometry;
 mod graph;
 mod irg;
 mod limits;
+#[cfg(feature = "mpi")]
+mod mpi_ranks;
+#[cfg(feature = "mpi")]
+mod mpi_sample;
+mod mpi_share;
+#[cfg(feature = "mpi")]
+mod mpi_train;
 mod output;
 mod rbm;
 mod reweight;
@@ -53,7 +60,28 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     rundir::install_signal_handler();
-    let result = match cli.command {
+    // Under an MPI launcher, `sample` and `train` spread their chains over the ranks and
+    // every other command runs on rank 0 (see `mpi_ranks`).
+    #[cfg(feature = "mpi")]
+    if let Some(ranks) = mpi_ranks::Ranks::from_launcher() {
+        let result = match cli.command {
+            Command::Sample(args) => mpi_sample::run(&ranks, &args),
+            Command::Train(args) => mpi_train::run(&ranks, &args),
+            other => ranks.on_root(|| run(other)),
+        };
+        return ranks.finish(result);
+    }
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Graph(args) => graph::run(&args),
         Command::Action(args) => action::run(&args),
         Command::Sample(args) => sample::run(&args),
@@ -62,13 +90,6 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Rbm(args) => rbm::run(&args),
         Command::Irg(args) => irg::run(&args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 

@@ -64,6 +64,12 @@ pub struct SampleArgs {
     /// the memory a run needs, which grows with the stored configurations, is checked first.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Ranks per chain under MPI [default: 1]: each chain's lattice split in row strips over
+    /// this many ranks (Metropolis on homogeneous even lattices; cluster updates stay on one
+    /// rank).
+    #[cfg(feature = "mpi")]
+    #[arg(long, allow_hyphen_values = true, value_parser = limits::whole_usize)]
+    pub ranks_per_chain: Option<usize>,
     #[command(flatten)]
     pub output: Output,
 }
@@ -307,24 +313,40 @@ fn exact_values(c: &Couplings) -> Option<ExactFreeField> {
 }
 
 pub fn run(args: &SampleArgs) -> Result<()> {
+    let resolved = resolve(args)?;
+    // Before any work: a bad --out fails now, not after the run.
+    let staging = args.out.as_deref().map(Staging::begin).transpose()?;
+    let run_config = &resolved.run;
+    let total = run_config.n_chains as u64 * (run_config.n_therm + run_config.n_sweeps);
+    let bar = progress_bar(total, "sweeps");
+    let rc = with_progress(run_config);
+    let out = worker_pool(args)?.install(|| run_chains(&resolved.couplings, &rc, |n| bar.inc(n)))?;
+    bar.finish_and_clear();
+    report(args, resolved, staging, out)
+}
+
+/// `run` with a progress report about 200 times per chain.
+pub fn with_progress(run: &RunConfig) -> RunConfig {
+    let mut rc = run.clone();
+    rc.progress_every = (run.n_therm + run.n_sweeps).div_ceil(200).max(1);
+    rc
+}
+
+/// The worker threads of `--threads`.
+pub fn worker_pool(args: &SampleArgs) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")
+}
+
+/// Summarises the chains of a run, prints the record and writes `--out`.
+pub fn report(args: &SampleArgs, resolved: Resolved, staging: Option<Staging>, out: RunOutput) -> Result<()> {
     let Resolved {
         couplings,
         run: run_config,
         config,
-    } = resolve(args)?;
-    // Before any work: a bad --out fails now, not after the run.
-    let staging = args.out.as_deref().map(Staging::begin).transpose()?;
-    let total = run_config.n_chains as u64 * (run_config.n_therm + run_config.n_sweeps);
-    let bar = progress_bar(total, "sweeps");
-    let mut rc = run_config.clone();
-    rc.progress_every = (run_config.n_therm + run_config.n_sweeps).div_ceil(200).max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    let out = pool.install(|| run_chains(&couplings, &rc, |n| bar.inc(n)))?;
-    bar.finish_and_clear();
-
+    } = resolved;
     let n_sites = couplings.n_sites();
     let (observables, mut warnings) = summarise(&out, n_sites);
     if observables.averages().iter().any(|(_, v)| !v.mean.is_finite()) {

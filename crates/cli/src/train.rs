@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
+use crate::mpi_share::{Alone, Placement};
 use crate::output::{Output, progress_bar, provenance, write_atomic};
 use crate::sample::HomogeneousArgs;
 
@@ -601,13 +602,18 @@ impl RunDir<'_> {
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    run_placed(args, &mut Alone)
+}
+
+/// [`run`] with the chains where `place` puts them (e.g. shared among MPI ranks).
+pub fn run_placed(args: &TrainArgs, place: &mut dyn Placement) -> Result<()> {
     match &args.mode {
-        TrainMode::Variational(v) => variational(v),
-        TrainMode::Data(d) => data_training(d),
+        TrainMode::Variational(v) => variational(v, place),
+        TrainMode::Data(d) => data_training(d, place),
     }
 }
 
-fn variational(args: &VariationalArgs) -> Result<()> {
+fn variational(args: &VariationalArgs, place: &mut dyn Placement) -> Result<()> {
     let start = Instant::now();
     let stored = match &args.resume {
         Some(dir) => {
@@ -621,10 +627,17 @@ fn variational(args: &VariationalArgs) -> Result<()> {
     };
     let plan = plan(merged(stored, args))?;
     let out_dir = args.out.as_deref().or(args.resume.as_deref());
-    on_threads(args.threads, || train(args, &plan, out_dir, start))
+    on_threads(args.threads, || train(args, &plan, out_dir, start, place))
 }
 
-fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Instant) -> Result<()> {
+fn train(
+    args: &VariationalArgs,
+    plan: &Plan,
+    out_dir: Option<&Path>,
+    start: Instant,
+    place: &mut dyn Placement,
+) -> Result<()> {
+    let out_dir = out_dir.filter(|_| place.is_root());
     let (mut trainer, mut bounds) = match &args.resume {
         Some(dir) => {
             let state: TrainerState = checkpoint::load(dir.join(CHECKPOINT_FILE), CHECKPOINT_KIND)
@@ -672,7 +685,7 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
     let train_start = Instant::now();
     let mut train_s = 0.0;
     while trainer.epoch() < plan.epochs {
-        let summary = match trainer.step() {
+        let summary = match place.step_variational(&mut trainer) {
             Ok(s) => s,
             Err(e) => {
                 bar.abandon();
@@ -763,6 +776,9 @@ fn train(args: &VariationalArgs, plan: &Plan, out_dir: Option<&Path>, start: Ins
     if let Some(rd) = &run_dir {
         rd.bounds(&record.bounds)?;
         write_atomic(&rd.path(RESULTS_FILE), records::to_json(&record).as_bytes())?;
+    }
+    if !place.is_root() {
+        return Ok(());
     }
     args.output.emit(&record, print_text)
 }
@@ -1239,7 +1255,7 @@ fn save_data_run(dir: &Path, trainer: &DataTrainer) -> Result<()> {
     )
 }
 
-fn data_training(args: &DataTrainArgs) -> Result<()> {
+fn data_training(args: &DataTrainArgs, place: &mut dyn Placement) -> Result<()> {
     let start = Instant::now();
     let stored = match &args.resume {
         Some(dir) => {
@@ -1253,10 +1269,17 @@ fn data_training(args: &DataTrainArgs) -> Result<()> {
     };
     let plan = data_plan(merged_data(stored, args))?;
     let out_dir = args.out.as_deref().or(args.resume.as_deref());
-    on_threads(args.threads, || train_on_data(args, &plan, out_dir, start))
+    on_threads(args.threads, || train_on_data(args, &plan, out_dir, start, place))
 }
 
-fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, start: Instant) -> Result<()> {
+fn train_on_data(
+    args: &DataTrainArgs,
+    plan: &DataPlan,
+    out_dir: Option<&Path>,
+    start: Instant,
+    place: &mut dyn Placement,
+) -> Result<()> {
+    let out_dir = out_dir.filter(|_| place.is_root());
     let data = plan.set.values();
     let mut trainer = match &args.resume {
         Some(dir) => {
@@ -1293,7 +1316,7 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
     let bar = progress_bar(total_steps.saturating_sub(first), "steps");
     let train_start = Instant::now();
     while trainer.steps_done() < total_steps {
-        let summary = trainer.step().map_err(|e| {
+        let summary = place.step_data(&mut trainer).map_err(|e| {
             bar.abandon();
             anyhow::anyhow!("{e}{}", kept_checkpoint(out_dir))
         })?;
@@ -1377,6 +1400,9 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, out_dir: Option<&Path>, 
         };
         write_atomic(&dir.join(MOMENTS_FILE), records::to_json(&moments).as_bytes())?;
         write_atomic(&dir.join(RESULTS_FILE), records::to_json(&record).as_bytes())?;
+    }
+    if !place.is_root() {
+        return Ok(());
     }
     args.output.emit(&record, print_data_text)
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::optimizer::{Moments, Optimizer, Schedule};
+use crate::share::{AllChains, ChainShare, checked_local, exchange};
 use crate::trainer::{Spread, free_params, optimiser_step, theta_of};
 
 /// The kind of the data trainer's checkpoints (see [`mc_sampler::checkpoint`]).
@@ -420,6 +421,17 @@ impl DataTrainer {
     /// non-positive-definite couplings is refused with [`TrainError::Diverged`] and the
     /// parameters stay those of the step.
     pub fn step(&mut self) -> Result<StepSummary, TrainError> {
+        self.step_shared(&mut AllChains(self.config.n_chains))
+    }
+
+    /// [`DataTrainer::step`] with the chains shared among processes: this one sweeps and
+    /// measures `share.local()` only, and the chains' `∂S/∂θ` come from
+    /// [`ChainShare::all_chains`] in chain order and are summed in the order of one process.
+    /// The other chains of this trainer are left as they were; install their states
+    /// ([`DataTrainer::set_chain_states`]) before a checkpoint or [`DataTrainer::model_moments`].
+    pub fn step_shared(&mut self, share: &mut dyn ChainShare) -> Result<StepSummary, TrainError> {
+        let n_chains = self.config.n_chains;
+        let local = checked_local(share, n_chains)?;
         let n_params = self.grad.len();
         let mut g = vec![0.0; n_params];
         let mut data_sum = vec![0.0; n_params];
@@ -440,16 +452,26 @@ impl DataTrainer {
             }
         }
         let n_model = (self.config.n_chains * self.config.samples_per_step) as f64;
-        let mut model_sum = vec![0.0; n_params];
-        for _ in 0..self.config.samples_per_step {
-            self.chains.sweep(self.config.sweeps_per_sample);
-            let measured = self.chains.measure_with(|s, phi| {
+        // Per local chain, the gradients of its samples back to back.
+        let samples = self.config.samples_per_step;
+        let mut mine = vec![0.0; local.len() * samples * n_params];
+        for k in 0..samples {
+            self.chains.sweep_range(local.clone(), self.config.sweeps_per_sample);
+            let measured = self.chains.measure_range_with(local.clone(), |s, phi| {
                 let mut g = vec![0.0; n_params];
                 s.grad_action(phi, &mut g);
                 g
             });
-            for g in measured {
-                model_sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
+            for (c, g) in measured.into_iter().enumerate() {
+                mine[(c * samples + k) * n_params..][..n_params].copy_from_slice(&g);
+            }
+        }
+        let all = exchange(share, local, mine, n_chains, samples * n_params)?;
+        let mut model_sum = vec![0.0; n_params];
+        for k in 0..samples {
+            for c in 0..n_chains {
+                let g = &all[(c * samples + k) * n_params..][..n_params];
+                model_sum.iter_mut().zip(g).for_each(|(s, x)| *s += x);
             }
         }
         for ((g, d), m) in self.grad.iter_mut().zip(&data_sum).zip(&model_sum) {
@@ -553,6 +575,17 @@ impl DataTrainer {
             self.n_sites,
             self.couplings().pairs(),
         )
+    }
+
+    /// The persistent chains.
+    pub fn chains(&self) -> &PersistentChains {
+        &self.chains
+    }
+
+    /// Replaces chains `first..` by chains restored from `states` (moved by another process,
+    /// see [`DataTrainer::step_shared`]).
+    pub fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError> {
+        Ok(self.chains.set_states(first, states)?)
     }
 
     /// The state to checkpoint (kind [`DATA_CHECKPOINT_KIND`]).

@@ -37,6 +37,21 @@ impl ChainSums {
         self.sum_d_grad.fill(0.0);
     }
 
+    /// The sums as one flat record `[d… | Σ∂S | Σ d ∂S]` (for the exchange between processes).
+    pub(crate) fn record(&self) -> impl Iterator<Item = f64> + '_ {
+        self.d.iter().chain(&self.sum_grad).chain(&self.sum_d_grad).copied()
+    }
+
+    /// The sums from a [`ChainSums::record`] of the same shape.
+    pub(crate) fn set_record(&mut self, record: &[f64]) {
+        let n = self.sum_grad.len();
+        let (d, rest) = record.split_at(record.len() - 2 * n);
+        self.d.clear();
+        self.d.extend_from_slice(d);
+        self.sum_grad.copy_from_slice(&rest[..n]);
+        self.sum_d_grad.copy_from_slice(&rest[n..]);
+    }
+
     pub(crate) fn add(&mut self, d: f64, grad: &[f64]) {
         self.d.push(d);
         for ((s, sd), &g) in self.sum_grad.iter_mut().zip(&mut self.sum_d_grad).zip(grad) {

@@ -78,6 +78,7 @@ mod estimate;
 mod free_energy;
 mod optimizer;
 mod overlap;
+mod share;
 mod trainer;
 
 pub use data::{Agreement, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer, DataTrainerState, FieldMoments, StepSummary};
@@ -88,6 +89,7 @@ pub use free_energy::{
 };
 pub use optimizer::{Optimizer, Schedule};
 pub use overlap::{ActionDiffOverlap, DiffHistograms, OverlapOptions, overlap};
+pub use share::{AllChains, ChainShare};
 pub use trainer::{
     CHECKPOINT_KIND, EpochSummary, MAX_COUPLING, RunIdentity, Spread, TrainConfig, TrainerState, VariationalTrainer,
 };

@@ -391,3 +391,156 @@ fn training_against_a_converges_to_its_couplings() {
     let history = trainer.history();
     assert!(history.last().unwrap().mean_diff.abs() < history[0].mean_diff.abs() / 10.0);
 }
+
+/// Shares chains among threads that stand for processes: each posts its records on a board,
+/// waits for the others and reads every record in chain order.
+struct ThreadShare {
+    rank: usize,
+    local: std::ops::Range<usize>,
+    board: std::sync::Arc<(std::sync::Mutex<Vec<Vec<f64>>>, std::sync::Barrier)>,
+}
+
+impl ChainShare for ThreadShare {
+    fn local(&self) -> std::ops::Range<usize> {
+        self.local.clone()
+    }
+
+    fn all_chains(&mut self, mine: &[f64]) -> Vec<f64> {
+        let (slots, barrier) = &*self.board;
+        slots.lock().unwrap()[self.rank] = mine.to_vec();
+        barrier.wait();
+        let all = slots.lock().unwrap().concat();
+        barrier.wait();
+        all
+    }
+}
+
+/// Runs `steps` steps of `n_ranks` trainers made by `make`, each sweeping its consecutive
+/// share of `n_chains` chains (on its own thread), then installs every rank's chain states
+/// in rank 0's trainer; returns rank 0's parameters and chain states, and checks that every
+/// rank has the same parameters.
+fn shared_run<T: Send>(
+    n_ranks: usize,
+    n_chains: usize,
+    make: impl Fn() -> T + Sync,
+    step: impl Fn(&mut T, &mut ThreadShare) + Sync,
+    params: impl Fn(&T) -> Vec<f64> + Sync,
+    states: impl Fn(&T) -> Vec<mc_sampler::checkpoint::ChainState> + Sync,
+    install: impl Fn(&mut T, usize, Vec<mc_sampler::checkpoint::ChainState>),
+) -> (Vec<f64>, Vec<mc_sampler::checkpoint::ChainState>) {
+    let board = std::sync::Arc::new((
+        std::sync::Mutex::new(vec![Vec::new(); n_ranks]),
+        std::sync::Barrier::new(n_ranks),
+    ));
+    let ranges: Vec<_> = (0..n_ranks)
+        .map(|r| {
+            let (base, extra) = (n_chains / n_ranks, n_chains % n_ranks);
+            let start = r * base + r.min(extra);
+            start..start + base + usize::from(r < extra)
+        })
+        .collect();
+    let mut trainers: Vec<T> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .enumerate()
+            .map(|(rank, local)| {
+                let mut share = ThreadShare {
+                    rank,
+                    local: local.clone(),
+                    board: board.clone(),
+                };
+                let (make, step) = (&make, &step);
+                scope.spawn(move || {
+                    let mut trainer = make();
+                    step(&mut trainer, &mut share);
+                    trainer
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let first = params(&trainers[0]);
+    assert!(trainers.iter().all(|t| params(t) == first), "ranks disagree");
+    for (rank, local) in ranges.iter().enumerate().skip(1) {
+        let moved = states(&trainers[rank])[local.clone()].to_vec();
+        install(&mut trainers[0], local.start, moved);
+    }
+    (first, states(&trainers[0]))
+}
+
+fn same_chains(a: &[mc_sampler::checkpoint::ChainState], b: &[mc_sampler::checkpoint::ChainState]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (&x.field, &x.rng, x.stats.sweeps) == (&y.field, &y.rng, y.stats.sweeps))
+}
+
+/// Chains shared among 1, 2 and 3 processes (7 chains: shares of unequal length) give the
+/// parameters and chain states of one process, for both trainers.
+#[test]
+fn shared_chains_train_bit_identically() {
+    let target = targets::a(&lattice(4)).unwrap();
+    let config = TrainConfig {
+        n_chains: 7,
+        n_therm: 20,
+        ..TrainConfig::recommended(4)
+    };
+    let mut alone = VariationalTrainer::new(&target, config).unwrap();
+    (0..8).for_each(|_| {
+        alone.step().unwrap();
+    });
+    for n_ranks in 1..=3 {
+        let (params, states) = shared_run(
+            n_ranks,
+            7,
+            || VariationalTrainer::new(&target, config).unwrap(),
+            |t, share| {
+                (0..8).for_each(|_| {
+                    t.step_shared(share).unwrap();
+                })
+            },
+            |t| t.params().to_vec(),
+            |t| t.chains().states(),
+            |t, first, s| t.set_chain_states(first, s).unwrap(),
+        );
+        assert_eq!(params, alone.params(), "variational, {n_ranks} ranks");
+        assert!(
+            same_chains(&states, &alone.chains().states()),
+            "variational, {n_ranks} ranks: chains"
+        );
+    }
+
+    let lattice = lattice(4);
+    let data: Vec<f64> = (0..64 * 16)
+        .map(|k| if (k / 16 + k % 16) % 2 == 0 { 0.5 } else { 1.5 })
+        .collect();
+    let config = DataConfig {
+        batch: 16,
+        n_chains: 5,
+        ..DataConfig::recommended(2)
+    };
+    let mut alone = DataTrainer::new(&lattice, &data, config).unwrap();
+    (0..6).for_each(|_| {
+        alone.step().unwrap();
+    });
+    for n_ranks in 1..=3 {
+        let (params, states) = shared_run(
+            n_ranks,
+            5,
+            || DataTrainer::new(&lattice, &data, config).unwrap(),
+            |t, share| {
+                (0..6).for_each(|_| {
+                    t.step_shared(share).unwrap();
+                })
+            },
+            |t| t.params().to_vec(),
+            |t| t.chains().states(),
+            |t, first, s| t.set_chain_states(first, s).unwrap(),
+        );
+        assert_eq!(params, alone.params(), "data, {n_ranks} ranks");
+        assert!(
+            same_chains(&states, &alone.chains().states()),
+            "data, {n_ranks} ranks: chains"
+        );
+    }
+}

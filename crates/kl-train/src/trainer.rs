@@ -11,6 +11,7 @@ use crate::TrainError;
 use crate::estimate::{ChainSums, reduce};
 use crate::free_energy::{Bound, IntegrationOptions, bound, check_target};
 use crate::optimizer::{Moments, Optimizer, Schedule};
+use crate::share::{AllChains, ChainShare, checked_local, exchange};
 
 /// The kind of the trainer's checkpoints (see [`mc_sampler::checkpoint`]).
 pub const CHECKPOINT_KIND: &str = "kl-train-variational";
@@ -364,21 +365,38 @@ impl VariationalTrainer {
     /// optimiser step.  A step that produces non-finite or runaway couplings is refused with
     /// [`TrainError::Diverged`] and the parameters stay those of the epoch.
     pub fn step(&mut self) -> Result<EpochSummary, TrainError> {
+        self.step_shared(&mut AllChains(self.config.n_chains))
+    }
+
+    /// [`VariationalTrainer::step`] with the chains shared among processes: this one sweeps
+    /// and measures `share.local()` only, and the per-chain sums come from
+    /// [`ChainShare::all_chains`] in chain order, so every process takes exactly the step of
+    /// one process.  The other chains of this trainer are left as they were; install their
+    /// states ([`VariationalTrainer::set_chain_states`]) before a checkpoint or a bound.
+    pub fn step_shared(&mut self, share: &mut dyn ChainShare) -> Result<EpochSummary, TrainError> {
+        let n_chains = self.config.n_chains;
+        let local = checked_local(share, n_chains)?;
         let target = &self.target;
         let shift = self.shift;
         self.sums.iter_mut().for_each(ChainSums::clear);
         let n_params = self.grad.len();
         for _ in 0..self.config.samples_per_epoch {
-            self.chains.sweep(self.config.sweeps_per_sample);
-            let measured = self.chains.measure_with(|s, phi| {
+            self.chains.sweep_range(local.clone(), self.config.sweeps_per_sample);
+            let measured = self.chains.measure_range_with(local.clone(), |s, phi| {
                 let mut g = vec![0.0; n_params];
                 s.grad_action(phi, &mut g);
                 (target.action(phi) - s.action(phi) - shift, g)
             });
-            self.sums
+            self.sums[local.clone()]
                 .par_iter_mut()
                 .zip(measured)
                 .for_each(|(sums, (d, g))| sums.add(d, &g));
+        }
+        let len = self.config.samples_per_epoch + 2 * n_params;
+        let mine: Vec<f64> = self.sums[local.clone()].iter().flat_map(ChainSums::record).collect();
+        let all = exchange(share, local, mine, n_chains, len)?;
+        for (sums, record) in self.sums.iter_mut().zip(all.chunks_exact(len)) {
+            sums.set_record(record);
         }
         let estimate = reduce(&self.sums, shift, &mut self.grad);
         let model = self.chains.couplings();
@@ -456,6 +474,12 @@ impl VariationalTrainer {
     /// The persistent chains.
     pub fn chains(&self) -> &PersistentChains {
         &self.chains
+    }
+
+    /// Replaces chains `first..` by chains restored from `states` (moved by another process,
+    /// see [`VariationalTrainer::step_shared`]).
+    pub fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError> {
+        Ok(self.chains.set_states(first, states)?)
     }
 
     /// The state to checkpoint (kind [`CHECKPOINT_KIND`]).

@@ -201,13 +201,24 @@ const TARGET_ACCEPTANCE: f64 = 0.5;
 
 /// The step-size rule of thermalisation, `δ ← δ·exp(rate − ½)`, from the (proposals,
 /// accepted) counters before and after a sweep.
-fn tune(step: f64, before: (u64, u64), after: (u64, u64)) -> f64 {
+pub(crate) fn tune(step: f64, before: (u64, u64), after: (u64, u64)) -> f64 {
     let done = after.0 - before.0;
     if done == 0 {
         return step;
     }
     let rate = (after.1 - before.1) as f64 / done as f64;
     (step * (rate - TARGET_ACCEPTANCE).exp()).clamp(STEP_RANGE.0, STEP_RANGE.1)
+}
+
+/// A first guess of the Metropolis step: about twice the width of a site's conditional at
+/// zero field.
+pub(crate) fn initial_step(layout: &Layout) -> f64 {
+    let a_mean = layout.a.iter().sum::<f64>() / layout.n_sites() as f64;
+    if a_mean > 0.0 {
+        (2.0 / a_mean).sqrt().clamp(0.1, 10.0)
+    } else {
+        1.0
+    }
 }
 
 impl Chain {
@@ -222,14 +233,7 @@ impl Chain {
         let wolff = algorithm.cluster_work().map(|_| Wolff::new(n));
         let sw = algorithm.uses_swendsen_wang().then(|| SwendsenWang::new(&layout));
         let global = algorithm.uses_global().then(|| GlobalMoves::new(&layout));
-        // A first guess of the Metropolis step: about twice the width of a site's
-        // conditional at zero field.
-        let a_mean = layout.a.iter().sum::<f64>() / n as f64;
-        let step = if a_mean > 0.0 {
-            (2.0 / a_mean).sqrt().clamp(0.1, 10.0)
-        } else {
-            1.0
-        };
+        let step = initial_step(&layout);
         Ok(Self {
             couplings: couplings.clone(),
             layout,
@@ -938,9 +942,35 @@ where
     Mk: Fn(u64) -> A + Sync,
     F: Fn(u64) + Sync,
 {
+    run_chain_range_with(couplings, config, 0..config.n_chains as u64, make, progress)
+}
+
+/// [`run_chains_with`] for the chains `chains` of the run only (a part of
+/// `0..config.n_chains`), e.g. the share of one process when the chains of a run are spread
+/// over several: chain `c` is exactly chain `c` of the whole run, and the outputs come back
+/// in chain order, so the outputs of consecutive ranges, concatenated, are those of the
+/// whole run.
+pub fn run_chain_range_with<A, Mk, F>(
+    couplings: &Couplings,
+    config: &RunConfig,
+    chains: std::ops::Range<u64>,
+    make: Mk,
+    progress: F,
+) -> Result<(RunOutput, Vec<A>), SamplerError>
+where
+    A: Measure + Send,
+    Mk: Fn(u64) -> A + Sync,
+    F: Fn(u64) + Sync,
+{
     config.validate(couplings)?;
+    if chains.end > config.n_chains as u64 {
+        return Err(SamplerError::InvalidConfig(format!(
+            "chains {}..{} are not chains of a run of {} chains; give a range inside 0..{}",
+            chains.start, chains.end, config.n_chains, config.n_chains
+        )));
+    }
     let start = Instant::now();
-    let (chains, measured): (Vec<_>, Vec<_>) = (0..config.n_chains as u64)
+    let (chains, measured): (Vec<_>, Vec<_>) = chains
         .into_par_iter()
         .map(|c| {
             let mut m = make(c);

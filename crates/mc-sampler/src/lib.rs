@@ -94,8 +94,8 @@ pub mod exact;
 pub mod stats;
 
 pub use chain::{
-    Algorithm, Chain, ChainOutput, ChainStats, Measure, RunConfig, RunOutput, Series, Timing, run_chains,
-    run_chains_with, two_point_axes,
+    Algorithm, Chain, ChainOutput, ChainStats, Measure, RunConfig, RunOutput, Series, Timing, run_chain_range_with,
+    run_chains, run_chains_with, two_point_axes,
 };
 pub use error::SamplerError;
 pub use keystream::{fill_u32, fill_u32_parallel, fill_u64};

@@ -1,6 +1,8 @@
 //! Persistent chains that learning steers: many chains of one action, kept alive while the
 //! couplings change between sweeps, measured through a hook and reduced in chain order.
 
+use std::ops::Range;
+
 use phi4_action::Couplings;
 use rayon::prelude::*;
 
@@ -89,7 +91,48 @@ impl PersistentChains {
 
     /// `n` sweeps of every chain (step sizes frozen).
     pub fn sweep(&mut self, n: u64) {
-        self.chains.par_iter_mut().for_each(|c| (0..n).for_each(|_| c.sweep()));
+        self.sweep_range(0..self.chains.len(), n);
+    }
+
+    /// `n` sweeps of the chains `chains` only (e.g. the share of one process when the chains
+    /// are spread over several; the others do not move).  Panics if `chains` is not inside
+    /// `0..n_chains`.
+    pub fn sweep_range(&mut self, chains: Range<usize>, n: u64) {
+        self.chains[chains]
+            .par_iter_mut()
+            .for_each(|c| (0..n).for_each(|_| c.sweep()));
+    }
+
+    /// [`PersistentChains::measure_with`] of the chains `chains` only, in chain order.
+    /// Panics if `chains` is not inside `0..n_chains`.
+    pub fn measure_range_with<M, F>(&mut self, chains: Range<usize>, f: F) -> Vec<M>
+    where
+        M: Send,
+        F: Fn(&Couplings, &[f64]) -> M + Sync,
+    {
+        self.chains[chains].par_iter_mut().map(|c| c.measure_with(&f)).collect()
+    }
+
+    /// Replaces chains `first..first + states.len()` by chains restored from `states` (e.g.
+    /// the chains another process moved), with the current couplings.  On error no chain
+    /// changes.
+    pub fn set_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), SamplerError> {
+        if first + states.len() > self.chains.len() {
+            return Err(SamplerError::InvalidConfig(format!(
+                "{} chain states from chain {first} on do not fit {} chains",
+                states.len(),
+                self.chains.len()
+            )));
+        }
+        let couplings = self.couplings().clone();
+        let restored = states
+            .into_iter()
+            .map(|s| Chain::from_state(&couplings, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (slot, chain) in self.chains[first..].iter_mut().zip(restored) {
+            *slot = chain;
+        }
+        Ok(())
     }
 
     /// Replaces the parameters of every chain by `θ` (validated once; see
@@ -118,7 +161,7 @@ impl PersistentChains {
         M: Send,
         F: Fn(&Couplings, &[f64]) -> M + Sync,
     {
-        self.chains.par_iter_mut().map(|c| c.measure_with(&f)).collect()
+        self.measure_range_with(0..self.chains.len(), f)
     }
 
     /// Splits each Metropolis half sweep of large lattices over the rayon pool (see

@@ -125,6 +125,7 @@ impl LatticeKernel {
             n,
             ly,
             parity,
+            strip_first_row: None,
         };
         if parallel {
             let block_rows = ly.div_ceil(ROW_BLOCKS);
@@ -147,6 +148,10 @@ pub(crate) struct RowSource<'a> {
     pub(crate) n: usize,
     ly: usize,
     parity: usize,
+    /// For a row strip ([`super::strip`]): the first own row `y0`.  Then `other` holds the
+    /// other sublattice's rows `y0 − 1 ..= y1` (halo rows first and last) and `words` and
+    /// `first_index` start at own row `y0`.
+    strip_first_row: Option<usize>,
 }
 
 impl RowSource<'_> {
@@ -154,15 +159,48 @@ impl RowSource<'_> {
     #[inline(always)]
     pub(crate) fn row(&self, y: usize) -> Row<'_> {
         let (n, ly, other) = (self.n, self.ly, self.other);
+        let (j, same, up, down) = match self.strip_first_row {
+            None => (y, y, (y + 1) % ly, (y + ly - 1) % ly),
+            Some(y0) => (y - y0, y - y0 + 1, y - y0 + 2, y - y0),
+        };
         Row {
-            same: &other[y * n..(y + 1) * n],
+            same: &other[same * n..(same + 1) * n],
             shift: (y + self.parity) % 2,
-            up: &other[((y + 1) % ly) * n..][..n],
-            down: &other[((y + ly - 1) % ly) * n..][..n],
-            words: &self.words[y * n..(y + 1) * n],
-            first_index: self.first_index + (y * n) as u64,
+            up: &other[up * n..][..n],
+            down: &other[down * n..][..n],
+            words: &self.words[j * n..(j + 1) * n],
+            first_index: self.first_index + (j * n) as u64,
         }
     }
+}
+
+/// Updates the own rows `first_row..` of a row strip (`own`, whole rows of sublattice
+/// `parity`) from the other sublattice's rows with their halo rows (`other_with_halo`, one
+/// row more on each side) and the strip's words (`words`, main-stream position
+/// `first_index` for the first); the decisions are exactly those of the whole-lattice
+/// half sweep.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn strip_rows_kernel(
+    isa: Isa,
+    own: &mut [f64],
+    first_row: usize,
+    other_with_halo: &[f64],
+    words: &[u32],
+    first_index: u64,
+    (n, ly, parity): (usize, usize, usize),
+    params: &RowParams,
+    refine: &StreamKey,
+) -> u64 {
+    let rows = RowSource {
+        other: other_with_halo,
+        words,
+        first_index,
+        n,
+        ly,
+        parity,
+        strip_first_row: Some(first_row),
+    };
+    rows_kernel(isa, own, first_row, &rows, params, refine)
 }
 
 /// The neighbours and random words of one sublattice row.

@@ -51,10 +51,12 @@ use crate::simd::Isa;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod lattice;
+mod strip;
 
 pub(crate) use lattice::LatticeKernel;
 #[cfg(test)]
 use lattice::{EDGE_MARGIN, EDGES};
+pub use strip::{RowStrip, sweep_strips};
 
 const ONE_BITS: u64 = 0x3FF0_0000_0000_0000;
 /// `1.5 − 2⁻²¹`: `(1 + m·2⁻²⁰) − STEP_OFFSET = (m + ½)·2⁻²⁰ − ½`, exactly.

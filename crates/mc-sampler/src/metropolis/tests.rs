@@ -203,3 +203,70 @@ fn set_params_equals_new() {
     assert_eq!(bits(&f1), bits(&f2));
     assert_eq!(r1.next_u64(), r2.next_u64());
 }
+
+/// A chain split in row strips ([`RowStrip`], halo rows exchanged every half sweep) is
+/// bit-identical to the whole-lattice chain (field, step, generator), for 1, 2 and 3 strips
+/// and rows that do not divide evenly, through thermalisation (the step tuned from the
+/// strips' summed acceptance) and measured sweeps, with both kernels.
+#[test]
+fn row_strips_are_bit_identical() {
+    for isa in Isa::all_for_test("row strips") {
+        crate::simd::set_vector_kernels(isa != Isa::PORTABLE);
+        for (lx, ly, n_strips) in [(8, 6, 1), (8, 6, 2), (8, 8, 3), (8, 4, 3), (12, 10, 3), (36, 14, 4)] {
+            check_strips(lx, ly, n_strips);
+        }
+    }
+    crate::simd::set_vector_kernels(true);
+}
+
+#[track_caller]
+fn check_strips(lx: usize, ly: usize, n_strips: usize) {
+    use crate::{Algorithm, Chain};
+    let c = talk_point(lx, ly);
+    let mut chain = Chain::new(&c, Algorithm::Metropolis, chain_rng(5, 2)).unwrap();
+    let mut strips: Vec<RowStrip> = (0..n_strips)
+        .map(|k| RowStrip::new(&c, RowStrip::rows_of(ly, n_strips, k)).unwrap())
+        .collect();
+    let mut rng = chain_rng(5, 2);
+    let mut step = RowStrip::initial_step(&c);
+    assert_eq!(Some(step), chain.step_size());
+    chain.thermalise(20);
+    for _ in 0..20 {
+        let accepted = sweep_strips(&mut strips, &mut rng, step);
+        step = RowStrip::tuned_step(step, (lx * ly) as u64, accepted);
+    }
+    assert_eq!(
+        Some(step),
+        chain.step_size(),
+        "{lx}x{ly} in {n_strips} strips: tuned step"
+    );
+    for _ in 0..10 {
+        chain.sweep();
+        sweep_strips(&mut strips, &mut rng, step);
+    }
+    let joined: Vec<u64> = strips.iter().flat_map(|s| s.field()).map(f64::to_bits).collect();
+    let whole: Vec<u64> = chain.field().iter().map(|x| x.to_bits()).collect();
+    assert_eq!(joined, whole, "{lx}x{ly} in {n_strips} strips: field");
+    assert_eq!(&rng, chain.rng(), "{lx}x{ly} in {n_strips} strips: generator");
+}
+
+/// Strips refuse what they cannot split: odd extents, inhomogeneous couplings, empty or
+/// out-of-range rows; `rows_of` covers the lattice with strips differing by at most a row.
+#[test]
+fn row_strips_refuse_and_cover() {
+    assert!(RowStrip::new(&talk_point(8, 7), 0..3).is_err());
+    assert!(RowStrip::new(&talk_point(8, 6), 3..3).is_err());
+    assert!(RowStrip::new(&talk_point(8, 6), 4..7).is_err());
+    for (ly, k) in [(6, 1), (7, 3), (10, 4), (4, 4)] {
+        let strips: Vec<_> = (0..k).map(|i| RowStrip::rows_of(ly, k, i)).collect();
+        assert_eq!(strips[0].start, 0);
+        assert_eq!(strips[k - 1].end, ly);
+        assert!(strips.windows(2).all(|w| w[0].end == w[1].start));
+        assert!(strips.iter().all(|s| s.len() == ly / k || s.len() == ly / k + 1));
+    }
+    let mut s = RowStrip::new(&talk_point(8, 6), 2..4).unwrap();
+    assert!(s.set_field(&[0.0; 15]).is_err());
+    let phi: Vec<f64> = (0..16).map(f64::from).collect();
+    s.set_field(&phi).unwrap();
+    assert_eq!(s.field(), phi);
+}
