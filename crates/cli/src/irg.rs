@@ -89,9 +89,9 @@ pub struct IrgArgs {
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub validate: Vec<usize>,
     /// The μ² at which γ/ν and the observables "at the fixed point" are evaluated, with its
-    /// error, e.g. --fixed-point=-0.9512,0.0004 [default: the fixed point of the inverse
-    /// flow of the largest rescaled size simulated directly, else the direct Binder crossing
-    /// of the two largest sizes, else the best crossing of the rescaled sizes].
+    /// error, e.g. --fixed-point=-0.9512,0.0004 [default: the direct Binder crossing of the
+    /// two largest --validate sizes, else the best-determined fixed point of the inverse
+    /// flow, else the best crossing of the rescaled sizes].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = limits::finite)]
     pub fixed_point: Vec<f64>,
     /// Measurements per chain of each direct simulation (one hybrid sweep apart).
@@ -383,8 +383,8 @@ pub struct IrgRecord {
     pub flow: Vec<IrgFlow>,
     /// `ν` from consecutive rescaled sizes.
     pub flow_steps: Vec<IrgStep>,
-    /// The fixed point of the inverse RG: the fixed point of the flow of the largest matched
-    /// size, else the best crossing of the rescaled Binder cumulants (two or more μ²).
+    /// The fixed point of the inverse RG: the best-determined fixed point of the flows, else
+    /// the best crossing of the rescaled Binder cumulants (two or more μ²).
     pub critical_mu2: Option<MeanErr>,
     /// The exponents.
     pub exponents: IrgExponents,
@@ -683,7 +683,12 @@ pub fn run(args: &IrgArgs) -> Result<()> {
     } else {
         (Vec::new(), Vec::new())
     };
-    let flow_fixed_point = flow.last().map(|f| f.fixed_point).filter(|e| e.mean.is_finite());
+    // The fixed point of the inverse RG: the best-determined fixed point of the flows.
+    let flow_fixed_point = flow
+        .iter()
+        .map(|f| f.fixed_point)
+        .filter(|e| e.mean.is_finite() && e.err.is_finite())
+        .min_by(|a, b| a.err.total_cmp(&b.err));
     let given = (args.fixed_point.len() == 2).then(|| Estimate {
         mean: args.fixed_point[0],
         err: args.fixed_point[1],
@@ -692,7 +697,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         let s = scaling(
             &ensembles,
             fit_levels.clone(),
-            given.or(flow_fixed_point).or(direct_critical),
+            given.or(direct_critical).or(flow_fixed_point),
         )?;
         let all = |v: &[Estimate]| v.iter().copied().map(me).collect::<Vec<_>>();
         Some(IrgScaling {
