@@ -624,13 +624,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
                 mu2: centre,
                 direct: size_record(d.size, m_abs, nan, chi, binder),
                 rescaled: rescaled.map(|r| size_record(r.size, r.m_abs, r.m2, r.chi, r.binder)),
-                deviations_sigma: rescaled.map(|r| {
-                    [
-                        sigma(r.m_abs, m_abs),
-                        sigma(r.chi, chi),
-                        sigma(r.binder, binder),
-                    ]
-                }),
+                deviations_sigma: rescaled.map(|r| [sigma(r.m_abs, m_abs), sigma(r.chi, chi), sigma(r.binder, binder)]),
                 curve: d
                     .curve()
                     .into_iter()
@@ -648,20 +642,24 @@ pub fn run(args: &IrgArgs) -> Result<()> {
                 cost: rescaled.map(|r| {
                     let rescaled_cpu_s = points[centre_index].rescale_cpu_s + points[centre_index].parents_cpu_s;
                     let measured_cpu = d.seconds_per_sweep * (d.n_measurements as u64 * d.sweeps_between) as f64;
-                    let observables = [("m_abs", r.m_abs, m_abs), ("chi", r.chi, chi), ("binder", r.binder, binder)]
-                        .into_iter()
-                        .map(|(name, r, d)| {
-                            let needed = measured_cpu * (d.err / r.err).powi(2);
-                            IrgCostEntry {
-                                name: name.to_owned(),
-                                rescaled_err: r.err,
-                                direct_err: d.err,
-                                direct_cpu_s: measured_cpu,
-                                direct_cpu_for_rescaled_err_s: needed,
-                                speedup: needed / rescaled_cpu_s,
-                            }
-                        })
-                        .collect();
+                    let observables = [
+                        ("m_abs", r.m_abs, m_abs),
+                        ("chi", r.chi, chi),
+                        ("binder", r.binder, binder),
+                    ]
+                    .into_iter()
+                    .map(|(name, r, d)| {
+                        let needed = measured_cpu * (d.err / r.err).powi(2);
+                        IrgCostEntry {
+                            name: name.to_owned(),
+                            rescaled_err: r.err,
+                            direct_err: d.err,
+                            direct_cpu_s: measured_cpu,
+                            direct_cpu_for_rescaled_err_s: needed,
+                            speedup: needed / rescaled_cpu_s,
+                        }
+                    })
+                    .collect();
                     IrgCost {
                         rescaled_cpu_s,
                         observables,
@@ -856,7 +854,12 @@ fn print_text(r: &IrgRecord) {
         }
     }
     for c in &r.direct_crossings {
-        println!("direct Binder crossing {}/{}: mu2 = {}", c.sizes[0], c.sizes[1], pm(&c.mu2));
+        println!(
+            "direct Binder crossing {}/{}: mu2 = {}",
+            c.sizes[0],
+            c.sizes[1],
+            pm(&c.mu2)
+        );
     }
     for f in &r.flow {
         println!(

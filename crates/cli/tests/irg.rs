@@ -52,7 +52,10 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
         assert!(u > 0.0 && u < 2.0 / 3.0 + 1e-9, "U = {u}");
     }
     assert_eq!(record["validation"][1]["size"], 16);
-    assert!(record["validation"][0]["rescaled"].is_object(), "8² is the parents' size");
+    assert!(
+        record["validation"][0]["rescaled"].is_object(),
+        "8² is the parents' size"
+    );
     assert!(record["validation"][1]["cost"]["observables"][1]["speedup"].is_number());
     assert!(record["scaling"]["gamma_over_nu"]["mean"].is_number());
     // The Binder crossing of 8² and 16², and the flow of 16² against direct simulation.
@@ -98,7 +101,10 @@ fn bad_input_is_refused_with_the_flag_to_change() {
     check_refused(&[("--local", "wolff")], "metropolis or heatbath");
     check_refused(&[("--validate", "9")], "--validate 9 is not a lattice size");
     check_refused(&[("--validate", "16,16")], "--validate lists 16 twice");
-    check_refused(&[("--fixed-point", "-0.95")], "--fixed-point takes the μ² and its error");
+    check_refused(
+        &[("--fixed-point", "-0.95")],
+        "--fixed-point takes the μ² and its error",
+    );
     check_refused(&[("--configs", "3")], "--configs 3");
     check_refused(&[("--chains", "0")], "--chains 0");
     check_refused(&[("--noise", "-1")], "noise");

@@ -101,7 +101,10 @@ impl DirectEnsemble {
             .min(sums.iter().map(Vec::len).min().unwrap_or(1))
             .max(1);
         let sampled = Target::new(target);
-        let targets: Vec<Target> = grid.iter().map(|&mu2| Target::new(Homogeneous { mu2, ..target })).collect();
+        let targets: Vec<Target> = grid
+            .iter()
+            .map(|&mu2| Target::new(Homogeneous { mu2, ..target }))
+            .collect();
         // The largest log-weight of every grid point, over all configurations.
         let mut max = vec![f64::NEG_INFINITY; grid.len()];
         for s in sums.iter().flatten() {
@@ -157,12 +160,7 @@ impl DirectEnsemble {
         let q = &means[PER_POINT * g..PER_POINT * (g + 1)];
         let (m_abs, m2, m4) = (q[1] / q[0], q[2] / q[0], q[3] / q[0]);
         let v = (self.size * self.size) as f64;
-        [
-            m_abs,
-            m2,
-            v * (m2 - m_abs * m_abs),
-            1.0 - m4 / (3.0 * m2 * m2),
-        ]
+        [m_abs, m2, v * (m2 - m_abs * m_abs), 1.0 - m4 / (3.0 * m2 * m2)]
     }
 
     /// `U` at any μ² inside the grid (linear interpolation between grid points), from bin
@@ -211,7 +209,10 @@ impl DirectEnsemble {
             .map(|g| {
                 let est = |k: usize| {
                     let j = mc_sampler::stats::jackknife(&self.bins, |m| self.moments(m, g)[k]);
-                    Estimate { mean: j.mean, err: j.err }
+                    Estimate {
+                        mean: j.mean,
+                        err: j.err,
+                    }
                 };
                 (self.grid[g], [est(0), est(2), est(3)])
             })

@@ -291,7 +291,6 @@ fn rescaled_64_agrees_with_direct_simulation() {
     check_against_direct(3, 1000, 8000);
 }
 
-
 /// A direct ensemble whose bins give exactly `U(μ²) = binder(μ²)` on `grid` (every bin the
 /// same, so every error is zero).
 fn synthetic_direct(size: usize, grid: Vec<f64>, binder: impl Fn(f64) -> f64) -> DirectEnsemble {
@@ -301,7 +300,10 @@ fn synthetic_direct(size: usize, grid: Vec<f64>, binder: impl Fn(f64) -> f64) ->
         .collect();
     DirectEnsemble {
         size,
-        sampled: Homogeneous { mu2: grid[grid.len() / 2], ..NEAR_CRITICAL },
+        sampled: Homogeneous {
+            mu2: grid[grid.len() / 2],
+            ..NEAR_CRITICAL
+        },
         grid,
         bins: vec![row; 20],
         tau_int_m2: 0.5,
@@ -391,7 +393,10 @@ fn the_inverse_flow_recovers_its_slopes_fixed_point_and_nu() {
     }
     assert_eq!(flow.steps.len(), 2);
     for step in &flow.steps {
-        assert!((step.ratio.mean - 0.5).abs() < 1e-9 && (step.nu.mean - 1.0).abs() < 1e-9, "{step:?}");
+        assert!(
+            (step.ratio.mean - 0.5).abs() < 1e-9 && (step.nu.mean - 1.0).abs() < 1e-9,
+            "{step:?}"
+        );
     }
     // One μ² is not enough for a flow.
     assert!(inverse_flow(&ensembles[..1], &direct).is_err());

@@ -218,7 +218,10 @@ fn vertical(label: &str, x: f64, (lo, hi): (f64, f64)) -> Series {
 fn power_line(label: String, points: &[(f64, f64)], p: f64) -> Series {
     let n = points.len() as f64;
     let ln_c = points.iter().map(|(l, y)| y.ln() - p * l.ln()).sum::<f64>() / n;
-    let drawn = points.iter().map(|&(l, _)| Point::new(l, (ln_c + p * l.ln()).exp())).collect();
+    let drawn = points
+        .iter()
+        .map(|&(l, _)| Point::new(l, (ln_c + p * l.ln()).exp()))
+        .collect();
     Series::new(label, drawn, SeriesStyle::Dashed)
 }
 
@@ -280,7 +283,10 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
         ("--validate", "512".into()),
         ("--direct-configs", direct_b.to_string()),
         ("--fit-from", "64".into()),
-        ("--fixed-point", format!("{},{}", direct_critical.mean, direct_critical.err)),
+        (
+            "--fixed-point",
+            format!("{},{}", direct_critical.mean, direct_critical.err),
+        ),
         ("--images", String::new()),
         ("--seed", (seed + 100).to_string()),
     ]))?;
@@ -290,7 +296,10 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     fig.plot_named(
         "inverse-rg-configurations",
         &Lineage {
-            title: format!("one lineage at μ² = {}: 8² parent and its rescaled descendants", b.points[0].mu2),
+            title: format!(
+                "one lineage at μ² = {}: 8² parent and its rescaled descendants",
+                b.points[0].mu2
+            ),
             images: &b.images,
         },
         (1800, 380),
@@ -326,7 +335,11 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     fig.plot_named("inverse-rg-binder", &binder, (1000, 700))?;
 
     // The flow map.
-    let mut flow = LinePlot::new("inverse flow: μ²′ of direct simulation with the rescaled U", "parent μ²", "μ²′");
+    let mut flow = LinePlot::new(
+        "inverse flow: μ²′ of direct simulation with the rescaled U",
+        "parent μ²",
+        "μ²′",
+    );
     let xs: Vec<f64> = a.points.iter().map(|p| p.mu2).collect();
     let (x_lo, x_hi) = xs.iter().fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
     flow = flow.series(Series::new(
@@ -350,33 +363,68 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     // χ and ⟨|m|⟩ against L′ at the fixed point.
     let scaling = b.scaling.as_ref();
     if let Some(s) = scaling {
-        let chi: Vec<(f64, f64)> = s.sizes.iter().zip(&s.chi_at_fixed_point).map(|(&l, c)| (l as f64, c.mean)).collect();
-        let m: Vec<(f64, f64)> = s.sizes.iter().zip(&s.m_abs_at_fixed_point).map(|(&l, c)| (l as f64, c.mean)).collect();
+        let chi: Vec<(f64, f64)> = s
+            .sizes
+            .iter()
+            .zip(&s.chi_at_fixed_point)
+            .map(|(&l, c)| (l as f64, c.mean))
+            .collect();
+        let m: Vec<(f64, f64)> = s
+            .sizes
+            .iter()
+            .zip(&s.m_abs_at_fixed_point)
+            .map(|(&l, c)| (l as f64, c.mean))
+            .collect();
         let to_points = |v: &[MeanErr]| -> Vec<Point> {
-            s.sizes.iter().zip(v).map(|(&l, c)| Point::with_err(l as f64, c.mean, c.err)).collect()
+            s.sizes
+                .iter()
+                .zip(v)
+                .map(|(&l, c)| Point::with_err(l as f64, c.mean, c.err))
+                .collect()
         };
-        let plot = LinePlot::new(
-            format!("χ at the fixed point μ² = {}", pm(&s.critical_mu2)),
-            "L′",
-            "χ",
-        )
-        .log_x()
-        .log_y()
-        .series(Series::new("rescaled", to_points(&s.chi_at_fixed_point), SeriesStyle::Points))
-        .series(power_line(format!("fit: γ/ν = {}", pm(&s.gamma_over_nu)), &chi, s.gamma_over_nu.mean))
-        .series(power_line("2D Ising γ/ν = 7/4".into(), &chi, GAMMA_OVER_NU).color(BLACK));
+        let plot = LinePlot::new(format!("χ at the fixed point μ² = {}", pm(&s.critical_mu2)), "L′", "χ")
+            .log_x()
+            .log_y()
+            .series(Series::new(
+                "rescaled",
+                to_points(&s.chi_at_fixed_point),
+                SeriesStyle::Points,
+            ))
+            .series(power_line(
+                format!("fit: γ/ν = {}", pm(&s.gamma_over_nu)),
+                &chi,
+                s.gamma_over_nu.mean,
+            ))
+            .series(power_line("2D Ising γ/ν = 7/4".into(), &chi, GAMMA_OVER_NU).color(BLACK));
         fig.plot_named("inverse-rg-chi", &plot, (800, 600))?;
         let plot = LinePlot::new("⟨|m|⟩ at the fixed point", "L′", "⟨|m|⟩")
             .log_x()
             .log_y()
-            .series(Series::new("rescaled", to_points(&s.m_abs_at_fixed_point), SeriesStyle::Points))
-            .series(power_line(format!("fit: β/ν = {}", pm(&s.beta_over_nu)), &m, -s.beta_over_nu.mean))
+            .series(Series::new(
+                "rescaled",
+                to_points(&s.m_abs_at_fixed_point),
+                SeriesStyle::Points,
+            ))
+            .series(power_line(
+                format!("fit: β/ν = {}", pm(&s.beta_over_nu)),
+                &m,
+                -s.beta_over_nu.mean,
+            ))
             .series(power_line("2D Ising β/ν = 1/8".into(), &m, -BETA_OVER_NU).color(BLACK));
         fig.plot_named("inverse-rg-magnetisation", &plot, (800, 600))?;
     }
 
     // Rescaled against direct simulation at the central μ².
-    let mut table = Table::new(["L", "μ²", "⟨|m|⟩ rescaled", "⟨|m|⟩ direct", "χ rescaled", "χ direct", "U rescaled", "U direct"]);
+    let mut table = Table::new([
+        "L",
+        "μ²",
+        "⟨|m|⟩ rescaled",
+        "⟨|m|⟩ direct",
+        "χ rescaled",
+        "χ direct",
+        "U rescaled",
+        "U direct",
+    ]);
     let mut ratio = LinePlot::new("rescaled / direct simulation at the central μ²", "L", "ratio").log_x();
     let mut ratios: [Vec<Point>; 3] = Default::default();
     for v in &a.validation {
@@ -404,8 +452,15 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
             ratios[k].push(Point::with_err(v.size as f64, q, err.abs()));
             if v.size >= 64 {
                 fig.check(
-                    Check::sigma(format!("{name} rescaled, {}²", v.size), rv.mean, rv.err, dv.mean, K_SIGMA, "direct simulation")
-                        .with_reference_err(dv.err),
+                    Check::sigma(
+                        format!("{name} rescaled, {}²", v.size),
+                        rv.mean,
+                        rv.err,
+                        dv.mean,
+                        K_SIGMA,
+                        "direct simulation",
+                    )
+                    .with_reference_err(dv.err),
                 );
             }
         }
@@ -415,7 +470,10 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     }
     ratio = ratio.ref_line(1.0, "equal");
     fig.plot_named("inverse-rg-validation", &ratio, (800, 600))?;
-    fig.table("Rescaled (from 8²) against direct simulation (cluster hybrid) at the central μ²", table);
+    fig.table(
+        "Rescaled (from 8²) against direct simulation (cluster hybrid) at the central μ²",
+        table,
+    );
 
     // The direct critical μ² and the fixed point of the inverse RG.
     let mut crossings = Table::new(["sizes", "μ² of the Binder crossing"]);
@@ -425,7 +483,12 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     fig.table("Binder crossings of direct simulation (finite-size scaling)", crossings);
     let mut flows = Table::new(["size", "k", "dμ²′/dμ²", "fixed point μ²*"]);
     for f in &a.flow {
-        flows.row([format!("{}²", f.size), f.level.to_string(), pm(&f.slope), pm(&f.fixed_point)]);
+        flows.row([
+            format!("{}²", f.size),
+            f.level.to_string(),
+            pm(&f.slope),
+            pm(&f.fixed_point),
+        ]);
     }
     for s in &a.flow_steps {
         flows.row([
@@ -480,7 +543,10 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
         for (quantity, value, reference, _) in &exponents {
             t.row([quantity.clone(), pm(value), fmt_num(*reference)]);
         }
-        fig.table("Exponents of the quick run (not checked: the targets are checked in the full run)", t);
+        fig.table(
+            "Exponents of the quick run (not checked: the targets are checked in the full run)",
+            t,
+        );
     } else {
         for (quantity, value, reference, tolerance) in exponents {
             fig.check(with_err(
@@ -500,7 +566,15 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     // Cost of the largest rescaled ensemble against direct simulation for the same error.
     if let Some(v) = b.validation.iter().find(|v| v.cost.is_some()) {
         let cost = v.cost.as_ref().expect("found");
-        let mut t = Table::new(["observable", "rescaled error", "direct error", "direct CPU s", "direct CPU s for the rescaled error", "rescaled CPU s", "ratio"]);
+        let mut t = Table::new([
+            "observable",
+            "rescaled error",
+            "direct error",
+            "direct CPU s",
+            "direct CPU s for the rescaled error",
+            "rescaled CPU s",
+            "ratio",
+        ]);
         for o in &cost.observables {
             t.row([
                 o.name.clone(),
