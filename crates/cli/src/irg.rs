@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use inverse_rg::analysis::Estimate;
 use inverse_rg::{
-    BlockRule, DirectCurve, InverseRg, LocalUpdate, ParentRun, Parents, Refinement, RescaledEnsemble, inverse_flow,
-    scaling,
+    BlockRule, DirectEnsemble, InverseRg, LocalUpdate, ParentRun, Parents, Refinement, RescaledEnsemble,
+    binder_crossings, direct_grid, inverse_flow, scaling,
 };
 use mrf_graph::Lattice;
 use phi4_action::Homogeneous;
@@ -30,8 +30,12 @@ const MAX_SIZE: usize = 4096;
 /// configuration to twice the size, and --sweeps local Metropolis (or heat-bath) sweeps at
 /// the same couplings re-equilibrate it; --steps such steps give sizes up to
 /// --lattice·2^steps.  With two or more --mu2 the Binder cumulants of consecutive sizes are
-/// crossed (the fixed point) and γ/ν is fitted to χ at it; --validate L simulates L² directly
-/// and, with several --mu2, gives the inverse flow μ² → μ²′ and ν from it.
+/// crossed and γ/ν is fitted to χ at the fixed point.  --validate L simulates L² directly at
+/// the central μ² (cluster hybrid, reweighted over a μ² grid): the Binder crossings of
+/// consecutive direct sizes give the finite-size-scaling critical μ², a rescaled size is
+/// compared with its direct simulation, and with several --mu2 the rescaled Binder
+/// cumulants matched to direct simulation give the inverse flow μ² → μ²′, its fixed point,
+/// and ν from the flow of consecutive rescaled sizes.
 #[derive(Debug, Args)]
 pub struct IrgArgs {
     /// Linear size L₀ of the parent lattice (even, at least 8).
@@ -80,13 +84,23 @@ pub struct IrgArgs {
     /// smallest sizes); at least two sizes must remain.
     #[arg(long, default_value_t = 32, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub fit_from: usize,
-    /// Rescaled sizes to compare with direct simulation (hybrid schedule) at the central μ²,
-    /// comma-separated, e.g. 64,128.
+    /// Sizes to simulate directly (hybrid schedule) at the central μ², comma-separated, e.g.
+    /// 8,16,32,64: Binder crossings, comparison with the rescaled sizes, the inverse flow.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub validate: Vec<usize>,
-    /// Measurements per chain of each direct simulation.
+    /// The μ² at which γ/ν and the observables "at the fixed point" are evaluated, with its
+    /// error, e.g. --fixed-point=-0.9512,0.0004 [default: the direct Binder crossing of the
+    /// two largest --validate sizes, else the best-determined fixed point of the inverse
+    /// flow, else the best crossing of the rescaled sizes].
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = limits::finite)]
+    pub fixed_point: Vec<f64>,
+    /// Measurements per chain of each direct simulation (one hybrid sweep apart).
     #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub direct_configs: usize,
+    /// Record the lineage of the first parent at the central μ² (one configuration per size)
+    /// in the result, as images.
+    #[arg(long)]
+    pub images: bool,
     /// Seed of the run, a whole number 0 ≤ seed < 2^64.
     #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = limits::whole_number)]
     pub seed: u64,
@@ -137,6 +151,10 @@ pub struct IrgConfig {
     pub validate: Vec<usize>,
     /// Measurements per chain of direct simulation.
     pub direct_configs: usize,
+    /// Whether the lineage of one parent is recorded.
+    pub images: bool,
+    /// The μ² and error given for the fixed point, if any.
+    pub fixed_point: Vec<f64>,
     /// Seed.
     pub seed: u64,
 }
@@ -182,7 +200,8 @@ pub struct IrgScaling {
     pub sizes: Vec<usize>,
     /// μ² where `U` of consecutive sizes cross.
     pub crossings: Vec<MeanErr>,
-    /// The fixed point (the best-determined crossing).
+    /// The μ² of the fixed point used (given, the flow's, the direct crossing, or the
+    /// best-determined crossing of the rescaled sizes).
     pub critical_mu2: MeanErr,
     /// The sizes whose crossing that is.
     pub fixed_pair: [usize; 2],
@@ -192,6 +211,10 @@ pub struct IrgScaling {
     pub chi_at_fixed_point: Vec<MeanErr>,
     /// `V⟨m²⟩` per size at the fixed point.
     pub v_m2_at_fixed_point: Vec<MeanErr>,
+    /// `⟨|m|⟩` per size at the fixed point.
+    pub m_abs_at_fixed_point: Vec<MeanErr>,
+    /// `β/ν` from `⟨|m|⟩ ∝ L^{−β/ν}` at the fixed point.
+    pub beta_over_nu: MeanErr,
     /// `dU/dμ²` per size at the fixed point.
     pub binder_slopes: Vec<MeanErr>,
     /// `γ/ν` from `χ` at the fixed point.
@@ -203,23 +226,94 @@ pub struct IrgScaling {
     pub nu_from_binder_slopes: MeanErr,
 }
 
-/// A rescaled size against direct simulation at the central μ².
+/// A direct simulation at the central μ² and, if its size is a rescaled size, the rescaled
+/// ensemble beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgValidation {
     /// Linear size.
     pub size: usize,
     /// μ² of both.
     pub mu2: f64,
-    /// Direct simulation.
+    /// Direct simulation (`m2` is not recorded: NaN).
     pub direct: IrgSize,
-    /// The rescaled ensemble.
-    pub rescaled: IrgSize,
+    /// The rescaled ensemble of this size, if it is one.
+    pub rescaled: Option<IrgSize>,
     /// `(rescaled − direct)/σ` for `⟨|m|⟩`, `χ`, `U`.
-    pub deviations_sigma: [f64; 3],
+    pub deviations_sigma: Option<[f64; 3]>,
+    /// The direct curve: `(μ², ⟨|m|⟩, χ, U)` on the reweighting grid.
+    pub curve: Vec<IrgCurvePoint>,
+    /// Γ-method `τ_int` of `m²` in hybrid sweeps.
+    pub tau_int_m2: f64,
+    /// Measurements of the direct simulation.
+    pub n_measurements: usize,
     /// CPU seconds of the direct simulation.
     pub direct_cpu_s: f64,
-    /// The inverse flow of this size, with two or more μ².
-    pub flow: Option<IrgFlow>,
+    /// CPU seconds per hybrid sweep.
+    pub seconds_per_sweep: f64,
+    /// The cost of the rescaled ensemble against direct simulation for the same error.
+    pub cost: Option<IrgCost>,
+}
+
+/// CPU time of a rescaled ensemble against the CPU time direct simulation needs for the
+/// same statistical error, for one size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgCost {
+    /// CPU seconds of the parents and of all their lineages at this μ² (every size up to
+    /// the largest, so an upper bound for the smaller sizes).
+    pub rescaled_cpu_s: f64,
+    /// One entry per observable (`m_abs`, `chi`, `binder`).
+    pub observables: Vec<IrgCostEntry>,
+}
+
+/// The cost comparison of one observable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgCostEntry {
+    /// Observable name.
+    pub name: String,
+    /// Standard error of the rescaled ensemble.
+    pub rescaled_err: f64,
+    /// Standard error of the direct run.
+    pub direct_err: f64,
+    /// CPU seconds of the direct run's measurement sweeps.
+    pub direct_cpu_s: f64,
+    /// Extrapolated CPU seconds of direct simulation for the rescaled error,
+    /// `direct_cpu_s · (direct_err / rescaled_err)²` (errors fall like `1/√sweeps`).
+    pub direct_cpu_for_rescaled_err_s: f64,
+    /// `direct_cpu_for_rescaled_err_s / rescaled_cpu_s`.
+    pub speedup: f64,
+}
+
+/// One configuration of a recorded lineage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgImage {
+    /// Linear size.
+    pub size: usize,
+    /// The field, site `i = y·L + x`.
+    pub field: Vec<f32>,
+}
+
+/// One point of a direct curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgCurvePoint {
+    /// μ².
+    pub mu2: f64,
+    /// `⟨|m|⟩`.
+    pub m_abs: MeanErr,
+    /// `χ`.
+    pub chi: MeanErr,
+    /// `U`.
+    pub binder: MeanErr,
+}
+
+/// The Binder crossing of two direct sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgCrossing {
+    /// The two sizes.
+    pub sizes: [usize; 2],
+    /// μ² of the crossing.
+    pub mu2: MeanErr,
+    /// `U` there.
+    pub binder: MeanErr,
 }
 
 /// The inverse flow of one rescaled size.
@@ -227,23 +321,32 @@ pub struct IrgValidation {
 pub struct IrgFlow {
     /// Inverse steps from the parents.
     pub level: usize,
+    /// Linear size.
+    pub size: usize,
     /// `(parent μ², μ²′)`: the μ² of direct simulation with the same `U`.
     pub map: Vec<(f64, MeanErr)>,
     /// `dμ²′/dμ²`.
     pub slope: MeanErr,
-    /// `ν = k ln 2 / (−ln slope)`.
-    pub nu: MeanErr,
     /// The fixed point of the map, `μ²* = μ²′(μ²*)`.
     pub fixed_point: MeanErr,
+}
+
+/// `ν` from the flow of two consecutive rescaled sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgStep {
+    /// The two sizes.
+    pub sizes: [usize; 2],
+    /// `slope_{k+1} / slope_k = 2^{−1/ν}`.
+    pub ratio: MeanErr,
+    /// `ν`.
+    pub nu: MeanErr,
 }
 
 /// The summary exponents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgExponents {
-    /// `ν` from the inverse flow of the largest validated size, if there is one.
+    /// `ν` from the flow of the two largest consecutive matched sizes, if there are two.
     pub nu: Option<MeanErr>,
-    /// `ν` from the last inverse step alone (two consecutive validated sizes).
-    pub nu_per_step: Option<MeanErr>,
     /// `γ/ν` from `χ` at the fixed point (or at the only μ²).
     pub gamma_over_nu: MeanErr,
 }
@@ -270,14 +373,25 @@ pub struct IrgRecord {
     pub points: Vec<IrgPoint>,
     /// Finite-size scaling, with two or more μ².
     pub scaling: Option<IrgScaling>,
-    /// Direct-simulation comparisons.
+    /// Direct simulations at the central μ².
     pub validation: Vec<IrgValidation>,
-    /// The fixed point (with two or more μ²).
+    /// Binder crossings of consecutive direct sizes.
+    pub direct_crossings: Vec<IrgCrossing>,
+    /// The finite-size-scaling critical μ²: the crossing of the two largest direct sizes.
+    pub direct_critical_mu2: Option<MeanErr>,
+    /// The inverse flow of every rescaled size simulated directly.
+    pub flow: Vec<IrgFlow>,
+    /// `ν` from consecutive rescaled sizes.
+    pub flow_steps: Vec<IrgStep>,
+    /// The fixed point of the inverse RG: the best-determined fixed point of the flows, else
+    /// the best crossing of the rescaled Binder cumulants (two or more μ²).
     pub critical_mu2: Option<MeanErr>,
     /// The exponents.
     pub exponents: IrgExponents,
     /// Timing.
     pub timing: IrgTiming,
+    /// The lineage of the first parent at the central μ² (with `--images`), smallest first.
+    pub images: Vec<IrgImage>,
     /// Warnings.
     pub warnings: Vec<String>,
     /// The resolved settings.
@@ -287,7 +401,7 @@ pub struct IrgRecord {
 }
 
 impl Record for IrgRecord {
-    const SCHEMA: u32 = 1;
+    const SCHEMA: u32 = 2;
     const NAME: &'static str = "irg";
     fn schema(&self) -> u32 {
         self.schema
@@ -349,16 +463,18 @@ fn check(args: &IrgArgs) -> Result<(Homogeneous, Refinement, LocalUpdate)> {
         "heatbath" => LocalUpdate::HeatBath,
         other => bail!("--local {other:?} is not a local update; use metropolis or heatbath"),
     };
+    if !args.fixed_point.is_empty() && (args.fixed_point.len() != 2 || args.fixed_point[1] < 0.0) {
+        bail!("--fixed-point takes the μ² and its error (≥ 0), e.g. --fixed-point=-0.9512,0.0004");
+    }
+    let mut seen = Vec::new();
     for &size in &args.validate {
-        if !(1..=args.steps).any(|k| args.lattice << k == size) {
-            bail!(
-                "--validate {size} is not a rescaled size; give one of {}",
-                (1..=args.steps)
-                    .map(|k| (args.lattice << k).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+        if size < 8 || !size.is_multiple_of(2) || size > MAX_SIZE {
+            bail!("--validate {size} is not a lattice size to simulate; give even sizes from 8 to {MAX_SIZE}");
         }
+        if seen.contains(&size) {
+            bail!("--validate lists {size} twice; give distinct sizes");
+        }
+        seen.push(size);
     }
     let refinement = Refinement {
         rescale: args.rescale,
@@ -407,6 +523,17 @@ pub fn run(args: &IrgArgs) -> Result<()> {
     }
     let fit_levels = first_fit..args.steps + 1;
     let bar = progress_bar((args.mu2.len() * args.chains * args.configs) as u64, "lineages");
+    let centre = {
+        let mut sorted = args.mu2.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
+    let centre_index = args
+        .mu2
+        .iter()
+        .position(|&m| m == centre)
+        .expect("the centre is in the list");
+    let images = std::sync::Mutex::new(Vec::new());
     let mut points = Vec::new();
     let mut ensembles = Vec::new();
     let mut warnings = Vec::new();
@@ -429,7 +556,15 @@ pub fn run(args: &IrgArgs) -> Result<()> {
                 &inverse,
                 args.steps,
                 args.seed.wrapping_add(2 * j as u64 + 1),
-                |_, _, _, _| {},
+                |parent, _, lattice, field| {
+                    if args.images && j == centre_index && parent == 0 {
+                        let image = IrgImage {
+                            size: lattice.lx(),
+                            field: field.iter().map(|&x| x as f32).collect(),
+                        };
+                        images.lock().expect("no panics while recording").push(image);
+                    }
+                },
                 |n| bar.inc(n),
             )?;
             Ok((parents, ensemble, inverse))
@@ -452,8 +587,116 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         ensembles.push(ensemble);
     }
     bar.finish_and_clear();
+    let mut images = images.into_inner().expect("no panics while recording");
+    images.sort_by_key(|i| i.size);
+    // Direct simulation at the central μ², reweighted on a grid around it.
+    let centre_target = Homogeneous {
+        mu2: centre,
+        ..base_target
+    };
+    let mut direct = Vec::new();
+    for (v, &size) in args.validate.iter().enumerate() {
+        let run = ParentRun {
+            n_chains: args.chains,
+            n_configs: args.direct_configs,
+            sweeps_between: 1,
+            n_therm: args.therm,
+            seed: args.seed.wrapping_add(1000 + v as u64),
+        };
+        let ensemble = pool
+            .install(|| DirectEnsemble::simulate(size, centre_target, run, &direct_grid(size, centre, 20)))
+            .with_context(|| format!("cannot simulate {size}² directly"))?;
+        direct.push(ensemble);
+    }
+    let sigma = |a: Estimate, b: Estimate| (a.mean - b.mean) / (a.err * a.err + b.err * b.err).sqrt();
+    let centre_observables = ensembles[centre_index].observables();
+    let validation: Vec<IrgValidation> = direct
+        .iter()
+        .map(|d| {
+            let [m_abs, chi, binder] = d.at_sampled();
+            let rescaled = centre_observables.iter().find(|o| o.size == d.size);
+            let nan = Estimate {
+                mean: f64::NAN,
+                err: f64::NAN,
+            };
+            IrgValidation {
+                size: d.size,
+                mu2: centre,
+                direct: size_record(d.size, m_abs, nan, chi, binder),
+                rescaled: rescaled.map(|r| size_record(r.size, r.m_abs, r.m2, r.chi, r.binder)),
+                deviations_sigma: rescaled.map(|r| [sigma(r.m_abs, m_abs), sigma(r.chi, chi), sigma(r.binder, binder)]),
+                curve: d
+                    .curve()
+                    .into_iter()
+                    .map(|(mu2, [m_abs, chi, binder])| IrgCurvePoint {
+                        mu2,
+                        m_abs: me(m_abs),
+                        chi: me(chi),
+                        binder: me(binder),
+                    })
+                    .collect(),
+                tau_int_m2: d.tau_int_m2 * d.sweeps_between as f64,
+                n_measurements: d.n_measurements,
+                direct_cpu_s: d.cpu_seconds,
+                seconds_per_sweep: d.seconds_per_sweep,
+                cost: rescaled.map(|r| {
+                    let rescaled_cpu_s = points[centre_index].rescale_cpu_s + points[centre_index].parents_cpu_s;
+                    let measured_cpu = d.seconds_per_sweep * (d.n_measurements as u64 * d.sweeps_between) as f64;
+                    let observables = [
+                        ("m_abs", r.m_abs, m_abs),
+                        ("chi", r.chi, chi),
+                        ("binder", r.binder, binder),
+                    ]
+                    .into_iter()
+                    .map(|(name, r, d)| {
+                        let needed = measured_cpu * (d.err / r.err).powi(2);
+                        IrgCostEntry {
+                            name: name.to_owned(),
+                            rescaled_err: r.err,
+                            direct_err: d.err,
+                            direct_cpu_s: measured_cpu,
+                            direct_cpu_for_rescaled_err_s: needed,
+                            speedup: needed / rescaled_cpu_s,
+                        }
+                    })
+                    .collect();
+                    IrgCost {
+                        rescaled_cpu_s,
+                        observables,
+                    }
+                }),
+            }
+        })
+        .collect();
+    let crossings = binder_crossings(&direct);
+    let direct_critical = crossings.last().map(|c| c.mu2).filter(|e| e.mean.is_finite());
+    let (flow, flow_steps) = if ensembles.len() >= 2 && !direct.is_empty() {
+        match inverse_flow(&ensembles, &direct) {
+            Ok(f) => (f.levels, f.steps),
+            Err(e) => {
+                warnings.push(format!("no inverse flow: {e}"));
+                (Vec::new(), Vec::new())
+            }
+        }
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    // The fixed point of the inverse RG: the best-determined fixed point of the flows.
+    let flow_fixed_point = flow
+        .iter()
+        .map(|f| f.fixed_point)
+        .filter(|e| e.mean.is_finite() && e.err.is_finite())
+        .min_by(|a, b| a.err.total_cmp(&b.err));
+    let given = (args.fixed_point.len() == 2).then(|| Estimate {
+        mean: args.fixed_point[0],
+        err: args.fixed_point[1],
+    });
     let scaling = if ensembles.len() >= 2 {
-        let s = scaling(&ensembles, fit_levels.clone())?;
+        let s = scaling(
+            &ensembles,
+            fit_levels.clone(),
+            given.or(direct_critical).or(flow_fixed_point),
+        )?;
         let all = |v: &[Estimate]| v.iter().copied().map(me).collect::<Vec<_>>();
         Some(IrgScaling {
             sizes: s.sizes.clone(),
@@ -463,6 +706,8 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             binder_at_fixed_point: all(&s.binder_at_fixed_point),
             chi_at_fixed_point: all(&s.chi_at_fixed_point),
             v_m2_at_fixed_point: all(&s.v_m2_at_fixed_point),
+            m_abs_at_fixed_point: all(&s.m_abs_at_fixed_point),
+            beta_over_nu: me(s.beta_over_nu),
             binder_slopes: all(&s.binder_slopes),
             gamma_over_nu: me(s.gamma_over_nu),
             gamma_over_nu_from_m2: me(s.gamma_over_nu_from_m2),
@@ -471,98 +716,45 @@ pub fn run(args: &IrgArgs) -> Result<()> {
     } else {
         None
     };
-    // Direct simulation at the central μ², reweighted over the range of the scan.
-    let mut sorted = args.mu2.clone();
-    sorted.sort_by(f64::total_cmp);
-    let centre = sorted[sorted.len() / 2];
-    let centre_index = args
-        .mu2
-        .iter()
-        .position(|&m| m == centre)
-        .expect("the centre is in the list");
-    let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
-    let grid: Vec<f64> = (0..=80).map(|i| lo + (hi - lo) * i as f64 / 80.0).collect();
-    let mut validation = Vec::new();
-    let mut flows = Vec::new();
-    for (v, &size) in args.validate.iter().enumerate() {
-        let level = (1..=args.steps).find(|&k| args.lattice << k == size).expect("checked");
-        let run = ParentRun {
-            n_chains: args.chains,
-            n_configs: args.direct_configs,
-            sweeps_between: 1,
-            n_therm: args.therm,
-            seed: args.seed.wrapping_add(1000 + v as u64),
-        };
-        let target = Homogeneous {
-            mu2: centre,
-            ..base_target
-        };
-        let direct = pool
-            .install(|| DirectCurve::simulate(size, target, run, &grid))
-            .with_context(|| format!("cannot simulate {size}² directly"))?;
-        let rescaled = ensembles[centre_index].observables()[level];
-        let [m_abs, chi, binder] = direct.at_sampled;
-        let sigma = |a: Estimate, b: Estimate| (a.mean - b.mean) / (a.err * a.err + b.err * b.err).sqrt();
-        let flow = if ensembles.len() >= 2 {
-            match inverse_flow(&ensembles, level, &direct) {
-                Ok(f) => {
-                    let record = IrgFlow {
-                        level,
-                        map: f.map.iter().map(|&(x, y)| (x, me(y))).collect(),
-                        slope: me(f.slope),
-                        nu: me(f.nu),
-                        fixed_point: me(f.fixed_point),
-                    };
-                    flows.push(f);
-                    Some(record)
-                }
-                Err(e) => {
-                    warnings.push(format!("no inverse flow for size {size}: {e}"));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        validation.push(IrgValidation {
-            size,
-            mu2: centre,
-            direct: size_record(
-                size,
-                m_abs,
-                Estimate {
-                    mean: f64::NAN,
-                    err: f64::NAN,
-                },
-                chi,
-                binder,
-            ),
-            rescaled: size_record(size, rescaled.m_abs, rescaled.m2, rescaled.chi, rescaled.binder),
-            deviations_sigma: [
-                sigma(rescaled.m_abs, m_abs),
-                sigma(rescaled.chi, chi),
-                sigma(rescaled.binder, binder),
-            ],
-            direct_cpu_s: direct.cpu_seconds,
-            flow,
-        });
-    }
-    flows.sort_by_key(|f| f.level);
-    let nu_per_step = flows
-        .windows(2)
-        .rev()
-        .find_map(|w| w[1].nu_per_step(&w[0]).ok())
-        .map(me);
     let exponents = IrgExponents {
-        nu: validation.iter().rev().find_map(|v| v.flow.as_ref().map(|f| f.nu)),
-        nu_per_step,
+        nu: flow_steps.last().map(|s| me(s.nu)),
         gamma_over_nu: scaling
             .as_ref()
             .map_or(points[centre_index].gamma_over_nu, |s| s.gamma_over_nu),
     };
+    let critical_mu2 = flow_fixed_point
+        .map(me)
+        .or_else(|| scaling.as_ref().map(|s| s.critical_mu2));
     let record = IrgRecord {
         schema: IrgRecord::SCHEMA,
-        critical_mu2: scaling.as_ref().map(|s| s.critical_mu2),
+        critical_mu2,
+        direct_crossings: crossings
+            .iter()
+            .map(|c| IrgCrossing {
+                sizes: c.sizes,
+                mu2: me(c.mu2),
+                binder: me(c.binder),
+            })
+            .collect(),
+        direct_critical_mu2: direct_critical.map(me),
+        flow: flow
+            .iter()
+            .map(|f| IrgFlow {
+                level: f.level,
+                size: f.size,
+                map: f.map.iter().map(|&(x, y)| (x, me(y))).collect(),
+                slope: me(f.slope),
+                fixed_point: me(f.fixed_point),
+            })
+            .collect(),
+        flow_steps: flow_steps
+            .iter()
+            .map(|s| IrgStep {
+                sizes: s.sizes,
+                ratio: me(s.ratio),
+                nu: me(s.nu),
+            })
+            .collect(),
         timing: IrgTiming {
             rescale_cpu_s: points.iter().map(|p| p.rescale_cpu_s).sum(),
             parents_cpu_s: points.iter().map(|p| p.parents_cpu_s).sum(),
@@ -573,6 +765,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         scaling,
         validation,
         exponents,
+        images,
         warnings,
         config: IrgConfig {
             lattice: args.lattice,
@@ -592,6 +785,8 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             fit_from: args.fit_from,
             validate: args.validate.clone(),
             direct_configs: args.direct_configs,
+            images: args.images,
+            fixed_point: args.fixed_point.clone(),
             seed: args.seed,
         },
         provenance: provenance(),
@@ -636,28 +831,55 @@ fn print_text(r: &IrgRecord) {
         );
     }
     for v in &r.validation {
-        println!(
-            "L = {} at mu2 = {}: direct <|m|> {} chi {} U {}; deviations {:.1}σ {:.1}σ {:.1}σ",
+        print!(
+            "L = {} at mu2 = {}: direct <|m|> {} chi {} U {} (tau_int {:.1} sweeps)",
             v.size,
             v.mu2,
             pm(&v.direct.m_abs),
             pm(&v.direct.chi),
             pm(&v.direct.binder),
-            v.deviations_sigma[0],
-            v.deviations_sigma[1],
-            v.deviations_sigma[2]
+            v.tau_int_m2
         );
-        if let Some(f) = &v.flow {
-            println!(
-                "  inverse flow: dmu2'/dmu2 = {}, nu = {}, fixed point mu2 = {}",
-                pm(&f.slope),
-                pm(&f.nu),
-                pm(&f.fixed_point)
-            );
+        match v.deviations_sigma {
+            Some(d) => println!("; rescaled deviates {:.1}σ {:.1}σ {:.1}σ", d[0], d[1], d[2]),
+            None => println!(),
+        }
+        if let Some(c) = &v.cost {
+            for o in &c.observables {
+                println!(
+                    "  {}: direct needs {:.0} s CPU for the rescaled error {:.3e} (rescaled {:.1} s): {:.0}x",
+                    o.name, o.direct_cpu_for_rescaled_err_s, o.rescaled_err, c.rescaled_cpu_s, o.speedup
+                );
+            }
         }
     }
-    if let Some(nu) = &r.exponents.nu_per_step {
-        println!("nu from the last inverse step: {}", pm(nu));
+    for c in &r.direct_crossings {
+        println!(
+            "direct Binder crossing {}/{}: mu2 = {}",
+            c.sizes[0],
+            c.sizes[1],
+            pm(&c.mu2)
+        );
+    }
+    for f in &r.flow {
+        println!(
+            "inverse flow of {}: dmu2'/dmu2 = {}, fixed point mu2 = {}",
+            f.size,
+            pm(&f.slope),
+            pm(&f.fixed_point)
+        );
+    }
+    for s in &r.flow_steps {
+        println!(
+            "flow {} -> {}: ratio {} (2^(-1/nu)), nu = {}",
+            s.sizes[0],
+            s.sizes[1],
+            pm(&s.ratio),
+            pm(&s.nu)
+        );
+    }
+    if let Some(c) = &r.critical_mu2 {
+        println!("fixed point of the inverse RG: mu2 = {}", pm(c));
     }
     println!("2D Ising: nu = 1, gamma/nu = 1.75");
 }

@@ -21,7 +21,7 @@ const SMALL: [&str; 18] = [
     "--sweeps",
     "10",
     "--validate",
-    "16",
+    "8,16",
     "--direct-configs",
     "100",
     "--fit-from",
@@ -37,7 +37,7 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     let out = qftml(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(record["schema"], 1);
+    assert_eq!(record["schema"], 2);
     let points = record["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
     let sizes: Vec<u64> = points[0]["sizes"]
@@ -51,8 +51,16 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
         let u = s["binder"]["mean"].as_f64().unwrap();
         assert!(u > 0.0 && u < 2.0 / 3.0 + 1e-9, "U = {u}");
     }
-    assert_eq!(record["validation"][0]["size"], 16);
+    assert_eq!(record["validation"][1]["size"], 16);
+    assert!(
+        record["validation"][0]["rescaled"].is_object(),
+        "8² is the parents' size"
+    );
+    assert!(record["validation"][1]["cost"]["observables"][1]["speedup"].is_number());
     assert!(record["scaling"]["gamma_over_nu"]["mean"].is_number());
+    // The Binder crossing of 8² and 16², and the flow of 16² against direct simulation.
+    assert_eq!(record["direct_crossings"][0]["sizes"], serde_json::json!([8, 16]));
+    assert_eq!(record["flow"][0]["size"], 16);
     let written: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(written["points"], record["points"]);
     // The same seed gives the same numbers.
@@ -91,7 +99,12 @@ fn bad_input_is_refused_with_the_flag_to_change() {
     check_refused(&[("--lambda", "0")], "--lambda 0 must be positive");
     check_refused(&[("--lambda", "nan")], "not finite");
     check_refused(&[("--local", "wolff")], "metropolis or heatbath");
-    check_refused(&[("--validate", "24")], "--validate 24 is not a rescaled size");
+    check_refused(&[("--validate", "9")], "--validate 9 is not a lattice size");
+    check_refused(&[("--validate", "16,16")], "--validate lists 16 twice");
+    check_refused(
+        &[("--fixed-point", "-0.95")],
+        "--fixed-point takes the μ² and its error",
+    );
     check_refused(&[("--configs", "3")], "--configs 3");
     check_refused(&[("--chains", "0")], "--chains 0");
     check_refused(&[("--noise", "-1")], "noise");

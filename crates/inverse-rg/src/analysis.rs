@@ -255,3 +255,31 @@ pub(crate) fn slope(xs: &[f64], ys: &[f64]) -> f64 {
     let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
     sxy / sxx
 }
+
+/// Jackknife over independent ensembles: `samples[e]` are the bins of ensemble `e`, and `f`
+/// maps the bin means of every ensemble to the derived value.  The variance is the sum over
+/// ensembles of the delete-one-bin jackknife variance in that ensemble with the others at
+/// their full means.
+pub(crate) fn multi_jackknife(samples: &[&[Vec<f64>]], f: impl Fn(&[Vec<f64>]) -> f64) -> Estimate {
+    let full: Vec<Vec<f64>> = samples.iter().map(|b| crate::flow::mean_of_bins(b)).collect();
+    let centre = f(&full);
+    let mut variance = 0.0;
+    for (j, bins) in samples.iter().enumerate() {
+        let n = bins.len();
+        let total: Vec<f64> = full[j].iter().map(|m| m * n as f64).collect();
+        let mut means = full.clone();
+        let thetas: Vec<f64> = bins
+            .iter()
+            .map(|bin| {
+                means[j] = total.iter().zip(bin).map(|(t, x)| (t - x) / (n - 1) as f64).collect();
+                f(&means)
+            })
+            .collect();
+        let avg = thetas.iter().sum::<f64>() / n as f64;
+        variance += (n - 1) as f64 / n as f64 * thetas.iter().map(|t| (t - avg) * (t - avg)).sum::<f64>();
+    }
+    Estimate {
+        mean: centre,
+        err: variance.sqrt(),
+    }
+}

@@ -4,11 +4,11 @@
 use mc_sampler::stats::bin_chains;
 
 use crate::IrgError;
-use crate::analysis::{Estimate, slope};
+use crate::analysis::{Estimate, multi_jackknife, slope};
 use crate::ensemble::RescaledEnsemble;
 
 /// Quantities per configuration: `(|m|, m², m⁴)` of every level.
-const PER_LEVEL: usize = 3;
+pub(crate) const PER_LEVEL: usize = 3;
 
 /// The result of a scan: the fixed point and two exponents.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +17,8 @@ pub struct Scaling {
     pub sizes: Vec<usize>,
     /// `μ²` where the Binder cumulants of consecutive sizes cross, one per pair of levels.
     pub crossings: Vec<Estimate>,
-    /// The fixed point: the crossing with the smallest error.  The inverse flow makes the
+    /// The fixed point: the one given to [`scaling`], else the crossing with the smallest
+    /// error.  The inverse flow makes the
     /// Binder cumulants of the largest rescaled sizes nearly equal at every μ², so their
     /// crossing is ill-determined; the best-determined crossing is the fixed point.
     pub critical_mu2: Estimate,
@@ -31,6 +32,10 @@ pub struct Scaling {
     pub binder_slopes: Vec<Estimate>,
     /// `V⟨m²⟩` of each size at the fixed point.
     pub v_m2_at_fixed_point: Vec<Estimate>,
+    /// `⟨|m|⟩` of each size at the fixed point.
+    pub m_abs_at_fixed_point: Vec<Estimate>,
+    /// `β/ν`: minus the slope of `ln ⟨|m|⟩` against `ln L` at the fixed point.
+    pub beta_over_nu: Estimate,
     /// `γ/ν`: slope of `ln χ` against `ln L` at the fixed point.
     pub gamma_over_nu: Estimate,
     /// `γ/ν` from `V⟨m²⟩` (the susceptibility without the subtraction), which has smaller
@@ -44,12 +49,12 @@ pub struct Scaling {
 }
 
 /// Bins of one ensemble.
-struct EnsembleBins {
+pub(crate) struct EnsembleBins {
     mu2: f64,
-    bins: Vec<Vec<f64>>,
+    pub(crate) bins: Vec<Vec<f64>>,
 }
 
-fn ensemble_bins(e: &RescaledEnsemble, levels: &std::ops::Range<usize>) -> EnsembleBins {
+pub(crate) fn ensemble_bins(e: &RescaledEnsemble, levels: &std::ops::Range<usize>) -> EnsembleBins {
     let mut quantities: Vec<Vec<Vec<f64>>> = Vec::new();
     for l in levels.clone() {
         for k in 0..PER_LEVEL {
@@ -80,43 +85,6 @@ fn ensemble_bins(e: &RescaledEnsemble, levels: &std::ops::Range<usize>) -> Ensem
     }
 }
 
-fn mean(bins: &[Vec<f64>]) -> Vec<f64> {
-    let mut m = vec![0.0; bins[0].len()];
-    for b in bins {
-        m.iter_mut().zip(b).for_each(|(s, x)| *s += x);
-    }
-    m.iter_mut().for_each(|s| *s /= bins.len() as f64);
-    m
-}
-
-/// Jackknife over independent ensembles: for `f` of the means of every ensemble, the
-/// variance is the sum over ensembles of the delete-one-bin jackknife variance in that
-/// ensemble with the others at their full means.
-fn multi_jackknife(ensembles: &[EnsembleBins], f: impl Fn(&[Vec<f64>]) -> f64) -> Estimate {
-    let full: Vec<Vec<f64>> = ensembles.iter().map(|e| mean(&e.bins)).collect();
-    let centre = f(&full);
-    let mut variance = 0.0;
-    for (j, e) in ensembles.iter().enumerate() {
-        let n = e.bins.len();
-        let total: Vec<f64> = full[j].iter().map(|m| m * n as f64).collect();
-        let mut means = full.clone();
-        let thetas: Vec<f64> = e
-            .bins
-            .iter()
-            .map(|bin| {
-                means[j] = total.iter().zip(bin).map(|(t, x)| (t - x) / (n - 1) as f64).collect();
-                f(&means)
-            })
-            .collect();
-        let avg = thetas.iter().sum::<f64>() / n as f64;
-        variance += (n - 1) as f64 / n as f64 * thetas.iter().map(|t| (t - avg) * (t - avg)).sum::<f64>();
-    }
-    Estimate {
-        mean: centre,
-        err: variance.sqrt(),
-    }
-}
-
 /// Least-squares line `y = a + s (x − x̄)`: returns `(a, s, x̄)`.
 fn line(xs: &[f64], ys: &[f64]) -> (f64, f64, f64) {
     let n = xs.len() as f64;
@@ -131,23 +99,26 @@ struct Fits<'a> {
     sizes: &'a [usize],
     /// The crossing that defines the fixed point.
     pair: usize,
+    /// A fixed point given from outside (it replaces the crossing).
+    at: Option<f64>,
 }
 
 impl Fits<'_> {
-    /// `(U, ln χ, ln V⟨m²⟩)` of level `l` from the means of one ensemble.
-    fn point(&self, means: &[f64], l: usize) -> [f64; 3] {
+    /// `(U, ln χ, ln V⟨m²⟩, ln ⟨|m|⟩)` of level `l` from the means of one ensemble.
+    fn point(&self, means: &[f64], l: usize) -> [f64; 4] {
         let (m_abs, m2, m4) = (means[PER_LEVEL * l], means[PER_LEVEL * l + 1], means[PER_LEVEL * l + 2]);
         let v = (self.sizes[l] * self.sizes[l]) as f64;
         [
             1.0 - m4 / (3.0 * m2 * m2),
             (v * (m2 - m_abs * m_abs).max(0.0)).ln(),
             (v * m2).ln(),
+            m_abs.ln(),
         ]
     }
 
-    /// Lines in μ² of `U`, `ln χ` and `ln V⟨m²⟩` for level `l`.
-    fn lines(&self, all: &[Vec<f64>], l: usize) -> [(f64, f64, f64); 3] {
-        let points: Vec<[f64; 3]> = all.iter().map(|m| self.point(m, l)).collect();
+    /// Lines in μ² of `U`, `ln χ`, `ln V⟨m²⟩` and `ln ⟨|m|⟩` for level `l`.
+    fn lines(&self, all: &[Vec<f64>], l: usize) -> [(f64, f64, f64); 4] {
+        let points: Vec<[f64; 4]> = all.iter().map(|m| self.point(m, l)).collect();
         std::array::from_fn(|k| line(&self.mu2, &points.iter().map(|p| p[k]).collect::<Vec<f64>>()))
     }
 
@@ -158,18 +129,19 @@ impl Fits<'_> {
     }
 
     fn critical(&self, all: &[Vec<f64>]) -> f64 {
-        self.crossing(all, self.pair)
+        self.at.unwrap_or_else(|| self.crossing(all, self.pair))
     }
 
-    /// `(U, χ, dU/dμ², V⟨m²⟩)` of level `l` at the fixed point.
-    fn at_fixed_point(&self, all: &[Vec<f64>], l: usize) -> [f64; 4] {
+    /// `(U, χ, dU/dμ², V⟨m²⟩, ⟨|m|⟩)` of level `l` at the fixed point.
+    fn at_fixed_point(&self, all: &[Vec<f64>], l: usize) -> [f64; 5] {
         let mc = self.critical(all);
-        let [(a, s, mx), (b, t, _), (c, r, _)] = self.lines(all, l);
+        let [(a, s, mx), (b, t, _), (c, r, _), (d, q, _)] = self.lines(all, l);
         [
             a + s * (mc - mx),
             (b + t * (mc - mx)).exp(),
             s,
             (c + r * (mc - mx)).exp(),
+            (d + q * (mc - mx)).exp(),
         ]
     }
 
@@ -189,7 +161,16 @@ impl Fits<'_> {
 /// the fixed point.  Errors: jackknife over bins of parents in each ensemble, summed over
 /// the independent ensembles.  Keep the μ² range inside the scaling window of the largest
 /// size, where `U` is close to linear.
-pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -> Result<Scaling, IrgError> {
+///
+/// With `fixed_point` given (e.g. the direct finite-size-scaling critical μ², or the fixed
+/// point of the inverse flow), the quantities "at the fixed point" and the exponents are
+/// evaluated there instead of at the best crossing, and the error of `fixed_point` is added
+/// in quadrature (half the change of each quantity between `μ² ± err`).
+pub fn scaling(
+    ensembles: &[RescaledEnsemble],
+    levels: std::ops::Range<usize>,
+    fixed_point: Option<Estimate>,
+) -> Result<Scaling, IrgError> {
     let Some(first) = ensembles.first() else {
         return Err(IrgError::Parameter(
             "no ensembles to analyse; give at least two values of μ²".into(),
@@ -222,6 +203,7 @@ pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -
         ));
     }
     let bins: Vec<EnsembleBins> = ensembles.iter().map(|e| ensemble_bins(e, &levels)).collect();
+    let bin_refs: Vec<&[Vec<f64>]> = bins.iter().map(|e| e.bins.as_slice()).collect();
     if let Some(e) = bins.iter().find(|e| e.bins.len() < 2) {
         return Err(IrgError::Parameter(format!(
             "the ensemble at μ² = {} has fewer than two bins of parents; give more parent configurations",
@@ -234,32 +216,53 @@ pub fn scaling(ensembles: &[RescaledEnsemble], levels: std::ops::Range<usize>) -
         mu2,
         sizes: &sizes,
         pair: 0,
+        at: fixed_point.map(|e| e.mean),
     };
     let n = sizes.len();
     let crossings: Vec<Estimate> = (0..n - 1)
-        .map(|l| multi_jackknife(&bins, |all| fits.crossing(all, l)))
+        .map(|l| multi_jackknife(&bin_refs, |all| fits.crossing(all, l)))
         .collect();
     fits.pair = (0..n - 1)
         .filter(|&l| crossings[l].err.is_finite())
         .min_by(|&a, &b| crossings[a].err.total_cmp(&crossings[b].err))
         .unwrap_or(n - 2);
     let fits = fits;
+    // The jackknife over parents, plus the shift between the ends of `fixed_point ± err`.
+    let estimate = |f: &dyn Fn(&Fits<'_>, &[Vec<f64>]) -> f64| {
+        let mut e = multi_jackknife(&bin_refs, |all| f(&fits, all));
+        if let Some(fp) = fixed_point.filter(|fp| fp.err > 0.0) {
+            let means: Vec<Vec<f64>> = bins.iter().map(|b| crate::flow::mean_of_bins(&b.bins)).collect();
+            let shifted = |mu2: f64| {
+                let moved = Fits {
+                    at: Some(mu2),
+                    mu2: fits.mu2.clone(),
+                    ..fits
+                };
+                f(&moved, &means)
+            };
+            let half = 0.5 * (shifted(fp.mean + fp.err) - shifted(fp.mean - fp.err));
+            e.err = e.err.hypot(half);
+        }
+        e
+    };
     let per_size = |k: usize| -> Vec<Estimate> {
         (0..n)
-            .map(|l| multi_jackknife(&bins, |all| fits.at_fixed_point(all, l)[k]))
+            .map(|l| estimate(&|f: &Fits<'_>, all: &[Vec<f64>]| f.at_fixed_point(all, l)[k]))
             .collect()
     };
     Ok(Scaling {
         crossings,
-        critical_mu2: multi_jackknife(&bins, |all| fits.critical(all)),
+        critical_mu2: estimate(&|f: &Fits<'_>, all: &[Vec<f64>]| f.critical(all)),
         fixed_pair: fits.pair,
         binder_at_fixed_point: per_size(0),
         chi_at_fixed_point: per_size(1),
         binder_slopes: per_size(2),
         v_m2_at_fixed_point: per_size(3),
-        gamma_over_nu: multi_jackknife(&bins, |all| fits.exponent(all, 1)),
-        gamma_over_nu_from_m2: multi_jackknife(&bins, |all| fits.exponent(all, 3)),
-        nu_from_binder_slopes: multi_jackknife(&bins, |all| 1.0 / fits.exponent(all, 2)),
+        m_abs_at_fixed_point: per_size(4),
+        beta_over_nu: estimate(&|f: &Fits<'_>, all: &[Vec<f64>]| -f.exponent(all, 4)),
+        gamma_over_nu: estimate(&|f: &Fits<'_>, all: &[Vec<f64>]| f.exponent(all, 1)),
+        gamma_over_nu_from_m2: estimate(&|f: &Fits<'_>, all: &[Vec<f64>]| f.exponent(all, 3)),
+        nu_from_binder_slopes: estimate(&|f: &Fits<'_>, all: &[Vec<f64>]| 1.0 / f.exponent(all, 2)),
         sizes,
     })
 }

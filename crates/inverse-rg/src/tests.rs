@@ -258,11 +258,11 @@ fn check_against_direct(steps: usize, n_configs: usize, n_sweeps: u64) {
         n_therm: 200,
         seed: 6,
     };
-    let direct = DirectCurve::simulate(8 << steps, NEAR_CRITICAL, run, &[]).unwrap();
+    let direct = DirectEnsemble::simulate(8 << steps, NEAR_CRITICAL, run, &[]).unwrap();
     for (name, r, d) in ["<|m|>", "chi", "U"]
         .into_iter()
         .zip([rescaled.m_abs, rescaled.chi, rescaled.binder])
-        .zip(direct.at_sampled)
+        .zip(direct.at_sampled())
         .map(|((n, r), d)| (n, r, d))
     {
         let (mean, err) = (d.mean, d.err);
@@ -291,36 +291,113 @@ fn rescaled_64_agrees_with_direct_simulation() {
     check_against_direct(3, 1000, 8000);
 }
 
-#[test]
-fn a_direct_curve_is_inverted_by_interpolation() {
-    let u = |mu2: f64| 0.6 - 2.0 * (mu2 + 0.95);
-    let points = (0..=4)
-        .map(|i| {
-            let mu2 = -0.97 + 0.01 * i as f64;
-            (
-                mu2,
-                analysis::Estimate {
-                    mean: u(mu2),
-                    err: 0.002,
-                },
-            )
+/// A direct ensemble whose bins give exactly `U(μ²) = binder(μ²)` on `grid` (every bin the
+/// same, so every error is zero).
+fn synthetic_direct(size: usize, grid: Vec<f64>, binder: impl Fn(f64) -> f64) -> DirectEnsemble {
+    let row: Vec<f64> = grid
+        .iter()
+        .flat_map(|&mu2| [1.0, 0.5, 1.0, 3.0 * (1.0 - binder(mu2))])
+        .collect();
+    DirectEnsemble {
+        size,
+        sampled: Homogeneous {
+            mu2: grid[grid.len() / 2],
+            ..NEAR_CRITICAL
+        },
+        grid,
+        bins: vec![row; 20],
+        tau_int_m2: 0.5,
+        n_measurements: 20,
+        sweeps_between: 1,
+        cpu_seconds: 0.0,
+        seconds_per_sweep: 0.0,
+    }
+}
+
+/// A rescaled ensemble at `mu2` whose level `k` has `U = binders[k]` in every configuration.
+fn synthetic_rescaled(mu2: f64, sizes: &[usize], binders: &[f64]) -> RescaledEnsemble {
+    let n = 40;
+    let levels = binders
+        .iter()
+        .map(|&u| {
+            let o = Observables {
+                m: 0.5,
+                m_abs: 0.5,
+                m2: 1.0,
+                m4: 3.0 * (1.0 - u),
+                phi2: 1.0,
+                phi4: 1.0,
+                nn: 0.0,
+                action_density: 0.0,
+            };
+            vec![vec![o; n]]
         })
         .collect();
-    let curve = DirectCurve {
-        size: 16,
-        sampled_mu2: -0.95,
-        points,
-        at_sampled: [analysis::Estimate { mean: 0.0, err: 0.0 }; 3],
-        cpu_seconds: 0.0,
+    let sums = phi4_action::SufficientStats {
+        nn: 0.0,
+        nnn: 0.0,
+        phi1: 0.0,
+        phi2: 64.0,
+        phi4: 64.0,
     };
-    let matched = curve
-        .coupling_of(analysis::Estimate {
-            mean: u(-0.9437),
-            err: 0.002,
+    RescaledEnsemble {
+        sizes: sizes.to_vec(),
+        target: Homogeneous { mu2, ..NEAR_CRITICAL },
+        parent_sums: vec![vec![sums; n]],
+        levels,
+        cpu_seconds: 0.0,
+    }
+}
+
+#[test]
+fn binder_curves_cross_where_the_lines_meet() {
+    // U₁₆ = 0.6 − 5 (μ² + 0.951), U₃₂ = 0.6 − 10 (μ² + 0.951): they cross at −0.951.
+    let a = synthetic_direct(16, direct_grid(16, -0.95, 20), |m| 0.6 - 5.0 * (m + 0.951));
+    let b = synthetic_direct(32, direct_grid(32, -0.95, 20), |m| 0.6 - 10.0 * (m + 0.951));
+    let crossings = binder_crossings(&[b.clone(), a.clone()]);
+    assert_eq!(crossings.len(), 1);
+    assert_eq!(crossings[0].sizes, [16, 32]);
+    assert!((crossings[0].mu2.mean + 0.951).abs() < 1e-12, "{:?}", crossings[0]);
+    assert!((crossings[0].binder.mean - 0.6).abs() < 1e-12);
+    assert!(crossings[0].mu2.err < 1e-12);
+}
+
+#[test]
+fn the_inverse_flow_recovers_its_slopes_fixed_point_and_nu() {
+    // Level k at parent μ² has the U of direct simulation at μc + s_k (μ² − μc), with
+    // s₁ = 0.7 (a first step pulled back towards the parents' μ²) and s₂ = 0.35, s₃ = 0.175
+    // (each later step 2^{−1/ν} with ν = 1).
+    let mu_c = -0.9513;
+    let curve = |size: usize| move |m: f64| 0.6 - 0.3 * size as f64 * (m - mu_c);
+    let sizes = [8, 16, 32, 64];
+    let slopes = [0.7, 0.35, 0.175];
+    let ensembles: Vec<RescaledEnsemble> = [-0.96, -0.955, -0.95, -0.945, -0.94]
+        .iter()
+        .map(|&mu2| {
+            let mut binders = vec![0.6];
+            for (k, s) in slopes.iter().enumerate() {
+                binders.push(curve(sizes[k + 1])(mu_c + s * (mu2 - mu_c)));
+            }
+            synthetic_rescaled(mu2, &sizes, &binders)
         })
-        .unwrap();
-    assert!((matched.mean + 0.9437).abs() < 1e-12, "{}", matched.mean);
-    // Errors of the value and of the curve, over the slope |dU/dμ²| = 2.
-    assert!((matched.err - (2.0f64 * 0.002 * 0.002).sqrt() / 2.0).abs() < 1e-12);
-    assert!(curve.coupling_of(analysis::Estimate { mean: 0.9, err: 0.0 }).is_none());
+        .collect();
+    let direct: Vec<DirectEnsemble> = sizes[1..]
+        .iter()
+        .map(|&l| synthetic_direct(l, direct_grid(l, -0.95, 20), curve(l)))
+        .collect();
+    let flow = inverse_flow(&ensembles, &direct).unwrap();
+    assert_eq!(flow.levels.len(), 3);
+    for (level, s) in flow.levels.iter().zip(slopes) {
+        assert!((level.slope.mean - s).abs() < 1e-9, "{level:?}");
+        assert!((level.fixed_point.mean - mu_c).abs() < 1e-9, "{level:?}");
+    }
+    assert_eq!(flow.steps.len(), 2);
+    for step in &flow.steps {
+        assert!(
+            (step.ratio.mean - 0.5).abs() < 1e-9 && (step.nu.mean - 1.0).abs() < 1e-9,
+            "{step:?}"
+        );
+    }
+    // One μ² is not enough for a flow.
+    assert!(inverse_flow(&ensembles[..1], &direct).is_err());
 }
