@@ -867,11 +867,7 @@ fn run_export(args: &ExportArgs) -> Result<()> {
     if let Some(kind) = args.activations {
         let (data, _) = load_data(&record.config)?;
         let mut rng = mc_sampler::chain_rng(args.seed, 0);
-        let next = eval::hidden_data(
-            &network,
-            &data,
-            (kind == ActivationArg::Samples).then_some(&mut rng),
-        )?;
+        let next = eval::hidden_data(&network, &data, (kind == ActivationArg::Samples).then_some(&mut rng))?;
         n_samples = next.n_samples();
         // One example per column is one example per row of the C-ordered file.
         write("hidden_activations.npy", &[n_samples, nh], next.matrix().as_slice())?;
