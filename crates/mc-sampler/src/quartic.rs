@@ -23,6 +23,18 @@
 //! uses a cube root from the exponent bits, and from below the first step overshoots to
 //! the right, after which the same argument applies).  The envelope is then centred on the mode, and
 //! the acceptance stays above about `1/√3` for large `|h|` and near 1 for small `b`.
+//!
+//! The heat bath builds that envelope in every update (`Envelope::new`).  Draws of many
+//! fields with known shapes `(a, b)` (the units of a mini-batch: [`QuarticSampler::new`],
+//! [`QuarticSampler::sample_fields`], [`QuarticSampler::sample_each`]) reach the same `A`
+//! without the loop: per shape, `A₁`, `D = √(a² + 4b)` and `p = (A₁ + D)/3` are computed
+//! once; per field, a lower bound of the root (exact at `h = 0` and for large `|h|`) and one
+//! Halley step put `A` within 0.01% of the root for single wells and within 3% for the
+//! double wells `a = −2b`; where it is still more than 2% off (deep double wells,
+//! `a ≪ −√b`) the loop above finishes the job.  Any `A > 0` is exact, so these choices
+//! change only the acceptance, which a test keeps within 5% of the converged envelope's.
+//! A batch computes 64 envelopes, then runs their rejection loops on random words taken
+//! 64 at a time from the bulk keystream.
 
 use phi4_action::Quartic;
 use rand::Rng;
