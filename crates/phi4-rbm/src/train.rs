@@ -348,23 +348,10 @@ impl Trainer {
             n_neg,
         );
 
-        // ∂KL/∂w = −⟨φ E h⟩_data + ⟨φ E h⟩_model.
-        let (inv_pos, inv_neg) = (1.0 / b as f64, 1.0 / n_neg as f64);
-        self.hidden_pos[0]
-            .columns(0, b)
-            .transpose_to(&mut self.transposed.rows_mut(0, b));
-        self.grad_w
-            .gemm(-inv_pos, &self.batch.columns(0, b), &self.transposed.rows(0, b), 0.0);
-        self.hidden_neg[0]
-            .columns(0, n_neg)
-            .transpose_to(&mut self.transposed.rows_mut(0, n_neg));
-        self.grad_w.gemm(
-            inv_neg,
-            &self.chains.visible().columns(0, n_neg),
-            &self.transposed.rows(0, n_neg),
-            1.0,
-        );
-
+        // ∂KL/∂w = −⟨φ E h⟩_data + ⟨φ E h⟩_model.  Without momentum and weight decay the
+        // step `w ← w − η g` is two products accumulated straight into the weights (no
+        // gradient buffer, no pass over the momentum buffer, which stays as it is: with
+        // μ = 0 it is never read).
         let TrainConfig {
             learning_rate: lr,
             momentum: mu,
@@ -372,16 +359,54 @@ impl Trainer {
             train_shape,
             ..
         } = self.config;
+        let plain_sgd = mu == 0.0 && wd == 0.0;
+        let (inv_pos, inv_neg) = (1.0 / b as f64, 1.0 / n_neg as f64);
+        let (alpha_pos, beta_pos, alpha_neg) = if plain_sgd {
+            (lr * inv_pos, 1.0, -lr * inv_neg)
+        } else {
+            (-inv_pos, 0.0, inv_neg)
+        };
+        self.hidden_pos[0]
+            .columns(0, b)
+            .transpose_to(&mut self.transposed.rows_mut(0, b));
+        let target = if plain_sgd {
+            self.network.parts_mut().0
+        } else {
+            &mut self.grad_w
+        };
+        target.gemm(
+            alpha_pos,
+            &self.batch.columns(0, b),
+            &self.transposed.rows(0, b),
+            beta_pos,
+        );
+        self.hidden_neg[0]
+            .columns(0, n_neg)
+            .transpose_to(&mut self.transposed.rows_mut(0, n_neg));
+        let target = if plain_sgd {
+            self.network.parts_mut().0
+        } else {
+            &mut self.grad_w
+        };
+        target.gemm(
+            alpha_neg,
+            &self.chains.visible().columns(0, n_neg),
+            &self.transposed.rows(0, n_neg),
+            1.0,
+        );
+
         let (weights, visible, hidden) = self.network.parts_mut();
         let nw = nv * nh;
-        for ((w, v), g) in weights
-            .as_mut_slice()
-            .iter_mut()
-            .zip(&mut self.velocity[..nw])
-            .zip(self.grad_w.as_slice())
-        {
-            *v = mu * *v - lr * (g + wd * *w);
-            *w += *v;
+        if !plain_sgd {
+            for ((w, v), g) in weights
+                .as_mut_slice()
+                .iter_mut()
+                .zip(&mut self.velocity[..nw])
+                .zip(self.grad_w.as_slice())
+            {
+                *v = mu * *v - lr * (g + wd * *w);
+                *w += *v;
+            }
         }
         // Layer terms: data average minus model average of φ^p (visible) and E[h^p] (hidden).
         let mut at = nw;
