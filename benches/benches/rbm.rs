@@ -26,7 +26,11 @@ const N_EXAMPLES: usize = 200;
 
 fn data(kind: UnitKind) -> Data {
     let mut rng = chain_rng(5, 0);
-    let (lo, hi) = if kind == UnitKind::Bernoulli { (0.0, 1.0) } else { (-1.0, 1.0) };
+    let (lo, hi) = if kind == UnitKind::Bernoulli {
+        (0.0, 1.0)
+    } else {
+        (-1.0, 1.0)
+    };
     let values: Vec<f64> = (0..N_EXAMPLES * N_VISIBLE)
         .map(|_| if rng.random::<f64>() < 0.13 { hi } else { lo })
         .collect();

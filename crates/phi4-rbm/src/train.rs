@@ -371,7 +371,9 @@ impl Trainer {
             (-inv_pos, inv_neg)
         };
         let k = b + n_neg;
-        self.stacked_visible.columns_mut(0, b).copy_from(&self.batch.columns(0, b));
+        self.stacked_visible
+            .columns_mut(0, b)
+            .copy_from(&self.batch.columns(0, b));
         self.stacked_visible
             .columns_mut(b, n_neg)
             .copy_from(&self.chains.visible().columns(0, n_neg));
