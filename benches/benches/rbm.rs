@@ -11,7 +11,6 @@
 //!   comparison of `scripts/compare_sklearn.py`, whose full epoch has 10,000 examples);
 //! - `rbm_epoch/phi4_bernoulli`: the same sizes with φ⁴ visible units (`x⁴/2 − x²`), so the
 //!   cost of the quartic draws of a mini-batch shows;
-//! - `rbm_epoch/phi4_phi4`: φ⁴ visible and hidden units.
 //!
 //! Run: `cargo bench -p qftml-benches --bench rbm`.
 
@@ -75,7 +74,6 @@ fn rbm_epoch(c: &mut Criterion) {
     for (name, visible, hidden) in [
         ("bernoulli_bernoulli", UnitKind::Bernoulli, UnitKind::Bernoulli),
         ("phi4_bernoulli", UnitKind::Phi4, UnitKind::Bernoulli),
-        ("phi4_phi4", UnitKind::Phi4, UnitKind::Phi4),
     ] {
         let data = data(visible);
         let mut run = trainer(visible, hidden);

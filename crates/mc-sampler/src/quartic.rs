@@ -49,6 +49,11 @@ use crate::{SamplerError, SimRng};
 /// then one pass of rejection loops).
 const BATCH_CHUNK: usize = 64;
 
+/// Fields larger than this in magnitude draw NaN in the batch API: beyond it `b h²` and the
+/// acceptance exponent overflow and no draw would ever be accepted (a training run that
+/// gets there has diverged, and says so).
+pub(crate) const MAX_FIELD: f64 = 1e30;
+
 /// The generator's words taken [`BATCH_CHUNK`] at a time by the bulk keystream
 /// ([`fill_u64`]: the words `SimRng::fill` would give, about three times cheaper than
 /// `next_u64` one by one).  Words left in the buffer when a batch ends are skipped.
@@ -349,18 +354,19 @@ impl QuarticSampler {
     }
 
     /// One exact draw from `exp(−a x² − b x⁴ + h x)` with this sampler's `a` and `b` and the
-    /// field `h` given here (the sampler's own field is not used).  A non-finite `h` gives
-    /// NaN.
+    /// field `h` given here (the sampler's own field is not used).  A non-finite `h`, or one
+    /// beyond 10³⁰ in magnitude, gives NaN.
     #[inline]
     pub fn sample_in_field<R: Rng + ?Sized>(&self, h: f64, rng: &mut R) -> f64 {
-        if !h.is_finite() {
+        let in_range = h.abs() <= MAX_FIELD;
+        if !in_range {
             return f64::NAN;
         }
         Envelope::in_field(&self.shape, h).sample(rng)
     }
 
     /// One exact draw per field: `out[k]` from `exp(−a x² − b x⁴ + fields[k] x)` (a
-    /// non-finite field gives NaN).  Extra entries of the longer slice are left alone.
+    /// non-finite field, or one beyond 10³⁰, gives NaN).  Extra entries of the longer slice are left alone.
     ///
     /// The envelopes of [`BATCH_CHUNK`] fields are computed first, then their rejection
     /// loops run on random words the generator produces in blocks of [`BATCH_CHUNK`]

@@ -351,6 +351,7 @@ fn quartic_batch_nan_fields_and_sample_each() {
     let mut rng = chain_rng(3, 0);
     assert!(sampler.sample_in_field(f64::NAN, &mut rng).is_nan());
     assert!(sampler.sample_in_field(f64::INFINITY, &mut rng).is_nan());
+    assert!(sampler.sample_in_field(-1e200, &mut rng).is_nan());
     let fields: Vec<f64> = (0..150)
         .map(|k| if k == 70 { f64::NAN } else { 0.1 * k as f64 - 7.0 })
         .collect();
