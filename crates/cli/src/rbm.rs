@@ -42,6 +42,9 @@ enum RbmCommand {
     Eval(EvalArgs),
     /// Draw new data from a trained network by block Gibbs sampling.
     Sample(SampleArgs),
+    /// Write a trained network's parameters, and optionally its hidden activations of the
+    /// training data (the data of the next network of a stack), as `.npy` files.
+    Export(ExportArgs),
 }
 
 /// Unit types on the command line.
@@ -774,11 +777,135 @@ fn print_sample(r: &RbmSampleRecord) {
     }
 }
 
+/// Hidden activations on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ActivationArg {
+    /// `E[h | φ]` of every example (real values: the next network needs real visible units,
+    /// or `--binarize`).
+    Means,
+    /// One draw `h ~ p(h | φ)` per example (binary for binary hidden units).
+    Samples,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// A run directory written by `qftml rbm train --out`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Directory to write: `weights.npy` (n_visible × n_hidden, column j is the feature map of
+    /// hidden unit j) and `{visible,hidden}_{linear,quadratic,quartic}.npy`, in the action's
+    /// signs (scikit-learn's `intercept_visible_` is −`visible_linear`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write `hidden_activations.npy` (n_samples × n_hidden) from the run's training data:
+    /// train the next network of a stack on it with `qftml rbm train --data
+    /// DIR/hidden_activations.npy --pixel-map identity`.
+    #[arg(long, value_enum)]
+    activations: Option<ActivationArg>,
+    /// Seed of `--activations samples`.
+    #[arg(long, default_value_t = 1, value_parser = limits::whole_number)]
+    seed: u64,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// The `--json` result of `qftml rbm export`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RbmExportRecord {
+    /// Schema version.
+    pub schema: u32,
+    /// The run directory.
+    pub model: String,
+    /// The directory written.
+    pub out: String,
+    /// The files written, relative to `out`.
+    pub files: Vec<String>,
+    /// Visible units.
+    pub n_visible: usize,
+    /// Hidden units.
+    pub n_hidden: usize,
+    /// `means`, `samples`, or null when no activations were written.
+    pub activations: Option<String>,
+    /// Examples in `hidden_activations.npy` (0 without `--activations`).
+    pub n_samples: usize,
+    /// Provenance.
+    pub provenance: Provenance,
+}
+
+impl Record for RbmExportRecord {
+    const SCHEMA: u32 = 1;
+    const NAME: &'static str = "rbm-export";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
+fn run_export(args: &ExportArgs) -> Result<()> {
+    let (record, state) = read_run(&args.model)?;
+    let network = state.network()?;
+    let (nv, nh) = (network.n_visible(), network.n_hidden());
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create --out {}", args.out.display()))?;
+    let mut files = Vec::new();
+    let mut write = |name: &str, shape: &[usize], values: &[f64]| -> Result<()> {
+        write_atomic(&args.out.join(name), &datasets::npy::encode_f64(shape, values))?;
+        files.push(name.to_owned());
+        Ok(())
+    };
+    // nalgebra stores W column by column; the file is C order, row i = visible unit i.
+    let w = network.weights().transpose();
+    write("weights.npy", &[nv, nh], w.as_slice())?;
+    for (side, layer) in [("visible", network.visible()), ("hidden", network.hidden())] {
+        for (term, values) in [
+            ("linear", layer.linear()),
+            ("quadratic", layer.quadratic()),
+            ("quartic", layer.quartic()),
+        ] {
+            write(&format!("{side}_{term}.npy"), &[values.len()], values)?;
+        }
+    }
+    let mut n_samples = 0;
+    if let Some(kind) = args.activations {
+        let (data, _) = load_data(&record.config)?;
+        let mut rng = mc_sampler::chain_rng(args.seed, 0);
+        let next = eval::hidden_data(&network, &data, (kind == ActivationArg::Samples).then_some(&mut rng))?;
+        n_samples = next.n_samples();
+        // One example per column is one example per row of the C-ordered file.
+        write("hidden_activations.npy", &[n_samples, nh], next.matrix().as_slice())?;
+    }
+    let out = RbmExportRecord {
+        schema: RbmExportRecord::SCHEMA,
+        model: args.model.to_string_lossy().into_owned(),
+        out: args.out.to_string_lossy().into_owned(),
+        files,
+        n_visible: nv,
+        n_hidden: nh,
+        activations: args.activations.map(|a| match a {
+            ActivationArg::Means => "means".into(),
+            ActivationArg::Samples => "samples".into(),
+        }),
+        n_samples,
+        provenance: provenance(),
+    };
+    args.output.emit(&out, print_export)
+}
+
+fn print_export(r: &RbmExportRecord) {
+    println!(
+        "{} ({}×{} network) → {}: {}",
+        r.model,
+        r.n_visible,
+        r.n_hidden,
+        r.out,
+        r.files.join(", ")
+    );
+}
+
 /// Runs `qftml rbm …`.
 pub fn run(args: &RbmArgs) -> Result<()> {
     match &args.command {
         RbmCommand::Train(a) => run_train(a),
         RbmCommand::Eval(a) => run_eval(a),
         RbmCommand::Sample(a) => run_sample(a),
+        RbmCommand::Export(a) => run_export(a),
     }
 }

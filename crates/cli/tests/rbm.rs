@@ -198,3 +198,65 @@ fn bad_input_is_a_clear_error() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_file(csv);
 }
+
+/// `rbm export` writes the parameters as `.npy` and the hidden activations of the training
+/// data, on which a second network trains: a two-layer stack from the command line.
+#[test]
+fn export_and_stack_two_layers() {
+    let (first, export, second) = (tmp("stack-first"), tmp("stack-export"), tmp("stack-second"));
+    json(&[
+        "rbm",
+        "train",
+        "--n-samples",
+        "200",
+        "--n-hidden",
+        "12",
+        "--epochs",
+        "2",
+        "--persistent",
+        "--out",
+        s(&first),
+        "--json",
+    ]);
+    let record = json(&[
+        "rbm",
+        "export",
+        "--model",
+        s(&first),
+        "--out",
+        s(&export),
+        "--activations",
+        "samples",
+        "--json",
+    ]);
+    assert_eq!(record["n_visible"], 64);
+    assert_eq!(record["n_hidden"], 12);
+    assert_eq!(record["n_samples"], 200);
+    assert_eq!(record["files"].as_array().unwrap().len(), 8);
+    // A C-ordered <f8 array: the header, then 64 × 12 values.
+    let weights = std::fs::read(export.join("weights.npy")).unwrap();
+    assert_eq!(&weights[..6], b"\x93NUMPY");
+    assert!(weights.len() > 64 * 12 * 8 && weights.len() <= 64 * 12 * 8 + 256);
+    let activations = export.join("hidden_activations.npy");
+    let stacked = json(&[
+        "rbm",
+        "train",
+        "--data",
+        s(&activations),
+        "--pixel-map",
+        "identity",
+        "--n-hidden",
+        "6",
+        "--epochs",
+        "2",
+        "--persistent",
+        "--out",
+        s(&second),
+        "--json",
+    ]);
+    assert_eq!(stacked["config"]["n_visible"], 12);
+    assert_eq!(stacked["config"]["n_samples"], 200);
+    for d in [first, export, second] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

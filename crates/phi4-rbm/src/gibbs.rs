@@ -7,7 +7,7 @@
 //! Gaussian, or the quartic rejection sampler of `mc_sampler`).  Chain `c` draws only from
 //! its own generator, so the result does not depend on how work is split.
 
-use mc_sampler::{ModelSampler, SamplerError, SimRng, chain_rng};
+use mc_sampler::{ModelSampler, QuarticSampler, SamplerError, SimRng, chain_rng};
 use nalgebra::DMatrix;
 
 use crate::units::{Layer, UnitKind, sigmoid, uniform};
@@ -21,15 +21,33 @@ pub struct GibbsChains {
     rngs: Vec<SimRng>,
     field_visible: DMatrix<f64>,
     field_hidden: DMatrix<f64>,
+    samplers: Vec<QuarticSampler>,
 }
 
-/// Draws every unit of `layer` in the columns `0..n` of `state` from the fields `field`.
-fn draw_layer(layer: &Layer, field: &DMatrix<f64>, state: &mut DMatrix<f64>, rngs: &mut [SimRng], n: usize) {
+/// Draws every unit of `layer` in the columns `0..n` of `state` from the fields `field`;
+/// `samplers` is scratch space for the units' quartic samplers (φ⁴ layers), built once per
+/// call and shared by the chains.
+fn draw_layer(
+    layer: &Layer,
+    field: &DMatrix<f64>,
+    state: &mut DMatrix<f64>,
+    rngs: &mut [SimRng],
+    n: usize,
+    samplers: &mut Vec<QuarticSampler>,
+) {
     let rows = layer.len();
     let fields = field.as_slice();
     let states = state.as_mut_slice();
     let binary = layer.kind() == UnitKind::Bernoulli;
+    let phi4 = layer.kind() == UnitKind::Phi4;
     let linear = layer.linear();
+    // A φ⁴ layer with a unit that is not a normalisable quartic draws NaN everywhere (the
+    // trainer reports the divergence).
+    let phi4_valid = phi4 && {
+        samplers.clear();
+        samplers.extend((0..rows).map_while(|u| layer.quartic_sampler(u)));
+        samplers.len() == rows
+    };
     for (c, rng) in rngs.iter_mut().enumerate().take(n) {
         let t = &fields[c * rows..(c + 1) * rows];
         let x = &mut states[c * rows..(c + 1) * rows];
@@ -37,6 +55,13 @@ fn draw_layer(layer: &Layer, field: &DMatrix<f64>, state: &mut DMatrix<f64>, rng
             // The common case without a per-unit dispatch: x = [u < σ(t − ℓ)].
             for ((xu, &tu), &l) in x.iter_mut().zip(t).zip(linear) {
                 *xu = f64::from(u8::from(uniform(rng) < sigmoid(tu - l)));
+            }
+        } else if phi4 {
+            for ((xu, &tu), &l) in x.iter_mut().zip(t).zip(linear) {
+                *xu = if phi4_valid { tu - l } else { f64::NAN };
+            }
+            if phi4_valid {
+                QuarticSampler::sample_each(samplers, x, rng);
             }
         } else {
             for (u, (xu, &tu)) in x.iter_mut().zip(t).enumerate() {
@@ -61,6 +86,7 @@ impl GibbsChains {
             rngs: (0..n_chains as u64).map(|c| chain_rng(seed, c)).collect(),
             field_visible: DMatrix::zeros(nv, n_chains),
             field_hidden: DMatrix::zeros(nh, n_chains),
+            samplers: Vec::new(),
         };
         draw_layer(
             network.visible(),
@@ -68,6 +94,7 @@ impl GibbsChains {
             &mut chains.visible,
             &mut chains.rngs,
             n_chains,
+            &mut chains.samplers,
         );
         chains.sample_hidden(network, n_chains);
         Ok(chains)
@@ -94,6 +121,7 @@ impl GibbsChains {
             rngs,
             field_visible: DMatrix::zeros(nv, n),
             field_hidden: DMatrix::zeros(nh, n),
+            samplers: Vec::new(),
         })
     }
 
@@ -123,6 +151,7 @@ impl GibbsChains {
             &mut self.hidden,
             &mut self.rngs,
             n,
+            &mut self.samplers,
         );
     }
 
@@ -135,6 +164,7 @@ impl GibbsChains {
             &mut self.visible,
             &mut self.rngs,
             n,
+            &mut self.samplers,
         );
     }
 

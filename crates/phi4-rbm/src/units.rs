@@ -9,7 +9,6 @@
 use mc_sampler::QuarticSampler;
 use phi4_action::Quartic;
 use rand::Rng;
-use rand::distr::Distribution;
 use rand_distr::StandardNormal;
 
 use crate::RbmError;
@@ -317,15 +316,24 @@ impl Layer {
                 let z: f64 = rng.sample(StandardNormal);
                 field / (2.0 * q) + (0.5 / q).sqrt() * z
             }
-            UnitKind::Phi4 => match QuarticSampler::new(Quartic {
-                a: self.quadratic[u],
-                b: self.quartic[u],
-                h: field,
-            }) {
-                Ok(sampler) => sampler.sample(rng),
-                Err(_) => f64::NAN,
+            UnitKind::Phi4 => match self.quartic_sampler(u) {
+                Some(sampler) => sampler.sample_in_field(field, rng),
+                None => f64::NAN,
             },
         }
+    }
+
+    /// The exact sampler of φ⁴ unit `u` (its `a`, `b`; the field is given per draw with
+    /// [`QuarticSampler::sample_in_field`], which subtracts nothing: pass `t − linear[u]`),
+    /// or `None` if the unit's coefficients are not a normalisable quartic.
+    #[inline]
+    pub fn quartic_sampler(&self, u: usize) -> Option<QuarticSampler> {
+        QuarticSampler::new(Quartic {
+            a: self.quadratic[u],
+            b: self.quartic[u],
+            h: 0.0,
+        })
+        .ok()
     }
 
     /// Whether `x` is a value unit `u` can take (binary units: exactly their two values).
