@@ -214,5 +214,10 @@ pub const FIGURES: &[Figure] = &[
             μ²; rescaled against direct simulation at 64² and 128²; the CPU time of the 512² ensemble against direct \
             simulation for the same error.",
         run: inverse_rg::run,
+        budget: Budget {
+            quick_s: 20.0,
+            full_s: 915.0,
+        },
+        runs_alone: true,
     },
 ];
