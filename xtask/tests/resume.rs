@@ -119,7 +119,11 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
     let seed = std::env::var("QFTML_RESUME_SEED")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
     let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let finished_before_kill = 1 + (mixed >> 40) % (n_figures - 1).max(1);
     let extra = Duration::from_millis((mixed >> 20) % 1000);
@@ -142,7 +146,10 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
         if done >= finished_before_kill {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(1800), "the run made no progress");
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "the run made no progress"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(extra);
@@ -156,7 +163,10 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
     let reused = resumed.lines().filter(|l| l.contains(" reused (made ")).count();
     let made = resumed.lines().filter(|l| l.contains(" done in ")).count();
     eprintln!("the resumed run reused {reused} figure(s) and made {made}");
-    assert!(made > 0, "the kill came after the run had finished: nothing was resumed");
+    assert!(
+        made > 0,
+        "the kill came after the run had finished: nothing was resumed"
+    );
 
     let timed = timed_figures(&whole);
     let (a, b) = (checks(&whole, &timed), checks(&interrupted, &timed));
