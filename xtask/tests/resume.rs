@@ -153,12 +153,15 @@ fn a_killed_run_resumes_to_the_same_report_and_a_rerun_reuses_everything() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(extra);
+    // `kill -s KILL -- -PGID`: procps' kill takes a bare `-PGID` after `-KILL` for
+    // something else and kills nothing.
     let killed = Command::new("kill")
-        .args(["-KILL", &format!("-{}", child.id())])
+        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
         .status()
         .expect("kill runs");
-    assert!(killed.success() || child.try_wait().ok().flatten().is_some());
-    let _ = child.wait();
+    assert!(killed.success(), "kill failed: {killed}");
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "the run was not killed: {status}");
     let (_, resumed) = run_to_end(&interrupted);
     let reused = resumed.lines().filter(|l| l.contains(" reused (made ")).count();
     let made = resumed.lines().filter(|l| l.contains(" done in ")).count();
