@@ -84,7 +84,7 @@ impl Progress {
         self.refresh();
     }
 
-    /// A figure finished (or was found in the cache, with `ran == false`).
+    /// A figure that was started with [`Progress::started`] finished.
     pub fn finished(&self, name: &str, budget: f64) {
         let mut st = self.lock();
         st.running.retain(|(n, ..)| n != name);
