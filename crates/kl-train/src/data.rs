@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::optimizer::{Moments, Optimizer, Schedule};
+use crate::optimizer::{Moments, Optimizer, OptimizerState, Schedule};
 use crate::share::{AllChains, ChainShare, checked_local, exchange};
 use crate::trainer::{Spread, free_params, optimiser_step, theta_of};
 
@@ -169,15 +169,8 @@ pub struct DataTrainerState {
     pub identity: String,
     /// Steps done.
     pub step: u64,
-    /// The free parameters `u = [w | a | ln b | r]` (the `b` entries are 0 and unused for a
-    /// Gaussian model).
-    pub free: Vec<f64>,
-    /// Adam's first moments.
-    pub first_moment: Vec<f64>,
-    /// Adam's second moments.
-    pub second_moment: Vec<f64>,
-    /// Optimiser steps taken.
-    pub steps: u64,
+    /// The free parameters and the optimiser's moments.
+    pub optimizer: OptimizerState,
     /// One summary per step done.
     pub history: Vec<StepSummary>,
     /// The chains, in chain order.
@@ -324,7 +317,7 @@ impl DataTrainer {
         }
         let model = initial_model(lattice, data, &config)?;
         let n = model.n_params();
-        if [state.free.len(), state.first_moment.len(), state.second_moment.len()] != [n, n, n]
+        if !state.optimizer.fits(n)
             || state.chains.len() != config.n_chains
             || state.history.len() as u64 != state.step
         {
@@ -332,23 +325,19 @@ impl DataTrainer {
                 "the stored parameters, moments, chains or history do not fit the model".into(),
             ));
         }
+        let (free, moments) = state.optimizer.into_parts();
         let b_block = model.block(ParamBlock::B);
-        let mut theta = theta_of(b_block.clone(), &state.free);
+        let mut theta = theta_of(b_block.clone(), &free);
         if !config.quartic {
             theta[b_block].fill(0.0);
         }
         let chains = PersistentChains::from_states(&model.with_params(&theta)?, state.chains)?;
-        let moments = Moments {
-            first: state.first_moment,
-            second: state.second_moment,
-            steps: state.steps,
-        };
         Self::assemble(
             lattice,
             data,
             config,
             chains,
-            state.free,
+            free,
             moments,
             state.step,
             state.history,
@@ -593,10 +582,7 @@ impl DataTrainer {
         DataTrainerState {
             identity: self.identity.clone(),
             step: self.step,
-            free: self.free.clone(),
-            first_moment: self.moments.first.clone(),
-            second_moment: self.moments.second.clone(),
-            steps: self.moments.steps,
+            optimizer: OptimizerState::new(&self.free, &self.moments),
             history: self.history.clone(),
             chains: self.chains.states(),
         }

@@ -87,7 +87,7 @@ pub use free_energy::{
     Bound, FreeEnergy, IntegrationOptions, Reference, bound, free_energy, gauss_legendre, gaussian_free_energy,
     gaussian_reference, independent_sites, site_free_energy, thermodynamic_integration,
 };
-pub use optimizer::{Optimizer, Schedule};
+pub use optimizer::{Optimizer, OptimizerState, Schedule};
 pub use overlap::{ActionDiffOverlap, DiffHistograms, OverlapOptions, overlap};
 pub use share::{AllChains, ChainShare};
 pub use trainer::{

@@ -1,5 +1,7 @@
 //! Update rules (plain SGD as in the talk, Adam) and the learning-rate schedule.
 
+use serde::{Deserialize, Serialize};
+
 /// The update rule of the free parameters `u`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Optimizer {
@@ -51,6 +53,46 @@ impl Schedule {
     /// `η_t` of epoch `t`.
     pub fn rate(&self, epoch: u64) -> f64 {
         self.initial / (1.0 + epoch as f64 / self.half_life)
+    }
+}
+
+/// Where an optimiser stands: the free parameters it moves and the moments it carries.
+/// Both trainers' checkpoints hold one (its fields are encoded in this order, in place).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerState {
+    /// The free parameters `u = [w | a | ln b | r]`.
+    pub free: Vec<f64>,
+    /// Adam's first moments.
+    pub first_moment: Vec<f64>,
+    /// Adam's second moments.
+    pub second_moment: Vec<f64>,
+    /// Optimiser steps taken.
+    pub steps: u64,
+}
+
+impl OptimizerState {
+    pub(crate) fn new(free: &[f64], moments: &Moments) -> Self {
+        Self {
+            free: free.to_vec(),
+            first_moment: moments.first.clone(),
+            second_moment: moments.second.clone(),
+            steps: moments.steps,
+        }
+    }
+
+    /// Whether it belongs to a model of `n_params` parameters.
+    pub(crate) fn fits(&self, n_params: usize) -> bool {
+        [self.free.len(), self.first_moment.len(), self.second_moment.len()] == [n_params; 3]
+    }
+
+    /// The free parameters and the moments.
+    pub(crate) fn into_parts(self) -> (Vec<f64>, Moments) {
+        let moments = Moments {
+            first: self.first_moment,
+            second: self.second_moment,
+            steps: self.steps,
+        };
+        (self.free, moments)
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::estimate::{ChainSums, reduce};
 use crate::free_energy::{Bound, IntegrationOptions, bound, check_target};
-use crate::optimizer::{Moments, Optimizer, Schedule};
+use crate::optimizer::{Moments, Optimizer, OptimizerState, Schedule};
 use crate::share::{AllChains, ChainShare, checked_local, exchange};
 
 /// The kind of the trainer's checkpoints (see [`mc_sampler::checkpoint`]).
@@ -165,14 +165,8 @@ pub struct TrainerState {
     pub identity: RunIdentity,
     /// Epochs done.
     pub epoch: u64,
-    /// The free parameters `u = [w | a | ln b | r]`.
-    pub free: Vec<f64>,
-    /// Adam's first moments.
-    pub first_moment: Vec<f64>,
-    /// Adam's second moments.
-    pub second_moment: Vec<f64>,
-    /// Optimiser steps taken.
-    pub steps: u64,
+    /// The free parameters and the optimiser's moments.
+    pub optimizer: OptimizerState,
     /// The shift of `A − S` in the sums of the next epoch.
     pub shift: f64,
     /// One summary per epoch done.
@@ -298,7 +292,7 @@ impl VariationalTrainer {
         }
         let model = initial_model(target, &config)?;
         let n = model.n_params();
-        if [state.free.len(), state.first_moment.len(), state.second_moment.len()] != [n, n, n]
+        if !state.optimizer.fits(n)
             || state.chains.len() != config.n_chains
             || state.history.len() as u64 != state.epoch
         {
@@ -306,18 +300,14 @@ impl VariationalTrainer {
                 "the stored parameters, moments, chains or history do not fit the model".into(),
             ));
         }
-        let model = model.with_params(&theta_of(model.block(ParamBlock::B), &state.free))?;
+        let (free, moments) = state.optimizer.into_parts();
+        let model = model.with_params(&theta_of(model.block(ParamBlock::B), &free))?;
         let chains = PersistentChains::from_states(&model, state.chains)?;
-        let moments = Moments {
-            first: state.first_moment,
-            second: state.second_moment,
-            steps: state.steps,
-        };
         Self::assemble(
             target,
             config,
             chains,
-            state.free,
+            free,
             moments,
             state.epoch,
             state.shift,
@@ -487,10 +477,7 @@ impl VariationalTrainer {
         TrainerState {
             identity: self.identity.clone(),
             epoch: self.epoch,
-            free: self.free.clone(),
-            first_moment: self.moments.first.clone(),
-            second_moment: self.moments.second.clone(),
-            steps: self.moments.steps,
+            optimizer: OptimizerState::new(&self.free, &self.moments),
             shift: self.shift,
             history: self.history.clone(),
             chains: self.chains.states(),
