@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::provenance::CommandRecord;
 
+/// The talk's couplings as `qftml` flags: κ = 1, μ² = −0.9515, λ = 0.7.
+pub const TALK_FLAGS: [&str; 6] = ["--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7"];
+
 /// Builds `cargo build --release -p cli` and returns the path of the `qftml` binary.
 ///
 /// Cargo's own progress goes to stderr; the binary's path is read from cargo's

@@ -17,22 +17,8 @@ impl Fixtures {
             dir: common::scratch("bad-input"),
         };
         let run = fixtures.path("run");
-        common::stdout(&[
-            "sample",
-            "--lattice",
-            "8",
-            "--kappa",
-            "1",
-            "--mu2",
-            "-0.9515",
-            "--lambda",
-            "0.7",
-            "--sweeps",
-            "400",
-            "--out",
-            &run,
-            "--json",
-        ]);
+        let sample = ["sample", "--lattice", "8", "--sweeps", "400", "--out", &run, "--json"];
+        common::stdout(&[&sample[..], &common::TALK_POINT].concat());
         let ensemble = std::fs::read(fixtures.dir.join("run/ensemble.qfe")).unwrap();
         let mut flipped = ensemble.clone();
         let middle = flipped.len() / 2;

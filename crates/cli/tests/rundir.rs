@@ -12,16 +12,10 @@ use std::time::{Duration, Instant};
 use records::{RunManifest, SampleRecord};
 
 fn sample_args<'a>(out: &'a str, sweeps: &'a str, seed: &'a str) -> Vec<&'a str> {
-    vec![
+    let run = [
         "sample",
         "--lattice",
         "16",
-        "--kappa",
-        "1",
-        "--mu2",
-        "-0.9515",
-        "--lambda",
-        "0.7",
         "--sweeps",
         sweeps,
         "--seed",
@@ -29,7 +23,8 @@ fn sample_args<'a>(out: &'a str, sweeps: &'a str, seed: &'a str) -> Vec<&'a str>
         "--out",
         out,
         "--json",
-    ]
+    ];
+    [&run[..], &common::TALK_POINT].concat()
 }
 
 #[track_caller]

@@ -9,22 +9,12 @@ use common::{failure, json, scratch};
 use serde_json::Value;
 
 /// A short run of the talk's target on 4×4.
-const TALK_4: [&str; 10] = [
-    "--lattice",
-    "4",
-    "--kappa",
-    "1",
-    "--mu2",
-    "-0.9515",
-    "--lambda",
-    "0.7",
-    "--bound-samples",
-    "100",
-];
+const TALK_4: [&str; 4] = ["--lattice", "4", "--bound-samples", "100"];
 
 fn train_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["train", "variational"];
     args.extend(TALK_4);
+    args.extend(common::TALK_POINT);
     args.extend(["--bound-nodes", "4", "--chains", "8"]);
     args.extend(extra);
     args
@@ -93,18 +83,8 @@ fn trained_couplings_are_sampled_and_reweighted() {
         "--json",
     ]);
     assert_eq!(sample["n_sites"], 16);
-    let reweighted = json(&[
-        "reweight",
-        "--ensemble",
-        ensemble.to_str().unwrap(),
-        "--kappa",
-        "1",
-        "--mu2",
-        "-0.9515",
-        "--lambda",
-        "0.7",
-        "--json",
-    ]);
+    let reweight = ["reweight", "--ensemble", ensemble.to_str().unwrap(), "--json"];
+    let reweighted = json(&[&reweight[..], &common::TALK_POINT].concat());
     assert!(reweighted.is_object());
     // The trained couplings are also a target.
     let again = json(&[

@@ -317,9 +317,7 @@ impl DataTrainer {
         }
         let model = initial_model(lattice, data, &config)?;
         let n = model.n_params();
-        if !state.optimizer.fits(n)
-            || state.chains.len() != config.n_chains
-            || state.history.len() as u64 != state.step
+        if !state.optimizer.fits(n) || state.chains.len() != config.n_chains || state.history.len() as u64 != state.step
         {
             return Err(TrainError::DifferentRun(
                 "the stored parameters, moments, chains or history do not fit the model".into(),
@@ -332,16 +330,7 @@ impl DataTrainer {
             theta[b_block].fill(0.0);
         }
         let chains = PersistentChains::from_states(&model.with_params(&theta)?, state.chains)?;
-        Self::assemble(
-            lattice,
-            data,
-            config,
-            chains,
-            free,
-            moments,
-            state.step,
-            state.history,
-        )
+        Self::assemble(lattice, data, config, chains, free, moments, state.step, state.history)
     }
 
     #[allow(clippy::too_many_arguments)]

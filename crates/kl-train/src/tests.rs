@@ -289,10 +289,7 @@ fn a_restored_trainer_continues_bit_identically() {
     assert_eq!(straight.history(), resumed.history());
     // Everything but the chains' wall-clock counters.
     let (a, b) = (straight.state(), resumed.state());
-    assert_eq!(
-        (&a.optimizer, a.shift),
-        (&b.optimizer, b.shift)
-    );
+    assert_eq!((&a.optimizer, a.shift), (&b.optimizer, b.shift));
     for (x, y) in a.chains.iter().zip(&b.chains) {
         assert_eq!((&x.field, &x.rng, x.stats.sweeps), (&y.field, &y.rng, y.stats.sweeps));
     }

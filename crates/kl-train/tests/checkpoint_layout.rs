@@ -21,7 +21,9 @@ const HALF: usize = 6;
 const ALL: usize = 12;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The stored checkpoint of `name`, or (when asked to) `state` written as that fixture.

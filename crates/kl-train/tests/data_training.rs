@@ -299,10 +299,7 @@ fn same_run(x: &DataTrainer, y: &DataTrainer) {
     assert_eq!(bits(x), bits(y));
     assert_eq!(x.history(), y.history());
     let (a, b) = (x.state(), y.state());
-    assert_eq!(
-        (&a.optimizer, a.step),
-        (&b.optimizer, b.step)
-    );
+    assert_eq!((&a.optimizer, a.step), (&b.optimizer, b.step));
     for (p, q) in a.chains.iter().zip(&b.chains) {
         assert!(p.field == q.field && p.rng == q.rng && p.stats.sweeps == q.stats.sweeps);
     }

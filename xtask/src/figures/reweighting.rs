@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::figure::FigureCtx;
 use crate::figures::sampler::{K_SIGMA, RESOLUTION};
 use crate::plot::{LinePlot, Point, Series, SeriesStyle};
+use crate::qftml::TALK_FLAGS;
 use crate::report::{Check, Table, fmt_measured};
 
 /// The reweighted estimate of observable `name` at point `p`.
@@ -60,7 +61,7 @@ pub fn along_g_nnn(fig: &mut FigureCtx<'_>) -> Result<()> {
         direct_sweeps.to_string(),
         seed.to_string(),
     );
-    let point = ["--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7"];
+    let point = TALK_FLAGS;
     let mut args = vec![
         "sample",
         "--lattice",

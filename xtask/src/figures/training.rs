@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::figure::FigureCtx;
 use crate::plot::{LinePlot, Point, Series, SeriesStyle, color};
+use crate::qftml::TALK_FLAGS;
 use crate::report::{Check, Table, Tolerance, fmt_measured};
 
 /// The talk's couplings of `A`: `w = 1, a = 1.52425, b = 0.175`.
@@ -141,12 +142,6 @@ pub(super) fn train_with(
         "variational",
         "--lattice",
         &ls,
-        "--kappa",
-        "1",
-        "--mu2",
-        "-0.9515",
-        "--lambda",
-        "0.7",
         "--g-nnn",
         &gs,
         "--epochs",
@@ -154,6 +149,7 @@ pub(super) fn train_with(
         "--seed",
         &ss,
     ];
+    args.extend(TALK_FLAGS);
     args.extend(extra);
     fig.qftml(&args)
 }

@@ -13,6 +13,7 @@ use super::training::{ActionDiff, TARGET_A_TEXT, TrainView, train_with};
 use super::{sample_args, with_flags};
 use crate::figure::FigureCtx;
 use crate::plot::{LinePlot, Panels, Point, Series, SeriesStyle, color};
+use crate::qftml::TALK_FLAGS;
 use crate::report::{Check, Table, Tolerance, fmt_measured};
 
 /// Tolerance of the statistical checks, in combined standard errors.
@@ -20,7 +21,6 @@ const K_SIGMA: f64 = 4.0;
 
 /// The talk's point `(κ, μ², λ)` of `A`, and its flags for `qftml reweight`.
 const TALK: (f64, f64, f64) = (1.0, -0.9515, 0.7);
-const TALK_FLAGS: [&str; 6] = ["--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7"];
 
 /// The imaginary mass `c` of `A₅ = A₄ + i c Σφ²` in the talk.
 const IMAG_MASS: f64 = 0.15;

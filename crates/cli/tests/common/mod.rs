@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 use records::Record;
 use serde_json::Value;
 
+/// The talk's couplings as flags: κ = 1, μ² = −0.9515, λ = 0.7.
+pub const TALK_POINT: [&str; 6] = ["--kappa", "1", "--mu2", "-0.9515", "--lambda", "0.7"];
+
 /// Runs `qftml ARGS`.
 pub fn qftml(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_qftml"))
