@@ -40,6 +40,10 @@ pub fn with_flags(mut args: Vec<String>, flags: &[(&str, &str)]) -> Vec<String> 
 }
 
 /// Every figure `cargo xtask reproduce` makes, in report order.
+///
+/// The full-mode budgets are the wall times of the full run of 2026-12-02 on the 2-core
+/// development VM (41 min from a clean target directory, other builds running at low
+/// priority beside it); the quick budgets those of `--quick` runs.
 pub const FIGURES: &[Figure] = &[
     Figure {
         name: "lattices-cliques",
@@ -90,7 +94,7 @@ pub const FIGURES: &[Figure] = &[
         run: sampler::scaling,
         budget: Budget {
             quick_s: 8.0,
-            full_s: 1800.0,
+            full_s: 1430.0,
         },
         runs_alone: true,
     },
@@ -102,7 +106,7 @@ pub const FIGURES: &[Figure] = &[
         run: reweighting::along_g_nnn,
         budget: Budget {
             quick_s: 4.0,
-            full_s: 120.0,
+            full_s: 115.0,
         },
         runs_alone: false,
     },
@@ -114,7 +118,7 @@ pub const FIGURES: &[Figure] = &[
         run: reweighting::complex,
         budget: Budget {
             quick_s: 3.0,
-            full_s: 60.0,
+            full_s: 65.0,
         },
         runs_alone: false,
     },
@@ -128,7 +132,7 @@ pub const FIGURES: &[Figure] = &[
         run: training::against_a,
         budget: Budget {
             quick_s: 16.0,
-            full_s: 120.0,
+            full_s: 180.0,
         },
         runs_alone: true,
     },
@@ -140,7 +144,7 @@ pub const FIGURES: &[Figure] = &[
         run: training::against_a4,
         budget: Budget {
             quick_s: 18.0,
-            full_s: 120.0,
+            full_s: 210.0,
         },
         runs_alone: false,
     },
@@ -156,7 +160,7 @@ pub const FIGURES: &[Figure] = &[
         run: training_reweight::reweight_steps,
         budget: Budget {
             quick_s: 18.0,
-            full_s: 140.0,
+            full_s: 80.0,
         },
         runs_alone: false,
     },
@@ -169,7 +173,7 @@ pub const FIGURES: &[Figure] = &[
         run: training_reweight::overlap,
         budget: Budget {
             quick_s: 5.0,
-            full_s: 13.0,
+            full_s: 8.0,
         },
         runs_alone: false,
     },
@@ -184,7 +188,7 @@ pub const FIGURES: &[Figure] = &[
         run: data_learning::run,
         budget: Budget {
             quick_s: 25.0,
-            full_s: 35.0,
+            full_s: 17.0,
         },
         runs_alone: false,
     },
