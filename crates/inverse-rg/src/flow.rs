@@ -323,6 +323,47 @@ pub struct InverseFlow {
     pub steps: Vec<StepExponent>,
 }
 
+impl InverseFlow {
+    /// The μ² that levels `1..=steps` of parents at `parent_mu2` represent according to
+    /// this flow: `μ²* + s_l (μ² − μ²*)` with the slope `s_l` and fixed point `μ²*` of level
+    /// `l`.  A level below the first matched one takes the slope of the first matched
+    /// level raised to `l / level` and its fixed point; any other level continues the
+    /// nearest matched level below it geometrically with the last step's ratio
+    /// `s_{k+1}/s_k` (with one matched level, `s_k^{1/k}` per step).  These are the couplings at which the next pass refines each
+    /// level (see the crate docs), so central values are used.
+    pub fn level_mu2(&self, parent_mu2: f64, steps: usize) -> Vec<f64> {
+        let (Some(first), Some(last)) = (self.levels.first(), self.levels.last()) else {
+            return vec![parent_mu2; steps];
+        };
+        let per_step_last = match self.levels.len() {
+            1 => last.slope.mean.max(f64::MIN_POSITIVE).powf(1.0 / last.level as f64),
+            n => {
+                let prev = &self.levels[n - 2];
+                (last.slope.mean / prev.slope.mean).powf(1.0 / (last.level - prev.level) as f64)
+            }
+        };
+        (1..=steps)
+            .map(|l| {
+                let (slope, fixed) = match self.levels.iter().find(|f| f.level == l) {
+                    Some(f) => (f.slope.mean, f.fixed_point.mean),
+                    None if l < first.level => (
+                        first.slope.mean.max(0.0).powf(l as f64 / first.level as f64),
+                        first.fixed_point.mean,
+                    ),
+                    None => {
+                        // The nearest matched level below `l`.
+                        let below = self.levels.iter().rev().find(|f| f.level < l).unwrap_or(last);
+                        let gap = l.saturating_sub(below.level) as i32;
+                        (below.slope.mean * per_step_last.powi(gap), below.fixed_point.mean)
+                    }
+                };
+                let mu2 = fixed + slope * (parent_mu2 - fixed);
+                if mu2.is_finite() { mu2 } else { parent_mu2 }
+            })
+            .collect()
+    }
+}
+
 /// What the flow functions need: parent ensembles first, then direct ensembles.
 struct FlowSample<'a> {
     mu2: Vec<f64>,
