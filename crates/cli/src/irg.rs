@@ -361,6 +361,15 @@ pub struct IrgStep {
     pub nu: MeanErr,
 }
 
+/// `ν` from the slopes of several rescaled sizes at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgFit {
+    /// The sizes fitted.
+    pub sizes: Vec<usize>,
+    /// `ν` from `ln(dμ²′/dμ²)` against the level.
+    pub nu: MeanErr,
+}
+
 /// What one rescaling pass gave (see `--flow-passes`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgPass {
@@ -370,12 +379,16 @@ pub struct IrgPass {
     pub slopes: Vec<(usize, MeanErr)>,
     /// `ν` from every pair of consecutive matched levels.
     pub nu: Vec<IrgStep>,
+    /// `ν` from the fit over every matched level from each one upwards.
+    #[serde(default)]
+    pub fits: Vec<IrgFit>,
 }
 
 /// The summary exponents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgExponents {
-    /// `ν` from the flow of the two largest consecutive matched sizes, if there are two.
+    /// `ν` from the flow fit over the matched sizes from `--fit-from` up, else from the two
+    /// largest consecutive matched sizes; none without two matched sizes.
     pub nu: Option<MeanErr>,
     /// `γ/ν` from `χ` at the fixed point (or at the only μ²).
     pub gamma_over_nu: MeanErr,
@@ -420,6 +433,9 @@ pub struct IrgRecord {
     pub flow: Vec<IrgFlow>,
     /// `ν` from consecutive rescaled sizes.
     pub flow_steps: Vec<IrgStep>,
+    /// `ν` from the fit over every matched size from each one upwards (last pass).
+    #[serde(default)]
+    pub flow_fits: Vec<IrgFit>,
     /// Every rescaling pass, first to last (the last is the one recorded above).
     #[serde(default)]
     pub passes: Vec<IrgPass>,
@@ -441,7 +457,7 @@ pub struct IrgRecord {
 }
 
 impl Record for IrgRecord {
-    const SCHEMA: u32 = 2;
+    const SCHEMA: u32 = 3;
     const NAME: &'static str = "irg";
     fn schema(&self) -> u32 {
         self.schema
@@ -453,6 +469,13 @@ fn step_record(s: &inverse_rg::StepExponent) -> IrgStep {
         sizes: s.sizes,
         ratio: me(s.ratio),
         nu: me(s.nu),
+    }
+}
+
+fn fit_record(f: &inverse_rg::LevelFit) -> IrgFit {
+    IrgFit {
+        sizes: f.sizes.clone(),
+        nu: me(f.nu),
     }
 }
 
@@ -701,17 +724,19 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             ensembles.push(ensemble);
         }
         flow_result = (ensembles.len() >= 2 && !direct.is_empty()).then(|| inverse_flow(&ensembles, &direct));
-        let (slopes, nu) = match &flow_result {
+        let (slopes, nu, fits) = match &flow_result {
             Some(Ok(f)) => (
                 f.levels.iter().map(|l| (l.size, me(l.slope))).collect(),
                 f.steps.iter().map(step_record).collect(),
+                f.fits.iter().map(fit_record).collect(),
             ),
-            _ => (Vec::new(), Vec::new()),
+            _ => (Vec::new(), Vec::new(), Vec::new()),
         };
         passes.push(IrgPass {
             refine_mu2: refine.clone(),
             slopes,
             nu,
+            fits,
         });
     }
     bar.finish_and_clear();
@@ -800,14 +825,20 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         .collect();
     let crossings = binder_crossings(&direct);
     let direct_critical = crossings.last().map(|c| c.mu2).filter(|e| e.mean.is_finite());
-    let (flow, flow_steps) = match flow_result {
-        Some(Ok(f)) => (f.levels, f.steps),
+    let (flow, flow_steps, flow_fits) = match flow_result {
+        Some(Ok(f)) => (f.levels, f.steps, f.fits),
         Some(Err(e)) => {
             warnings.push(format!("no inverse flow: {e}"));
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), Vec::new())
         }
-        None => (Vec::new(), Vec::new()),
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
+    // ν: the fit over the matched sizes from --fit-from up, else the largest step.
+    let nu = flow_fits
+        .iter()
+        .find(|f| f.sizes[0] >= args.fit_from)
+        .map(|f| f.nu)
+        .or_else(|| flow_steps.last().map(|s| s.nu));
     // The fixed point of the inverse RG: the best-determined fixed point of the flows.
     let flow_fixed_point = flow
         .iter()
@@ -844,7 +875,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         None
     };
     let exponents = IrgExponents {
-        nu: flow_steps.last().map(|s| me(s.nu)),
+        nu: nu.map(me),
         gamma_over_nu: scaling
             .as_ref()
             .map_or(points[centre_index].gamma_over_nu, |s| s.gamma_over_nu),
@@ -875,6 +906,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             })
             .collect(),
         flow_steps: flow_steps.iter().map(step_record).collect(),
+        flow_fits: flow_fits.iter().map(fit_record).collect(),
         passes,
         timing: IrgTiming {
             rescaled_ensemble_cpu_s: points.iter().map(|p| p.rescale_cpu_s + p.parents_cpu_s).sum(),
@@ -1002,6 +1034,9 @@ fn print_text(r: &IrgRecord) {
             pm(&s.ratio),
             pm(&s.nu)
         );
+    }
+    for f in &r.flow_fits {
+        println!("flow fit over {:?}: nu = {}", f.sizes, pm(&f.nu));
     }
     if let Some(c) = &r.critical_mu2 {
         println!("fixed point of the inverse RG: mu2 = {}", pm(c));

@@ -37,7 +37,7 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     let out = qftml(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(record["schema"], 2);
+    assert_eq!(record["schema"], 3);
     let points = record["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
     let sizes: Vec<u64> = points[0]["sizes"]

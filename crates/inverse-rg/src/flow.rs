@@ -314,6 +314,16 @@ pub struct StepExponent {
     pub nu: Estimate,
 }
 
+/// `ν` from the slopes of several matched levels at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelFit {
+    /// The sizes of the levels fitted, smallest first.
+    pub sizes: Vec<usize>,
+    /// `ν = −ln 2 / d(ln s_k)/dk`, from the least-squares line of `ln s_k` against the level
+    /// `k` (the intercept is free, so a first step that contracts differently does not enter).
+    pub nu: Estimate,
+}
+
 /// The inverse flow of every matched level and `ν` from consecutive levels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InverseFlow {
@@ -321,6 +331,9 @@ pub struct InverseFlow {
     pub levels: Vec<LevelFlow>,
     /// One entry per pair of consecutive matched levels.
     pub steps: Vec<StepExponent>,
+    /// One entry per matched level that has at least one matched level above it: the fit
+    /// over that level and every matched level above it.
+    pub fits: Vec<LevelFit>,
 }
 
 impl InverseFlow {
@@ -493,5 +506,23 @@ pub fn inverse_flow(ensembles: &[RescaledEnsemble], direct: &[DirectEnsemble]) -
             }
         })
         .collect();
-    Ok(InverseFlow { levels: out, steps })
+    let fits = (0..usable.len().saturating_sub(1))
+        .map(|first| {
+            let used = &usable[first..];
+            let ks: Vec<f64> = used.iter().map(|&d| matched[d].0 as f64).collect();
+            let nu = |all: &[Vec<f64>]| {
+                let ln_s: Vec<f64> = used.iter().map(|&d| flow.line(all, d).1.ln()).collect();
+                -LN_2 / slope(&ks, &ln_s)
+            };
+            LevelFit {
+                sizes: used.iter().map(|&d| matched[d].1.size).collect(),
+                nu: multi_jackknife(&samples, nu),
+            }
+        })
+        .collect();
+    Ok(InverseFlow {
+        levels: out,
+        steps,
+        fits,
+    })
 }

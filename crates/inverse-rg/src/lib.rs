@@ -123,7 +123,7 @@ pub use blocking::{BlockRule, block, coarse_lattice, fine_lattice};
 pub use ensemble::{ParentRun, Parents, RescaledEnsemble};
 pub use error::IrgError;
 pub use flow::{
-    Crossing, DirectEnsemble, InverseFlow, LevelFlow, StepExponent, binder_crossings, direct_grid, inverse_flow,
+    Crossing, DirectEnsemble, InverseFlow, LevelFit, LevelFlow, StepExponent, binder_crossings, direct_grid, inverse_flow,
 };
 pub use scaling::{Scaling, scaling};
 pub use transposed::TransposedConv;
