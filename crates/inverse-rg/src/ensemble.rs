@@ -183,7 +183,10 @@ impl RescaledEnsemble {
         }
         let mut couplings = vec![Couplings::homogeneous(&parents.lattice, parents.target)?];
         for (l, &mu2) in lattices[1..].iter().zip(refine_mu2) {
-            let target = Homogeneous { mu2, ..inverse.target() };
+            let target = Homogeneous {
+                mu2,
+                ..inverse.target()
+            };
             couplings.push(Couplings::homogeneous(l, target)?);
         }
         let flat: Vec<&[f64]> = parents.configs().collect();

@@ -537,7 +537,12 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     }
     fig.table("Inverse flow against direct simulation (last pass)", flows);
     // How the refinement along the flow changes the slopes and ν, pass by pass.
-    let mut history = Table::new(["pass", "refinement μ² of the lowest parent, level by level", "dμ²′/dμ²", "ν (fits)"]);
+    let mut history = Table::new([
+        "pass",
+        "refinement μ² of the lowest parent, level by level",
+        "dμ²′/dμ²",
+        "ν (fits)",
+    ]);
     for (i, p) in a.passes.iter().enumerate() {
         let refine = p.refine_mu2.first().map_or(String::new(), |r| {
             r.iter().map(|&x| fmt_num(x)).collect::<Vec<_>>().join(", ")
