@@ -387,8 +387,9 @@ pub struct IrgPass {
 /// The summary exponents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgExponents {
-    /// `ν` from the flow fit over the matched sizes from `--fit-from` up, else from the two
-    /// largest consecutive matched sizes; none without two matched sizes.
+    /// `ν` from the flow fit over the matched sizes from `--fit-from` up, else (no such fit,
+    /// or a slope that is not positive) from the two largest consecutive matched sizes;
+    /// none without two matched sizes.
     pub nu: Option<MeanErr>,
     /// `γ/ν` from `χ` at the fixed point (or at the only μ²).
     pub gamma_over_nu: MeanErr,
@@ -833,11 +834,13 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         }
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
-    // ν: the fit over the matched sizes from --fit-from up, else the largest step.
+    // ν: the fit over the matched sizes from --fit-from up, else (no such fit, or a slope
+    // that is not positive) the largest step.
     let nu = flow_fits
         .iter()
         .find(|f| f.sizes[0] >= args.fit_from)
         .map(|f| f.nu)
+        .filter(|nu| nu.mean.is_finite())
         .or_else(|| flow_steps.last().map(|s| s.nu));
     // The fixed point of the inverse RG: the best-determined fixed point of the flows.
     let flow_fixed_point = flow

@@ -28,6 +28,16 @@ const SMALL: [&str; 18] = [
     "16",
 ];
 
+/// The linear sizes of one point of the record.
+fn sizes_of(point: &serde_json::Value) -> Vec<u64> {
+    point["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["size"].as_u64().unwrap())
+        .collect()
+}
+
 #[test]
 fn a_small_scan_gives_every_size_and_a_typed_record() {
     let dir = std::env::temp_dir().join(format!("qftml-irg-{}", std::process::id()));
@@ -40,13 +50,7 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     assert_eq!(record["schema"], 3);
     let points = record["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
-    let sizes: Vec<u64> = points[0]["sizes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["size"].as_u64().unwrap())
-        .collect();
-    assert_eq!(sizes, [8, 16, 32]);
+    assert_eq!(sizes_of(&points[0]), [8, 16, 32]);
     for s in points[0]["sizes"].as_array().unwrap() {
         let u = s["binder"]["mean"].as_f64().unwrap();
         assert!(u > 0.0 && u < 2.0 / 3.0 + 1e-9, "U = {u}");
@@ -70,7 +74,8 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `SMALL` with `--base-lattice` for `--lattice` and `--max-lattice max` for `--steps 2`.
+/// `SMALL` with `--base-lattice` for `--lattice`, `--max-lattice max` for `--steps 2` and
+/// 32² simulated directly too (two matched sizes give ν).
 fn with_max_lattice(max: &'static str) -> Vec<&'static str> {
     let mut args = SMALL.to_vec();
     let lattice = args.iter().position(|&a| a == "--lattice").unwrap();
@@ -78,6 +83,8 @@ fn with_max_lattice(max: &'static str) -> Vec<&'static str> {
     let steps = args.iter().position(|&a| a == "--steps").unwrap();
     args[steps] = "--max-lattice";
     args[steps + 1] = max;
+    let validate = args.iter().position(|&a| a == "--validate").unwrap();
+    args[validate + 1] = "8,16,32";
     args
 }
 
@@ -90,14 +97,8 @@ fn base_and_max_lattice_give_the_sizes_and_later_passes_refine_along_the_flow() 
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record["config"]["steps"], 2);
     assert_eq!(record["config"]["max_lattice"], 32);
-    let sizes: Vec<u64> = record["points"][0]["sizes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["size"].as_u64().unwrap())
-        .collect();
-    assert_eq!(sizes, [8, 16, 32]);
-    // The keys.
+    assert_eq!(sizes_of(&record["points"][0]), [8, 16, 32]);
+    // The keys (ν from the 16²/32² step: these few parents give no fit).
     for key in ["nu", "gamma_over_nu"] {
         assert!(record["exponents"][key]["mean"].is_number(), "exponents.{key}");
     }

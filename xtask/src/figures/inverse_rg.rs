@@ -131,11 +131,6 @@ struct Pass {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Exponents {
-    nu: Option<MeanErr>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
 struct Image {
     size: usize,
     field: Vec<f32>,
@@ -154,7 +149,6 @@ struct IrgRecord {
     flow_steps: Vec<Step>,
     flow_fits: Vec<Fit>,
     passes: Vec<Pass>,
-    exponents: Exponents,
     critical_mu2: Option<MeanErr>,
     images: Vec<Image>,
 }
@@ -582,8 +576,14 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
     // Exponents: the targets, each with an error bar smaller than its tolerance.  The
     // quick run has far too few parents for them, so it lists them without checking.
     let mut exponents = Vec::new();
-    let nu_fit = a.flow_fits.iter().find(|f| f.sizes[0] as u64 >= nu_from);
-    if let (Some(nu), Some(fit)) = (a.exponents.nu, nu_fit) {
+    // The fit over the matched sizes from 32² up, as `qftml irg` reports it (a fit whose
+    // slopes are not all positive has no ν and falls back to the largest step).
+    let nu_fit = a
+        .flow_fits
+        .iter()
+        .find(|f| f.sizes[0] as u64 >= nu_from)
+        .filter(|f| f.nu.mean.is_finite());
+    if let Some(fit) = nu_fit {
         exponents.push((
             format!(
                 "ν from the flow over {}² … {}² (pass {} of the refinement along the flow)",
@@ -591,7 +591,7 @@ pub fn run(fig: &mut FigureCtx<'_>) -> Result<()> {
                 fit.sizes[fit.sizes.len() - 1],
                 a.passes.len()
             ),
-            nu,
+            fit.nu,
             NU,
             NU_TOLERANCE,
         ));
