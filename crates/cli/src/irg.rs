@@ -35,7 +35,9 @@ const MAX_SIZE: usize = 4096;
 /// consecutive direct sizes give the finite-size-scaling critical μ², a rescaled size is
 /// compared with its direct simulation, and with several --mu2 the rescaled Binder
 /// cumulants matched to direct simulation give the inverse flow μ² → μ²′, its fixed point,
-/// and ν from the flow of consecutive rescaled sizes.
+/// and ν from the slopes of the flow over the rescaled sizes from --fit-from; with
+/// --flow-passes P the rescaling is repeated P − 1 times, each level refined at the μ² the
+/// previous pass's flow gives it.
 #[derive(Debug, Args)]
 pub struct IrgArgs {
     /// Linear size L₀ of the parent lattice (even, at least 8).
