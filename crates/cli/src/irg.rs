@@ -35,15 +35,21 @@ const MAX_SIZE: usize = 4096;
 /// consecutive direct sizes give the finite-size-scaling critical μ², a rescaled size is
 /// compared with its direct simulation, and with several --mu2 the rescaled Binder
 /// cumulants matched to direct simulation give the inverse flow μ² → μ²′, its fixed point,
-/// and ν from the flow of consecutive rescaled sizes.
+/// and ν from the slopes of the flow over the rescaled sizes from --fit-from; with
+/// --flow-passes P the rescaling is repeated P − 1 times, each level refined at the μ² the
+/// previous pass's flow gives it.
 #[derive(Debug, Args)]
 pub struct IrgArgs {
     /// Linear size L₀ of the parent lattice (even, at least 8).
-    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = limits::whole_usize)]
+    #[arg(long, visible_alias = "base-lattice", default_value_t = 8, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub lattice: usize,
     /// Inverse steps: sizes L₀, 2L₀, …, 2^steps L₀ (at most 4096).
     #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub steps: usize,
+    /// Largest rescaled size L₀·2^k (instead of --steps), e.g. --base-lattice 8
+    /// --max-lattice 512 for six inverse steps.
+    #[arg(long, conflicts_with = "steps", allow_hyphen_values = true, value_parser = limits::whole_usize)]
+    pub max_lattice: Option<usize>,
     /// Hopping parameter κ.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = limits::finite)]
     pub kappa: f64,
@@ -97,6 +103,11 @@ pub struct IrgArgs {
     /// Measurements per chain of each direct simulation (one hybrid sweep apart).
     #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub direct_configs: usize,
+    /// Passes of the rescaling: the first refines every level at the parents' μ²; each
+    /// further pass refines level l at the μ² the previous pass's inverse flow says it
+    /// represents (needs two or more --mu2 and --validate sizes that are rescaled sizes).
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = limits::whole_usize)]
+    pub flow_passes: usize,
     /// Record the lineage of the first parent at the central μ² (one configuration per size)
     /// in the result, as images.
     #[arg(long)]
@@ -121,6 +132,9 @@ pub struct IrgConfig {
     pub lattice: usize,
     /// Inverse steps.
     pub steps: usize,
+    /// Largest rescaled size, `lattice · 2^steps`.
+    #[serde(default)]
+    pub max_lattice: usize,
     /// κ.
     pub kappa: f64,
     /// λ.
@@ -151,6 +165,9 @@ pub struct IrgConfig {
     pub validate: Vec<usize>,
     /// Measurements per chain of direct simulation.
     pub direct_configs: usize,
+    /// Passes of the rescaling (refinement at the previous pass's flow).
+    #[serde(default = "one_pass")]
+    pub flow_passes: usize,
     /// Whether the lineage of one parent is recorded.
     pub images: bool,
     /// The μ² and error given for the fixed point, if any.
@@ -177,8 +194,12 @@ pub struct IrgSize {
 /// One parent μ² and its rescaled sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgPoint {
-    /// μ² of the parents and of the re-equilibration.
+    /// μ² of the parents.
     pub mu2: f64,
+    /// μ² of the re-equilibration of every rescaled level (the parents' μ² in the first
+    /// pass; the previous pass's inverse flow after it).
+    #[serde(default)]
+    pub refine_mu2: Vec<f64>,
     /// Parents first, then every rescaled size.
     pub sizes: Vec<IrgSize>,
     /// `γ/ν` from `χ ∝ L^{γ/ν}` over the rescaled sizes from `--fit-from` at this μ².
@@ -342,10 +363,35 @@ pub struct IrgStep {
     pub nu: MeanErr,
 }
 
+/// `ν` from the slopes of several rescaled sizes at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgFit {
+    /// The sizes fitted.
+    pub sizes: Vec<usize>,
+    /// `ν` from `ln(dμ²′/dμ²)` against the level.
+    pub nu: MeanErr,
+}
+
+/// What one rescaling pass gave (see `--flow-passes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrgPass {
+    /// Refinement μ² of every level, per parent μ² (in the order of `--mu2`).
+    pub refine_mu2: Vec<Vec<f64>>,
+    /// `(size, dμ²′/dμ²)` of every matched level.
+    pub slopes: Vec<(usize, MeanErr)>,
+    /// `ν` from every pair of consecutive matched levels.
+    pub nu: Vec<IrgStep>,
+    /// `ν` from the fit over every matched level from each one upwards.
+    #[serde(default)]
+    pub fits: Vec<IrgFit>,
+}
+
 /// The summary exponents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgExponents {
-    /// `ν` from the flow of the two largest consecutive matched sizes, if there are two.
+    /// `ν` from the flow fit over the matched sizes from `--fit-from` up, else (no such fit,
+    /// or a slope that is not positive) from the two largest consecutive matched sizes;
+    /// none without two matched sizes.
     pub nu: Option<MeanErr>,
     /// `γ/ν` from `χ` at the fixed point (or at the only μ²).
     pub gamma_over_nu: MeanErr,
@@ -354,8 +400,15 @@ pub struct IrgExponents {
 /// CPU and wall time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IrgTiming {
-    /// CPU seconds of all rescaled configurations.
+    /// CPU seconds of the whole rescaled ensemble: the parents and their lineages (last
+    /// pass) at every μ².
+    #[serde(default)]
+    pub rescaled_ensemble_cpu_s: f64,
+    /// CPU seconds of all rescaled configurations (last pass).
     pub rescale_cpu_s: f64,
+    /// CPU seconds of the rescaled configurations of every pass (`--flow-passes`).
+    #[serde(default)]
+    pub all_passes_rescale_cpu_s: f64,
     /// CPU seconds of all parents.
     pub parents_cpu_s: f64,
     /// CPU seconds of all direct simulations.
@@ -383,6 +436,12 @@ pub struct IrgRecord {
     pub flow: Vec<IrgFlow>,
     /// `ν` from consecutive rescaled sizes.
     pub flow_steps: Vec<IrgStep>,
+    /// `ν` from the fit over every matched size from each one upwards (last pass).
+    #[serde(default)]
+    pub flow_fits: Vec<IrgFit>,
+    /// Every rescaling pass, first to last (the last is the one recorded above).
+    #[serde(default)]
+    pub passes: Vec<IrgPass>,
     /// The fixed point of the inverse RG: the best-determined fixed point of the flows, else
     /// the best crossing of the rescaled Binder cumulants (two or more μ²).
     pub critical_mu2: Option<MeanErr>,
@@ -401,17 +460,58 @@ pub struct IrgRecord {
 }
 
 impl Record for IrgRecord {
-    const SCHEMA: u32 = 2;
+    const SCHEMA: u32 = 3;
     const NAME: &'static str = "irg";
     fn schema(&self) -> u32 {
         self.schema
     }
 }
 
+fn step_record(s: &inverse_rg::StepExponent) -> IrgStep {
+    IrgStep {
+        sizes: s.sizes,
+        ratio: me(s.ratio),
+        nu: me(s.nu),
+    }
+}
+
+fn fit_record(f: &inverse_rg::LevelFit) -> IrgFit {
+    IrgFit {
+        sizes: f.sizes.clone(),
+        nu: me(f.nu),
+    }
+}
+
+fn one_pass() -> usize {
+    1
+}
+
 fn me(e: Estimate) -> MeanErr {
     MeanErr {
         mean: e.mean,
         err: e.err,
+    }
+}
+
+/// The number of inverse steps: `--steps`, or the k with `--max-lattice = L₀·2^k`.
+fn resolved_steps(args: &IrgArgs) -> Result<usize> {
+    let Some(max) = args.max_lattice else {
+        return Ok(args.steps);
+    };
+    match (1..=12).find(|&k| args.lattice << k == max) {
+        Some(k) => Ok(k),
+        None => {
+            // The nearest valid size at or below the one given (at least one step).
+            let below = (1..=12)
+                .map(|k| args.lattice << k)
+                .take_while(|&l| l <= max.max(2 * args.lattice))
+                .last()
+                .unwrap_or(2 * args.lattice);
+            bail!(
+                "--max-lattice {max} is not --base-lattice {} times 2, 4, 8, …; give e.g. --max-lattice {below}",
+                args.lattice
+            )
+        }
     }
 }
 
@@ -422,14 +522,15 @@ fn check(args: &IrgArgs) -> Result<(Homogeneous, Refinement, LocalUpdate)> {
             args.lattice
         );
     }
-    if args.steps == 0 {
+    let steps = resolved_steps(args)?;
+    if steps == 0 {
         bail!("--steps 0 makes no rescaled size; give --steps 1 or more");
     }
-    if args.steps > 12 || args.lattice << args.steps > MAX_SIZE {
+    if steps > 12 || args.lattice << steps > MAX_SIZE {
         bail!(
-            "--lattice {} with --steps {} exceeds the largest size {MAX_SIZE}; lower --steps",
+            "--lattice {} with --steps {} exceeds the largest size {MAX_SIZE}; lower --steps or --max-lattice",
             args.lattice,
-            args.steps
+            steps
         );
     }
     if args.lambda <= 0.0 {
@@ -449,6 +550,9 @@ fn check(args: &IrgArgs) -> Result<(Homogeneous, Refinement, LocalUpdate)> {
     }
     if args.parent_sweeps == 0 {
         bail!("--parent-sweeps 0: give at least one sweep between parent configurations");
+    }
+    if args.flow_passes == 0 || args.flow_passes > 10 {
+        bail!("--flow-passes {} must be between 1 and 10", args.flow_passes);
     }
     if args.direct_configs < 20 {
         bail!("--direct-configs {} is too few; give at least 20", args.direct_configs);
@@ -503,6 +607,7 @@ fn size_record(size: usize, m_abs: Estimate, m2: Estimate, chi: Estimate, binder
 pub fn run(args: &IrgArgs) -> Result<()> {
     let start = Instant::now();
     let (base_target, refinement, _) = check(args)?;
+    let steps = resolved_steps(args)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create --out {}", dir.display()))?;
     }
@@ -511,18 +616,17 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         .build()
         .context("cannot start the worker threads")?;
     let lattice = Lattice::new(args.lattice, args.lattice)?;
-    let first_fit = (1..=args.steps)
+    let first_fit = (1..=steps)
         .find(|&k| args.lattice << k >= args.fit_from)
-        .unwrap_or(args.steps + 1);
-    if first_fit + 1 > args.steps {
+        .unwrap_or(steps + 1);
+    if first_fit + 1 > steps {
         bail!(
             "--fit-from {} leaves fewer than two rescaled sizes to fit (the largest is {}); lower --fit-from or raise --steps",
             args.fit_from,
-            args.lattice << args.steps
+            args.lattice << steps
         );
     }
-    let fit_levels = first_fit..args.steps + 1;
-    let bar = progress_bar((args.mu2.len() * args.chains * args.configs) as u64, "lineages");
+    let fit_levels = first_fit..steps + 1;
     let centre = {
         let mut sorted = args.mu2.clone();
         sorted.sort_by(f64::total_cmp);
@@ -534,9 +638,9 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         .position(|&m| m == centre)
         .expect("the centre is in the list");
     let images = std::sync::Mutex::new(Vec::new());
-    let mut points = Vec::new();
-    let mut ensembles = Vec::new();
     let mut warnings = Vec::new();
+    // The parents and the fitted inverse of every μ².
+    let mut bases = Vec::new();
     for (j, &mu2) in args.mu2.iter().enumerate() {
         let target = Homogeneous { mu2, ..base_target };
         let run = ParentRun {
@@ -546,49 +650,15 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             n_therm: args.therm,
             seed: args.seed.wrapping_add(2 * j as u64),
         };
-        let (parents, ensemble, inverse) = pool.install(|| -> Result<_> {
+        let (parents, inverse) = pool.install(|| -> Result<_> {
             let parents = Parents::simulate(&lattice, target, run)
                 .with_context(|| format!("cannot sample the parents at --mu2 {mu2}"))?;
             let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, args.radius)?;
             let inverse = InverseRg::new(conv, refinement, target)?;
-            let ensemble = RescaledEnsemble::rescale(
-                &parents,
-                &inverse,
-                args.steps,
-                args.seed.wrapping_add(2 * j as u64 + 1),
-                |parent, _, lattice, field| {
-                    if args.images && j == centre_index && parent == 0 {
-                        let image = IrgImage {
-                            size: lattice.lx(),
-                            field: field.iter().map(|&x| x as f32).collect(),
-                        };
-                        images.lock().expect("no panics while recording").push(image);
-                    }
-                },
-                |n| bar.inc(n),
-            )?;
-            Ok((parents, ensemble, inverse))
+            Ok((parents, inverse))
         })?;
-        let sizes = ensemble
-            .observables()
-            .into_iter()
-            .map(|o| size_record(o.size, o.m_abs, o.m2, o.chi, o.binder))
-            .collect();
-        let gamma_over_nu = me(ensemble.exponents(mu2, fit_levels.clone())?.gamma_over_nu);
-        points.push(IrgPoint {
-            mu2,
-            sizes,
-            gamma_over_nu,
-            kernel: inverse.conv().weights().to_vec(),
-            metropolis_step: inverse.metropolis_step(),
-            parents_cpu_s: parents.cpu_seconds,
-            rescale_cpu_s: ensemble.cpu_seconds,
-        });
-        ensembles.push(ensemble);
+        bases.push((parents, inverse));
     }
-    bar.finish_and_clear();
-    let mut images = images.into_inner().expect("no panics while recording");
-    images.sort_by_key(|i| i.size);
     // Direct simulation at the central μ², reweighted on a grid around it.
     let centre_target = Homogeneous {
         mu2: centre,
@@ -608,6 +678,94 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             .with_context(|| format!("cannot simulate {size}² directly"))?;
         direct.push(ensemble);
     }
+    // The rescaling passes: the first refines at the parents' μ², each further one at the
+    // couplings the previous pass's inverse flow gives every level.
+    let bar = progress_bar(
+        (args.flow_passes * args.mu2.len() * args.chains * args.configs) as u64,
+        "lineages",
+    );
+    let mut refine: Vec<Vec<f64>> = args.mu2.iter().map(|&mu2| vec![mu2; steps]).collect();
+    let mut ensembles: Vec<RescaledEnsemble> = Vec::new();
+    let mut flow_result = None;
+    let mut passes = Vec::new();
+    let mut all_passes_rescale_cpu_s = 0.0;
+    for pass in 0..args.flow_passes {
+        if pass > 0 {
+            let Some(Ok(flow)) = &flow_result else {
+                warnings.push(format!(
+                    "pass {} of --flow-passes {} skipped: the previous pass gave no inverse flow",
+                    pass + 1,
+                    args.flow_passes
+                ));
+                break;
+            };
+            let flow: &inverse_rg::InverseFlow = flow;
+            refine = args.mu2.iter().map(|&mu2| flow.level_mu2(mu2, steps)).collect();
+        }
+        images.lock().expect("no panics while recording").clear();
+        ensembles.clear();
+        for (j, (parents, inverse)) in bases.iter().enumerate() {
+            let ensemble = pool.install(|| {
+                RescaledEnsemble::rescale_at(
+                    parents,
+                    inverse,
+                    &refine[j],
+                    args.seed.wrapping_add(2 * j as u64 + 1),
+                    |parent, _, lattice, field| {
+                        if args.images && j == centre_index && parent == 0 {
+                            let image = IrgImage {
+                                size: lattice.lx(),
+                                field: field.iter().map(|&x| x as f32).collect(),
+                            };
+                            images.lock().expect("no panics while recording").push(image);
+                        }
+                    },
+                    |n| bar.inc(n),
+                )
+            })?;
+            all_passes_rescale_cpu_s += ensemble.cpu_seconds;
+            ensembles.push(ensemble);
+        }
+        flow_result = (ensembles.len() >= 2 && !direct.is_empty()).then(|| inverse_flow(&ensembles, &direct));
+        let (slopes, nu, fits) = match &flow_result {
+            Some(Ok(f)) => (
+                f.levels.iter().map(|l| (l.size, me(l.slope))).collect(),
+                f.steps.iter().map(step_record).collect(),
+                f.fits.iter().map(fit_record).collect(),
+            ),
+            _ => (Vec::new(), Vec::new(), Vec::new()),
+        };
+        passes.push(IrgPass {
+            refine_mu2: refine.clone(),
+            slopes,
+            nu,
+            fits,
+        });
+    }
+    bar.finish_and_clear();
+    let mut points = Vec::new();
+    for (j, ensemble) in ensembles.iter().enumerate() {
+        let (parents, inverse) = &bases[j];
+        let mu2 = args.mu2[j];
+        let sizes = ensemble
+            .observables()
+            .into_iter()
+            .map(|o| size_record(o.size, o.m_abs, o.m2, o.chi, o.binder))
+            .collect();
+        let gamma_over_nu = me(ensemble.exponents(mu2, fit_levels.clone())?.gamma_over_nu);
+        points.push(IrgPoint {
+            mu2,
+            refine_mu2: refine[j].clone(),
+            sizes,
+            gamma_over_nu,
+            kernel: inverse.conv().weights().to_vec(),
+            metropolis_step: inverse.metropolis_step(),
+            parents_cpu_s: parents.cpu_seconds,
+            rescale_cpu_s: ensemble.cpu_seconds,
+        });
+    }
+    let mut images = images.into_inner().expect("no panics while recording");
+    images.sort_by_key(|i| i.size);
     let sigma = |a: Estimate, b: Estimate| (a.mean - b.mean) / (a.err * a.err + b.err * b.err).sqrt();
     let centre_observables = ensembles[centre_index].observables();
     let validation: Vec<IrgValidation> = direct
@@ -670,17 +828,22 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         .collect();
     let crossings = binder_crossings(&direct);
     let direct_critical = crossings.last().map(|c| c.mu2).filter(|e| e.mean.is_finite());
-    let (flow, flow_steps) = if ensembles.len() >= 2 && !direct.is_empty() {
-        match inverse_flow(&ensembles, &direct) {
-            Ok(f) => (f.levels, f.steps),
-            Err(e) => {
-                warnings.push(format!("no inverse flow: {e}"));
-                (Vec::new(), Vec::new())
-            }
+    let (flow, flow_steps, flow_fits) = match flow_result {
+        Some(Ok(f)) => (f.levels, f.steps, f.fits),
+        Some(Err(e)) => {
+            warnings.push(format!("no inverse flow: {e}"));
+            (Vec::new(), Vec::new(), Vec::new())
         }
-    } else {
-        (Vec::new(), Vec::new())
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
+    // ν: the fit over the matched sizes from --fit-from up, else (no such fit, or a slope
+    // that is not positive) the largest step.
+    let nu = flow_fits
+        .iter()
+        .find(|f| f.sizes[0] >= args.fit_from)
+        .map(|f| f.nu)
+        .filter(|nu| nu.mean.is_finite())
+        .or_else(|| flow_steps.last().map(|s| s.nu));
     // The fixed point of the inverse RG: the best-determined fixed point of the flows.
     let flow_fixed_point = flow
         .iter()
@@ -717,7 +880,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         None
     };
     let exponents = IrgExponents {
-        nu: flow_steps.last().map(|s| me(s.nu)),
+        nu: nu.map(me),
         gamma_over_nu: scaling
             .as_ref()
             .map_or(points[centre_index].gamma_over_nu, |s| s.gamma_over_nu),
@@ -747,16 +910,13 @@ pub fn run(args: &IrgArgs) -> Result<()> {
                 fixed_point: me(f.fixed_point),
             })
             .collect(),
-        flow_steps: flow_steps
-            .iter()
-            .map(|s| IrgStep {
-                sizes: s.sizes,
-                ratio: me(s.ratio),
-                nu: me(s.nu),
-            })
-            .collect(),
+        flow_steps: flow_steps.iter().map(step_record).collect(),
+        flow_fits: flow_fits.iter().map(fit_record).collect(),
+        passes,
         timing: IrgTiming {
+            rescaled_ensemble_cpu_s: points.iter().map(|p| p.rescale_cpu_s + p.parents_cpu_s).sum(),
             rescale_cpu_s: points.iter().map(|p| p.rescale_cpu_s).sum(),
+            all_passes_rescale_cpu_s,
             parents_cpu_s: points.iter().map(|p| p.parents_cpu_s).sum(),
             direct_cpu_s: validation.iter().map(|v| v.direct_cpu_s).sum(),
             wall_s: start.elapsed().as_secs_f64(),
@@ -769,7 +929,8 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         warnings,
         config: IrgConfig {
             lattice: args.lattice,
-            steps: args.steps,
+            steps,
+            max_lattice: args.lattice << steps,
             kappa: args.kappa,
             lambda: args.lambda,
             mu2: args.mu2.clone(),
@@ -785,6 +946,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             fit_from: args.fit_from,
             validate: args.validate.clone(),
             direct_configs: args.direct_configs,
+            flow_passes: args.flow_passes,
             images: args.images,
             fixed_point: args.fixed_point.clone(),
             seed: args.seed,
@@ -877,6 +1039,9 @@ fn print_text(r: &IrgRecord) {
             pm(&s.ratio),
             pm(&s.nu)
         );
+    }
+    for f in &r.flow_fits {
+        println!("flow fit over {:?}: nu = {}", f.sizes, pm(&f.nu));
     }
     if let Some(c) = &r.critical_mu2 {
         println!("fixed point of the inverse RG: mu2 = {}", pm(c));

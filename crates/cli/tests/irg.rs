@@ -28,6 +28,16 @@ const SMALL: [&str; 18] = [
     "16",
 ];
 
+/// The linear sizes of one point of the record.
+fn sizes_of(point: &serde_json::Value) -> Vec<u64> {
+    point["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["size"].as_u64().unwrap())
+        .collect()
+}
+
 #[test]
 fn a_small_scan_gives_every_size_and_a_typed_record() {
     let dir = std::env::temp_dir().join(format!("qftml-irg-{}", std::process::id()));
@@ -37,16 +47,10 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     let out = qftml(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(record["schema"], 2);
+    assert_eq!(record["schema"], 3);
     let points = record["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
-    let sizes: Vec<u64> = points[0]["sizes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["size"].as_u64().unwrap())
-        .collect();
-    assert_eq!(sizes, [8, 16, 32]);
+    assert_eq!(sizes_of(&points[0]), [8, 16, 32]);
     for s in points[0]["sizes"].as_array().unwrap() {
         let u = s["binder"]["mean"].as_f64().unwrap();
         assert!(u > 0.0 && u < 2.0 / 3.0 + 1e-9, "U = {u}");
@@ -68,6 +72,58 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again["points"][1]["sizes"], record["points"][1]["sizes"]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `SMALL` with `--base-lattice` for `--lattice`, `--max-lattice max` for `--steps 2` and
+/// 32² simulated directly too (two matched sizes give ν).
+fn with_max_lattice(max: &'static str) -> Vec<&'static str> {
+    let mut args = SMALL.to_vec();
+    let lattice = args.iter().position(|&a| a == "--lattice").unwrap();
+    args[lattice] = "--base-lattice";
+    let steps = args.iter().position(|&a| a == "--steps").unwrap();
+    args[steps] = "--max-lattice";
+    args[steps + 1] = max;
+    let validate = args.iter().position(|&a| a == "--validate").unwrap();
+    args[validate + 1] = "8,16,32";
+    args
+}
+
+#[test]
+fn base_and_max_lattice_give_the_sizes_and_later_passes_refine_along_the_flow() {
+    let mut args = with_max_lattice("32");
+    args.extend(["--flow-passes", "2", "--json"]);
+    let out = qftml(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["config"]["steps"], 2);
+    assert_eq!(record["config"]["max_lattice"], 32);
+    assert_eq!(sizes_of(&record["points"][0]), [8, 16, 32]);
+    // The keys (ν from the 16²/32² step: these few parents give no fit).
+    for key in ["nu", "gamma_over_nu"] {
+        assert!(record["exponents"][key]["mean"].is_number(), "exponents.{key}");
+    }
+    assert!(record["critical_mu2"]["err"].is_number());
+    assert!(record["timing"]["rescaled_ensemble_cpu_s"].as_f64().unwrap() > 0.0);
+    // The first pass refines at the parents' μ², the second along the first pass's flow.
+    let passes = record["passes"].as_array().unwrap();
+    assert_eq!(passes.len(), 2);
+    assert_eq!(passes[0]["refine_mu2"][0], serde_json::json!([-0.96, -0.96]));
+    let second: Vec<f64> = passes[1]["refine_mu2"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(second.iter().all(|&m| m != -0.96 && m.is_finite()), "{second:?}");
+    assert_eq!(record["points"][0]["refine_mu2"], passes[1]["refine_mu2"][0]);
+    // A largest size that is not L₀·2^k is refused with one that is.
+    let out = qftml(&with_max_lattice("48"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{stderr}");
+    assert!(
+        stderr.contains("--max-lattice 48 is not --base-lattice 8") && stderr.contains("--max-lattice 32"),
+        "{stderr}"
+    );
 }
 
 #[track_caller]
@@ -113,4 +169,5 @@ fn bad_input_is_refused_with_the_flag_to_change() {
     check_refused(&[("--mu2", "")], "--mu2");
     check_refused(&[("--seed", "-1")], "negative");
     check_refused(&[("--fit-from", "32")], "lower --fit-from");
+    check_refused(&[("--flow-passes", "0")], "--flow-passes 0");
 }

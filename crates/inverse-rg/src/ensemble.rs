@@ -148,6 +148,29 @@ impl RescaledEnsemble {
         visit: impl Fn(usize, usize, &Lattice, &[f64]) + Sync,
         progress: impl Fn(u64) + Sync,
     ) -> Result<Self, IrgError> {
+        let refine_mu2 = vec![inverse.target().mu2; steps];
+        Self::rescale_at(parents, inverse, &refine_mu2, seed, visit, progress)
+    }
+
+    /// Like [`RescaledEnsemble::rescale`], but the refinement of level `l` (`1..=steps`,
+    /// `steps = refine_mu2.len()`) runs at μ² = `refine_mu2[l − 1]` (κ and λ of the
+    /// inverse's target): e.g. at the coupling the inverse flow says level `l` represents,
+    /// so that the sweeps equilibrate the rescaled configuration instead of pulling it back
+    /// to the parents' μ² (see the crate docs).
+    pub fn rescale_at(
+        parents: &Parents,
+        inverse: &InverseRg,
+        refine_mu2: &[f64],
+        seed: u64,
+        visit: impl Fn(usize, usize, &Lattice, &[f64]) + Sync,
+        progress: impl Fn(u64) + Sync,
+    ) -> Result<Self, IrgError> {
+        let steps = refine_mu2.len();
+        if let Some(bad) = refine_mu2.iter().find(|m| !m.is_finite()) {
+            return Err(IrgError::Parameter(format!(
+                "a refinement μ² is {bad}; give finite couplings"
+            )));
+        }
         if parents.is_empty() {
             return Err(IrgError::Parameter(
                 "there are no parent configurations to rescale".into(),
@@ -159,8 +182,12 @@ impl RescaledEnsemble {
             lattices.push(crate::blocking::fine_lattice(last)?);
         }
         let mut couplings = vec![Couplings::homogeneous(&parents.lattice, parents.target)?];
-        for l in &lattices[1..] {
-            couplings.push(inverse.couplings(l)?);
+        for (l, &mu2) in lattices[1..].iter().zip(refine_mu2) {
+            let target = Homogeneous {
+                mu2,
+                ..inverse.target()
+            };
+            couplings.push(Couplings::homogeneous(l, target)?);
         }
         let flat: Vec<&[f64]> = parents.configs().collect();
         let lineages: Vec<(Vec<Observables>, f64)> = flat

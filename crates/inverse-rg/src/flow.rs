@@ -314,6 +314,16 @@ pub struct StepExponent {
     pub nu: Estimate,
 }
 
+/// `ν` from the slopes of several matched levels at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelFit {
+    /// The sizes of the levels fitted, smallest first.
+    pub sizes: Vec<usize>,
+    /// `ν = −ln 2 / d(ln s_k)/dk`, from the least-squares line of `ln s_k` against the level
+    /// `k` (the intercept is free, so a first step that contracts differently does not enter).
+    pub nu: Estimate,
+}
+
 /// The inverse flow of every matched level and `ν` from consecutive levels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InverseFlow {
@@ -321,6 +331,50 @@ pub struct InverseFlow {
     pub levels: Vec<LevelFlow>,
     /// One entry per pair of consecutive matched levels.
     pub steps: Vec<StepExponent>,
+    /// One entry per matched level that has at least one matched level above it: the fit
+    /// over that level and every matched level above it.
+    pub fits: Vec<LevelFit>,
+}
+
+impl InverseFlow {
+    /// The μ² that levels `1..=steps` of parents at `parent_mu2` represent according to
+    /// this flow: `μ²* + s_l (μ² − μ²*)` with the slope `s_l` and fixed point `μ²*` of level
+    /// `l`.  A level below the first matched one takes the slope of the first matched
+    /// level raised to `l / level` and its fixed point; any other level continues the
+    /// nearest matched level below it geometrically with the last step's ratio
+    /// `s_{k+1}/s_k` (with one matched level, `s_k^{1/k}` per step).  These are the couplings at which the next pass refines each
+    /// level (see the crate docs), so central values are used.
+    pub fn level_mu2(&self, parent_mu2: f64, steps: usize) -> Vec<f64> {
+        let (Some(first), Some(last)) = (self.levels.first(), self.levels.last()) else {
+            return vec![parent_mu2; steps];
+        };
+        let per_step_last = match self.levels.len() {
+            1 => last.slope.mean.max(f64::MIN_POSITIVE).powf(1.0 / last.level as f64),
+            n => {
+                let prev = &self.levels[n - 2];
+                (last.slope.mean / prev.slope.mean).powf(1.0 / (last.level - prev.level) as f64)
+            }
+        };
+        (1..=steps)
+            .map(|l| {
+                let (slope, fixed) = match self.levels.iter().find(|f| f.level == l) {
+                    Some(f) => (f.slope.mean, f.fixed_point.mean),
+                    None if l < first.level => (
+                        first.slope.mean.max(0.0).powf(l as f64 / first.level as f64),
+                        first.fixed_point.mean,
+                    ),
+                    None => {
+                        // The nearest matched level below `l`.
+                        let below = self.levels.iter().rev().find(|f| f.level < l).unwrap_or(last);
+                        let gap = l.saturating_sub(below.level) as i32;
+                        (below.slope.mean * per_step_last.powi(gap), below.fixed_point.mean)
+                    }
+                };
+                let mu2 = fixed + slope * (parent_mu2 - fixed);
+                if mu2.is_finite() { mu2 } else { parent_mu2 }
+            })
+            .collect()
+    }
 }
 
 /// What the flow functions need: parent ensembles first, then direct ensembles.
@@ -452,5 +506,23 @@ pub fn inverse_flow(ensembles: &[RescaledEnsemble], direct: &[DirectEnsemble]) -
             }
         })
         .collect();
-    Ok(InverseFlow { levels: out, steps })
+    let fits = (0..usable.len().saturating_sub(1))
+        .map(|first| {
+            let used = &usable[first..];
+            let ks: Vec<f64> = used.iter().map(|&d| matched[d].0 as f64).collect();
+            let nu = |all: &[Vec<f64>]| {
+                let ln_s: Vec<f64> = used.iter().map(|&d| flow.line(all, d).1.ln()).collect();
+                -LN_2 / slope(&ks, &ln_s)
+            };
+            LevelFit {
+                sizes: used.iter().map(|&d| matched[d].1.size).collect(),
+                nu: multi_jackknife(&samples, nu),
+            }
+        })
+        .collect();
+    Ok(InverseFlow {
+        levels: out,
+        steps,
+        fits,
+    })
 }

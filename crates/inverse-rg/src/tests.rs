@@ -217,6 +217,14 @@ fn rescaling_is_reproducible_and_reweighting_to_the_same_point_is_the_identity()
     let at = a.observables_at(NEAR_CRITICAL.mu2).unwrap();
     assert_eq!(at, a.observables());
     assert!(a.observables_at(f64::NAN).is_err());
+    // Refining every level at the parents' μ² is the same run; another μ² changes it.
+    let at_mu2 = |refine: &[f64]| RescaledEnsemble::rescale_at(&parents, &inverse, refine, 4, |_, _, _, _| {}, |_| {});
+    let mu2 = NEAR_CRITICAL.mu2;
+    assert_eq!(at_mu2(&[mu2, mu2]).unwrap().levels, a.levels);
+    let moved = at_mu2(&[mu2, mu2 + 0.2]).unwrap();
+    assert_eq!(moved.levels[1], a.levels[1]);
+    assert_ne!(moved.levels[2], a.levels[2]);
+    assert!(at_mu2(&[mu2, f64::NAN]).is_err());
 }
 
 #[test]
@@ -398,6 +406,27 @@ fn the_inverse_flow_recovers_its_slopes_fixed_point_and_nu() {
             "{step:?}"
         );
     }
+    // The fits have ν = 1: the free intercept takes up the pulled first step.
+    let fit_sizes: Vec<&[usize]> = flow.fits.iter().map(|f| f.sizes.as_slice()).collect();
+    assert_eq!(fit_sizes, [&[16, 32, 64][..], &[32, 64][..]]);
+    for fit in &flow.fits {
+        assert!((fit.nu.mean - 1.0).abs() < 1e-9, "{fit:?}");
+    }
+    // The couplings the levels represent: μc + s_k (μ² − μc), continued geometrically with
+    // the last step's ratio 1/2 above the last matched level.
+    let mu2 = -0.96;
+    let along = flow.level_mu2(mu2, 4);
+    let expected = [0.7, 0.35, 0.175, 0.0875].map(|s| mu_c + s * (mu2 - mu_c));
+    for (got, want) in along.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-9, "{along:?} against {expected:?}");
+    }
+    // Without matched levels the refinement stays at the parents' μ².
+    let none = InverseFlow {
+        levels: Vec::new(),
+        steps: Vec::new(),
+        fits: Vec::new(),
+    };
+    assert_eq!(none.level_mu2(mu2, 2), [mu2, mu2]);
     // One μ² is not enough for a flow.
     assert!(inverse_flow(&ensembles[..1], &direct).is_err());
 }

@@ -209,18 +209,18 @@ pub const FIGURES: &[Figure] = &[
     Figure {
         name: "inverse-rg",
         description: "Inverse renormalization group (`qftml irg`): 8×8 parents (κ = 1, λ = 0.7, hybrid schedule) \
-            taken to 2L by a least-squares transposed convolution of the 2×2 average and 100 Metropolis sweeps at \
-            the parents' μ², up to 512×512. One lineage as images; Binder cumulants against μ² of direct simulation \
-            (8² … 128², cluster hybrid) and of the rescaled sizes, with the direct Binder crossing; the inverse flow \
-            μ² → μ²′ (the direct μ² with the rescaled U) and ν from the flow of the two largest consecutive sizes \
-            (target: within 5 % of 1, error below that); χ and ⟨|m|⟩ against L′ at the direct critical μ² with γ/ν \
-            (target: within 3 % of 7/4, error below that); the fixed point of the flow against the direct critical \
-            μ²; rescaled against direct simulation at 64² and 128²; the CPU time of the 512² ensemble against direct \
-            simulation for the same error.",
+            taken to 2L by a least-squares transposed convolution of the 2×2 average and 100 Metropolis sweeps, up to \
+            512×512. One lineage as images; Binder cumulants against μ² of direct simulation (8² … 128², cluster \
+            hybrid) and of the rescaled sizes, with the direct Binder crossing; the inverse flow μ² → μ²′ (the direct \
+            μ² with the rescaled U), refined in passes (each level re-equilibrated at the μ²′ the previous pass's \
+            flow gives it), and ν from the fit of ln(dμ²′/dμ²) over 32² … 128² (target: within 5 % of 1, error below \
+            that); χ and ⟨|m|⟩ against L′ at the direct critical μ² with γ/ν (target: within 3 % of 7/4, error below \
+            that); the fixed point of the flow against the direct critical μ²; rescaled against direct simulation at \
+            64² and 128²; the CPU time of the 512² ensemble against direct simulation for the same error.",
         run: inverse_rg::run,
         budget: Budget {
             quick_s: 20.0,
-            full_s: 915.0,
+            full_s: 965.0,
         },
         runs_alone: true,
     },
