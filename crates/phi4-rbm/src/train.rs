@@ -526,23 +526,24 @@ fn sparse_step(
     transpose_into(wt, nh, nv, weights.as_mut_slice());
 }
 
-/// `out = aᵀ` for `a` column-major `rows × cols` (so `out` is column-major `cols × rows`),
-/// in tiles that stay in the first-level cache.
+/// `out = aᵀ` for `a` column-major `rows × cols` (so `out` is column-major `cols × rows`):
+/// for each band of [`TRANSPOSE_BAND`] columns of `a`, the rows in order, so the band's
+/// columns are read as that many sequential streams and `out` is written contiguously.
 fn transpose_into(a: &[f64], rows: usize, cols: usize, out: &mut [f64]) {
-    const TILE: usize = 32;
     debug_assert!(a.len() == rows * cols && out.len() == rows * cols);
-    for c0 in (0..cols).step_by(TILE) {
-        let c1 = (c0 + TILE).min(cols);
-        for r0 in (0..rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(rows);
-            for r in r0..r1 {
-                for c in c0..c1 {
-                    out[r * cols + c] = a[c * rows + r];
-                }
+    for c0 in (0..cols).step_by(TRANSPOSE_BAND) {
+        let c1 = (c0 + TRANSPOSE_BAND).min(cols);
+        let band = &a[c0 * rows..c1 * rows];
+        for (r, row) in out.chunks_exact_mut(cols).enumerate() {
+            for (k, o) in row[c0..c1].iter_mut().enumerate() {
+                *o = band[k * rows + r];
             }
         }
     }
 }
+
+/// Columns of a band of [`transpose_into`].
+const TRANSPOSE_BAND: usize = 16;
 
 /// Coefficients that are valid for every unit of `kind` (placeholders before
 /// [`Network::set_params`]).
