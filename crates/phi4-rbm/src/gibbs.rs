@@ -2,7 +2,9 @@
 //!
 //! Given the hidden layer the visible units are independent, and vice versa, so a Gibbs
 //! step is two exact block draws: `φ ~ p(φ | h)`, then `h ~ p(h | φ)`.  The fields of a
-//! whole mini-batch are matrix products (`T_h = Wᵀ Φ`, `T_φ = W H`, chains as columns);
+//! whole mini-batch are matrix products (`T_h = Wᵀ Φ`, `T_φ = W H`, chains as columns):
+//! sums of the weight columns of the non-zero units when the input layer is Bernoulli
+//! (mostly zeros on images), nalgebra's dense product otherwise;
 //! then every unit is drawn from its exact one-dimensional conditional (Bernoulli, spin,
 //! Gaussian, or the quartic rejection sampler of `mc_sampler`).  Chain `c` draws only from
 //! its own generator, so the result does not depend on how work is split.
