@@ -216,6 +216,19 @@ pub struct RbmTiming {
     pub wall_s: f64,
     /// Training seconds of each epoch run by this command (evaluation excluded).
     pub sec_per_epoch: Vec<f64>,
+    /// CPU seconds of the training thread in each epoch (Linux's per-thread scheduler
+    /// statistics; empty where they are not available): on a shared machine this is the
+    /// cost of the epoch, while the wall time also counts the time other processes ran.
+    #[serde(default)]
+    pub cpu_s_per_epoch: Vec<f64>,
+}
+
+/// CPU seconds the calling thread has run, from `/proc/thread-self/schedstat` (Linux); None
+/// elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 * 1e-9)
 }
 
 /// The `--json` result of `qftml rbm train`, also `results.json` of its run directory.
@@ -423,10 +436,15 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     let todo = config.epochs - trainer.epoch();
     let bar = progress_bar(todo, "epochs");
     let mut sec_per_epoch = Vec::new();
+    let mut cpu_s_per_epoch = Vec::new();
     for _ in 0..todo {
         let t = Instant::now();
+        let cpu_start = thread_cpu_seconds();
         let summary = trainer.train_epoch(&data)?;
         sec_per_epoch.push(t.elapsed().as_secs_f64());
+        if let (Some(begin), Some(end)) = (cpu_start, thread_cpu_seconds()) {
+            cpu_s_per_epoch.push(end - begin);
+        }
         let pseudo_loglik = if binary {
             Some(eval::pseudo_log_likelihood(
                 trainer.network(),
@@ -452,6 +470,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         timing: RbmTiming {
             wall_s: start.elapsed().as_secs_f64(),
             sec_per_epoch,
+            cpu_s_per_epoch,
         },
         provenance: provenance(),
     };

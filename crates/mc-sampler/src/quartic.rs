@@ -33,33 +33,44 @@
 //! double wells `a = −2b`; where it is still more than 2% off (deep double wells,
 //! `a ≪ −√b`) the loop above finishes the job.  Any `A > 0` is exact, so these choices
 //! change only the acceptance, which a test keeps within 5% of the converged envelope's.
-//! A batch computes 64 envelopes, then runs their rejection loops on random words taken
-//! 64 at a time from the bulk keystream.
+//! A batch works on chunks of 64 fields, in passes over arrays: the roots `A` and the
+//! envelopes (branch-free, so the compiler vectorises them; compiled a second time for
+//! AVX-512 and chosen at run time, [`crate::simd`], with the same bits), the first trial's
+//! normal and uniform of every field (scalar, in field order, on random words taken 128 at
+//! a time from the bulk keystream), the first acceptance tests (vectorised, with the cheap
+//! exponential and its error bound), and last the rare undecided tests (exact exponential)
+//! and rejected fields (the scalar rejection loop).
 
 use phi4_action::Quartic;
-use rand::Rng;
 use rand::distr::Distribution;
+use rand::{Rng, RngCore};
 use rand_distr::StandardNormal;
 
 use crate::fastexp::{APPROX_REL_ERR, exp_neg, exp_neg_approx, uniform53};
 use crate::keystream::fill_u64;
+use crate::simd::Isa;
 use crate::{SamplerError, SimRng};
 
-/// Fields whose envelopes a batch computes before it draws (one pass without random numbers,
-/// then one pass of rejection loops).
+/// Fields whose envelopes and first trials a batch computes together (passes without
+/// branches over arrays, which the compiler vectorises, between scalar passes that draw the
+/// random numbers and finish the rare rejected trials).
 const BATCH_CHUNK: usize = 64;
+
+/// Random words taken from the bulk keystream at a time (two per field of a chunk: the
+/// normal and the uniform of its first trial, most of the time).
+const WORD_BLOCK: usize = 2 * BATCH_CHUNK;
 
 /// Fields larger than this in magnitude draw NaN in the batch API: beyond it `b h²` and the
 /// acceptance exponent overflow and no draw would ever be accepted (a training run that
 /// gets there has diverged, and says so).
 pub(crate) const MAX_FIELD: f64 = 1e30;
 
-/// The generator's words taken [`BATCH_CHUNK`] at a time by the bulk keystream
+/// The generator's words taken [`WORD_BLOCK`] at a time by the bulk keystream
 /// ([`fill_u64`]: the words `SimRng::fill` would give, about three times cheaper than
 /// `next_u64` one by one).  Words left in the buffer when a batch ends are skipped.
 struct BufferedWords<'a> {
     rng: &'a mut SimRng,
-    words: [u64; BATCH_CHUNK],
+    words: [u64; WORD_BLOCK],
     next: usize,
 }
 
@@ -67,16 +78,16 @@ impl<'a> BufferedWords<'a> {
     fn new(rng: &'a mut SimRng) -> Self {
         Self {
             rng,
-            words: [0; BATCH_CHUNK],
-            next: BATCH_CHUNK,
+            words: [0; WORD_BLOCK],
+            next: WORD_BLOCK,
         }
     }
 }
 
-impl rand::RngCore for BufferedWords<'_> {
+impl RngCore for BufferedWords<'_> {
     #[inline(always)]
     fn next_u64(&mut self) -> u64 {
-        if self.next == BATCH_CHUNK {
+        if self.next == WORD_BLOCK {
             fill_u64(self.rng, &mut self.words);
             self.next = 0;
         }
@@ -162,44 +173,28 @@ impl Envelope {
     /// and [`newton_from_above`] only where that is still more than 2% from the root.
     #[inline(always)]
     fn in_field(shape: &Shape, h: f64) -> Self {
-        let Shape {
-            a,
-            b,
-            a1,
-            p,
-            half_inv_b,
-        } = *shape;
-        if b == 0.0 {
-            return Self {
-                mean: h * half_inv_b,
-                sd: a1,
-                b: 0.0,
-                c2: 0.0,
-            };
-        }
-        let bh2 = b * h * h;
-        let k = 0.5 * bh2;
-        // δ = A − A₁ ≥ ∛(k + p³) − p = k / (y² + y p + p²) with y = ∛(k + p³): the quotient
-        // keeps a rough cube root from cancelling.
-        let y = rough_cbrt(k + p * p * p);
-        let start = a1 + k / ((y + p) * y + p * p);
-        let f = ((2.0 * start - 2.0 * a) * start - 2.0 * b) * start - bh2;
-        let df = (6.0 * start - 4.0 * a) * start - 2.0 * b;
-        let ddf = 12.0 * start - 4.0 * a;
-        let mut big_a = (start - 2.0 * f * df / (2.0 * df * df - f * ddf)).max(a1);
-        let f = ((2.0 * big_a - 2.0 * a) * big_a - 2.0 * b) * big_a - bh2;
-        let df = (6.0 * big_a - 4.0 * a) * big_a - 2.0 * b;
-        // Deep double wells (a ≪ −√b) start far below the root: finish by the loop.
-        let close = f.abs() <= 2e-2 * big_a * df;
+        let (mut big_a, close) = shape.root_estimate(h);
         if !close {
-            big_a = newton_from_above(a, b, a1, bh2);
+            big_a = shape.root_by_newton(h);
         }
+        Self::from_root(shape, h, big_a)
+    }
+
+    /// The envelope with `A = big_a` (any `A > 0` is exact; for `b = 0` the Gaussian
+    /// itself, whatever `big_a`).  Branch-free.
+    #[inline(always)]
+    fn from_root(shape: &Shape, h: f64, big_a: f64) -> Self {
+        let gaussian = shape.b == 0.0;
         let inv = 1.0 / big_a;
         Self {
-            mean: 0.5 * h * inv,
-            sd: (0.5 * inv).sqrt(),
-            b,
-            c2: (big_a - a) * half_inv_b,
+            mean: if gaussian { h * shape.half_inv_b } else { 0.5 * h * inv },
+            sd: if gaussian { shape.a1 } else { (0.5 * inv).sqrt() },
+            b: shape.b,
+            c2: if gaussian {
+                0.0
+            } else {
+                (big_a - shape.a) * shape.half_inv_b
+            },
         }
     }
 
@@ -285,6 +280,35 @@ impl Shape {
             p: (a1 + d) / 3.0,
             half_inv_b: 0.5 / b,
         }
+    }
+
+    /// `A` in the field `h` from the lower bound and one Halley step, and whether it is
+    /// within 2% of the root (always true for `b = 0`, where `A` is not used).  Branch-free.
+    #[inline(always)]
+    fn root_estimate(&self, h: f64) -> (f64, bool) {
+        let Self { a, b, a1, p, .. } = *self;
+        let bh2 = b * h * h;
+        let k = 0.5 * bh2;
+        // δ = A − A₁ ≥ ∛(k + p³) − p = k / (y² + y p + p²) with y = ∛(k + p³): the quotient
+        // keeps a rough cube root from cancelling.
+        let y = rough_cbrt(k + p * p * p);
+        let start = a1 + k / ((y + p) * y + p * p);
+        let f = ((2.0 * start - 2.0 * a) * start - 2.0 * b) * start - bh2;
+        let df = (6.0 * start - 4.0 * a) * start - 2.0 * b;
+        let ddf = 12.0 * start - 4.0 * a;
+        let big_a = (start - 2.0 * f * df / (2.0 * df * df - f * ddf)).max(a1);
+        let f = ((2.0 * big_a - 2.0 * a) * big_a - 2.0 * b) * big_a - bh2;
+        let df = (6.0 * big_a - 4.0 * a) * big_a - 2.0 * b;
+        // Deep double wells (a ≪ −√b) start far below the root: the caller finishes by
+        // the loop.
+        let close = f.abs() <= 2e-2 * big_a * df;
+        (big_a, close || b == 0.0)
+    }
+
+    /// `A` in the field `h` by [`newton_from_above`].
+    #[cold]
+    fn root_by_newton(&self, h: f64) -> f64 {
+        newton_from_above(self.a, self.b, self.a1, self.b * h * h)
     }
 }
 
@@ -390,27 +414,126 @@ impl QuarticSampler {
     }
 }
 
-/// `values[k]`: field in, draw out, with the shape `shape(k)`.
+/// `values[k]`: field in, draw out, with the shape `shape(k)`: [`draw_chunks`] compiled for
+/// AVX-512 where the CPU has it and this thread did not switch the vector kernels off
+/// ([`crate::simd`]), portable otherwise (the same operations, so the same bits).
 #[inline]
 fn draw_in_place<'s>(shape: impl Fn(usize) -> &'s Shape, values: &mut [f64], rng: &mut SimRng) {
+    draw_in_place_with(Isa::current(), shape, values, rng);
+}
+
+/// [`draw_in_place`] with the instruction set `isa`.
+#[inline]
+fn draw_in_place_with<'s>(isa: Isa, shape: impl Fn(usize) -> &'s Shape, values: &mut [f64], rng: &mut SimRng) {
+    match isa.avx512() {
+        #[cfg(target_arch = "x86_64")]
+        Some(token) => avx512::draw_chunks(token, shape, values, rng),
+        _ => draw_chunks(shape, values, rng),
+    }
+}
+
+/// [`QuarticSampler::sample_fields`] in place with the instruction set `isa` (for tests).
+#[cfg(test)]
+pub(crate) fn draw_with(isa: Isa, sampler: &QuarticSampler, values: &mut [f64], rng: &mut SimRng) {
+    draw_in_place_with(isa, |_| &sampler.shape, values, rng);
+}
+
+/// The body of [`draw_in_place`].
+///
+/// Per chunk of [`BATCH_CHUNK`] fields: the roots `A` (branch-free, vectorised), Newton's
+/// loop for the few that are not close yet, the envelopes (vectorised); the normal and the
+/// uniform of every field's first trial, in field order; the first acceptance tests
+/// (vectorised, with the cheap exponential); then, in field order, the exact exponential
+/// for the tests the cheap one cannot decide and the full rejection loop
+/// ([`Envelope::sample`]) for the fields whose first trial was rejected.
+#[inline(always)]
+fn draw_chunks<'s>(shape: impl Fn(usize) -> &'s Shape, values: &mut [f64], rng: &mut SimRng) {
     let mut words = BufferedWords::new(rng);
-    let mut envelopes = [Envelope {
-        mean: 0.0,
-        sd: 0.0,
-        b: 0.0,
-        c2: 0.0,
-    }; BATCH_CHUNK];
+    let mut root = [0.0; BATCH_CHUNK];
+    let mut close = [true; BATCH_CHUNK];
+    let (mut mean, mut sd, mut quartic, mut c2) = (
+        [0.0; BATCH_CHUNK],
+        [0.0; BATCH_CHUNK],
+        [0.0; BATCH_CHUNK],
+        [0.0; BATCH_CHUNK],
+    );
+    let mut normal = [0.0; BATCH_CHUNK];
+    let mut uniform = [0.0; BATCH_CHUNK];
+    let mut exponent = [0.0; BATCH_CHUNK];
+    // 0: accepted (or an invalid field, which stays NaN), 1: rejected, 2: undecided.
+    let mut verdict = [0u8; BATCH_CHUNK];
     for (c, chunk) in values.chunks_mut(BATCH_CHUNK).enumerate() {
-        for (k, (env, &h)) in envelopes.iter_mut().zip(chunk.iter()).enumerate() {
-            *env = Envelope::in_field(shape(c * BATCH_CHUNK + k), h);
+        let n = chunk.len();
+        let base = c * BATCH_CHUNK;
+        for (k, &h) in chunk.iter().enumerate() {
+            // Invalid fields (NaN, infinite, beyond MAX_FIELD) compute in h = 0 and draw NaN.
+            let h = if h.abs() <= MAX_FIELD { h } else { 0.0 };
+            (root[k], close[k]) = shape(base + k).root_estimate(h);
         }
-        for (env, x) in envelopes.iter().zip(chunk.iter_mut()) {
-            *x = if x.is_finite() {
-                env.sample(&mut words)
+        for (k, &h) in chunk.iter().enumerate() {
+            if !close[k] {
+                root[k] = shape(base + k).root_by_newton(h);
+            }
+        }
+        for (k, &h) in chunk.iter().enumerate() {
+            let h = if h.abs() <= MAX_FIELD { h } else { 0.0 };
+            let env = Envelope::from_root(shape(base + k), h, root[k]);
+            (mean[k], sd[k], quartic[k], c2[k]) = (env.mean, env.sd, env.b, env.c2);
+        }
+        for k in 0..n {
+            normal[k] = words.sample(StandardNormal);
+            uniform[k] = uniform53(words.next_u64());
+        }
+        for (k, x) in chunk.iter_mut().enumerate() {
+            let valid = x.abs() <= MAX_FIELD;
+            let draw = mean[k] + sd[k] * normal[k];
+            let d = draw * draw - c2[k];
+            let t = quartic[k] * d * d;
+            let p = exp_neg_approx(t);
+            let u = uniform[k];
+            let decided = (u - p).abs() > 2.0 * APPROX_REL_ERR * p;
+            exponent[k] = t;
+            verdict[k] = if !valid || (decided && u < p) {
+                0
+            } else if decided {
+                1
             } else {
-                f64::NAN
+                2
             };
+            *x = if valid { draw } else { f64::NAN };
         }
+        for (k, x) in chunk.iter_mut().enumerate() {
+            if verdict[k] == 0 || (verdict[k] == 2 && uniform[k] < exp_neg(exponent[k])) {
+                continue;
+            }
+            let env = Envelope {
+                mean: mean[k],
+                sd: sd[k],
+                b: quartic[k],
+                c2: c2[k],
+            };
+            *x = env.sample(&mut words);
+        }
+    }
+}
+
+/// [`draw_chunks`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    use super::{Shape, SimRng};
+    use crate::simd::Avx512;
+
+    /// [`super::draw_chunks`] with AVX-512 enabled; the token proves the CPU has it.
+    #[inline]
+    pub(super) fn draw_chunks<'s>(_: Avx512, shape: impl Fn(usize) -> &'s Shape, values: &mut [f64], rng: &mut SimRng) {
+        // SAFETY: the token proves that the CPU has the features `draw_chunks_avx512` enables.
+        unsafe { draw_chunks_avx512(shape, values, rng) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+    fn draw_chunks_avx512<'s>(shape: impl Fn(usize) -> &'s Shape, values: &mut [f64], rng: &mut SimRng) {
+        super::draw_chunks(shape, values, rng)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use nalgebra::DMatrix;
 
+use crate::units::UnitKind;
 use crate::{Network, RbmError};
 
 /// Examples of the visible layer, `n_features × n_samples` (one example per column, so an
@@ -9,6 +10,9 @@ use crate::{Network, RbmError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data {
     matrix: DMatrix<f64>,
+    /// Every value is 0 or 1 (checked once, so that an epoch of a Bernoulli layer need not
+    /// scan the data again).
+    zero_one: bool,
 }
 
 impl Data {
@@ -26,6 +30,7 @@ impl Data {
         let n = values.len() / n_features;
         Ok(Self {
             matrix: DMatrix::from_column_slice(n_features, n, values),
+            zero_one: values.iter().all(|&x| x == 0.0 || x == 1.0),
         })
     }
 
@@ -33,6 +38,7 @@ impl Data {
     pub fn binarized(&self, threshold: f64) -> Self {
         Self {
             matrix: self.matrix.map(|x| if x >= threshold { 1.0 } else { 0.0 }),
+            zero_one: true,
         }
     }
 
@@ -65,7 +71,9 @@ impl Data {
             )));
         }
         let layer = network.visible();
+        let known_zero_one = self.zero_one && layer.kind() == UnitKind::Bernoulli;
         if let Some(values) = layer.kind().binary_values()
+            && !known_zero_one
             && let Some(x) = self.matrix.iter().find(|&&x| !layer.admits(x))
         {
             return Err(RbmError::InvalidData(format!(

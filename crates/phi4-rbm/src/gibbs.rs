@@ -2,7 +2,9 @@
 //!
 //! Given the hidden layer the visible units are independent, and vice versa, so a Gibbs
 //! step is two exact block draws: `φ ~ p(φ | h)`, then `h ~ p(h | φ)`.  The fields of a
-//! whole mini-batch are matrix products (`T_h = Wᵀ Φ`, `T_φ = W H`, chains as columns);
+//! whole mini-batch are matrix products (`T_h = Wᵀ Φ`, `T_φ = W H`, chains as columns):
+//! sums of the weight columns of the non-zero units when the input layer is Bernoulli
+//! (mostly zeros on images), nalgebra's dense product otherwise;
 //! then every unit is drawn from its exact one-dimensional conditional (Bernoulli, spin,
 //! Gaussian, or the quartic rejection sampler of `mc_sampler`).  Chain `c` draws only from
 //! its own generator, so the result does not depend on how work is split.
@@ -68,6 +70,59 @@ fn draw_layer(
                 *xu = layer.sample(u, tu, rng);
             }
         }
+    }
+}
+
+/// `out[:, c] = Σ_k x[k, c] · columns[:, k]` for the chains `c < n`: the product
+/// `columns · x` as a sum of the columns whose input is not zero, each column read once for
+/// all chains (a binary layer is mostly zeros, so this does a fraction of a dense product's
+/// work and packs nothing).  Exact for any `x`: a one adds the column as it is.  The sum
+/// runs over `k` in order.
+pub(crate) fn sparse_product(columns: &DMatrix<f64>, x: &DMatrix<f64>, n: usize, out: &mut DMatrix<f64>) {
+    let rows = columns.nrows();
+    let inner = columns.ncols();
+    debug_assert!(x.nrows() == inner && out.nrows() == rows && n <= x.ncols() && n <= out.ncols());
+    let w = columns.as_slice();
+    let xs = &x.as_slice()[..inner * n];
+    let outs = &mut out.as_mut_slice()[..rows * n];
+    outs.fill(0.0);
+    for (k, column) in w.chunks_exact(rows).enumerate() {
+        for c in 0..n {
+            let value = xs[c * inner + k];
+            if value == 0.0 {
+                continue;
+            }
+            let target = &mut outs[c * rows..(c + 1) * rows];
+            if value == 1.0 {
+                for (o, &wk) in target.iter_mut().zip(column) {
+                    *o += wk;
+                }
+            } else {
+                for (o, &wk) in target.iter_mut().zip(column) {
+                    *o += value * wk;
+                }
+            }
+        }
+    }
+}
+
+/// `out = Wᵀ Φ` (the hidden fields) for the chains `0..n`: [`sparse_product`] when the
+/// visible units are Bernoulli, a dense product otherwise.
+pub(crate) fn hidden_fields(network: &Network, visible: &DMatrix<f64>, n: usize, out: &mut DMatrix<f64>) {
+    if network.visible().kind() == UnitKind::Bernoulli {
+        sparse_product(network.weights_t(), visible, n, out);
+    } else {
+        out.gemm(1.0, network.weights_t(), visible, 0.0);
+    }
+}
+
+/// `out = W H` (the visible fields) for the chains `0..n`: [`sparse_product`] when the
+/// hidden units are Bernoulli, a dense product otherwise.
+fn visible_fields(network: &Network, hidden: &DMatrix<f64>, n: usize, out: &mut DMatrix<f64>) {
+    if network.hidden().kind() == UnitKind::Bernoulli {
+        sparse_product(network.weights(), hidden, n, out);
+    } else {
+        out.gemm(1.0, network.weights(), hidden, 0.0);
     }
 }
 
@@ -144,7 +199,7 @@ impl GibbsChains {
 
     /// `h ~ p(h | φ)` for the chains `0..n`.
     pub fn sample_hidden(&mut self, network: &Network, n: usize) {
-        self.field_hidden.gemm(1.0, network.weights_t(), &self.visible, 0.0);
+        hidden_fields(network, &self.visible, n, &mut self.field_hidden);
         draw_layer(
             network.hidden(),
             &self.field_hidden,
@@ -157,7 +212,7 @@ impl GibbsChains {
 
     /// `φ ~ p(φ | h)` for the chains `0..n`.
     pub fn sample_visible(&mut self, network: &Network, n: usize) {
-        self.field_visible.gemm(1.0, network.weights(), &self.hidden, 0.0);
+        visible_fields(network, &self.hidden, n, &mut self.field_visible);
         draw_layer(
             network.visible(),
             &self.field_visible,

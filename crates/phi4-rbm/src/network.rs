@@ -329,6 +329,11 @@ impl Network {
         Ok(())
     }
 
+    /// `W` and `Wᵀ` together, for updates that keep them equal themselves.
+    pub(crate) fn weights_both_mut(&mut self) -> (&mut DMatrix<f64>, &mut DMatrix<f64>) {
+        (&mut self.weights, &mut self.weights_t)
+    }
+
     pub(crate) fn parts_mut(&mut self) -> (&mut DMatrix<f64>, &mut Layer, &mut Layer) {
         (&mut self.weights, &mut self.visible, &mut self.hidden)
     }

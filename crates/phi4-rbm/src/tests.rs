@@ -540,3 +540,43 @@ fn bad_input_is_an_error_not_a_panic() {
     let wide = random_network(UnitKind::Phi4, UnitKind::Phi4, 2, 2, 1);
     assert!(exact_log_partition(&wide).is_err());
 }
+
+/// The products over non-zero inputs agree with nalgebra's dense product (zeros, ones and
+/// other values), and the sparse weight step of a Bernoulli–Bernoulli epoch keeps `Wᵀ` the
+/// exact transpose of `W`.
+#[test]
+fn sparse_products_and_steps_match_dense_ones() {
+    let mut rng = chain_rng(77, 0);
+    let columns = DMatrix::from_fn(37, 23, |_, _| rng.random_range(-1.0..1.0));
+    let x = DMatrix::from_fn(23, 6, |_, _| match rng.random_range(0..4) {
+        0 | 1 => 0.0,
+        2 => 1.0,
+        _ => rng.random_range(-2.0..2.0),
+    });
+    let mut sparse = DMatrix::from_element(37, 6, f64::NAN);
+    crate::gibbs::sparse_product(&columns, &x, 5, &mut sparse);
+    let dense = &columns * &x;
+    for c in 0..5 {
+        for r in 0..37 {
+            assert!((sparse[(r, c)] - dense[(r, c)]).abs() < 1e-12, "({r}, {c})");
+        }
+    }
+    let net = random_network(UnitKind::Bernoulli, UnitKind::Bernoulli, 30, 7, 8);
+    let rows: Vec<f64> = (0..30 * 45).map(|k| f64::from(u8::from(k * 7 % 5 < 2))).collect();
+    let data = Data::from_rows(&rows, 30).unwrap();
+    let config = TrainConfig {
+        batch_size: 4,
+        learning_rate: 0.1,
+        cd_k: 1,
+        persistent: true,
+        momentum: 0.0,
+        weight_decay: 0.0,
+        train_shape: false,
+        seed: 3,
+    };
+    let mut trainer = Trainer::new(net.clone(), config).unwrap();
+    trainer.train_epoch(&data).unwrap();
+    let trained = trainer.network();
+    assert_ne!(trained.weights(), net.weights());
+    assert_eq!(&trained.weights().transpose(), trained.weights_t());
+}

@@ -18,7 +18,7 @@ use mc_sampler::{SimRng, chain_rng};
 use nalgebra::DMatrix;
 use rand::Rng;
 
-use crate::gibbs::GibbsChains;
+use crate::gibbs::{GibbsChains, hidden_fields};
 use crate::units::{Layer, UnitKind};
 use crate::{Data, Network, RbmError};
 
@@ -154,6 +154,11 @@ pub struct Trainer {
     stacked_hidden_t: DMatrix<f64>,
     grad_w: DMatrix<f64>,
     recon_field: DMatrix<f64>,
+    // The sparse weight step of binary visible layers: [α E h_data | β E h_model] and the
+    // non-zero visible values of every stacked column.
+    scaled_hidden: DMatrix<f64>,
+    nonzero: Vec<(u32, f64)>,
+    nonzero_starts: Vec<usize>,
 }
 
 /// The hidden moments `E[h], E[h²], E[h⁴]` of every column of `field` (columns `0..n`).
@@ -215,6 +220,9 @@ impl Trainer {
             stacked_hidden_t: zeros(2 * b, nh),
             grad_w: zeros(nv, nh),
             recon_field: zeros(nv, b),
+            scaled_hidden: zeros(nh, 2 * b),
+            nonzero: Vec::with_capacity(nv * 2 * b),
+            nonzero_starts: Vec::with_capacity(2 * b + 1),
             network,
         }
     }
@@ -322,7 +330,7 @@ impl Trainer {
         }
         let pos = self.batch.columns(0, b);
         // Positive phase: exact hidden moments at the data.
-        self.field.gemm(1.0, self.network.weights_t(), &self.batch, 0.0);
+        hidden_fields(&self.network, &self.batch, b, &mut self.field);
         hidden_moments(self.network.hidden(), &self.field, &mut self.hidden_pos, b);
         // Reconstruction error with the current parameters.
         self.recon_field
@@ -377,25 +385,61 @@ impl Trainer {
         self.stacked_visible
             .columns_mut(b, n_neg)
             .copy_from(&self.chains.visible().columns(0, n_neg));
-        self.hidden_pos[0]
-            .columns(0, b)
-            .transpose_to(&mut self.stacked_hidden_t.rows_mut(0, b));
-        self.hidden_neg[0]
-            .columns(0, n_neg)
-            .transpose_to(&mut self.stacked_hidden_t.rows_mut(b, n_neg));
-        self.stacked_hidden_t.rows_mut(0, b).scale_mut(alpha_pos);
-        self.stacked_hidden_t.rows_mut(b, n_neg).scale_mut(alpha_neg);
-        let (target, beta) = if plain_sgd {
-            (self.network.parts_mut().0, 1.0)
+        let sparse = plain_sgd && self.network.visible().kind() == UnitKind::Bernoulli;
+        if sparse {
+            // Binary visible units: the step is a sum over the non-zero visible values, added
+            // to W and Wᵀ in the same order (so they stay transposes of each other).
+            self.scaled_hidden
+                .columns_mut(0, b)
+                .copy_from(&self.hidden_pos[0].columns(0, b));
+            self.scaled_hidden
+                .columns_mut(b, n_neg)
+                .copy_from(&self.hidden_neg[0].columns(0, n_neg));
+            self.scaled_hidden.columns_mut(0, b).scale_mut(alpha_pos);
+            self.scaled_hidden.columns_mut(b, n_neg).scale_mut(alpha_neg);
+            self.nonzero.clear();
+            self.nonzero_starts.clear();
+            for c in 0..k {
+                self.nonzero_starts.push(self.nonzero.len());
+                let column = self.stacked_visible.column(c);
+                self.nonzero.extend(
+                    column
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &x)| x != 0.0)
+                        .map(|(i, &x)| (i as u32, x)),
+                );
+            }
+            self.nonzero_starts.push(self.nonzero.len());
+            let (weights, weights_t) = self.network.weights_both_mut();
+            sparse_step(
+                weights,
+                weights_t,
+                &self.scaled_hidden,
+                &self.nonzero,
+                &self.nonzero_starts,
+            );
         } else {
-            (&mut self.grad_w, 0.0)
-        };
-        target.gemm(
-            1.0,
-            &self.stacked_visible.columns(0, k),
-            &self.stacked_hidden_t.rows(0, k),
-            beta,
-        );
+            self.hidden_pos[0]
+                .columns(0, b)
+                .transpose_to(&mut self.stacked_hidden_t.rows_mut(0, b));
+            self.hidden_neg[0]
+                .columns(0, n_neg)
+                .transpose_to(&mut self.stacked_hidden_t.rows_mut(b, n_neg));
+            self.stacked_hidden_t.rows_mut(0, b).scale_mut(alpha_pos);
+            self.stacked_hidden_t.rows_mut(b, n_neg).scale_mut(alpha_neg);
+            let (target, beta) = if plain_sgd {
+                (self.network.parts_mut().0, 1.0)
+            } else {
+                (&mut self.grad_w, 0.0)
+            };
+            target.gemm(
+                1.0,
+                &self.stacked_visible.columns(0, k),
+                &self.stacked_hidden_t.rows(0, k),
+                beta,
+            );
+        }
 
         let (weights, visible, hidden) = self.network.parts_mut();
         let nw = nv * nh;
@@ -449,10 +493,57 @@ impl Trainer {
                 at += units;
             }
         }
-        self.network.sync_transpose();
+        if !sparse {
+            self.network.sync_transpose();
+        }
         squared_error
     }
 }
+
+/// `Wᵀ += Σ_c s_c x_cᵀ`, with `x_c` given by its non-zero values
+/// `nonzero[starts[c]..starts[c + 1]]` (index, value) and `s_c` the column `c` of `scaled`
+/// (one contiguous column of `Wᵀ` per non-zero value), then `W = (Wᵀ)ᵀ` by a blocked copy.
+fn sparse_step(
+    weights: &mut DMatrix<f64>,
+    weights_t: &mut DMatrix<f64>,
+    scaled: &DMatrix<f64>,
+    nonzero: &[(u32, f64)],
+    starts: &[usize],
+) {
+    let (nv, nh) = (weights.nrows(), weights.ncols());
+    let s = scaled.as_slice();
+    let k = starts.len() - 1;
+    let wt = weights_t.as_mut_slice();
+    for c in 0..k {
+        let column = &s[c * nh..(c + 1) * nh];
+        for &(i, x) in &nonzero[starts[c]..starts[c + 1]] {
+            let target = &mut wt[i as usize * nh..(i as usize + 1) * nh];
+            for (w, &sj) in target.iter_mut().zip(column) {
+                *w += x * sj;
+            }
+        }
+    }
+    transpose_into(wt, nh, nv, weights.as_mut_slice());
+}
+
+/// `out = aᵀ` for `a` column-major `rows × cols` (so `out` is column-major `cols × rows`):
+/// for each band of [`TRANSPOSE_BAND`] columns of `a`, the rows in order, so the band's
+/// columns are read as that many sequential streams and `out` is written contiguously.
+fn transpose_into(a: &[f64], rows: usize, cols: usize, out: &mut [f64]) {
+    debug_assert!(a.len() == rows * cols && out.len() == rows * cols);
+    for c0 in (0..cols).step_by(TRANSPOSE_BAND) {
+        let c1 = (c0 + TRANSPOSE_BAND).min(cols);
+        let band = &a[c0 * rows..c1 * rows];
+        for (r, row) in out.chunks_exact_mut(cols).enumerate() {
+            for (k, o) in row[c0..c1].iter_mut().enumerate() {
+                *o = band[k * rows + r];
+            }
+        }
+    }
+}
+
+/// Columns of a band of [`transpose_into`].
+const TRANSPOSE_BAND: usize = 16;
 
 /// Coefficients that are valid for every unit of `kind` (placeholders before
 /// [`Network::set_params`]).
