@@ -349,14 +349,32 @@ pub struct SampleOutcome {
     pub output: RunOutput,
 }
 
-/// The execution path of `qftml sample` without printing or files: resolve `args` exactly
-/// as the command does, run the chains on `--threads` workers (`progress(n)` reports sweeps
-/// done, as the progress bar sees them), and build the record.  With `keep_configs` every
-/// measured configuration is kept in [`SampleOutcome::output`].  `--out` is ignored here.
+/// The execution path of `qftml sample` without printing: resolve `args` exactly as the
+/// command does, run the chains on `--threads` workers (`progress(n)` reports sweeps done,
+/// as the progress bar sees them), build the record and, with `--out`, write the run
+/// directory as the command does.  With `keep_configs` every measured configuration is kept
+/// in [`SampleOutcome::output`] (chain by chain, configuration by configuration).
 pub fn execute(args: &SampleArgs, keep_configs: bool, progress: impl Fn(u64) + Sync) -> Result<SampleOutcome> {
-    let resolved = resolve_keeping(args, keep_configs)?;
-    let output = sample_chains(args, &resolved, progress)?;
+    let resolved = resolve_keeping(args, keep_configs || args.out.is_some())?;
+    let staging = args.out.as_deref().map(Staging::begin).transpose()?;
+    let mut output = sample_chains(args, &resolved, progress)?;
     let (record, couplings, run) = record_of(resolved, &output);
+    if let Some(staging) = staging {
+        // The written ensemble takes the configurations; the outcome keeps a copy only when
+        // they were asked for.
+        let configs: Vec<Option<Vec<f64>>> = if keep_configs {
+            output.chains.iter().map(|c| c.configs.clone()).collect()
+        } else {
+            output.chains.iter_mut().map(|c| c.configs.take()).collect()
+        };
+        let mut kept = output.clone();
+        for (chain, configs) in kept.chains.iter_mut().zip(configs) {
+            chain.configs = configs;
+        }
+        staging
+            .write(|dir| write_outputs(dir, staging.run_id(), &couplings, &run, kept, &record))
+            .and_then(|()| staging.commit("sample", record.provenance.clone()))?;
+    }
     Ok(SampleOutcome {
         record,
         couplings,
