@@ -31,8 +31,8 @@ Example (a free field, where the exact ⟨φ²⟩ comes with the result)::
 Long runs release the GIL.  On Ctrl-C, :func:`sample` and :meth:`RBM.fit` stop at their
 next progress report (at most 1/200 of the run) or epoch and raise ``KeyboardInterrupt``
 (an RBM keeps the epochs it finished); the other commands raise ``KeyboardInterrupt`` at
-once and finish in the background with their result discarded (the next of them waits for
-that).
+once and finish in the background with their result discarded (files they were asked to
+write, ``out=...``, are still written; the next of them waits for that).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@
 //! polls for signals: on Ctrl-C `qftml sample` and the network's training stop at their next
 //! progress report or epoch and raise `KeyboardInterrupt`; the other commands (which have
 //! no cancellation hook) raise `KeyboardInterrupt` at once and finish in the background,
-//! their result discarded (the next such command waits for them).
+//! their result discarded (files they were asked to write are still written; the next
+//! such command waits for them).
 //!
 //! ```python
 //! import qftml
@@ -184,10 +185,8 @@ fn sample<'py>(
     line.extend(argv);
     let command: SampleCommand = parse(&line[1..])?;
     let run = interruptible(py, true, move |cancel| {
-        let outcome = cli::sample::execute(&command.args, keep_configs, |_| cancel.check());
-        outcome.map(|mut outcome| {
-            outcome.record.provenance.command_line = line;
-            outcome
+        cli::output::with_command_line(line, || {
+            cli::sample::execute(&command.args, keep_configs, |_| cancel.check())
         })
     })?;
     let outcome = finished(run)?.map_err(value_error)?;
@@ -215,14 +214,15 @@ fn sample<'py>(
 
 /// Runs a `qftml` command (`reweight`, `train`, `irg`, `rbm`, `data`) with the command line
 /// `argv` (without the program name) through the command's own `run`, and returns the
-/// records it emits as the JSON text `--json` prints.
+/// records it emits as the JSON text `--json` prints (their provenance names the
+/// equivalent command line `qftml ARGV`).
 #[pyfunction]
 fn run_command(py: Python<'_>, argv: Vec<String>) -> PyResult<Vec<String>> {
     let mut line: Vec<String> = vec!["qftml".into()];
     line.extend(argv);
     let command: AnyCommand = parse(&line)?;
     let run = interruptible(py, false, move |_| {
-        cli::output::capture_records(|| match &command.command {
+        cli::output::capture_records(line, || match &command.command {
             Command::Reweight(args) => cli::reweight::run(args),
             Command::Train(args) => cli::train::run(args),
             Command::Irg(args) => cli::irg::run(args),

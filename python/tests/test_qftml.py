@@ -156,7 +156,9 @@ def test_ensembles_written_and_read_in_the_commands_format(tmp_path, cli):
     ens = qftml.read_ensemble(run)
     np.testing.assert_array_equal(ens.configs, r.configs)
     assert ens.actions.shape == (r.n_configs,) and ens.seed == 7
-    assert json.loads((run / "results.json").read_text())["observables"] == r.to_dict()["observables"]
+    written = json.loads((run / "results.json").read_text())
+    assert written["observables"] == r.to_dict()["observables"]
+    assert written["provenance"]["command_line"][:2] == ["qftml", "sample"]
     # Reweighting the stored run: the same record as `qftml reweight --json`.
     rw = qftml.reweight(ensemble=run, mu2=0.55)
     code, record, err = cli("reweight", f"--ensemble={run}", "--mu2=0.55", "--json")
@@ -274,3 +276,29 @@ def test_score_samples_is_sklearns_flip_score_in_expectation():
     # The mean over random flipped units against its exact expectation (all units).
     exact = rbm.pseudo_log_likelihood(X)
     assert abs(scores.mean() - exact) < 4 * scores.std() / math.sqrt(len(scores))
+
+
+def test_ctrl_c_stops_a_long_run():
+    """SIGINT during a run far longer than the test raises KeyboardInterrupt within seconds."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import qftml, sys; print('started', flush=True)\n"
+        "qftml.sample(lattice=64, kappa=1.0, mu2=-0.9515, lam=0.7, sweeps=10**8, threads=1)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(1.0)
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the run did not stop within 60 s of SIGINT")
+    assert proc.returncode != 0
+    assert "KeyboardInterrupt" in err, err
+    assert time.perf_counter() - sent < 60

@@ -331,7 +331,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     let run_config = &resolved.run;
     let total = run_config.n_chains as u64 * (run_config.n_therm + run_config.n_sweeps);
     let bar = progress_bar(total, "sweeps");
-    let out = sample_chains(args, &resolved, |n| bar.inc(n))?;
+    let out = sample_chains(args, &resolved, u64::MAX, |n| bar.inc(n))?;
     bar.finish_and_clear();
     report(args, resolved, staging, out)
 }
@@ -354,10 +354,14 @@ pub struct SampleOutcome {
 /// as the progress bar sees them), build the record and, with `--out`, write the run
 /// directory as the command does.  With `keep_configs` every measured configuration is kept
 /// in [`SampleOutcome::output`] (chain by chain, configuration by configuration).
+/// `progress` is called about every 2^20 site updates of a chain (and at least 200 times
+/// per chain); it may unwind to stop the run.
 pub fn execute(args: &SampleArgs, keep_configs: bool, progress: impl Fn(u64) + Sync) -> Result<SampleOutcome> {
     let resolved = resolve_keeping(args, keep_configs || args.out.is_some())?;
     let staging = args.out.as_deref().map(Staging::begin).transpose()?;
-    let mut output = sample_chains(args, &resolved, progress)?;
+    // Progress about every 2^20 site updates, so that a caller can stop a long run soon.
+    let max_progress_every = ((1 << 20) / resolved.couplings.n_sites() as u64).max(1);
+    let mut output = sample_chains(args, &resolved, max_progress_every, progress)?;
     let (record, couplings, run) = record_of(resolved, &output);
     if let Some(staging) = staging {
         // The written ensemble takes the configurations; the outcome keeps a copy only when
@@ -383,9 +387,17 @@ pub fn execute(args: &SampleArgs, keep_configs: bool, progress: impl Fn(u64) + S
     })
 }
 
-/// Runs the chains of `resolved` on the worker threads of `args`.
-fn sample_chains(args: &SampleArgs, resolved: &Resolved, progress: impl Fn(u64) + Sync) -> Result<RunOutput> {
-    let rc = with_progress(&resolved.run);
+/// Runs the chains of `resolved` on the worker threads of `args`, reporting progress about
+/// 200 times per chain and at least every `max_progress_every` sweeps (progress reports do
+/// not change the chains).
+fn sample_chains(
+    args: &SampleArgs,
+    resolved: &Resolved,
+    max_progress_every: u64,
+    progress: impl Fn(u64) + Sync,
+) -> Result<RunOutput> {
+    let mut rc = with_progress(&resolved.run);
+    rc.progress_every = rc.progress_every.min(max_progress_every).max(1);
     let progress = &progress;
     Ok(worker_pool(args)?.install(|| run_chains(&resolved.couplings, &rc, |n| progress(n)))?)
 }
