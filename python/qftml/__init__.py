@@ -344,16 +344,7 @@ class NotFittedError(ValueError, AttributeError):
     """The estimator is used before ``fit`` or ``partial_fit``."""
 
 
-try:  # With scikit-learn installed the estimator is one of its own (tags, clone, pipelines).
-    from sklearn.base import BaseEstimator as _BaseEstimator
-    from sklearn.base import TransformerMixin as _TransformerMixin
-
-    _ESTIMATOR_BASES: Tuple[type, ...] = (_TransformerMixin, _BaseEstimator)
-except ImportError:  # pragma: no cover - scikit-learn is optional
-    _ESTIMATOR_BASES = ()
-
-
-class RBM(*_ESTIMATOR_BASES):  # type: ignore[misc]
+class RBM:
     """A φ⁴ neural network (generalised restricted Boltzmann machine) as a scikit-learn
     estimator; with the defaults it stands in for ``sklearn.neural_network.BernoulliRBM``.
 
@@ -423,6 +414,16 @@ class RBM(*_ESTIMATOR_BASES):  # type: ignore[misc]
         "weight_decay",
         "weight_sd",
     )
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags of a transformer (scikit-learn ≥ 1.6 asks for them; imported
+        only then, so that ``import qftml`` does not load scikit-learn)."""
+        from sklearn.base import BaseEstimator, TransformerMixin
+
+        class _Transformer(TransformerMixin, BaseEstimator):
+            pass
+
+        return _Transformer().__sklearn_tags__()
 
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor's parameters (scikit-learn's ``get_params``)."""
