@@ -37,6 +37,7 @@ write, ``out=...``, are still written; the next of them waits for that).
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import tempfile
@@ -385,35 +386,14 @@ class RBM:
         weight_decay: float = 0.0,
         weight_sd: float = 0.01,
     ) -> None:
-        self.visible = visible
-        self.hidden = hidden
-        self.n_components = n_components
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.verbose = verbose
-        self.random_state = random_state
-        self.cd_k = cd_k
-        self.persistent = persistent
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.weight_sd = weight_sd
+        # scikit-learn's rule: the constructor stores its arguments unchanged.
+        for name, value in dict(locals()).items():
+            if name != "self":
+                setattr(self, name, value)
 
-    _PARAMS = (
-        "visible",
-        "hidden",
-        "n_components",
-        "learning_rate",
-        "batch_size",
-        "n_iter",
-        "verbose",
-        "random_state",
-        "cd_k",
-        "persistent",
-        "momentum",
-        "weight_decay",
-        "weight_sd",
-    )
+    @classmethod
+    def _param_names(cls) -> Tuple[str, ...]:
+        return tuple(inspect.signature(cls.__init__).parameters)[1:]
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags of a transformer (scikit-learn ≥ 1.6 asks for them; imported
@@ -427,14 +407,16 @@ class RBM:
 
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor's parameters (scikit-learn's ``get_params``)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
+        return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> "RBM":
         """Sets constructor parameters (scikit-learn's ``set_params``); they take effect at
         the next ``fit`` (or the first ``partial_fit``)."""
         for name, value in params.items():
-            if name not in self._PARAMS:
-                raise ValueError(f"invalid parameter {name!r} for RBM; valid parameters are {', '.join(self._PARAMS)}")
+            if name not in self._param_names():
+                raise ValueError(
+                    f"invalid parameter {name!r} for RBM; valid parameters are {', '.join(self._param_names())}"
+                )
             setattr(self, name, value)
         return self
 
