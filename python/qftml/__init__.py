@@ -92,8 +92,6 @@ def _flag_value(name: str, value: Any) -> Optional[str]:
         return str(int(value))
     if isinstance(value, (str, os.PathLike)):
         return os.fspath(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join(_flag_value(name, v) or "" for v in value)
     raise TypeError(f"{name} must be a number, a string or a path, not {type(value).__name__}")
 
 
@@ -106,6 +104,9 @@ def _argv(kwargs: Mapping[str, Any]) -> List[str]:
         flag = "--lambda" if name == "lam" else "--" + name.replace("_", "-")
         if value is True:
             argv.append(flag)
+        elif isinstance(value, (list, tuple, np.ndarray)) and name != "lattice":
+            # A list is the flag repeated (clap appends; comma lists are split as well).
+            argv.extend(f"{flag}={_flag_value(name, v)}" for v in value)
         else:
             argv.append(f"{flag}={_flag_value(name, value)}")
     return argv
@@ -238,8 +239,10 @@ def _one(records: List[Result]) -> Result:
 def reweight(**kwargs: Any) -> Result:
     """Reweight stored ensembles to other (also complex) actions; ``qftml reweight``.
 
-    ``ensemble`` (a run directory of ``sample(out=...)``, or a list of them), the target
-    (``kappa``, ``mu2``, ``lam``, ``g_nnn``, ``c`` …) or scans, as the command's flags."""
+    ``ensemble`` (a run directory of ``sample(out=...)``, or a list of them for
+    multi-histogram reweighting), the target (``kappa``, ``mu2``, ``lam``, ``g_nnn``,
+    ``imag_mass``) or ``scan`` (``"NAME=FROM:TO:N"`` or a list of them), as the command's
+    flags; a list value is the flag repeated."""
     return _one(run("reweight", **kwargs))
 
 
