@@ -484,8 +484,10 @@ class RBM:
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> "RBM":
-        """One epoch over the rows of ``X`` (mini-batches of ``batch_size``), creating the
-        network on the first call."""
+        """One epoch over the rows of ``X`` (mini-batches of ``batch_size`` in a random
+        order), creating the network on the first call.  scikit-learn's ``partial_fit``
+        takes one step on all of ``X`` as a single mini-batch; with at most ``batch_size``
+        rows both take that one step."""
         X = _as_matrix(X)
         if self.__dict__.get("_core") is None:
             self._new_core(X.shape[1])
