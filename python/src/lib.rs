@@ -470,11 +470,12 @@ impl RbmCore {
     fn transform<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'_, f64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let network = self.network()?;
         let data = data_of(&x)?;
-        data.check_fits(network).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        data.check_fits(network)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let n = data.n_samples();
         let values: Vec<f64> = (0..n).flat_map(|k| network.hidden_means(data.example(k))).collect();
-        let array =
-            Array2::from_shape_vec((n, network.n_hidden()), values).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let array = Array2::from_shape_vec((n, network.n_hidden()), values)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         Ok(array.into_pyarray(py))
     }
 
@@ -517,7 +518,8 @@ impl RbmCore {
     fn gibbs<'py>(&mut self, py: Python<'py>, x: PyReadonlyArray2<'_, f64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let data = data_of(&x)?;
         let network = self.network()?;
-        data.check_fits(network).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        data.check_fits(network)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let n = data.n_samples();
         let stream = self.seed.wrapping_add(self.gibbs_calls).wrapping_add(1 << 62);
         let mut chains =
@@ -525,8 +527,8 @@ impl RbmCore {
         chains.clamp_visible(network, data.matrix(), n);
         chains.sample_visible(network, n);
         let values = chains.visible().as_slice().to_vec();
-        let array =
-            Array2::from_shape_vec((n, network.n_visible()), values).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let array = Array2::from_shape_vec((n, network.n_visible()), values)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         self.gibbs_calls += 1;
         Ok(array.into_pyarray(py))
     }

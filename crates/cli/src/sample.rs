@@ -399,7 +399,7 @@ fn sample_chains(
     let mut rc = with_progress(&resolved.run);
     rc.progress_every = rc.progress_every.min(max_progress_every).max(1);
     let progress = &progress;
-    Ok(worker_pool(args)?.install(|| run_chains(&resolved.couplings, &rc, |n| progress(n)))?)
+    Ok(worker_pool(args)?.install(|| run_chains(&resolved.couplings, &rc, progress))?)
 }
 
 /// `run` with a progress report about 200 times per chain.
