@@ -8,26 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod action;
-mod couplings_file;
-mod data;
-mod geometry;
-mod graph;
-mod irg;
-mod limits;
+use cli::{action, data, graph, irg, rbm, reweight, rundir, sample, train};
 #[cfg(feature = "mpi")]
-mod mpi_ranks;
-#[cfg(feature = "mpi")]
-mod mpi_sample;
-mod mpi_share;
-#[cfg(feature = "mpi")]
-mod mpi_train;
-mod output;
-mod rbm;
-mod reweight;
-mod rundir;
-mod sample;
-mod train;
+use cli::{mpi_ranks, mpi_sample, mpi_train};
+// The unit tests name these modules from the crate root.
+#[cfg(test)]
+use cli::{couplings_file, geometry};
 
 /// Lattice φ⁴ field theory as a machine-learning model.
 #[derive(Debug, Parser)]

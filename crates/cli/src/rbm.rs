@@ -284,7 +284,7 @@ fn load_data(config: &RbmTrainConfig) -> Result<(Data, Option<[usize; 2]>)> {
 
 /// Default initial coefficients of a unit type: φ⁴ units a double well with minima at ±1
 /// (`x⁴/2 − x²`), Gaussian units unit variance (`x²/2`), binary units none.
-fn default_coefficients(kind: UnitKind) -> [f64; 3] {
+pub fn default_coefficients(kind: UnitKind) -> [f64; 3] {
     match kind {
         UnitKind::Phi4 => [0.0, -1.0, 0.5],
         UnitKind::Gaussian => [0.0, 0.5, 0.0],

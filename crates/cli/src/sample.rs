@@ -121,12 +121,23 @@ fn merged(mut config: SampleConfig, a: &SampleArgs) -> SampleConfig {
 
 /// What a resolved run samples.
 pub struct Resolved {
+    /// The sampled action.
     pub couplings: Couplings,
+    /// The chains' settings.
     pub run: RunConfig,
+    /// The run config as recorded (flags over the TOML file, defaults filled in).
     pub config: SampleConfig,
 }
 
+/// The run of `args`: its couplings, run config and resolved config, every input checked.
+/// Configurations are kept when `--out` is given.
 pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
+    resolve_keeping(args, args.out.is_some())
+}
+
+/// [`resolve`], keeping the sampled configurations in memory when `keep_configs` (the
+/// memory this needs is checked with the rest).
+pub fn resolve_keeping(args: &SampleArgs, keep_configs: bool) -> Result<Resolved> {
     let file = match &args.config {
         Some(p) => read_config(p)?,
         None => SampleConfig::default(),
@@ -187,7 +198,7 @@ pub fn resolve(args: &SampleArgs) -> Result<Resolved> {
         n_sweeps: *config.sweeps.get_or_insert(10_000),
         measure_every: *config.measure_every.get_or_insert(1),
         seed: *config.seed.get_or_insert(1),
-        save_configs: args.out.is_some(),
+        save_configs: keep_configs,
         two_point: false,
         progress_every: 0,
     };
@@ -312,6 +323,7 @@ fn exact_values(c: &Couplings) -> Option<ExactFreeField> {
     })
 }
 
+/// `qftml sample`: resolve, sample, print the record and write `--out`.
 pub fn run(args: &SampleArgs) -> Result<()> {
     let resolved = resolve(args)?;
     // Before any work: a bad --out fails now, not after the run.
@@ -319,10 +331,75 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     let run_config = &resolved.run;
     let total = run_config.n_chains as u64 * (run_config.n_therm + run_config.n_sweeps);
     let bar = progress_bar(total, "sweeps");
-    let rc = with_progress(run_config);
-    let out = worker_pool(args)?.install(|| run_chains(&resolved.couplings, &rc, |n| bar.inc(n)))?;
+    let out = sample_chains(args, &resolved, u64::MAX, |n| bar.inc(n))?;
     bar.finish_and_clear();
     report(args, resolved, staging, out)
+}
+
+/// A finished `qftml sample` run as data: the record `--json` prints and the chains'
+/// output (with their configurations when they were kept).
+pub struct SampleOutcome {
+    /// The record `qftml sample --json` prints.
+    pub record: SampleRecord,
+    /// The sampled action.
+    pub couplings: Couplings,
+    /// The chains' settings.
+    pub run: RunConfig,
+    /// Per chain: measurements and, when kept, configurations (`configs`).
+    pub output: RunOutput,
+}
+
+/// The execution path of `qftml sample` without printing: resolve `args` exactly as the
+/// command does, run the chains on `--threads` workers (`progress(n)` reports sweeps done,
+/// as the progress bar sees them), build the record and, with `--out`, write the run
+/// directory as the command does.  With `keep_configs` every measured configuration is kept
+/// in [`SampleOutcome::output`] (chain by chain, configuration by configuration).
+/// `progress` is called about every 2^20 site updates of a chain (and at least 200 times
+/// per chain); it may unwind to stop the run.
+pub fn execute(args: &SampleArgs, keep_configs: bool, progress: impl Fn(u64) + Sync) -> Result<SampleOutcome> {
+    let resolved = resolve_keeping(args, keep_configs || args.out.is_some())?;
+    let staging = args.out.as_deref().map(Staging::begin).transpose()?;
+    // Progress about every 2^20 site updates, so that a caller can stop a long run soon.
+    let max_progress_every = ((1 << 20) / resolved.couplings.n_sites() as u64).max(1);
+    let mut output = sample_chains(args, &resolved, max_progress_every, progress)?;
+    let (record, couplings, run) = record_of(resolved, &output);
+    if let Some(staging) = staging {
+        // The written ensemble takes the configurations; the outcome keeps a copy only when
+        // they were asked for.
+        let configs: Vec<Option<Vec<f64>>> = if keep_configs {
+            output.chains.iter().map(|c| c.configs.clone()).collect()
+        } else {
+            output.chains.iter_mut().map(|c| c.configs.take()).collect()
+        };
+        let mut kept = output.clone();
+        for (chain, configs) in kept.chains.iter_mut().zip(configs) {
+            chain.configs = configs;
+        }
+        staging
+            .write(|dir| write_outputs(dir, staging.run_id(), &couplings, &run, kept, &record))
+            .and_then(|()| staging.commit("sample", record.provenance.clone()))?;
+    }
+    Ok(SampleOutcome {
+        record,
+        couplings,
+        run,
+        output,
+    })
+}
+
+/// Runs the chains of `resolved` on the worker threads of `args`, reporting progress about
+/// 200 times per chain and at least every `max_progress_every` sweeps (progress reports do
+/// not change the chains).
+fn sample_chains(
+    args: &SampleArgs,
+    resolved: &Resolved,
+    max_progress_every: u64,
+    progress: impl Fn(u64) + Sync,
+) -> Result<RunOutput> {
+    let mut rc = with_progress(&resolved.run);
+    rc.progress_every = rc.progress_every.min(max_progress_every).max(1);
+    let progress = &progress;
+    Ok(worker_pool(args)?.install(|| run_chains(&resolved.couplings, &rc, progress))?)
 }
 
 /// `run` with a progress report about 200 times per chain.
@@ -342,13 +419,31 @@ pub fn worker_pool(args: &SampleArgs) -> Result<rayon::ThreadPool> {
 
 /// Summarises the chains of a run, prints the record and writes `--out`.
 pub fn report(args: &SampleArgs, resolved: Resolved, staging: Option<Staging>, out: RunOutput) -> Result<()> {
+    let (result, couplings, run_config) = record_of(resolved, &out);
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    // The results are printed even if writing --out fails below.
+    args.output.emit(&result, print_text)?;
+    if let Some(staging) = staging {
+        staging
+            .write(|dir| write_outputs(dir, staging.run_id(), &couplings, &run_config, out, &result))
+            .and_then(|()| staging.commit("sample", result.provenance.clone()))
+            .context("the run's results are printed above, but --out was not written (it is as it was before)")?;
+    }
+    Ok(())
+}
+
+/// The record of a finished run (observables with Γ-method errors, warnings, timing,
+/// provenance), with the couplings and run config it was made from.
+fn record_of(resolved: Resolved, out: &RunOutput) -> (SampleRecord, Couplings, RunConfig) {
     let Resolved {
         couplings,
         run: run_config,
         config,
     } = resolved;
     let n_sites = couplings.n_sites();
-    let (observables, mut warnings) = summarise(&out, n_sites);
+    let (observables, mut warnings) = summarise(out, n_sites);
     if observables.averages().iter().any(|(_, v)| !v.mean.is_finite()) {
         warnings.push(
             "an observable is not finite (NaN or infinite): the field ran away; check that every b > 0, \
@@ -378,18 +473,7 @@ pub fn report(args: &SampleArgs, resolved: Resolved, staging: Option<Staging>, o
         config,
         provenance: provenance(),
     };
-    for w in &result.warnings {
-        eprintln!("warning: {w}");
-    }
-    // The results are printed even if writing --out fails below.
-    args.output.emit(&result, print_text)?;
-    if let Some(staging) = staging {
-        staging
-            .write(|dir| write_outputs(dir, staging.run_id(), &couplings, &run_config, out, &result))
-            .and_then(|()| staging.commit("sample", result.provenance.clone()))
-            .context("the run's results are printed above, but --out was not written (it is as it was before)")?;
-    }
-    Ok(())
+    (result, couplings, run_config)
 }
 
 fn write_outputs(
@@ -426,7 +510,8 @@ fn write_outputs(
     Ok(())
 }
 
-fn print_text(r: &SampleRecord) {
+/// Prints the record as text (what `qftml sample` prints without `--json`).
+pub fn print_text(r: &SampleRecord) {
     println!(
         "{} on {} sites: {} configurations from {} chains, acceptance {:.3}",
         r.algorithm, r.n_sites, r.n_configs, r.n_chains, r.acceptance
