@@ -22,12 +22,12 @@ py="$scratch/venv/bin/python"
 "$py" -m pip install --quiet "maturin>=1.5,<2" numpy pytest scikit-learn
 
 # The binary the tests compare with, from the same sources as the wheel.
-(cd "$repo" && cargo build --release -p cli)
+(cd "$repo" && cargo build --release -p cli --locked)
 export QFTML_BIN="${QFTML_BIN:-$repo/target/release/qftml}"
 
 # The wheel, built in the workspace's target directory so that it shares its compiled
 # dependencies with the binary.
-(cd "$here" && CARGO_TARGET_DIR="$repo/target" "$scratch/venv/bin/maturin" build --release --quiet --out "$scratch/wheels")
+(cd "$here" && CARGO_TARGET_DIR="$repo/target" "$scratch/venv/bin/maturin" build --release --locked --quiet --out "$scratch/wheels")
 "$py" -m pip install --quiet "$scratch"/wheels/qftml-*.whl
 
 # From a directory without the source package, so the installed wheel is what is tested.
