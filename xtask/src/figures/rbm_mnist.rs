@@ -22,11 +22,45 @@ const CASES: [(&str, &str, &str); 3] = [
     ("Bernoulli–Bernoulli", "bernoulli", "bernoulli-bernoulli"),
 ];
 
-/// Lower bound on the correlation of the per-pixel means of the φ⁴–Bernoulli samples with
-/// those of the Bernoulli–Bernoulli samples.  Measured: 0.8 … 0.9 (quick and full settings);
-/// samples that have not learnt where the digits put their ink (blank or noise images)
-/// give about 0 (or no number at all).
-const MIN_MEAN_CORRELATION: f64 = 0.6;
+/// Lower bound on the correlation of the per-pixel means of 25 φ⁴–Bernoulli samples with
+/// the per-pixel means of the digits.  Measured 0.79 (quick settings); samples that have not learnt where the digits put their ink (untrained
+/// networks, blank or noise images) give about 0.
+const MIN_MEAN_CORRELATION: f64 = 0.4;
+
+/// `qftml train data --json`: read only for its schema (the run's `moments.json` holds the
+/// data's per-pixel means).
+#[derive(Debug, Serialize, Deserialize)]
+struct DataRunRecord {
+    schema: u32,
+}
+
+impl records::Record for DataRunRecord {
+    const SCHEMA: u32 = 1;
+    const NAME: &'static str = "train-data";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SiteMeans {
+    mean: Vec<f64>,
+}
+
+/// The fields of `moments.json` of a `qftml train data` run used here.
+#[derive(Debug, Serialize, Deserialize)]
+struct MomentsRecord {
+    schema: u32,
+    data: SiteMeans,
+}
+
+impl records::Record for MomentsRecord {
+    const SCHEMA: u32 = 1;
+    const NAME: &'static str = "train-data-moments";
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
 
 /// The fields of `qftml rbm export --json` used here.
 #[derive(Debug, Serialize, Deserialize)]
@@ -104,11 +138,12 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
     let ais_steps = fig.param("ais_steps", 200u64, 1000u64);
     let n_hidden = fig.fixed("n_hidden", 64u64);
     let n_hidden2 = fig.fixed("n_hidden_second", 32u64);
-    let lr = fig.fixed("lr", 0.01);
+    let lr = fig.fixed("lr", 0.05);
     let seed = fig.seed("seed", 1);
     fig.fixed(
         "settings",
-        "pixels x/255 in [0, 1] (binarised at 0.5 for Bernoulli visible units), batch 10, persistent CD-1",
+        "pixels x/255 in [0, 1] (binarised at 0.5 for Bernoulli visible units), batch 10, persistent CD-1, \
+         quadratic and quartic coefficients of real units trained",
     );
     let data = fig.repo_root().join("data").join(MNIST);
     let data_s = data.to_str().context("repository path is not UTF-8")?.to_owned();
@@ -145,6 +180,7 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
             "--lr",
             &lr_s,
             "--persistent",
+            "--train-shape",
             "--seed",
             &seed_s,
             "--out",
@@ -222,17 +258,49 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         curves = curves.series(Series::new(*label, recon_curve(train), SeriesStyle::LinePoints));
     }
     fig.plot_named("rbm-mnist-training", &curves, (900, 600))?;
-    let bb_sample = &runs[2].4;
-    let corr = correlation(&pixel_means(&phi4_sample.samples), &pixel_means(&bb_sample.samples));
-    fig.check(Check::within(
-        format!(
-            "{phi4_label}: correlation of the samples' per-pixel means with the Bernoulli–Bernoulli samples' (≥ {MIN_MEAN_CORRELATION})"
-        ),
-        corr,
-        1.0,
-        Tolerance::Abs(1.0 - MIN_MEAN_CORRELATION),
-        "measured bound",
-    ));
+    // The digits' per-pixel means (all 10,000, on the same [0, 1] scale), from the data
+    // statistics of `qftml train data` (one short epoch; only its data side is used).
+    let moments_dir = path("data-moments");
+    let _: DataRunRecord = fig.qftml(&[
+        "train",
+        "data",
+        "--data",
+        &data_s,
+        "--pixel-map",
+        "unit",
+        "--epochs",
+        "1",
+        "--moment-samples",
+        "10",
+        "--seed",
+        &seed_s,
+        "--out",
+        &moments_dir,
+    ])?;
+    let moments: MomentsRecord = records::parse(
+        &std::fs::read_to_string(dir.join("data-moments").join("moments.json"))
+            .context("the moments file of the data run")?,
+    )?;
+    let mut table_means = Table::new(["network", "correlation of the samples' per-pixel means with the digits'"]);
+    for (label, _, _, _, sample) in &runs {
+        let corr = correlation(&pixel_means(&sample.samples), &moments.data.mean);
+        table_means.row([(*label).to_owned(), format!("{corr:.3}")]);
+        if std::ptr::eq(sample, phi4_sample) {
+            fig.check(Check::within(
+                format!(
+                    "{label}: correlation of the per-pixel means of 25 samples with the digits' (≥ {MIN_MEAN_CORRELATION})"
+                ),
+                corr,
+                1.0,
+                Tolerance::Abs(1.0 - MIN_MEAN_CORRELATION),
+                "measured bound",
+            ));
+        }
+    }
+    fig.table(
+        format!("Samples after {sweeps} Gibbs steps (25 chains) against the digits' per-pixel means"),
+        table_means,
+    );
 
     // 2. The special cases side by side.
     let mut table = Table::new([
