@@ -210,7 +210,7 @@ pub const FIGURES: &[Figure] = &[
     Figure {
         name: "rbm-mnist",
         description: "φ⁴ networks on MNIST digits (the shipped 10,000-digit subset, pixels scaled to [0, 1]; 1000 \
-            digits and 2 epochs in quick mode, 2000 and 10 in full): a φ⁴–Bernoulli network (784 × 64, φ⁴ visible \
+            digits and 3 epochs in quick mode, 2000 and 10 in full): a φ⁴–Bernoulli network (784 × 64, φ⁴ visible \
             units on the grey levels, binary hidden units, persistent CD-1, lr 0.05, a_i and b_i trained with the rest) with its feature maps w_ij \
             (j fixed) as 28×28 images and samples after block Gibbs steps; the talk's special cases \
             Bernoulli–Bernoulli (digits binarised at 0.5), Gaussian–Bernoulli and φ⁴–Bernoulli trained side by \

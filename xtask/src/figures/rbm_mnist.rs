@@ -132,10 +132,10 @@ fn check_decrease(fig: &mut FigureCtx<'_>, what: &str, train: &TrainRecord) -> R
 /// `rbm-mnist`.
 pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
     let n_images = fig.param("n_images", 1000u64, 2000u64);
-    let epochs = fig.param("epochs", 2u64, 10u64);
+    let epochs = fig.param("epochs", 3u64, 10u64);
     let sweeps = fig.param("gibbs_steps", 500u64, 2000u64);
     let ais_runs = fig.param("ais_runs", 20u64, 100u64);
-    let ais_steps = fig.param("ais_steps", 200u64, 1000u64);
+    let ais_steps = fig.param("ais_steps", 200u64, 500u64);
     let n_hidden = fig.fixed("n_hidden", 64u64);
     let n_hidden2 = fig.fixed("n_hidden_second", 32u64);
     let lr = fig.fixed("lr", 0.05);
@@ -281,7 +281,10 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         &std::fs::read_to_string(dir.join("data-moments").join("moments.json"))
             .context("the moments file of the data run")?,
     )?;
-    let mut table_means = Table::new(["network", "correlation of the samples' per-pixel means with the digits'"]);
+    let mut table_means = Table::new([
+        "network",
+        "correlation of the samples' per-pixel means with the digits'",
+    ]);
     for (label, _, _, _, sample) in &runs {
         let corr = correlation(&pixel_means(&sample.samples), &moments.data.mean);
         table_means.row([(*label).to_owned(), format!("{corr:.3}")]);
@@ -410,7 +413,8 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
     ]);
     fig.table(
         format!(
-            "784×{n_hidden} networks on {n_images} MNIST digits, {epochs} epochs, lr {lr}, and the second layer of the stack"
+            "784×{n_hidden} networks on {n_images} MNIST digits, {epochs} epochs, lr {lr}, and the second layer of the stack \
+             (AIS: {ais_runs} runs × {ais_steps} steps)"
         ),
         table,
     );
