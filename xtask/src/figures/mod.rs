@@ -209,7 +209,7 @@ pub const FIGURES: &[Figure] = &[
     },
     Figure {
         name: "rbm-mnist",
-        description: "φ⁴ networks on MNIST digits (the shipped 10,000-digit subset, pixels scaled to [0, 1]; 1000 \
+        description: "φ⁴ networks on MNIST digits (the shipped 10,000-digit subset, pixels scaled to [0, 1]; 800 \
             digits and 3 epochs in quick mode, 2000 and 10 in full): a φ⁴–Bernoulli network (784 × 64, φ⁴ visible \
             units on the grey levels, binary hidden units, persistent CD-1, lr 0.05, a_i and b_i trained with the rest) with its feature maps w_ij \
             (j fixed) as 28×28 images and samples after block Gibbs steps; the talk's special cases \
@@ -224,8 +224,8 @@ pub const FIGURES: &[Figure] = &[
             means (≥ 0.4; the digits' means from the data statistics of `qftml train data`).",
         run: rbm_mnist::mnist,
         budget: Budget {
-            quick_s: 30.0,
-            full_s: 300.0,
+            quick_s: 20.0,
+            full_s: 125.0,
         },
         runs_alone: false,
     },
