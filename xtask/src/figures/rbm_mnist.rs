@@ -287,10 +287,11 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         "network",
         "correlation of the samples' per-pixel means with the digits'",
     ]);
-    for (label, _, _, _, sample) in &runs {
+    for (k, (label, _, _, _, sample)) in runs.iter().enumerate() {
         let corr = correlation(&pixel_means(&sample.samples), &moments.data.mean);
         table_means.row([(*label).to_owned(), format!("{corr:.3}")]);
-        if std::ptr::eq(sample, phi4_sample) {
+        // The φ⁴–Bernoulli network, the first case, is the one checked.
+        if k == 0 {
             fig.check(Check::within(
                 format!(
                     "{label}: correlation of the per-pixel means of 25 samples with the digits' (≥ {MIN_MEAN_CORRELATION})"
