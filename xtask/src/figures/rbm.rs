@@ -19,24 +19,24 @@ use crate::report::{Check, Table, Tolerance, fmt_measured, fmt_num};
 const SKLEARN_PLL_ALL_UNITS: [f64; 3] = [-15.575, -15.615, -16.099];
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Epoch {
-    epoch: u64,
-    reconstruction_error: f64,
-    pseudo_loglik: Option<f64>,
+pub(super) struct Epoch {
+    pub(super) epoch: u64,
+    pub(super) reconstruction_error: f64,
+    pub(super) pseudo_loglik: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Timing {
-    wall_s: f64,
-    sec_per_epoch: Vec<f64>,
+pub(super) struct Timing {
+    pub(super) wall_s: f64,
+    pub(super) sec_per_epoch: Vec<f64>,
 }
 
 /// The fields of `qftml rbm train --json` used here.
 #[derive(Debug, Serialize, Deserialize)]
-struct TrainRecord {
-    schema: u32,
-    epochs: Vec<Epoch>,
-    timing: Timing,
+pub(super) struct TrainRecord {
+    pub(super) schema: u32,
+    pub(super) epochs: Vec<Epoch>,
+    pub(super) timing: Timing,
 }
 
 impl records::Record for TrainRecord {
@@ -48,19 +48,19 @@ impl records::Record for TrainRecord {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Ais {
-    loglik: f64,
-    err: f64,
+pub(super) struct Ais {
+    pub(super) loglik: f64,
+    pub(super) err: f64,
 }
 
 /// The fields of `qftml rbm eval --json` used here.
 #[derive(Debug, Serialize, Deserialize)]
-struct EvalRecord {
-    schema: u32,
-    reconstruction_error: f64,
-    pseudo_loglik: Option<f64>,
-    ais: Option<Ais>,
-    exact_loglik: Option<f64>,
+pub(super) struct EvalRecord {
+    pub(super) schema: u32,
+    pub(super) reconstruction_error: f64,
+    pub(super) pseudo_loglik: Option<f64>,
+    pub(super) ais: Option<Ais>,
+    pub(super) exact_loglik: Option<f64>,
 }
 
 impl records::Record for EvalRecord {
@@ -73,11 +73,11 @@ impl records::Record for EvalRecord {
 
 /// The fields of `qftml rbm sample --json` used here.
 #[derive(Debug, Serialize, Deserialize)]
-struct SampleRecord {
-    schema: u32,
-    shape: Option<[usize; 2]>,
-    samples: Vec<Vec<f64>>,
-    feature_maps: Vec<Vec<f64>>,
+pub(super) struct SampleRecord {
+    pub(super) schema: u32,
+    pub(super) shape: Option<[usize; 2]>,
+    pub(super) samples: Vec<Vec<f64>>,
+    pub(super) feature_maps: Vec<Vec<f64>>,
 }
 
 impl records::Record for SampleRecord {
