@@ -44,6 +44,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    stop_quietly_on_closed_stdout();
     let cli = Cli::parse();
     rundir::install_signal_handler();
     // Under an MPI launcher, `sample` and `train` spread their chains over the ranks and
@@ -81,3 +82,23 @@ fn run(command: Command) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+/// When the reader of standard output goes away (`qftml … | head`), printing fails with
+/// "Broken pipe": stop at once and quietly with the status of a process killed by SIGPIPE
+/// (128 + 13), as other command-line tools do, instead of reporting a panic.  Every file a
+/// run writes is written atomically, so stopping here loses nothing already written.
+fn stop_quietly_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
+}

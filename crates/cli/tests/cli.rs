@@ -563,3 +563,24 @@ fn inhomogeneous_ensemble_from_a_couplings_file() {
     assert!((got.re() - exact.phi2().re).abs() < 4.0 * got.err_re());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A reader that stops early (`qftml graph … | head -1`) ends the run quietly with the status
+/// of a process killed by SIGPIPE, never with a panic.  The output (about 100 kB) is larger
+/// than a pipe's buffer, so printing always meets the closed pipe.
+#[test]
+fn a_closed_stdout_stops_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qftml"))
+        .args(words("graph --geometry square --lattice 64"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}

@@ -189,7 +189,7 @@ pub const FIGURES: &[Figure] = &[
         run: data_learning::run,
         budget: Budget {
             quick_s: 25.0,
-            full_s: 17.0,
+            full_s: 25.0,
         },
         runs_alone: false,
     },
