@@ -36,10 +36,12 @@
 //! A batch works on chunks of 64 fields, in passes over arrays: the roots `A` and the
 //! envelopes (branch-free, so the compiler vectorises them; compiled a second time for
 //! AVX-512 and chosen at run time, [`crate::simd`], with the same bits), the first trial's
-//! normal and uniform of every field (scalar, in field order, on random words taken 128 at
-//! a time from the bulk keystream), the first acceptance tests (vectorised, with the cheap
-//! exponential and its error bound), and last the rare undecided tests (exact exponential)
-//! and rejected fields (the scalar rejection loop).
+//! normal and uniform of every field (128 words of the bulk keystream per chunk: the
+//! normals in pairs by Box–Muller, [`box_muller`], with a logarithm, cosine and sine
+//! accurate to a few ulp and without branches, so vectorised too), the first acceptance
+//! tests (vectorised, with the cheap exponential and its error bound), and last the rare
+//! undecided tests (exact exponential) and rejected fields (the scalar rejection loop, on
+//! rand_distr's normal).
 
 use phi4_action::Quartic;
 use rand::distr::Distribution;
@@ -56,8 +58,8 @@ use crate::{SamplerError, SimRng};
 /// random numbers and finish the rare rejected trials).
 const BATCH_CHUNK: usize = 64;
 
-/// Random words taken from the bulk keystream at a time (two per field of a chunk: the
-/// normal and the uniform of its first trial, most of the time).
+/// Random words taken from the bulk keystream at a time: a chunk's first trials (half for
+/// the normals, in pairs, half for the uniforms), or the buffer of the rejected fields' trials.
 const WORD_BLOCK: usize = 2 * BATCH_CHUNK;
 
 /// Pairs of normals a chunk's first trials draw by [`box_muller`].
@@ -492,10 +494,11 @@ impl QuarticSampler {
     /// One exact draw per field: `out[k]` from `exp(−a x² − b x⁴ + fields[k] x)` (a
     /// non-finite field, or one beyond 10³⁰, gives NaN).  Extra entries of the longer slice are left alone.
     ///
-    /// The envelopes of [`BATCH_CHUNK`] fields are computed first, then their rejection
-    /// loops run on random words the generator produces in blocks of [`BATCH_CHUNK`]
-    /// (unused words of the last block are skipped): the draws depend only on the
-    /// generator's state, not on the batch being split differently elsewhere.
+    /// The envelopes of [`BATCH_CHUNK`] fields are computed first, then their first
+    /// trials on a block of [`WORD_BLOCK`] words of the generator, then the rejection
+    /// loops of the rejected fields on words the generator produces in blocks of
+    /// [`WORD_BLOCK`] (unused words are skipped): the draws depend only on the
+    /// generator's state and the fields.
     pub fn sample_fields(&self, fields: &[f64], out: &mut [f64], rng: &mut SimRng) {
         let n = fields.len().min(out.len());
         out[..n].copy_from_slice(&fields[..n]);
