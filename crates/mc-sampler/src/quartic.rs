@@ -36,10 +36,12 @@
 //! A batch works on chunks of 64 fields, in passes over arrays: the roots `A` and the
 //! envelopes (branch-free, so the compiler vectorises them; compiled a second time for
 //! AVX-512 and chosen at run time, [`crate::simd`], with the same bits), the first trial's
-//! normal and uniform of every field (scalar, in field order, on random words taken 128 at
-//! a time from the bulk keystream), the first acceptance tests (vectorised, with the cheap
-//! exponential and its error bound), and last the rare undecided tests (exact exponential)
-//! and rejected fields (the scalar rejection loop).
+//! normal and uniform of every field (128 words of the bulk keystream per chunk: the
+//! normals in pairs by Box–Muller, [`box_muller`], with a logarithm, cosine and sine
+//! accurate to a few ulp and without branches, so vectorised too), the first acceptance
+//! tests (vectorised, with the cheap exponential and its error bound), and last the rare
+//! undecided tests (exact exponential) and rejected fields (the scalar rejection loop, on
+//! rand_distr's normal).
 
 use phi4_action::Quartic;
 use rand::distr::Distribution;
@@ -56,9 +58,12 @@ use crate::{SamplerError, SimRng};
 /// random numbers and finish the rare rejected trials).
 const BATCH_CHUNK: usize = 64;
 
-/// Random words taken from the bulk keystream at a time (two per field of a chunk: the
-/// normal and the uniform of its first trial, most of the time).
+/// Random words taken from the bulk keystream at a time: a chunk's first trials (half for
+/// the normals, in pairs, half for the uniforms), or the buffer of the rejected fields' trials.
 const WORD_BLOCK: usize = 2 * BATCH_CHUNK;
+
+/// Pairs of normals a chunk's first trials draw by [`box_muller`].
+const HALF_CHUNK: usize = BATCH_CHUNK / 2;
 
 /// Fields larger than this in magnitude draw NaN in the batch API: beyond it `b h²` and the
 /// acceptance exponent overflow and no draw would ever be accepted (a training run that
@@ -84,6 +89,15 @@ impl<'a> BufferedWords<'a> {
     }
 }
 
+impl BufferedWords<'_> {
+    /// Fills `out` with the generator's next words (after the buffered ones, which stay
+    /// for later).
+    #[inline]
+    fn fill(&mut self, out: &mut [u64]) {
+        fill_u64(self.rng, out);
+    }
+}
+
 impl RngCore for BufferedWords<'_> {
     #[inline(always)]
     fn next_u64(&mut self) -> u64 {
@@ -102,6 +116,94 @@ impl RngCore for BufferedWords<'_> {
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         rand::rand_core::impls::fill_bytes_via_next(self, dst)
     }
+}
+
+/// `2⁻⁵³`.
+const TWO_POW_M53: f64 = 1.0 / 9_007_199_254_740_992.0;
+/// `ln 2` in two parts (Cody–Waite): `LN2_HI` has 32 trailing zero bits, so its product
+/// with a small integer is exact.
+const LN2_HI: f64 = 0.693_147_180_369_123_8;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+
+/// `ln x` of `x = (⌊w / 2¹¹⌋ + 1) · 2⁻⁵³ ∈ (0, 1]`, a uniform with 53 random bits that is
+/// never 0.  Branch-free, without fused multiply–adds (the same bits wherever it runs).
+///
+/// `x = 2^e m` with `m ∈ [√½, √2)`, `ln m = 2 atanh s = 2 (s + s³/3 + … + s²¹/21)` with
+/// `s = (m − 1)/(m + 1)`, `|s| ≤ 0.1716`: the first omitted term is below `10⁻¹⁷` of
+/// `ln m`; `m − 1` is exact, so `s` carries two roundings and the series a few more: the
+/// result agrees with `f64::ln` to a few ulp (a test checks it).
+#[inline(always)]
+pub(crate) fn ln_uniform(w: u64) -> f64 {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    const ONE: u64 = 0x3FF0_0000_0000_0000;
+    // Adding `2⁵² + n` and subtracting `2⁵²` turns a small integer `n` into its `f64`.
+    const MAGIC_BITS: u64 = 0x4330_0000_0000_0000;
+    const MAGIC: f64 = 4_503_599_627_370_496.0;
+    let x = ((w >> 11) + 1) as f64 * TWO_POW_M53;
+    let bits = x.to_bits();
+    let m = f64::from_bits((bits & MANTISSA) | ONE);
+    let big = m > std::f64::consts::SQRT_2;
+    let m = if big { 0.5 * m } else { m };
+    let e = (f64::from_bits(MAGIC_BITS | (bits >> 52)) - MAGIC) - if big { 1022.0 } else { 1023.0 };
+    let s = (m - 1.0) / (m + 1.0);
+    let z = s * s;
+    let mut p = 1.0 / 21.0;
+    p = p * z + 1.0 / 19.0;
+    p = p * z + 1.0 / 17.0;
+    p = p * z + 1.0 / 15.0;
+    p = p * z + 1.0 / 13.0;
+    p = p * z + 1.0 / 11.0;
+    p = p * z + 1.0 / 9.0;
+    p = p * z + 1.0 / 7.0;
+    p = p * z + 1.0 / 5.0;
+    p = p * z + 1.0 / 3.0;
+    let ln_m = 2.0 * s + 2.0 * s * (z * p);
+    e * LN2_HI + (e * LN2_LO + ln_m)
+}
+
+/// `(cos φ, sin φ)` of an angle `φ` uniform on the circle, from the 64 random bits `w`:
+/// two bits pick the quadrant, one bit reflects `θ ↦ π/2 − θ` within it (a swap of cosine
+/// and sine), and 53 bits give `θ ∈ [0, π/4)`.  On `[0, π/4]` the Taylor series to `θ¹⁵`
+/// (sine) and `θ¹⁶` (cosine) leave errors below `10⁻¹⁶` of the result, so both agree
+/// with `f64::sin_cos` to a few ulp (a test checks it).  Branch-free, no fused
+/// multiply–adds.
+#[inline(always)]
+pub(crate) fn cos_sin_uniform(w: u64) -> (f64, f64) {
+    let theta = ((w << 3) >> 11) as f64 * TWO_POW_M53 * std::f64::consts::FRAC_PI_4;
+    let z = theta * theta;
+    let mut s = -1.0 / 1_307_674_368_000.0;
+    s = s * z + 1.0 / 6_227_020_800.0;
+    s = s * z - 1.0 / 39_916_800.0;
+    s = s * z + 1.0 / 362_880.0;
+    s = s * z - 1.0 / 5_040.0;
+    s = s * z + 1.0 / 120.0;
+    s = s * z - 1.0 / 6.0;
+    let sin = theta + theta * (z * s);
+    let mut c = 1.0 / 20_922_789_888_000.0;
+    c = c * z - 1.0 / 87_178_291_200.0;
+    c = c * z + 1.0 / 479_001_600.0;
+    c = c * z - 1.0 / 3_628_800.0;
+    c = c * z + 1.0 / 40_320.0;
+    c = c * z - 1.0 / 720.0;
+    c = c * z + 1.0 / 24.0;
+    c = c * z - 0.5;
+    let cos = 1.0 + z * c;
+    let (cos, sin) = if (w >> 61) & 1 == 1 { (sin, cos) } else { (cos, sin) };
+    let (cos, sin) = if (w >> 62) & 1 == 1 { (-sin, cos) } else { (cos, sin) };
+    if w >> 63 == 1 { (-cos, -sin) } else { (cos, sin) }
+}
+
+/// Two independent standard normals from two random words (Box–Muller): the radius
+/// `√(−2 ln u)` from `u ∈ (0, 1]` ([`ln_uniform`]) and a uniform angle
+/// ([`cos_sin_uniform`]).  Exact to the resolution of 53-bit uniforms: the only departure
+/// from the normal law is that the radius stops at `√(106 ln 2) ≈ 8.57`, beyond which the
+/// two-dimensional normal has mass `2⁻⁵³`.  Branch-free, so a chunk's normals are computed
+/// in one vectorised pass.
+#[inline(always)]
+pub(crate) fn box_muller(radius: u64, angle: u64) -> (f64, f64) {
+    let r = (-2.0 * ln_uniform(radius)).sqrt();
+    let (cos, sin) = cos_sin_uniform(angle);
+    (r * cos, r * sin)
 }
 
 /// The Gaussian envelope of a quartic density: `N(mean, sd²)`, accept with
@@ -392,10 +494,11 @@ impl QuarticSampler {
     /// One exact draw per field: `out[k]` from `exp(−a x² − b x⁴ + fields[k] x)` (a
     /// non-finite field, or one beyond 10³⁰, gives NaN).  Extra entries of the longer slice are left alone.
     ///
-    /// The envelopes of [`BATCH_CHUNK`] fields are computed first, then their rejection
-    /// loops run on random words the generator produces in blocks of [`BATCH_CHUNK`]
-    /// (unused words of the last block are skipped): the draws depend only on the
-    /// generator's state, not on the batch being split differently elsewhere.
+    /// The envelopes of [`BATCH_CHUNK`] fields are computed first, then their first
+    /// trials on a block of [`WORD_BLOCK`] words of the generator, then the rejection
+    /// loops of the rejected fields on words the generator produces in blocks of
+    /// [`WORD_BLOCK`] (unused words are skipped): the draws depend only on the
+    /// generator's state and the fields.
     pub fn sample_fields(&self, fields: &[f64], out: &mut [f64], rng: &mut SimRng) {
         let n = fields.len().min(out.len());
         out[..n].copy_from_slice(&fields[..n]);
@@ -457,13 +560,13 @@ fn draw_chunks<'s>(shape: impl Fn(usize) -> &'s Shape, values: &mut [f64], rng: 
         [0.0; BATCH_CHUNK],
         [0.0; BATCH_CHUNK],
     );
+    let mut block = [0u64; WORD_BLOCK];
     let mut normal = [0.0; BATCH_CHUNK];
     let mut uniform = [0.0; BATCH_CHUNK];
     let mut exponent = [0.0; BATCH_CHUNK];
     // 0: accepted (or an invalid field, which stays NaN), 1: rejected, 2: undecided.
     let mut verdict = [0u8; BATCH_CHUNK];
     for (c, chunk) in values.chunks_mut(BATCH_CHUNK).enumerate() {
-        let n = chunk.len();
         let base = c * BATCH_CHUNK;
         for (k, &h) in chunk.iter().enumerate() {
             // Invalid fields (NaN, infinite, beyond MAX_FIELD) compute in h = 0 and draw NaN.
@@ -480,9 +583,17 @@ fn draw_chunks<'s>(shape: impl Fn(usize) -> &'s Shape, values: &mut [f64], rng: 
             let env = Envelope::from_root(shape(base + k), h, root[k]);
             (mean[k], sd[k], quartic[k], c2[k]) = (env.mean, env.sd, env.b, env.c2);
         }
-        for k in 0..n {
-            normal[k] = words.sample(StandardNormal);
-            uniform[k] = uniform53(words.next_u64());
+        // The first trials' random numbers, for the whole chunk at once (also for a short
+        // last chunk: the words it does not use are skipped).
+        words.fill(&mut block);
+        let (pairs, uniforms) = block.split_at(BATCH_CHUNK);
+        let (radii, angles) = pairs.split_at(HALF_CHUNK);
+        let (first, second) = normal.split_at_mut(HALF_CHUNK);
+        for k in 0..HALF_CHUNK {
+            (first[k], second[k]) = box_muller(radii[k], angles[k]);
+        }
+        for (u, &w) in uniform.iter_mut().zip(uniforms) {
+            *u = uniform53(w);
         }
         for (k, x) in chunk.iter_mut().enumerate() {
             let valid = x.abs() <= MAX_FIELD;

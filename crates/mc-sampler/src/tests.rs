@@ -493,6 +493,114 @@ fn quartic_rejects_unnormalisable_densities() {
     }
 }
 
+/// Words for the tests of the first trials' normals: the extremes and stream words.
+fn test_words(n: usize, seed: u64) -> Vec<u64> {
+    use rand::RngCore;
+    let mut rng = chain_rng(seed, 0);
+    let mut words = vec![
+        0,
+        1,
+        2047,
+        2048,
+        u64::MAX,
+        u64::MAX - 2048,
+        1 << 63,
+        (1 << 63) - 1,
+        1 << 61,
+        1 << 62,
+    ];
+    words.extend((0..n).map(|_| rng.next_u64()));
+    words
+}
+
+/// The logarithm behind the batch draws' normals agrees with `f64::ln` to 4 ulp on
+/// every 53-bit uniform it can see, including the smallest and 1.
+#[test]
+fn quartic_batch_log_is_accurate() {
+    let mut worst: f64 = 0.0;
+    for w in test_words(200_000, 31) {
+        let x = ((w >> 11) + 1) as f64 / 9_007_199_254_740_992.0;
+        let (got, exact) = (crate::quartic::ln_uniform(w), x.ln());
+        if exact == 0.0 {
+            assert_eq!(got, 0.0, "ln 1");
+            continue;
+        }
+        worst = worst.max(((got - exact) / exact).abs());
+    }
+    assert!(worst <= 4.0 * f64::EPSILON, "worst relative error {worst}");
+}
+
+/// The cosine and sine behind the batch draws' normals agree with `f64::sin_cos` of the
+/// same angle to 4 ulp, and the angle covers every octant.
+#[test]
+fn quartic_batch_cos_sin_are_accurate() {
+    let mut worst: f64 = 0.0;
+    let mut octants = [0usize; 8];
+    for w in test_words(200_000, 32) {
+        let theta = ((w << 3) >> 11) as f64 / 9_007_199_254_740_992.0 * std::f64::consts::FRAC_PI_4;
+        let (sin, cos) = theta.sin_cos();
+        let (cos, sin) = if (w >> 61) & 1 == 1 { (sin, cos) } else { (cos, sin) };
+        let (cos, sin) = if (w >> 62) & 1 == 1 { (-sin, cos) } else { (cos, sin) };
+        let (cos, sin) = if w >> 63 == 1 { (-cos, -sin) } else { (cos, sin) };
+        let (c, s) = crate::quartic::cos_sin_uniform(w);
+        for (got, exact) in [(c, cos), (s, sin)] {
+            if exact == 0.0 {
+                assert_eq!(got, 0.0, "word {w:#x}");
+            } else {
+                worst = worst.max(((got - exact) / exact).abs());
+            }
+        }
+        assert!((c * c + s * s - 1.0).abs() < 1e-15);
+        // The octant of the angle, from the signs and the larger magnitude.
+        let octant = match (c >= 0.0, s >= 0.0, c.abs() >= s.abs()) {
+            (true, true, true) => 0,
+            (true, true, false) => 1,
+            (false, true, false) => 2,
+            (false, true, true) => 3,
+            (false, false, true) => 4,
+            (false, false, false) => 5,
+            (true, false, false) => 6,
+            (true, false, true) => 7,
+        };
+        octants[octant] += 1;
+    }
+    assert!(worst <= 4.0 * f64::EPSILON, "worst relative error {worst}");
+    assert!(octants.iter().all(|&n| n > 24_000), "octants {octants:?}");
+}
+
+/// The Box–Muller normals of the batch draws' first trials against the standard normal by
+/// quadrature (first four moments and KS), both members of the pairs, and the pairs
+/// uncorrelated (`⟨z₁z₂⟩ = 0`, `⟨z₁²z₂²⟩ = 1`).
+#[test]
+fn quartic_batch_normals_match_density() {
+    let words = test_words(40_000, 33);
+    let pairs: Vec<(f64, f64)> = words[10..]
+        .chunks_exact(2)
+        .map(|w| crate::quartic::box_muller(w[0], w[1]))
+        .collect();
+    let standard = Quartic { a: 0.5, b: 0.0, h: 0.0 };
+    check_draws(standard, pairs.iter().map(|p| p.0).collect());
+    check_draws(standard, pairs.iter().map(|p| p.1).collect());
+    let n = pairs.len() as f64;
+    for (f, exact) in [
+        (&(|(x, y): (f64, f64)| x * y) as &dyn Fn((f64, f64)) -> f64, 0.0),
+        (&|(x, y): (f64, f64)| x * x * y * y, 1.0),
+    ] {
+        let v: Vec<f64> = pairs.iter().map(|&p| f(p)).collect();
+        let mean = v.iter().sum::<f64>() / n;
+        let err = (v.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+        assert!((mean - exact).abs() < K * err, "{mean} ± {err} vs {exact}");
+    }
+    // The extremes: the largest radius, and u = 1 (radius 0).
+    let (x, y) = crate::quartic::box_muller(0, 0);
+    assert!(
+        (x - (106.0 * std::f64::consts::LN_2).sqrt()).abs() < 1e-14 && y == 0.0,
+        "{x} {y}"
+    );
+    let (x, y) = crate::quartic::box_muller(u64::MAX, 12345);
+    assert_eq!((x, y), (0.0, 0.0));
+}
+
 // ---------------------------------------------------------------------------------------
 // layout
 
