@@ -294,8 +294,13 @@ def test_ctrl_c_stops_a_long_run():
     import sys
     import time
 
+    # A shell that starts a job in the background (as CI may) leaves SIGINT ignored, and
+    # Python keeps an inherited "ignore": give the child Python's own handler, as a terminal
+    # session has it.
     code = (
-        "import qftml, sys; print('started', flush=True)\n"
+        "import qftml, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "print('started', flush=True)\n"
         "qftml.sample(lattice=64, kappa=1.0, mu2=-0.9515, lam=0.7, sweeps=10**8, threads=1)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
