@@ -16,7 +16,7 @@ const GAUSSIAN: (f64, f64, f64) = (0.2, 0.5, 0.5);
 /// The part of `qftml train data --json` (the `DataTrainRecord` of `cli/src/train.rs`,
 /// schema 1) the figure reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct DataView {
+pub(super) struct DataView {
     schema: u32,
     n_samples: usize,
     couplings: Couplings,
@@ -60,18 +60,18 @@ struct Moments {
 
 /// Per-site moments (the `SiteMoments` of `cli/src/train.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct SiteMoments {
-    mean: Vec<f64>,
+pub(super) struct SiteMoments {
+    pub(super) mean: Vec<f64>,
     variance: Vec<f64>,
     nn_corr: Vec<f64>,
 }
 
 /// `moments.json` of a data run (the `MomentsFile` of `cli/src/train.rs`, schema 1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct MomentsView {
+pub(super) struct MomentsView {
     schema: u32,
     lattice: [usize; 2],
-    data: SiteMoments,
+    pub(super) data: SiteMoments,
     model: SiteMoments,
     data_samples: Vec<Vec<f64>>,
     model_samples: Vec<Vec<f64>>,

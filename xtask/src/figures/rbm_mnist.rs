@@ -7,6 +7,7 @@
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::data_learning::{DataView, MomentsView};
 use super::rbm::{EvalRecord, SampleRecord, TrainRecord};
 use crate::figure::FigureCtx;
 use crate::plot::{ImageGrid, LinePlot, Point, Series, SeriesStyle};
@@ -28,41 +29,6 @@ const CASES: [(&str, &str, &str); 3] = [
 /// shapes, so their mean covers few classes); a network that has not learnt where the digits
 /// put their ink (lr 10⁻⁶, one epoch, otherwise the quick settings) gives −0.06.
 const MIN_MEAN_CORRELATION: f64 = 0.4;
-
-/// `qftml train data --json`: read only for its schema (the run's `moments.json` holds the
-/// data's per-pixel means).
-#[derive(Debug, Serialize, Deserialize)]
-struct DataRunRecord {
-    schema: u32,
-}
-
-impl records::Record for DataRunRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct SiteMeans {
-    mean: Vec<f64>,
-}
-
-/// The fields of `moments.json` of a `qftml train data` run used here.
-#[derive(Debug, Serialize, Deserialize)]
-struct MomentsRecord {
-    schema: u32,
-    data: SiteMeans,
-}
-
-impl records::Record for MomentsRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data-moments";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
 
 /// The fields of `qftml rbm export --json` used here.
 #[derive(Debug, Serialize, Deserialize)]
@@ -263,7 +229,7 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
     // The digits' per-pixel means (all 10,000, on the same [0, 1] scale), from the data
     // statistics of `qftml train data` (one short epoch; only its data side is used).
     let moments_dir = path("data-moments");
-    let _: DataRunRecord = fig.qftml(&[
+    let _: DataView = fig.qftml(&[
         "train",
         "data",
         "--data",
@@ -279,7 +245,7 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         "--out",
         &moments_dir,
     ])?;
-    let moments: MomentsRecord = records::parse(
+    let moments: MomentsView = records::parse(
         &std::fs::read_to_string(dir.join("data-moments").join("moments.json"))
             .context("the moments file of the data run")?,
     )?;
