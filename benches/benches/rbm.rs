@@ -63,6 +63,7 @@ fn trainer(visible: UnitKind, hidden: UnitKind) -> Trainer {
         weight_decay: 0.0,
         train_shape: false,
         seed: 1,
+        shuffle: true,
     };
     Trainer::new(network, config).unwrap()
 }

@@ -357,8 +357,8 @@ class RBM:
     with one unit type per layer (``"bernoulli"`` {0, 1}, ``"gaussian"``, ``"phi4"``,
     ``"spin"`` ±1).  Training is persistent contrastive divergence (``cd_k`` Gibbs steps,
     ``batch_size`` persistent chains, as scikit-learn) with the hidden layer through its exact
-    conditional moments; mini-batches are drawn in a fresh random order each epoch
-    (scikit-learn takes them in order).  Bernoulli visible units take only 0 and 1:
+    conditional moments; mini-batches are consecutive rows of ``X``, in the order given
+    (as scikit-learn) or, with ``shuffle=True``, in a fresh random order each epoch.  Bernoulli visible units take only 0 and 1:
     binarise the data first (scikit-learn also accepts probabilities).
 
     Parameters: ``visible``, ``hidden`` unit types; ``n_components`` hidden units (256);
@@ -366,7 +366,7 @@ class RBM:
     ``verbose`` (0; 1 prints the pseudo-likelihood and time per epoch); ``random_state``
     (an int seed, a ``numpy.random.RandomState`` or ``None`` for fresh entropy);
     ``cd_k``, ``persistent``, ``momentum``, ``weight_decay``, ``weight_sd`` (initial weights
-    ``N(0, weight_sd²)``, 0.01 as scikit-learn).
+    ``N(0, weight_sd²)``, 0.01 as scikit-learn), ``shuffle`` (False).
 
     Fitted attributes (scikit-learn's names and signs): ``components_`` ``(n_components,
     n_features)`` = ``wᵀ``, ``intercept_hidden_`` = ``−s``, ``intercept_visible_`` = ``−r``,
@@ -388,6 +388,7 @@ class RBM:
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         weight_sd: float = 0.01,
+        shuffle: bool = False,
     ) -> None:
         # scikit-learn's rule: the constructor stores its arguments unchanged.
         for name, value in dict(locals()).items():
@@ -458,6 +459,7 @@ class RBM:
             bool(self.persistent),
             float(self.momentum),
             float(self.weight_decay),
+            bool(self.shuffle),
         )
         self._score_calls = 0
         self.n_features_in_ = int(n_features)
@@ -484,8 +486,8 @@ class RBM:
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> "RBM":
-        """One epoch over the rows of ``X`` (mini-batches of ``batch_size`` in a random
-        order), creating the network on the first call.  scikit-learn's ``partial_fit``
+        """One epoch over the rows of ``X`` (mini-batches of ``batch_size`` consecutive rows,
+        in the order of ``shuffle``), creating the network on the first call.  scikit-learn's ``partial_fit``
         takes one step on all of ``X`` as a single mini-batch; with at most ``batch_size``
         rows both take that one step."""
         X = _as_matrix(X)

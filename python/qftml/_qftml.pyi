@@ -63,6 +63,7 @@ class RbmCore:
         persistent: bool,
         momentum: float,
         weight_decay: float,
+        shuffle: bool,
     ) -> None: ...
     def fit_epochs(self, x: npt.NDArray[np.float64], n_epochs: int) -> List[float]:
         """``n_epochs`` passes over the rows of ``x``; each epoch's reconstruction error."""

@@ -382,7 +382,7 @@ impl RbmCore {
     /// A new network (weights `N(0, weight_sd²)` from stream `u64::MAX` of `seed`, as
     /// `qftml rbm train` draws them) and its trainer.
     #[new]
-    #[pyo3(signature = (visible, hidden, n_visible, n_hidden, learning_rate, batch_size, seed, weight_sd, cd_k, persistent, momentum, weight_decay))]
+    #[pyo3(signature = (visible, hidden, n_visible, n_hidden, learning_rate, batch_size, seed, weight_sd, cd_k, persistent, momentum, weight_decay, shuffle))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         visible: &str,
@@ -397,6 +397,7 @@ impl RbmCore {
         persistent: bool,
         momentum: f64,
         weight_decay: f64,
+        shuffle: bool,
     ) -> PyResult<Self> {
         let (visible, hidden) = (unit_kind(visible)?, unit_kind(hidden)?);
         cli::limits::check_bipartite(n_visible, n_hidden).map_err(value_error)?;
@@ -420,6 +421,7 @@ impl RbmCore {
             weight_decay,
             train_shape: false,
             seed,
+            shuffle,
         };
         let trainer = Trainer::new(network, config).map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Self {

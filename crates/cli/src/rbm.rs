@@ -67,6 +67,15 @@ impl From<UnitArg> for UnitKind {
     }
 }
 
+/// The order in which an epoch visits the examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DataOrderArg {
+    /// A new random order every epoch.
+    Shuffled,
+    /// The order of the data file (scikit-learn's `BernoulliRBM`).
+    Given,
+}
+
 /// Pixel maps on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -126,6 +135,9 @@ struct TrainArgs {
     /// Persistent chains (PCD) instead of CD from the data.
     #[arg(long)]
     persistent: bool,
+    /// The order in which each epoch visits the examples [default: shuffled].
+    #[arg(long, value_enum)]
+    data_order: Option<DataOrderArg>,
     /// Momentum in [0, 1) [default: 0].
     #[arg(long, allow_hyphen_values = true, value_parser = limits::finite)]
     momentum: Option<f64>,
@@ -169,6 +181,9 @@ pub struct RbmTrainConfig {
     pub cd_k: usize,
     /// Persistent CD.
     pub persistent: bool,
+    /// A new random order of the examples every epoch (false: the data's order).
+    #[serde(default = "shuffled_by_default")]
+    pub shuffle: bool,
     /// Momentum.
     pub momentum: f64,
     /// Weight decay.
@@ -195,6 +210,11 @@ pub struct RbmTrainConfig {
     pub n_samples: usize,
     /// Image shape, if the data are images.
     pub shape: Option<[usize; 2]>,
+}
+
+/// Runs recorded before the data order was a setting shuffled every epoch.
+fn shuffled_by_default() -> bool {
+    true
 }
 
 /// One epoch of a training run.
@@ -302,6 +322,7 @@ fn train_config(c: &RbmTrainConfig) -> TrainConfig {
         weight_decay: c.weight_decay,
         train_shape: c.train_shape,
         seed: c.seed,
+        shuffle: c.shuffle,
     }
 }
 
@@ -331,6 +352,7 @@ fn new_config(args: &TrainArgs) -> Result<RbmTrainConfig> {
         lr: args.lr.unwrap_or(0.05),
         cd_k: args.cd_k.unwrap_or(1),
         persistent: args.persistent,
+        shuffle: args.data_order != Some(DataOrderArg::Given),
         momentum: args.momentum.unwrap_or(0.0),
         weight_decay: args.weight_decay.unwrap_or(0.0),
         train_shape: args.train_shape,
@@ -362,6 +384,7 @@ fn check_no_settings(args: &TrainArgs) -> Result<()> {
         ("--lr", args.lr.is_some()),
         ("--cd-k", args.cd_k.is_some()),
         ("--persistent", args.persistent),
+        ("--data-order", args.data_order.is_some()),
         ("--momentum", args.momentum.is_some()),
         ("--weight-decay", args.weight_decay.is_some()),
         ("--train-shape", args.train_shape),
@@ -495,8 +518,9 @@ fn print_train(r: &RbmTrainRecord) {
         c.visible, c.hidden, c.n_visible, c.n_hidden, c.n_samples, c.data
     );
     println!(
-        "{} epochs, batch {}, lr {}, CD-{}{}, momentum {}, weight decay {}",
+        "{} epochs ({} order), batch {}, lr {}, CD-{}{}, momentum {}, weight decay {}",
         c.epochs,
+        if c.shuffle { "shuffled" } else { "given" },
         c.batch,
         c.lr,
         c.cd_k,

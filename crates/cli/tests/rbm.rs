@@ -58,6 +58,8 @@ fn resuming_in_a_new_process_is_bit_identical() {
         "--persistent",
         "--momentum",
         "0.5",
+        "--data-order",
+        "given",
     ]);
     check_resume(&[
         "rbm",
@@ -100,6 +102,7 @@ fn train_eval_and_sample_records() {
     assert_eq!(train["schema"], 1);
     assert_eq!(train["config"]["n_visible"], 64);
     assert_eq!(train["config"]["n_samples"], 1797);
+    assert_eq!(train["config"]["shuffle"], true, "a new order every epoch by default");
     assert_eq!(train["epochs"].as_array().unwrap().len(), 3);
     assert_eq!(train["timing"]["sec_per_epoch"].as_array().unwrap().len(), 3);
     assert!(train["epochs"][2]["pseudo_loglik"].as_f64().unwrap() < 0.0);

@@ -45,6 +45,7 @@
 //! let config = TrainConfig {
 //!     batch_size: 4, learning_rate: 0.1, cd_k: 1, persistent: true,
 //!     momentum: 0.5, weight_decay: 0.0, train_shape: false, seed: 1,
+//!     shuffle: true,
 //! };
 //! let mut trainer = Trainer::new(network.clone(), config)?;
 //! for _ in 0..30 {

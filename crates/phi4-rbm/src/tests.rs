@@ -439,6 +439,7 @@ fn persistent_cd_gradient_is_the_exact_likelihood_gradient() {
         weight_decay: 0.0,
         train_shape: false,
         seed: 5,
+        shuffle: true,
     };
     let mut trainer = Trainer::new(net.clone(), config).unwrap();
     trainer.train_epoch(&data).unwrap();
@@ -477,6 +478,7 @@ fn trainer_state_round_trips_and_resumes_bit_identically() {
         weight_decay: 1e-3,
         train_shape: true,
         seed: 9,
+        shuffle: true,
     };
     let mut straight = Trainer::new(net, config).unwrap();
     straight.train_epoch(&data).unwrap();
@@ -573,6 +575,7 @@ fn sparse_products_and_steps_match_dense_ones() {
         weight_decay: 0.0,
         train_shape: false,
         seed: 3,
+        shuffle: true,
     };
     let mut trainer = Trainer::new(net.clone(), config).unwrap();
     trainer.train_epoch(&data).unwrap();

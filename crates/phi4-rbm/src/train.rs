@@ -45,6 +45,9 @@ pub struct TrainConfig {
     pub train_shape: bool,
     /// Seed of the chains (chain `c` on stream `c`) and of the data order (stream `2⁶³`).
     pub seed: u64,
+    /// Visit the examples in a new random order every epoch; `false` keeps the order of the
+    /// data (scikit-learn's `BernoulliRBM`, which leaves shuffling to the caller).
+    pub shuffle: bool,
 }
 
 impl TrainConfig {
@@ -288,15 +291,18 @@ impl Trainer {
         &self.config
     }
 
-    /// One pass over `data` in a random order (Fisher–Yates with the run's order
-    /// generator), one update per mini-batch.
+    /// One pass over `data`, one update per mini-batch of consecutive examples: in a new
+    /// random order (Fisher–Yates with the run's order generator) with
+    /// [`TrainConfig::shuffle`], in the data's order without.
     pub fn train_epoch(&mut self, data: &Data) -> Result<EpochSummary, RbmError> {
         data.check_fits(&self.network)?;
         let n = data.n_samples();
         let mut order: Vec<usize> = (0..n).collect();
-        for k in (1..n).rev() {
-            let j = self.order_rng.random_range(0..=k);
-            order.swap(k, j);
+        if self.config.shuffle {
+            for k in (1..n).rev() {
+                let j = self.order_rng.random_range(0..=k);
+                order.swap(k, j);
+            }
         }
         let mut squared_error = 0.0;
         for batch in order.chunks(self.config.batch_size) {

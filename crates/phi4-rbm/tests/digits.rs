@@ -36,7 +36,8 @@ fn init(visible: UnitKind, hidden: UnitKind, nv: usize, nh: usize) -> NetworkIni
     }
 }
 
-/// scikit-learn's `BernoulliRBM` settings: persistent CD-1, no momentum, no decay.
+/// scikit-learn's `BernoulliRBM` settings: persistent CD-1, no momentum, no decay, the
+/// examples in the order of the data.
 fn sklearn_config(batch_size: usize, learning_rate: f64, seed: u64) -> TrainConfig {
     TrainConfig {
         batch_size,
@@ -47,6 +48,7 @@ fn sklearn_config(batch_size: usize, learning_rate: f64, seed: u64) -> TrainConf
         weight_decay: 0.0,
         train_shape: false,
         seed,
+        shuffle: false,
     }
 }
 
