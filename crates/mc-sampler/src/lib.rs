@@ -98,6 +98,7 @@ pub use chain::{
     run_chains, run_chains_with, two_point_axes,
 };
 pub use error::SamplerError;
+pub use fastexp::exp_neg;
 pub use keystream::{fill_u32, fill_u32_parallel, fill_u64};
 pub use model::{Model, ModelSampler};
 pub use persistent::PersistentChains;

@@ -54,9 +54,13 @@ fn draw_layer(
         let t = &fields[c * rows..(c + 1) * rows];
         let x = &mut states[c * rows..(c + 1) * rows];
         if binary {
-            // The common case without a per-unit dispatch: x = [u < σ(t − ℓ)].
+            // The common case without a per-unit dispatch: x = [u < σ(t − ℓ)], the
+            // probabilities first (a loop that vectorises), then the draws.
             for ((xu, &tu), &l) in x.iter_mut().zip(t).zip(linear) {
-                *xu = f64::from(u8::from(uniform(rng) < sigmoid(tu - l)));
+                *xu = sigmoid(tu - l);
+            }
+            for xu in x.iter_mut() {
+                *xu = f64::from(u8::from(uniform(rng) < *xu));
             }
         } else if phi4 {
             for ((xu, &tu), &l) in x.iter_mut().zip(t).zip(linear) {

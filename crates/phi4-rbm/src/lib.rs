@@ -72,7 +72,7 @@ pub use data::Data;
 pub use error::RbmError;
 pub use gibbs::{GibbsChains, NetworkChains};
 pub use network::{Network, NetworkInit};
-pub use train::{EpochSummary, SHAPE_FLOOR, TrainConfig, Trainer, TrainerState};
+pub use train::{EpochSummary, RECONSTRUCTION_STRIDE, SHAPE_FLOOR, TrainConfig, Trainer, TrainerState};
 pub use units::{Layer, Moments, UnitKind};
 
 #[cfg(test)]

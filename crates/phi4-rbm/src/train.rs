@@ -19,7 +19,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 
 use crate::gibbs::{GibbsChains, hidden_fields};
-use crate::units::{Layer, UnitKind};
+use crate::units::{Layer, UnitKind, sigmoid};
 use crate::{Data, Network, RbmError};
 
 /// The smallest value training leaves a Gaussian unit's quadratic or a φ⁴ unit's quartic
@@ -78,13 +78,19 @@ impl TrainConfig {
     }
 }
 
+/// The reconstruction error of an epoch is measured on one mini-batch in this many.
+pub const RECONSTRUCTION_STRIDE: usize = 10;
+
 /// What one epoch measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochSummary {
     /// The epoch, counted from 1.
     pub epoch: u64,
     /// Mean squared difference between the data and their mean-field reconstructions
-    /// `E[φ | h = E[h | φ]]`, per unit, with the parameters of each mini-batch's update.
+    /// `E[φ | h = E[h | φ]]`, per unit, with the parameters of each mini-batch's update,
+    /// over every [`RECONSTRUCTION_STRIDE`]-th mini-batch of the epoch (the first, the
+    /// 11th, …): an unbiased estimate of the epoch's mean at a tenth of the cost of a
+    /// dense product per update.
     pub reconstruction_error: f64,
 }
 
@@ -171,13 +177,21 @@ fn hidden_moments(layer: &Layer, field: &DMatrix<f64>, out: &mut [DMatrix<f64>; 
     let [m1, m2, m4] = out;
     let (m1, m2, m4) = (m1.as_mut_slice(), m2.as_mut_slice(), m4.as_mut_slice());
     match layer.kind() {
-        UnitKind::Bernoulli | UnitKind::Spin => {
+        UnitKind::Bernoulli => {
+            // h ∈ {0, 1}: every moment is the probability σ(t − ℓ).
+            for (column, fields) in m1[..rows * n].chunks_exact_mut(rows).zip(t.chunks_exact(rows)) {
+                for ((m, &tu), &l) in column.iter_mut().zip(fields).zip(layer.linear()) {
+                    *m = sigmoid(tu - l);
+                }
+            }
+            m2[..rows * n].copy_from_slice(&m1[..rows * n]);
+            m4[..rows * n].copy_from_slice(&m1[..rows * n]);
+        }
+        UnitKind::Spin => {
             for k in 0..rows * n {
-                let mean = layer.mean(k % rows, t[k]);
-                m1[k] = mean;
-                let even = if layer.kind() == UnitKind::Spin { 1.0 } else { mean };
-                m2[k] = even;
-                m4[k] = even;
+                m1[k] = layer.mean(k % rows, t[k]);
+                m2[k] = 1.0;
+                m4[k] = 1.0;
             }
         }
         UnitKind::Gaussian | UnitKind::Phi4 => {
@@ -304,9 +318,11 @@ impl Trainer {
                 order.swap(k, j);
             }
         }
-        let mut squared_error = 0.0;
-        for batch in order.chunks(self.config.batch_size) {
-            squared_error += self.update(data, batch);
+        let (mut squared_error, mut measured) = (0.0, 0);
+        for (k, batch) in order.chunks(self.config.batch_size).enumerate() {
+            let measure = k % RECONSTRUCTION_STRIDE == 0;
+            squared_error += self.update(data, batch, measure);
+            measured += if measure { batch.len() } else { 0 };
         }
         self.epoch += 1;
         let finite_params = self.network.params().iter().all(|x| x.is_finite());
@@ -322,13 +338,13 @@ impl Trainer {
         }
         Ok(EpochSummary {
             epoch: self.epoch,
-            reconstruction_error: squared_error / (n * self.network.n_visible()) as f64,
+            reconstruction_error: squared_error / (measured * self.network.n_visible()) as f64,
         })
     }
 
     /// One update from the examples `rows` of `data`; returns the summed squared
-    /// reconstruction error of those examples.
-    fn update(&mut self, data: &Data, rows: &[usize]) -> f64 {
+    /// reconstruction error of those examples if `measure`, else 0.
+    fn update(&mut self, data: &Data, rows: &[usize], measure: bool) -> f64 {
         let b = rows.len();
         let (nv, nh) = (self.network.n_visible(), self.network.n_hidden());
         for (c, &row) in rows.iter().enumerate() {
@@ -339,13 +355,15 @@ impl Trainer {
         hidden_fields(&self.network, &self.batch, b, &mut self.field);
         hidden_moments(self.network.hidden(), &self.field, &mut self.hidden_pos, b);
         // Reconstruction error with the current parameters.
-        self.recon_field
-            .gemm(1.0, self.network.weights(), &self.hidden_pos[0], 0.0);
         let mut squared_error = 0.0;
-        for c in 0..b {
-            for i in 0..nv {
-                let x = self.network.visible().mean(i, self.recon_field[(i, c)]);
-                squared_error += (x - pos[(i, c)]).powi(2);
+        if measure {
+            self.recon_field
+                .gemm(1.0, self.network.weights(), &self.hidden_pos[0], 0.0);
+            for c in 0..b {
+                for i in 0..nv {
+                    let x = self.network.visible().mean(i, self.recon_field[(i, c)]);
+                    squared_error += (x - pos[(i, c)]).powi(2);
+                }
             }
         }
         // Negative phase.

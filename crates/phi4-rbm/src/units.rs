@@ -6,7 +6,7 @@
 //! the conditional density `p(x | t) ∝ exp(−E(x) + t x)` with the field `t` (for a visible
 //! unit `t_i = Σ_j w_ij h_j`, for a hidden unit `t_j = Σ_i w_ij φ_i`).
 
-use mc_sampler::QuarticSampler;
+use mc_sampler::{QuarticSampler, exp_neg};
 use phi4_action::Quartic;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -90,14 +90,13 @@ pub(crate) fn softplus(x: f64) -> f64 {
     }
 }
 
-/// `1 / (1 + e⁻ˣ)`.
+/// `1 / (1 + e⁻ˣ)`, as `1/(1 + e)` or `e/(1 + e)` with `e = exp(−|x|)` (no cancellation
+/// on either side), branch-free ([`exp_neg`]), so loops over slices vectorise.
+#[inline(always)]
 pub(crate) fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    let e = exp_neg(x.abs());
+    let numerator = if x >= 0.0 { 1.0 } else { e };
+    numerator / (1.0 + e)
 }
 
 /// A uniform in [0, 1) from the top 53 bits of a word.
