@@ -666,9 +666,9 @@ fn epoch_record(s: &EpochSummary) -> EpochRecord {
         rate: s.rate,
         mean_action_diff: s.mean_diff,
         gap: s.gap,
-        w: s.w.into(),
-        a: s.a.into(),
-        b: s.b.into(),
+        w: s.spreads.w.into(),
+        a: s.spreads.a.into(),
+        b: s.spreads.b.into(),
     }
 }
 
@@ -860,9 +860,9 @@ fn train(
             bar.set_message(format!(
                 "{bound_text}KL≈{:.4} w {} a {} b {}",
                 summary.gap.max(0.0),
-                spread_text(&summary.w),
-                spread_text(&summary.a),
-                spread_text(&summary.b)
+                spread_text(&summary.spreads.w),
+                spread_text(&summary.spreads.a),
+                spread_text(&summary.spreads.b)
             ));
         }
         if let Some(rd) = &run_dir
@@ -1348,10 +1348,10 @@ fn step_record(s: &StepSummary) -> StepRecord {
         step: s.step,
         rate: s.rate,
         grad_norm: s.grad_norm,
-        w: s.w.into(),
-        a: s.a.into(),
-        b: s.b.into(),
-        r: s.r.into(),
+        w: s.spreads.w.into(),
+        a: s.spreads.a.into(),
+        b: s.spreads.b.into(),
+        r: s.spreads.r.into(),
     }
 }
 
@@ -1409,10 +1409,10 @@ fn train_on_data(
         if !bar.is_hidden() && step % 10 == 0 {
             bar.set_message(format!(
                 "w {} a {} b {} r {}",
-                spread_text(&summary.w),
-                spread_text(&summary.a),
-                spread_text(&summary.b),
-                spread_text(&summary.r)
+                spread_text(&summary.spreads.w),
+                spread_text(&summary.spreads.a),
+                spread_text(&summary.spreads.b),
+                spread_text(&summary.spreads.r)
             ));
         }
         if let Some(dir) = out_dir
