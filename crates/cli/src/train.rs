@@ -402,13 +402,7 @@ pub struct TrainRecord {
     pub provenance: Provenance,
 }
 
-impl Record for TrainRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(TrainRecord, "train", schema 1);
 
 const CONFIG_FILE: &str = "config.json";
 const CHECKPOINT_FILE: &str = "checkpoint.qftmlckp";
@@ -1140,13 +1134,7 @@ pub struct MomentsFile {
     pub model_samples: Vec<Vec<f64>>,
 }
 
-impl Record for MomentsFile {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data-moments";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(MomentsFile, "train-data-moments", schema 1);
 
 const MOMENTS_FILE: &str = "moments.json";
 
@@ -1189,13 +1177,7 @@ pub struct DataTrainRecord {
     pub provenance: Provenance,
 }
 
-impl Record for DataTrainRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(DataTrainRecord, "train-data", schema 1);
 
 /// The flags of `a` laid over `config`.
 fn merged_data(mut config: DataRunConfig, a: &DataTrainArgs) -> DataRunConfig {
