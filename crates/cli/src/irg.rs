@@ -459,13 +459,7 @@ pub struct IrgRecord {
     pub provenance: Provenance,
 }
 
-impl Record for IrgRecord {
-    const SCHEMA: u32 = 3;
-    const NAME: &'static str = "irg";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(IrgRecord, "irg", schema 3);
 
 fn step_record(s: &inverse_rg::StepExponent) -> IrgStep {
     IrgStep {

@@ -17,6 +17,7 @@ use mc_sampler::{Algorithm, checkpoint};
 use mrf_graph::Lattice;
 use phi4_action::{Couplings, Homogeneous, PairSet, targets};
 use records::{MeanErr, Provenance, Record};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::couplings_file::CouplingsFile;
@@ -55,6 +56,11 @@ pub enum TrainMode {
 /// model and under the target itself, for the overlap of the ensembles before and after
 /// training.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("epochs", |a| a.help("Total epochs of the run (a resumed run continues up to this many) [default: 1000]")),
+    mut_arg("lr_half_life", |a| a.help("Epochs after which the rate is halved, η_t = η₀/(1 + t/t_half) [default: 400]")),
+    mut_arg("samples", |a| a.help("Measurements per chain and epoch, one sweep apart [default: 8]"))
+)]
 pub struct VariationalArgs {
     /// Periodic lattice size, L or LxLy (at least 4 in each direction).
     #[arg(long)]
@@ -65,24 +71,8 @@ pub struct VariationalArgs {
     /// Target couplings file (qftml-couplings JSON) instead of --kappa/--mu2/--lambda.
     #[arg(long)]
     pub target_couplings: Option<PathBuf>,
-    /// Total epochs of the run (a resumed run continues up to this many) [default: 1000].
-    #[arg(long)]
-    pub epochs: Option<u64>,
-    /// Initial learning rate η₀ [default: 0.02].
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Epochs after which the rate is halved, η_t = η₀/(1 + t/t_half) [default: 400].
-    #[arg(long)]
-    pub lr_half_life: Option<f64>,
-    /// Update rule [default: adam].
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimizerArg>,
-    /// Persistent chains [default: 32].
-    #[arg(long)]
-    pub chains: Option<usize>,
-    /// Measurements per chain and epoch, one sweep apart [default: 8].
-    #[arg(long)]
-    pub samples: Option<usize>,
+    #[command(flatten)]
+    pub optimiser: OptimiserArgs,
     /// Update schedule of the chains: metropolis, heatbath, cluster, hybrid or sw [default: heatbath].
     #[arg(long)]
     pub algorithm: Option<String>,
@@ -113,6 +103,40 @@ pub struct VariationalArgs {
     /// them [default: 0].
     #[arg(long, allow_hyphen_values = true, value_parser = crate::limits::whole_usize)]
     pub overlap_samples: Option<usize>,
+    #[command(flatten)]
+    pub run: RunDirArgs,
+}
+
+/// The optimiser and the persistent chains: the flags variational and data training share.
+/// What an iteration is (an epoch of the chains, or a step through the data) depends on the
+/// command, so each command words the help of `--epochs`, `--lr-half-life` and `--samples`
+/// with its own defaults.
+#[derive(Debug, Args)]
+pub struct OptimiserArgs {
+    /// Total iterations of the run (a resumed run continues up to this many).
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Initial learning rate η₀ [default: 0.02].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Iterations after which the rate is halved.
+    #[arg(long)]
+    pub lr_half_life: Option<f64>,
+    /// Update rule [default: adam].
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Persistent chains [default: 32].
+    #[arg(long)]
+    pub chains: Option<usize>,
+    /// Measurements per chain and iteration, one sweep apart.
+    #[arg(long)]
+    pub samples: Option<usize>,
+}
+
+/// The run directory, the worker threads and the output: the flags variational and data
+/// training share.
+#[derive(Debug, Args)]
+pub struct RunDirArgs {
     /// Worker threads [default: all cores]; results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -125,6 +149,22 @@ pub struct VariationalArgs {
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub output: Output,
+}
+
+impl RunDirArgs {
+    /// The settings stored in the `--resume` directory (the default, nothing given, for a new
+    /// run); `what` names the file in errors.
+    fn stored_config<C: DeserializeOwned + Default>(&self, what: &str) -> Result<C> {
+        match &self.resume {
+            Some(dir) => Ok(read_json::<StoredConfig<C>>(&dir.join(CONFIG_FILE), what)?.config),
+            None => Ok(C::default()),
+        }
+    }
+
+    /// Where the run's files go: `--out`, else the `--resume` directory.
+    fn out_dir(&self) -> Option<&Path> {
+        self.out.as_deref().or(self.resume.as_deref())
+    }
 }
 
 /// `--optimizer`.
@@ -165,10 +205,11 @@ pub struct TrainRunConfig {
     pub overlap_samples: Option<usize>,
 }
 
-/// `config.json`: the resolved settings and where they come from.
+/// `config.json` of a run: the resolved settings ([`TrainRunConfig`], [`DataRunConfig`]) and
+/// where they come from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredConfig {
-    config: TrainRunConfig,
+struct StoredConfig<C> {
+    config: C,
     provenance: Provenance,
 }
 
@@ -203,6 +244,26 @@ pub struct CouplingSummaries {
     pub b: SpreadRecord,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub r: Option<SpreadRecord>,
+}
+
+impl CouplingSummaries {
+    /// Prints the blocks, a line each.
+    fn print(&self) {
+        for (name, s) in [
+            ("w", Some(self.w)),
+            ("w (diagonal)", self.w_diagonal),
+            ("a", Some(self.a)),
+            ("b", Some(self.b)),
+            ("r", self.r),
+        ] {
+            if let Some(s) = s {
+                println!(
+                    "{name}: mean {:.6}  std {:.6}  min {:.6}  max {:.6}",
+                    s.mean, s.std, s.min, s.max
+                );
+            }
+        }
+    }
 }
 
 /// The Bogoliubov bound at the end of the run.
@@ -311,6 +372,13 @@ pub struct TrainTiming {
     pub train_s: f64,
 }
 
+impl TrainTiming {
+    /// Prints the times, a line.
+    fn print(&self) {
+        println!("timing: {:.2} s wall ({:.2} s training)", self.wall_s, self.train_s);
+    }
+}
+
 /// The result of `qftml train variational` (`--json`, and `results.json` with `--out`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainRecord {
@@ -334,13 +402,7 @@ pub struct TrainRecord {
     pub provenance: Provenance,
 }
 
-impl Record for TrainRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(TrainRecord, "train", schema 1);
 
 const CONFIG_FILE: &str = "config.json";
 const CHECKPOINT_FILE: &str = "checkpoint.qftmlckp";
@@ -348,21 +410,109 @@ const COUPLINGS_FILE: &str = "couplings.json";
 const BOUNDS_FILE: &str = "bounds.json";
 const RESULTS_FILE: &str = "results.json";
 
+/// Lays each named field of `$flags` that is given over the same field of `$config`.
+macro_rules! lay_flags {
+    ($config:expr, $flags:expr; $($field:ident),* $(,)?) => {
+        $( lay(&mut $config.$field, &$flags.$field); )*
+    };
+}
+
+/// Lays `flag` over `setting` when it is given.
+fn lay<T: Clone>(setting: &mut Option<T>, flag: &Option<T>) {
+    if flag.is_some() {
+        setting.clone_from(flag);
+    }
+}
+
+/// `--lattice` as stored in `config.json`: `LxLy`.
+fn lattice_setting(l: LatticeSize) -> String {
+    format!("{}x{}", l.lx, l.ly)
+}
+
+/// The optimiser settings of a run's `config.json`, borrowed: to lay the flags of
+/// [`OptimiserArgs`] over, and to fill in where they are open.
+struct OptimiserSettings<'a> {
+    epochs: &'a mut Option<u64>,
+    lr: &'a mut Option<f64>,
+    lr_half_life: &'a mut Option<f64>,
+    optimizer: &'a mut Option<OptimizerArg>,
+    chains: &'a mut Option<usize>,
+    samples: &'a mut Option<usize>,
+}
+
+impl OptimiserSettings<'_> {
+    /// Lays the given flags of `flags` over these settings.
+    fn lay(self, flags: &OptimiserArgs) {
+        lay(self.epochs, &flags.epochs);
+        lay(self.lr, &flags.lr);
+        lay(self.lr_half_life, &flags.lr_half_life);
+        lay(self.optimizer, &flags.optimizer);
+        lay(self.chains, &flags.chains);
+        lay(self.samples, &flags.samples);
+    }
+
+    /// Resolves the update rule, the learning-rate schedule, the chains and the samples per
+    /// iteration into the given fields of a trainer's configuration: the settings where
+    /// given, else Adam and the values the fields hold (those of the recommended
+    /// configuration), which then are stored in the settings.  The epochs are left to the
+    /// caller: their default depends on the command.
+    fn resolve_into(
+        self,
+        optimizer: &mut Optimizer,
+        schedule: &mut Schedule,
+        n_chains: &mut usize,
+        samples: &mut usize,
+    ) {
+        *optimizer = match self.optimizer.get_or_insert(OptimizerArg::Adam) {
+            OptimizerArg::Sgd => Optimizer::Sgd,
+            OptimizerArg::Adam => Optimizer::ADAM,
+        };
+        *schedule = Schedule {
+            initial: *self.lr.get_or_insert(schedule.initial),
+            half_life: *self.lr_half_life.get_or_insert(schedule.half_life),
+        };
+        *n_chains = *self.chains.get_or_insert(*n_chains);
+        *samples = *self.samples.get_or_insert(*samples);
+    }
+}
+
+/// `optimiser()`, the [`OptimiserSettings`] of each run config (they store them under the
+/// same names).
+macro_rules! borrow_optimiser_settings {
+    ($($config:ty),*) => { $(
+        impl $config {
+            /// The optimiser settings, borrowed.
+            fn optimiser(&mut self) -> OptimiserSettings<'_> {
+                OptimiserSettings {
+                    epochs: &mut self.epochs,
+                    lr: &mut self.lr,
+                    lr_half_life: &mut self.lr_half_life,
+                    optimizer: &mut self.optimizer,
+                    chains: &mut self.chains,
+                    samples: &mut self.samples,
+                }
+            }
+        }
+    )* };
+}
+borrow_optimiser_settings!(TrainRunConfig, DataRunConfig);
+
+/// The checkpoint interval `setting` holds, `default` where it is open (and then stored in
+/// it); an error for 0.
+fn checkpoint_interval(setting: &mut Option<u64>, default: u64) -> Result<u64> {
+    let every = *setting.get_or_insert(default);
+    if every == 0 {
+        bail!("--checkpoint-every must be at least 1");
+    }
+    Ok(every)
+}
+
 /// The flags of `a` laid over `config`.
 fn merged(mut config: TrainRunConfig, a: &VariationalArgs) -> TrainRunConfig {
-    macro_rules! take {
-        ($from:expr; $($f:ident),*) => { $( if $from.$f.is_some() { config.$f = $from.$f.clone(); } )* };
-    }
-    take!(a.target; kappa, mu2, lambda, g_nnn);
-    take!(
-        a;
+    lay_flags!(config, a.target; kappa, mu2, lambda, g_nnn);
+    lay_flags!(
+        config, a;
         target_couplings,
-        epochs,
-        lr,
-        lr_half_life,
-        optimizer,
-        chains,
-        samples,
         algorithm,
         seed,
         checkpoint_every,
@@ -372,8 +522,9 @@ fn merged(mut config: TrainRunConfig, a: &VariationalArgs) -> TrainRunConfig {
         bound_nodes,
         overlap_samples
     );
+    config.optimiser().lay(&a.optimiser);
     if let Some(l) = a.lattice {
-        config.lattice = Some(format!("{}x{}", l.lx, l.ly));
+        config.lattice = Some(lattice_setting(l));
     }
     if a.train_linear {
         config.train_linear = Some(true);
@@ -437,16 +588,12 @@ fn target_of(config: &TrainRunConfig) -> Result<Couplings> {
 fn plan(mut config: TrainRunConfig) -> Result<Plan> {
     let target = target_of(&config)?;
     let mut train = TrainConfig::recommended(*config.seed.get_or_insert(1));
-    train.optimizer = match config.optimizer.get_or_insert(OptimizerArg::Adam) {
-        OptimizerArg::Sgd => Optimizer::Sgd,
-        OptimizerArg::Adam => Optimizer::ADAM,
-    };
-    train.schedule = Schedule {
-        initial: *config.lr.get_or_insert(train.schedule.initial),
-        half_life: *config.lr_half_life.get_or_insert(train.schedule.half_life),
-    };
-    train.n_chains = *config.chains.get_or_insert(train.n_chains);
-    train.samples_per_epoch = *config.samples.get_or_insert(train.samples_per_epoch);
+    config.optimiser().resolve_into(
+        &mut train.optimizer,
+        &mut train.schedule,
+        &mut train.n_chains,
+        &mut train.samples_per_epoch,
+    );
     train.algorithm = Algorithm::from_name(config.algorithm.get_or_insert_with(|| train.algorithm.name().into()))?;
     train.train_linear = *config.train_linear.get_or_insert(false);
     let bound_samples = *config.bound_samples.get_or_insert(400);
@@ -458,10 +605,7 @@ fn plan(mut config: TrainRunConfig) -> Result<Plan> {
         n_nodes: bound_nodes,
         ..IntegrationOptions::recommended(train.seed ^ 0x5eed_b00d)
     };
-    let checkpoint_every = *config.checkpoint_every.get_or_insert(100);
-    if checkpoint_every == 0 {
-        bail!("--checkpoint-every must be at least 1");
-    }
+    let checkpoint_every = checkpoint_interval(&mut config.checkpoint_every, 100)?;
     let overlap = match *config.overlap_samples.get_or_insert(0) {
         0 => None,
         1 => bail!("--overlap-samples must be 0 (none) or at least 2"),
@@ -516,9 +660,9 @@ fn epoch_record(s: &EpochSummary) -> EpochRecord {
         rate: s.rate,
         mean_action_diff: s.mean_diff,
         gap: s.gap,
-        w: s.w.into(),
-        a: s.a.into(),
-        b: s.b.into(),
+        w: s.spreads.w.into(),
+        a: s.spreads.a.into(),
+        b: s.spreads.b.into(),
     }
 }
 
@@ -561,6 +705,39 @@ fn kept_checkpoint(out_dir: Option<&Path>) -> String {
     }
 }
 
+/// A failed resume from `dir` in words: for a different run, that it must be resumed with
+/// `started_with` (e.g. "the flags") it was started with.
+fn resume_error(dir: &Path, started_with: &str, e: TrainError) -> anyhow::Error {
+    match e {
+        TrainError::DifferentRun(d) => anyhow::anyhow!(
+            "{} holds a different run ({d}); resume with {started_with} it was started with (only --epochs may \
+             change), or train into a new --out directory",
+            dir.display()
+        ),
+        e => e.into(),
+    }
+}
+
+/// Creates the run directory `dir` and writes its `config.json`.
+fn write_config<C: Serialize>(dir: &Path, config: &C) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create --out {}", dir.display()))?;
+    let stored = StoredConfig {
+        config,
+        provenance: provenance(),
+    };
+    write_atomic(
+        &dir.join(CONFIG_FILE),
+        serde_json::to_string_pretty(&stored)?.as_bytes(),
+    )
+}
+
+/// Writes a run's checkpoint (`state`, of checkpoint kind `kind`) and its couplings, as a
+/// qftml-couplings file, into `dir`.
+fn save_run<S: Serialize>(dir: &Path, kind: &str, state: &S, couplings: &Couplings) -> Result<()> {
+    checkpoint::save(dir.join(CHECKPOINT_FILE), kind, state).context("cannot write the checkpoint")?;
+    write_atomic(&dir.join(COUPLINGS_FILE), CouplingsFile::to_json(couplings)?.as_bytes())
+}
+
 /// Runs `f` on a pool of `threads` workers (all cores for `None`).
 fn on_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     rayon::ThreadPoolBuilder::new()
@@ -585,12 +762,7 @@ impl RunDir<'_> {
     }
 
     fn checkpoint(&self, trainer: &VariationalTrainer) -> Result<()> {
-        checkpoint::save(self.path(CHECKPOINT_FILE), CHECKPOINT_KIND, &trainer.state())
-            .context("cannot write the checkpoint")?;
-        write_atomic(
-            &self.path(COUPLINGS_FILE),
-            CouplingsFile::to_json(trainer.couplings())?.as_bytes(),
-        )
+        save_run(self.dir, CHECKPOINT_KIND, &trainer.state(), trainer.couplings())
     }
 
     fn bounds(&self, bounds: &[BoundPoint]) -> Result<()> {
@@ -615,19 +787,13 @@ pub fn run_placed(args: &TrainArgs, place: &mut dyn Placement) -> Result<()> {
 
 fn variational(args: &VariationalArgs, place: &mut dyn Placement) -> Result<()> {
     let start = Instant::now();
-    let stored = match &args.resume {
-        Some(dir) => {
-            read_json::<StoredConfig>(
-                &dir.join(CONFIG_FILE),
-                "training config (is this a `qftml train --out` directory?)",
-            )?
-            .config
-        }
-        None => TrainRunConfig::default(),
-    };
+    let stored = args
+        .run
+        .stored_config("training config (is this a `qftml train --out` directory?)")?;
     let plan = plan(merged(stored, args))?;
-    let out_dir = args.out.as_deref().or(args.resume.as_deref());
-    on_threads(args.threads, || train(args, &plan, out_dir, start, place))
+    on_threads(args.run.threads, || {
+        train(args, &plan, args.run.out_dir(), start, place)
+    })
 }
 
 fn train(
@@ -638,19 +804,13 @@ fn train(
     place: &mut dyn Placement,
 ) -> Result<()> {
     let out_dir = out_dir.filter(|_| place.is_root());
-    let (mut trainer, mut bounds) = match &args.resume {
+    let (mut trainer, mut bounds) = match &args.run.resume {
         Some(dir) => {
             let state: TrainerState = checkpoint::load(dir.join(CHECKPOINT_FILE), CHECKPOINT_KIND)
                 .context("cannot resume from this directory")?;
             let epoch = state.epoch;
-            let trainer = VariationalTrainer::from_state(&plan.target, plan.train, state).map_err(|e| match e {
-                TrainError::DifferentRun(d) => anyhow::anyhow!(
-                    "{} holds a different run ({d}); resume with the flags it was started with (only --epochs may \
-                     change), or train into a new --out directory",
-                    dir.display()
-                ),
-                e => e.into(),
-            })?;
+            let trainer = VariationalTrainer::from_state(&plan.target, plan.train, state)
+                .map_err(|e| resume_error(dir, "the flags", e))?;
             let bounds_path = dir.join(BOUNDS_FILE);
             let mut bounds: Vec<BoundPoint> = if bounds_path.exists() {
                 read_json(&bounds_path, "bounds file")?
@@ -667,12 +827,7 @@ fn train(
     };
     let run_dir = out_dir.map(|dir| RunDir { dir });
     if let Some(rd) = &run_dir {
-        std::fs::create_dir_all(rd.dir).with_context(|| format!("cannot create --out {}", rd.dir.display()))?;
-        let stored = StoredConfig {
-            config: plan.config.clone(),
-            provenance: provenance(),
-        };
-        write_atomic(&rd.path(CONFIG_FILE), serde_json::to_string_pretty(&stored)?.as_bytes())?;
+        write_config(rd.dir, &plan.config)?;
     }
     let first = trainer.epoch();
     let bar = progress_bar(plan.epochs.saturating_sub(first), "epochs");
@@ -699,9 +854,9 @@ fn train(
             bar.set_message(format!(
                 "{bound_text}KL≈{:.4} w {} a {} b {}",
                 summary.gap.max(0.0),
-                spread_text(&summary.w),
-                spread_text(&summary.a),
-                spread_text(&summary.b)
+                spread_text(&summary.spreads.w),
+                spread_text(&summary.spreads.a),
+                spread_text(&summary.spreads.b)
             ));
         }
         if let Some(rd) = &run_dir
@@ -780,20 +935,12 @@ fn train(
     if !place.is_root() {
         return Ok(());
     }
-    args.output.emit(&record, print_text)
+    args.run.output.emit(&record, print_text)
 }
 
 fn print_text(r: &TrainRecord) {
     println!("variational training on {} sites, {} epochs", r.n_sites, r.epochs);
-    let c = &r.couplings;
-    for (name, s) in [("w", Some(c.w)), ("a", Some(c.a)), ("b", Some(c.b)), ("r", c.r)] {
-        if let Some(s) = s {
-            println!(
-                "{name}: mean {:.6}  std {:.6}  min {:.6}  max {:.6}",
-                s.mean, s.std, s.min, s.max
-            );
-        }
-    }
+    r.couplings.print();
     let f = &r.free_energy;
     println!("bound 𝓕 = ⟨A − S⟩ + F_S   {:.6} ± {:.6}", f.bound.mean, f.bound.err);
     println!(
@@ -832,10 +979,7 @@ fn print_text(r: &TrainRecord) {
         f.ess,
         f.n_samples
     );
-    println!(
-        "timing: {:.2} s wall ({:.2} s training)",
-        r.timing.wall_s, r.timing.train_s
-    );
+    r.timing.print();
 }
 
 /// `--pixel-map`: how stored values become field values.
@@ -870,6 +1014,12 @@ impl PixelMapArg {
 /// of the data and of the trained model, and a few configurations of each) and results.json;
 /// --resume DIR continues it bit-identically (only --epochs may change).
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("epochs", |a| a.help("Total passes over the data (a resumed run continues up to this many) [default: enough for 2000 steps]")),
+    mut_arg("lr_half_life", |a| a.help("Steps (mini-batches) after which the rate is halved [default: 500]")),
+    mut_arg("samples", |a| a.help("Measurements per chain and step, one sweep apart [default: 2]")),
+    mut_arg("resume", |a| a.help("Continue the run stored in this directory"))
+)]
 pub struct DataTrainArgs {
     /// The samples: IDX images, .npy or CSV.
     #[arg(long)]
@@ -886,25 +1036,8 @@ pub struct DataTrainArgs {
     /// Lattice L or LxLy of rows without an image shape (.npy (N, L·L), CSV).
     #[arg(long)]
     pub lattice: Option<LatticeSize>,
-    /// Total passes over the data (a resumed run continues up to this many) [default: enough
-    /// for 2000 steps].
-    #[arg(long)]
-    pub epochs: Option<u64>,
-    /// Initial learning rate η₀ [default: 0.02].
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Steps (mini-batches) after which the rate is halved [default: 500].
-    #[arg(long)]
-    pub lr_half_life: Option<f64>,
-    /// Update rule [default: adam].
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimizerArg>,
-    /// Persistent chains [default: 32].
-    #[arg(long)]
-    pub chains: Option<usize>,
-    /// Measurements per chain and step, one sweep apart [default: 2].
-    #[arg(long)]
-    pub samples: Option<usize>,
+    #[command(flatten)]
+    pub optimiser: OptimiserArgs,
     /// Data samples per step [default: 100, or all when fewer].
     #[arg(long)]
     pub batch: Option<usize>,
@@ -928,17 +1061,8 @@ pub struct DataTrainArgs {
     /// Measurements per chain of the trained model for the moments, two sweeps apart [default: 200].
     #[arg(long)]
     pub moment_samples: Option<usize>,
-    /// Worker threads [default: all cores]; results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Directory for the run's files.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue the run stored in this directory.
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
     #[command(flatten)]
-    pub output: Output,
+    pub run: RunDirArgs,
 }
 
 /// The resolved settings of a data run, as stored in `config.json`.
@@ -963,13 +1087,6 @@ pub struct DataRunConfig {
     pub seed: Option<u64>,
     pub checkpoint_every: Option<u64>,
     pub moment_samples: Option<usize>,
-}
-
-/// `config.json` of a data run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredDataConfig {
-    config: DataRunConfig,
-    provenance: Provenance,
 }
 
 /// How the model's equilibrium samples follow the data, per site (pairs for `nn_corr`).
@@ -1017,13 +1134,7 @@ pub struct MomentsFile {
     pub model_samples: Vec<Vec<f64>>,
 }
 
-impl Record for MomentsFile {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data-moments";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(MomentsFile, "train-data-moments", schema 1);
 
 const MOMENTS_FILE: &str = "moments.json";
 
@@ -1066,38 +1177,25 @@ pub struct DataTrainRecord {
     pub provenance: Provenance,
 }
 
-impl Record for DataTrainRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(DataTrainRecord, "train-data", schema 1);
 
 /// The flags of `a` laid over `config`.
 fn merged_data(mut config: DataRunConfig, a: &DataTrainArgs) -> DataRunConfig {
-    macro_rules! take {
-        ($($f:ident),*) => { $( if a.$f.is_some() { config.$f = a.$f.clone(); } )* };
-    }
-    take!(
+    lay_flags!(
+        config, a;
         data,
         labels,
         classes,
         pixel_map,
-        epochs,
-        lr,
-        lr_half_life,
-        optimizer,
-        chains,
-        samples,
         batch,
         smoothing,
         seed,
         checkpoint_every,
         moment_samples
     );
+    config.optimiser().lay(&a.optimiser);
     if let Some(l) = a.lattice {
-        config.lattice = Some(format!("{}x{}", l.lx, l.ly));
+        config.lattice = Some(lattice_setting(l));
     }
     if a.gaussian {
         config.gaussian = Some(true);
@@ -1195,16 +1293,12 @@ struct DataPlan {
 fn data_plan(mut config: DataRunConfig) -> Result<DataPlan> {
     let (lattice, set) = load_data(&mut config)?;
     let mut train = DataConfig::recommended(*config.seed.get_or_insert(1));
-    train.optimizer = match config.optimizer.get_or_insert(OptimizerArg::Adam) {
-        OptimizerArg::Sgd => Optimizer::Sgd,
-        OptimizerArg::Adam => Optimizer::ADAM,
-    };
-    train.schedule = Schedule {
-        initial: *config.lr.get_or_insert(train.schedule.initial),
-        half_life: *config.lr_half_life.get_or_insert(train.schedule.half_life),
-    };
-    train.n_chains = *config.chains.get_or_insert(train.n_chains);
-    train.samples_per_step = *config.samples.get_or_insert(train.samples_per_step);
+    config.optimiser().resolve_into(
+        &mut train.optimizer,
+        &mut train.schedule,
+        &mut train.n_chains,
+        &mut train.samples_per_step,
+    );
     train.batch = *config.batch.get_or_insert(train.batch.min(set.n_samples()));
     train.quartic = !*config.gaussian.get_or_insert(false);
     if *config.diagonal.get_or_insert(false) {
@@ -1212,10 +1306,7 @@ fn data_plan(mut config: DataRunConfig) -> Result<DataPlan> {
     }
     let default_smoothing = if train.quartic { train.smoothing } else { 0.0 };
     train.smoothing = *config.smoothing.get_or_insert(default_smoothing);
-    let checkpoint_every = *config.checkpoint_every.get_or_insert(500);
-    if checkpoint_every == 0 {
-        bail!("--checkpoint-every must be at least 1");
-    }
+    let checkpoint_every = checkpoint_interval(&mut config.checkpoint_every, 500)?;
     let epochs = *config
         .epochs
         .get_or_insert((2000 * train.batch as u64).div_ceil(set.n_samples() as u64));
@@ -1239,37 +1330,26 @@ fn step_record(s: &StepSummary) -> StepRecord {
         step: s.step,
         rate: s.rate,
         grad_norm: s.grad_norm,
-        w: s.w.into(),
-        a: s.a.into(),
-        b: s.b.into(),
-        r: s.r.into(),
+        w: s.spreads.w.into(),
+        a: s.spreads.a.into(),
+        b: s.spreads.b.into(),
+        r: s.spreads.r.into(),
     }
 }
 
 fn save_data_run(dir: &Path, trainer: &DataTrainer) -> Result<()> {
-    checkpoint::save(dir.join(CHECKPOINT_FILE), DATA_CHECKPOINT_KIND, &trainer.state())
-        .context("cannot write the checkpoint")?;
-    write_atomic(
-        &dir.join(COUPLINGS_FILE),
-        CouplingsFile::to_json(trainer.couplings())?.as_bytes(),
-    )
+    save_run(dir, DATA_CHECKPOINT_KIND, &trainer.state(), trainer.couplings())
 }
 
 fn data_training(args: &DataTrainArgs, place: &mut dyn Placement) -> Result<()> {
     let start = Instant::now();
-    let stored = match &args.resume {
-        Some(dir) => {
-            read_json::<StoredDataConfig>(
-                &dir.join(CONFIG_FILE),
-                "training config (is this a `qftml train data --out` directory?)",
-            )?
-            .config
-        }
-        None => DataRunConfig::default(),
-    };
+    let stored = args
+        .run
+        .stored_config("training config (is this a `qftml train data --out` directory?)")?;
     let plan = data_plan(merged_data(stored, args))?;
-    let out_dir = args.out.as_deref().or(args.resume.as_deref());
-    on_threads(args.threads, || train_on_data(args, &plan, out_dir, start, place))
+    on_threads(args.run.threads, || {
+        train_on_data(args, &plan, args.run.out_dir(), start, place)
+    })
 }
 
 fn train_on_data(
@@ -1281,18 +1361,12 @@ fn train_on_data(
 ) -> Result<()> {
     let out_dir = out_dir.filter(|_| place.is_root());
     let data = plan.set.values();
-    let mut trainer = match &args.resume {
+    let mut trainer = match &args.run.resume {
         Some(dir) => {
             let state: DataTrainerState = checkpoint::load(dir.join(CHECKPOINT_FILE), DATA_CHECKPOINT_KIND)
                 .context("cannot resume from this directory")?;
-            DataTrainer::from_state(&plan.lattice, data, plan.train, state).map_err(|e| match e {
-                TrainError::DifferentRun(d) => anyhow::anyhow!(
-                    "{} holds a different run ({d}); resume with the flags and data it was started with (only \
-                     --epochs may change), or train into a new --out directory",
-                    dir.display()
-                ),
-                e => e.into(),
-            })?
+            DataTrainer::from_state(&plan.lattice, data, plan.train, state)
+                .map_err(|e| resume_error(dir, "the flags and data", e))?
         }
         None => {
             refuse_existing_run(out_dir)?;
@@ -1300,15 +1374,7 @@ fn train_on_data(
         }
     };
     if let Some(dir) = out_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create --out {}", dir.display()))?;
-        let stored = StoredDataConfig {
-            config: plan.config.clone(),
-            provenance: provenance(),
-        };
-        write_atomic(
-            &dir.join(CONFIG_FILE),
-            serde_json::to_string_pretty(&stored)?.as_bytes(),
-        )?;
+        write_config(dir, &plan.config)?;
     }
     let n_samples = plan.set.n_samples() as u64;
     let total_steps = (plan.epochs * n_samples).div_ceil(plan.train.batch as u64);
@@ -1325,10 +1391,10 @@ fn train_on_data(
         if !bar.is_hidden() && step % 10 == 0 {
             bar.set_message(format!(
                 "w {} a {} b {} r {}",
-                spread_text(&summary.w),
-                spread_text(&summary.a),
-                spread_text(&summary.b),
-                spread_text(&summary.r)
+                spread_text(&summary.spreads.w),
+                spread_text(&summary.spreads.a),
+                spread_text(&summary.spreads.b),
+                spread_text(&summary.spreads.r)
             ));
         }
         if let Some(dir) = out_dir
@@ -1404,7 +1470,7 @@ fn train_on_data(
     if !place.is_root() {
         return Ok(());
     }
-    args.output.emit(&record, print_data_text)
+    args.run.output.emit(&record, print_data_text)
 }
 
 fn print_data_text(r: &DataTrainRecord) {
@@ -1412,21 +1478,7 @@ fn print_data_text(r: &DataTrainRecord) {
         "learning from {} samples on {}x{}: {} steps ({:.1} passes)",
         r.n_samples, r.lattice[0], r.lattice[1], r.steps, r.epochs
     );
-    let c = &r.couplings;
-    for (name, s) in [
-        ("w", Some(c.w)),
-        ("w (diagonal)", c.w_diagonal),
-        ("a", Some(c.a)),
-        ("b", Some(c.b)),
-        ("r", c.r),
-    ] {
-        if let Some(s) = s {
-            println!(
-                "{name}: mean {:.6}  std {:.6}  min {:.6}  max {:.6}",
-                s.mean, s.std, s.min, s.max
-            );
-        }
-    }
+    r.couplings.print();
     let m = &r.moments;
     for (name, a) in [("mean", m.mean), ("variance", m.variance), ("nn_corr", m.nn_corr)] {
         println!(
@@ -1434,8 +1486,5 @@ fn print_data_text(r: &DataTrainRecord) {
             a.max_abs_diff, a.correlation
         );
     }
-    println!(
-        "timing: {:.2} s wall ({:.2} s training)",
-        r.timing.wall_s, r.timing.train_s
-    );
+    r.timing.print();
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::optimizer::{Moments, Optimizer, OptimizerState, Schedule};
 use crate::share::{AllChains, ChainShare, checked_local, exchange};
-use crate::trainer::{Spread, free_params, optimiser_step, theta_of};
+use crate::trainer::{CouplingSpreads, free_params, optimiser_step, theta_of};
 
 /// The kind of the data trainer's checkpoints (see [`mc_sampler::checkpoint`]).
 pub const DATA_CHECKPOINT_KIND: &str = "kl-train-data";
@@ -151,14 +151,8 @@ pub struct StepSummary {
     pub rate: f64,
     /// Euclidean norm of `∂KL/∂θ`.
     pub grad_norm: f64,
-    /// Spread of `w` (pairs).
-    pub w: Spread,
-    /// Spread of `a`.
-    pub a: Spread,
-    /// Spread of `b`.
-    pub b: Spread,
-    /// Spread of `r`.
-    pub r: Spread,
+    /// Spread of each block of the couplings the step sampled at.
+    pub spreads: CouplingSpreads,
 }
 
 /// Everything a data trainer's future depends on, plus its history: the payload of its
@@ -461,10 +455,7 @@ impl DataTrainer {
             step,
             rate: self.config.schedule.rate(step),
             grad_norm: self.grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
-            w: Spread::of(model.w()),
-            a: Spread::of(model.a()),
-            b: Spread::of(model.b()),
-            r: Spread::of(model.r()),
+            spreads: CouplingSpreads::of(model),
         };
         let diverged = |reason: String| TrainError::Diverged {
             epoch: step,

@@ -133,6 +133,33 @@ impl Spread {
     }
 }
 
+/// The spread of each block of a model's couplings.  Stored in the checkpoints' histories
+/// (bincode, fields in order, nothing around them: the same bytes as the four fields
+/// written inline).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CouplingSpreads {
+    /// Spread of `w` (pairs).
+    pub w: Spread,
+    /// Spread of `a`.
+    pub a: Spread,
+    /// Spread of `b`.
+    pub b: Spread,
+    /// Spread of `r`.
+    pub r: Spread,
+}
+
+impl CouplingSpreads {
+    /// The spreads of `model`'s blocks.
+    pub fn of(model: &Couplings) -> Self {
+        Self {
+            w: Spread::of(model.w()),
+            a: Spread::of(model.a()),
+            b: Spread::of(model.b()),
+            r: Spread::of(model.r()),
+        }
+    }
+}
+
 /// What one epoch measured, at the parameters it sampled.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochSummary {
@@ -147,14 +174,8 @@ pub struct EpochSummary {
     pub gap: f64,
     /// Euclidean norm of `∂𝓕/∂θ`.
     pub grad_norm: f64,
-    /// Spread of `w` (pairs).
-    pub w: Spread,
-    /// Spread of `a`.
-    pub a: Spread,
-    /// Spread of `b`.
-    pub b: Spread,
-    /// Spread of `r`.
-    pub r: Spread,
+    /// Spread of each block of the couplings the epoch sampled at.
+    pub spreads: CouplingSpreads,
 }
 
 /// Everything a trainer's future depends on, plus its history: the payload of its
@@ -397,10 +418,7 @@ impl VariationalTrainer {
             mean_diff: estimate.mean_diff,
             gap: estimate.gap,
             grad_norm: self.grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
-            w: Spread::of(model.w()),
-            a: Spread::of(model.a()),
-            b: Spread::of(model.b()),
-            r: Spread::of(model.r()),
+            spreads: CouplingSpreads::of(model),
         };
         let diverged = |reason: String| TrainError::Diverged {
             epoch,

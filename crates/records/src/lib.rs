@@ -58,7 +58,9 @@ pub use reweight::{
 pub use sample::{ExactFreeField, GammaValue, SampleConfig, SampleObservables, SampleRecord, Timing};
 
 /// Implements [`Record`] for a struct with a `schema: u32` field:
-/// `record!(SampleRecord, "sample", schema 1);`.
+/// `records::record!(SampleRecord, "sample", schema 1);`.  Views that read only some
+/// fields of a record implement it the same way, with the record's name and schema.
+#[macro_export]
 macro_rules! record {
     ($ty:ty, $name:literal, schema $schema:literal) => {
         impl $crate::Record for $ty {
@@ -70,7 +72,6 @@ macro_rules! record {
         }
     };
 }
-pub(crate) use record;
 
 /// A result record with a schema version.
 pub trait Record: serde::Serialize + DeserializeOwned {

@@ -3,7 +3,6 @@
 //! data's, as numbers, scatter plots and images beside samples of data and model).
 
 use anyhow::{Context, Result};
-use records::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::figure::FigureCtx;
@@ -24,13 +23,7 @@ pub(super) struct DataView {
     steps: u64,
 }
 
-impl Record for DataView {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(DataView, "train-data", schema 1);
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Spread {
@@ -77,13 +70,7 @@ pub(super) struct MomentsView {
     model_samples: Vec<Vec<f64>>,
 }
 
-impl Record for MomentsView {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train-data-moments";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(MomentsView, "train-data-moments", schema 1);
 
 /// Means and variances of data and model as images, and eight samples of each.
 fn image_panels(label: &str, m: &MomentsView) -> Panels<ImageGrid> {

@@ -153,13 +153,7 @@ struct IrgRecord {
     images: Vec<Image>,
 }
 
-impl records::Record for IrgRecord {
-    const SCHEMA: u32 = 3;
-    const NAME: &'static str = "irg";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(IrgRecord, "irg", schema 3);
 
 /// Configurations as diverging colour maps (red positive, blue negative), one per size,
 /// each scaled to its own largest `|φ|`.

@@ -39,13 +39,7 @@ pub(super) struct TrainRecord {
     pub(super) timing: Timing,
 }
 
-impl records::Record for TrainRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-train";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(TrainRecord, "rbm-train", schema 1);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Ais {
@@ -63,13 +57,7 @@ pub(super) struct EvalRecord {
     pub(super) exact_loglik: Option<f64>,
 }
 
-impl records::Record for EvalRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-eval";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(EvalRecord, "rbm-eval", schema 1);
 
 /// The fields of `qftml rbm sample --json` used here.
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,12 +68,47 @@ pub(super) struct SampleRecord {
     pub(super) feature_maps: Vec<Vec<f64>>,
 }
 
-impl records::Record for SampleRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-sample";
-    fn schema(&self) -> u32 {
-        self.schema
+records::record!(SampleRecord, "rbm-sample", schema 1);
+
+/// `qftml rbm eval` of the network in `model`, with AIS of `ais_runs` runs of `ais_steps`
+/// steps.
+pub(super) fn eval_with_ais(fig: &mut FigureCtx<'_>, model: &str, ais_runs: u64, ais_steps: u64) -> Result<EvalRecord> {
+    let (runs, steps) = (ais_runs.to_string(), ais_steps.to_string());
+    fig.qftml(&[
+        "rbm",
+        "eval",
+        "--model",
+        model,
+        "--ais-runs",
+        &runs,
+        "--ais-steps",
+        &steps,
+    ])
+}
+
+/// `qftml rbm sample` of the network in `model`: `n` samples after `sweeps` Gibbs steps
+/// (from seed `seed`, the command's default for `None`) and the feature maps of the first
+/// `features` hidden units.
+pub(super) fn sample_network(
+    fig: &mut FigureCtx<'_>,
+    model: &str,
+    n: u64,
+    sweeps: u64,
+    seed: Option<u64>,
+    features: u64,
+) -> Result<SampleRecord> {
+    let (n, sweeps, seed, features) = (
+        n.to_string(),
+        sweeps.to_string(),
+        seed.map(|s| s.to_string()),
+        features.to_string(),
+    );
+    let mut args = vec!["rbm", "sample", "--model", model, "--n", &n, "--sweeps", &sweeps];
+    if let Some(seed) = &seed {
+        args.extend(["--seed", seed]);
     }
+    args.extend(["--features", &features]);
+    fig.qftml(&args)
 }
 
 /// `rbm-digits`.
@@ -117,28 +140,8 @@ pub fn digits(fig: &mut FigureCtx<'_>) -> Result<()> {
         &run_s,
     ])?;
     fig.progress(format!("trained {epochs} epochs in {:.1} s", train.timing.wall_s));
-    let eval: EvalRecord = fig.qftml(&[
-        "rbm",
-        "eval",
-        "--model",
-        &run_s,
-        "--ais-runs",
-        &ais_runs.to_string(),
-        "--ais-steps",
-        &ais_steps.to_string(),
-    ])?;
-    let sample: SampleRecord = fig.qftml(&[
-        "rbm",
-        "sample",
-        "--model",
-        &run_s,
-        "--n",
-        "32",
-        "--sweeps",
-        "1000",
-        "--features",
-        "32",
-    ])?;
+    let eval = eval_with_ais(fig, &run_s, ais_runs, ais_steps)?;
+    let sample = sample_network(fig, &run_s, 32, 1000, None, 32)?;
 
     // A network small enough to enumerate: AIS against the exact log-likelihood.
     let small = dir.join("bb12");
@@ -156,16 +159,7 @@ pub fn digits(fig: &mut FigureCtx<'_>) -> Result<()> {
         "--out",
         &small_s,
     ])?;
-    let small_eval: EvalRecord = fig.qftml(&[
-        "rbm",
-        "eval",
-        "--model",
-        &small_s,
-        "--ais-runs",
-        &ais_runs.to_string(),
-        "--ais-steps",
-        &ais_steps.to_string(),
-    ])?;
+    let small_eval = eval_with_ais(fig, &small_s, ais_runs, ais_steps)?;
     let exact = small_eval
         .exact_loglik
         .context("12 hidden binary units should be enumerated")?;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::data_learning::{DataView, MomentsView};
-use super::rbm::{EvalRecord, SampleRecord, TrainRecord};
+use super::rbm::{TrainRecord, eval_with_ais, sample_network};
 use crate::figure::FigureCtx;
 use crate::plot::{ImageGrid, LinePlot, Point, Series, SeriesStyle};
 use crate::report::{Check, Table, Tolerance, fmt_measured, fmt_num};
@@ -37,13 +37,7 @@ struct ExportRecord {
     n_samples: usize,
 }
 
-impl records::Record for ExportRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-export";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(ExportRecord, "rbm-export", schema 1);
 
 /// Pearson correlation of two equally long vectors (NaN if either is constant).
 fn correlation(x: &[f64], y: &[f64]) -> f64 {
@@ -155,30 +149,8 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
             &out,
         ])?;
         fig.progress(format!("{label}: {epochs} epochs in {:.1} s", train.timing.wall_s));
-        let eval: EvalRecord = fig.qftml(&[
-            "rbm",
-            "eval",
-            "--model",
-            &out,
-            "--ais-runs",
-            &ais_runs.to_string(),
-            "--ais-steps",
-            &ais_steps.to_string(),
-        ])?;
-        let sample: SampleRecord = fig.qftml(&[
-            "rbm",
-            "sample",
-            "--model",
-            &out,
-            "--n",
-            "25",
-            "--sweeps",
-            &sweeps.to_string(),
-            "--seed",
-            &seed_s,
-            "--features",
-            &n_hidden.to_string(),
-        ])?;
+        let eval = eval_with_ais(fig, &out, ais_runs, ais_steps)?;
+        let sample = sample_network(fig, &out, 25, sweeps, Some(seed), n_hidden)?;
         check_decrease(fig, label, &train)?;
         runs.push((label, out, train, eval, sample));
     }
@@ -341,30 +313,8 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         "--out",
         &second,
     ])?;
-    let eval2: EvalRecord = fig.qftml(&[
-        "rbm",
-        "eval",
-        "--model",
-        &second,
-        "--ais-runs",
-        &ais_runs.to_string(),
-        "--ais-steps",
-        &ais_steps.to_string(),
-    ])?;
-    let sample2: SampleRecord = fig.qftml(&[
-        "rbm",
-        "sample",
-        "--model",
-        &second,
-        "--n",
-        "1",
-        "--sweeps",
-        "1",
-        "--seed",
-        &seed_s,
-        "--features",
-        &n_hidden2.to_string(),
-    ])?;
+    let eval2 = eval_with_ais(fig, &second, ais_runs, ais_steps)?;
+    let sample2 = sample_network(fig, &second, 1, 1, Some(seed), n_hidden2)?;
     check_decrease(fig, "second layer of the stack", &train2)?;
     let (first2, last2) = first_last(&train2)?;
     let per_epoch2 = train2.timing.sec_per_epoch.iter().sum::<f64>() / train2.timing.sec_per_epoch.len().max(1) as f64;

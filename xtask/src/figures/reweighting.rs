@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::figure::FigureCtx;
 use crate::figures::sampler::{K_SIGMA, RESOLUTION};
+use crate::figures::{sample_args, with_flags};
 use crate::plot::{LinePlot, Point, Series, SeriesStyle};
 use crate::qftml::TALK_FLAGS;
 use crate::report::{Check, Table, fmt_measured};
@@ -255,7 +256,6 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
         "free field kappa = 1, lambda = 0, sampled by heat bath at c = 0",
     );
     let data = fig.data_dir()?;
-    let ss = sweeps.to_string();
     let mut phase_points = Vec::new();
     let mut phase_exact = Vec::new();
     let mut table = Table::new([
@@ -272,26 +272,10 @@ pub fn complex(fig: &mut FigureCtx<'_>) -> Result<()> {
     for (n, &l) in sizes.iter().enumerate() {
         let ens = data.join(format!("free-{l}"));
         let ens_str = ens.to_str().context("data directory is not UTF-8")?.to_owned();
-        let (ls, seeds, mu2s) = (l.to_string(), (seed + n as u64).to_string(), mu2.to_string());
-        fig.qftml::<SampleRecord>(&[
-            "sample",
-            "--lattice",
-            &ls,
-            "--kappa",
-            "1",
-            "--mu2",
-            &mu2s,
-            "--lambda",
-            "0",
-            "--sweeps",
-            &ss,
-            "--seed",
-            &seeds,
-            "--algorithm",
-            "heatbath",
-            "--out",
-            &ens_str,
-        ])?;
+        fig.qftml::<SampleRecord>(&with_flags(
+            sample_args(l, (1.0, mu2, 0.0), sweeps, seed + n as u64),
+            &[("--algorithm", "heatbath"), ("--out", &ens_str)],
+        ))?;
         let cs = c_talk.to_string();
         let p = only_point(fig.qftml(&["reweight", "--ensemble", &ens_str, "--imag-mass", &cs])?)?;
         let phase = p.avg_phase.context("qftml reweight reported no average phase")?;

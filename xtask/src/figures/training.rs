@@ -3,7 +3,7 @@
 //! represent (the gap stays open).
 
 use anyhow::Result;
-use records::{MeanErr, Record};
+use records::MeanErr;
 use serde::{Deserialize, Serialize};
 
 use crate::figure::FigureCtx;
@@ -53,13 +53,7 @@ pub(super) struct OverlapStages {
     pub(super) trained: ActionDiff,
 }
 
-impl Record for TrainView {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "train";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(TrainView, "train", schema 1);
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Spread {
