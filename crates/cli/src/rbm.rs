@@ -266,13 +266,7 @@ pub struct RbmTrainRecord {
     pub provenance: Provenance,
 }
 
-impl Record for RbmTrainRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-train";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(RbmTrainRecord, "rbm-train", schema 1);
 
 /// Reads the data of a run: load, class filter, first N, pixel map, binarization (spin
 /// units: 0/1 becomes ∓1).
@@ -620,13 +614,7 @@ pub struct RbmEvalRecord {
     pub provenance: Provenance,
 }
 
-impl Record for RbmEvalRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-eval";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(RbmEvalRecord, "rbm-eval", schema 1);
 
 fn run_eval(args: &EvalArgs) -> Result<()> {
     let start = Instant::now();
@@ -751,13 +739,7 @@ pub struct RbmSampleRecord {
     pub provenance: Provenance,
 }
 
-impl Record for RbmSampleRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-sample";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(RbmSampleRecord, "rbm-sample", schema 1);
 
 fn run_sample(args: &SampleArgs) -> Result<()> {
     use mc_sampler::ModelSampler;
@@ -875,13 +857,7 @@ pub struct RbmExportRecord {
     pub provenance: Provenance,
 }
 
-impl Record for RbmExportRecord {
-    const SCHEMA: u32 = 1;
-    const NAME: &'static str = "rbm-export";
-    fn schema(&self) -> u32 {
-        self.schema
-    }
-}
+records::record!(RbmExportRecord, "rbm-export", schema 1);
 
 fn run_export(args: &ExportArgs) -> Result<()> {
     let (record, state) = read_run(&args.model)?;
