@@ -696,9 +696,15 @@ fn print_eval(r: &RbmEvalRecord) {
 
 #[derive(Debug, Args)]
 struct SampleArgs {
-    /// A run directory written by `qftml rbm train --out`.
+    /// A run directory written by `qftml rbm train --out`.  Repeat it for a stack, from the
+    /// bottom network (trained on the data) up, each trained on the hidden layer of the one
+    /// before (`qftml rbm export --activations`): the top network is Gibbs-sampled and its
+    /// samples are passed down, a draw `φ ~ p(φ | h)` per network.
+    #[arg(long, required = true)]
+    model: Vec<PathBuf>,
+    /// With a stack: the bottom network's visible means `E[φ | h]` instead of a draw.
     #[arg(long)]
-    model: PathBuf,
+    means: bool,
     /// Number of samples (independent chains).
     #[arg(long, default_value_t = 16, value_parser = limits::whole_usize)]
     n: usize,
@@ -723,9 +729,12 @@ struct SampleArgs {
 pub struct RbmSampleRecord {
     /// Schema version.
     pub schema: u32,
-    /// The run directory.
+    /// The run directory (the bottom network of a stack).
     pub model: String,
-    /// Gibbs steps per chain.
+    /// Every run directory of a stack, from the bottom up (empty for one network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<String>,
+    /// Gibbs steps per chain (of the top network of a stack).
     pub sweeps: u64,
     /// Image shape of a sample, if the training data were images.
     pub shape: Option<[usize; 2]>,
@@ -743,21 +752,34 @@ records::record!(RbmSampleRecord, "rbm-sample", schema 1);
 
 fn run_sample(args: &SampleArgs) -> Result<()> {
     use mc_sampler::ModelSampler;
-    let (record, state) = read_run(&args.model)?;
-    let network = state.network()?;
+    if args.means && args.model.len() < 2 {
+        bail!("--means applies to a stack: give two or more --model directories, or drop --means");
+    }
+    let mut runs = Vec::with_capacity(args.model.len());
+    for dir in &args.model {
+        let (record, state) = read_run(dir)?;
+        runs.push((record, state.network()?));
+    }
+    let (record, network) = &runs[0];
     let feature_maps = (0..args.features.min(network.n_hidden()))
         .map(|j| network.feature_map(j).to_vec())
         .collect();
-    let mut chains = NetworkChains::new(network, args.n, args.seed)?;
-    let bar = progress_bar(args.sweeps, "sweeps");
     let start = Instant::now();
-    for _ in 0..args.sweeps {
-        chains.sweep(1);
-        bar.inc(1);
-    }
+    let samples = if runs.len() == 1 {
+        let mut chains = NetworkChains::new(network.clone(), args.n, args.seed)?;
+        let bar = progress_bar(args.sweeps, "sweeps");
+        for _ in 0..args.sweeps {
+            chains.sweep(1);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        chains.visible_rows()
+    } else {
+        let stack: Vec<Network> = runs.iter().map(|(_, n)| n.clone()).collect();
+        phi4_rbm::sample_stack(&stack, args.n, args.sweeps, args.seed, args.means)
+            .context("the --model directories do not form a stack")?
+    };
     let sec_per_sweep = start.elapsed().as_secs_f64() / args.sweeps.max(1) as f64;
-    bar.finish_and_clear();
-    let samples = chains.visible_rows();
     if let Some(path) = &args.out {
         let text: String = samples
             .iter()
@@ -767,7 +789,12 @@ fn run_sample(args: &SampleArgs) -> Result<()> {
     }
     let out = RbmSampleRecord {
         schema: RbmSampleRecord::SCHEMA,
-        model: args.model.to_string_lossy().into_owned(),
+        model: args.model[0].to_string_lossy().into_owned(),
+        stack: if args.model.len() > 1 {
+            args.model.iter().map(|d| d.to_string_lossy().into_owned()).collect()
+        } else {
+            Vec::new()
+        },
         sweeps: args.sweeps,
         shape: record.config.shape,
         samples,

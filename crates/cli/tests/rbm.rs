@@ -259,6 +259,50 @@ fn export_and_stack_two_layers() {
     ]);
     assert_eq!(stacked["config"]["n_visible"], 12);
     assert_eq!(stacked["config"]["n_samples"], 200);
+    // Top-down: the second network's chains, passed down through the first.
+    let top_down = |means: bool| {
+        let mut args = vec![
+            "rbm",
+            "sample",
+            "--model",
+            s(&first),
+            "--model",
+            s(&second),
+            "--n",
+            "5",
+            "--sweeps",
+            "20",
+            "--json",
+        ];
+        if means {
+            args.push("--means");
+        }
+        json(&args)
+    };
+    let drawn = top_down(false);
+    assert_eq!(drawn["stack"].as_array().unwrap().len(), 2);
+    let drawn = drawn["samples"].as_array().unwrap();
+    assert_eq!(drawn.len(), 5);
+    for row in drawn {
+        let row = row.as_array().unwrap();
+        assert_eq!(row.len(), 64, "samples are images of the bottom network");
+        assert!(row.iter().all(|x| x == 0.0 || x == 1.0), "binary draws");
+    }
+    let means = top_down(true);
+    let means = means["samples"].as_array().unwrap();
+    assert!(means.iter().flat_map(|r| r.as_array().unwrap()).any(|x| {
+        let x = x.as_f64().unwrap();
+        x > 0.0 && x < 1.0
+    }));
+    // A stack listed top first does not fit.
+    check_error(
+        &["rbm", "sample", "--model", s(&second), "--model", s(&first)],
+        "visible units",
+    );
+    check_error(
+        &["rbm", "sample", "--model", s(&first), "--means"],
+        "--means applies to a stack",
+    );
     for d in [first, export, second] {
         let _ = std::fs::remove_dir_all(d);
     }

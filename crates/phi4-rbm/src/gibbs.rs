@@ -307,3 +307,63 @@ impl ModelSampler for NetworkChains {
             .collect()
     }
 }
+
+/// Top-down samples of a stack of networks, `stack[0]` the bottom one (whose visible layer
+/// is the data) and each next network trained on the hidden layer of the one below
+/// ([`crate::eval::hidden_data`]).  `n_chains` chains of the top network (chain `c` on
+/// [`chain_rng`]`(seed, c)`) run `steps` block Gibbs steps; then each chain's visible state
+/// is passed down: every lower network draws `φ ~ p(φ | h)` from the state above it, with
+/// chain `c`'s own generator `chain_rng(seed, 2⁶² + c)`, except that the bottom network gives
+/// its visible means `E[φ | h]` when `bottom_means` (images without the pixel noise; a
+/// stack of one network returns its chains' visible states).  Returns one bottom-layer
+/// sample per chain.
+pub fn sample_stack(
+    stack: &[Network],
+    n_chains: usize,
+    steps: u64,
+    seed: u64,
+    bottom_means: bool,
+) -> Result<Vec<Vec<f64>>, RbmError> {
+    let Some(top) = stack.last() else {
+        return Err(RbmError::InvalidConfig("a stack needs at least one network".into()));
+    };
+    for (k, pair) in stack.windows(2).enumerate() {
+        if pair[1].n_visible() != pair[0].n_hidden() {
+            return Err(RbmError::Shape(format!(
+                "network {} of the stack has {} visible units but network {k} below it has {} hidden units; \
+                 list the networks from the bottom (data) up, each trained on the hidden layer of the one before",
+                k + 1,
+                pair[1].n_visible(),
+                pair[0].n_hidden()
+            )));
+        }
+    }
+    let mut chains = GibbsChains::new(top, n_chains, seed)?;
+    for _ in 0..steps {
+        chains.step(top, n_chains);
+    }
+    let samples = chains
+        .visible()
+        .column_iter()
+        .enumerate()
+        .map(|(c, column)| {
+            let mut rng = chain_rng(seed, (1 << 62) + c as u64);
+            let mut state: Vec<f64> = column.iter().copied().collect();
+            for (k, network) in stack.iter().enumerate().rev().skip(1) {
+                state = if k == 0 && bottom_means {
+                    network.visible_means(&state)
+                } else {
+                    let layer = network.visible();
+                    let field = network.visible_field(&state);
+                    field
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &t)| layer.sample(i, t, &mut rng))
+                        .collect()
+                };
+            }
+            state
+        })
+        .collect();
+    Ok(samples)
+}

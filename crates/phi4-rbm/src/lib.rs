@@ -70,7 +70,7 @@ mod units;
 
 pub use data::Data;
 pub use error::RbmError;
-pub use gibbs::{GibbsChains, NetworkChains};
+pub use gibbs::{GibbsChains, NetworkChains, sample_stack};
 pub use network::{Network, NetworkInit};
 pub use train::{EpochSummary, RECONSTRUCTION_STRIDE, SHAPE_FLOOR, TrainConfig, Trainer, TrainerState};
 pub use units::{Layer, Moments, UnitKind};

@@ -166,17 +166,45 @@ fn a_stack_learns_and_samples_top_down() {
         .clone();
     let after = eval::log_likelihood(&second, &hidden, eval::exact_log_partition(&second).unwrap()).unwrap();
     assert!(after > before + 1.0, "second layer log-likelihood {before} -> {after}");
-    // Top-down: sample the top network, then the first network's visible means.
-    let mut chains = phi4_rbm::GibbsChains::new(&second, 20, 9).unwrap();
-    for _ in 0..200 {
-        chains.step(&second, 20);
-    }
-    for top in chains.visible().column_iter() {
-        let h: Vec<f64> = top.iter().copied().collect();
-        let image = first.visible_means(&h);
-        assert_eq!(image.len(), 64);
-        assert!(image.iter().all(|p| (0.0..=1.0).contains(p)));
-    }
+    // Top-down: the top network's chains, then the first network's visible means.  Their
+    // average image resembles the digits' average image.
+    let stack = [first, second];
+    let images = phi4_rbm::sample_stack(&stack, 200, 200, 9, true).unwrap();
+    assert_eq!(images.len(), 200);
+    assert!(
+        images
+            .iter()
+            .all(|image| image.len() == 64 && image.iter().all(|p| (0.0..=1.0).contains(p)))
+    );
+    let mean_image = |rows: &mut dyn Iterator<Item = Vec<f64>>| {
+        let mut sum = vec![0.0; 64];
+        let mut n = 0.0;
+        for row in rows {
+            sum.iter_mut().zip(&row).for_each(|(s, x)| *s += x);
+            n += 1.0;
+        }
+        sum.into_iter().map(|s| s / n).collect::<Vec<f64>>()
+    };
+    let sampled = mean_image(&mut images.into_iter());
+    let digits = mean_image(&mut data.matrix().column_iter().map(|c| c.iter().copied().collect()));
+    let r = correlation(&sampled, &digits);
+    assert!(
+        r > 0.6,
+        "top-down mean image against the digits' mean image: correlation {r}"
+    );
+    // Listed top first, the layers do not fit.
+    let [first, second] = stack;
+    assert!(phi4_rbm::sample_stack(&[second, first], 2, 1, 9, true).is_err());
+}
+
+/// Pearson correlation of two equally long vectors.
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
 }
 
 #[test]

@@ -218,10 +218,11 @@ pub const FIGURES: &[Figure] = &[
             of reconstruction error, pseudo-log-likelihood (binary visible units) and AIS log-likelihood; a \
             two-layer stack, a 64 × 32 Bernoulli–Bernoulli network trained on the φ⁴–Bernoulli network's hidden \
             samples (`qftml rbm export --activations samples`), with its training curve and its features \
-            projected to pixels (Σ_k w¹_ik w²_kj). Top-down samples through the stack are not shown: \
-            `qftml rbm sample` samples one network. Checks: every reconstruction error falls from the first \
-            to the last epoch; the per-pixel means of 25 φ⁴–Bernoulli samples correlate with the digits' per-pixel \
-            means (≥ 0.4; the digits' means from the data statistics of `qftml train data`).",
+            projected to pixels (Σ_k w¹_ik w²_kj), and top-down samples through the stack (the second layer's \
+            Gibbs chains, then the first network's visible means). Checks: every reconstruction error falls from \
+            the first to the last epoch; the per-pixel means of 25 φ⁴–Bernoulli samples, and of 25 top-down \
+            samples of the stack, correlate with the digits' per-pixel means (≥ 0.4; the digits' means from the \
+            data statistics of `qftml train data`).",
         run: rbm_mnist::mnist,
         budget: Budget {
             quick_s: 20.0,

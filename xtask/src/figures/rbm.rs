@@ -121,7 +121,7 @@ pub fn digits(fig: &mut FigureCtx<'_>) -> Result<()> {
     let ais_steps = fig.param("ais_steps", 1000u64, 5000u64);
     fig.fixed(
         "settings",
-        "Bernoulli–Bernoulli, batch 10, lr 0.05, persistent CD-1 (scikit-learn's)",
+        "Bernoulli–Bernoulli, batch 10, lr 0.05, persistent CD-1, examples in the data's order (scikit-learn's)",
     );
     let dir = fig.data_dir()?;
     let run = dir.join("bb64");
@@ -134,6 +134,8 @@ pub fn digits(fig: &mut FigureCtx<'_>) -> Result<()> {
         "--n-hidden",
         &n_hidden.to_string(),
         "--persistent",
+        "--data-order",
+        "given",
         "--seed",
         &seed.to_string(),
         "--out",
