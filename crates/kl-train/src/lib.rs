@@ -125,5 +125,12 @@ pub enum TrainError {
     },
 }
 
+impl TrainError {
+    /// The divergence, for a reason, of the step numbered `epoch` at learning rate `rate`.
+    pub(crate) fn diverged(epoch: u64, rate: f64) -> impl Fn(String) -> TrainError {
+        move |reason| TrainError::Diverged { epoch, reason, rate }
+    }
+}
+
 #[cfg(test)]
 mod tests;
