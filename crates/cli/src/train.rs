@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use datasets::{Dataset, PixelMap};
 use kl_train::{
-    ActionDiffOverlap, Agreement, Bound, CHECKPOINT_KIND, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer,
-    DataTrainerState, EpochSummary, FieldMoments, IntegrationOptions, Optimizer, OverlapOptions, Schedule, Spread,
-    StepSummary, TrainConfig, TrainError, TrainerState, VariationalTrainer, gaussian_free_energy, overlap,
+    ActionDiffOverlap, Agreement, Bound, DataConfig, DataTrainer, EpochSummary, FieldMoments, IntegrationOptions,
+    Optimizer, OverlapOptions, Schedule, Spread, StepSummary, TrainConfig, TrainError, Trainer, VariationalTrainer,
+    gaussian_free_energy, overlap,
 };
 use mc_sampler::{Algorithm, checkpoint};
 use mrf_graph::Lattice;
@@ -708,19 +708,19 @@ fn log_spaced(n: usize) -> impl Iterator<Item = usize> {
     keep.into_iter().filter(move |&i| i < n)
 }
 
-/// The trainer a run starts from: restored by `restore` from the checkpoint (of kind `kind`)
-/// in the `resume` directory, or, where `out_dir` holds no run, new from `start`.  A resume of
-/// a different run is refused with what to resume it with (`started_with`, e.g. "the flags").
-fn begin_run<S: DeserializeOwned, T>(
+/// The trainer a run starts from: restored by `restore` from the checkpoint in the `resume`
+/// directory, or, where `out_dir` holds no run, new from `start`.  A resume of a different
+/// run is refused with what to resume it with (`started_with`, e.g. "the flags").
+fn begin_run<T: Trainer>(
     (resume, out_dir): (Option<&Path>, Option<&Path>),
-    (kind, started_with): (&str, &str),
-    restore: impl FnOnce(S) -> Result<T, TrainError>,
+    started_with: &str,
+    restore: impl FnOnce(T::State) -> Result<T, TrainError>,
     start: impl FnOnce() -> Result<T, TrainError>,
 ) -> Result<T> {
     Ok(match resume {
         Some(dir) => {
-            let state: S =
-                checkpoint::load(dir.join(CHECKPOINT_FILE), kind).context("cannot resume from this directory")?;
+            let state = checkpoint::load(dir.join(CHECKPOINT_FILE), T::CHECKPOINT_KIND)
+                .context("cannot resume from this directory")?;
             restore(state).map_err(|e| resume_error(dir, started_with, e))?
         }
         None => {
@@ -742,7 +742,6 @@ fn begin_run<S: DeserializeOwned, T>(
 struct TrainingLoop<'a> {
     bar: indicatif::ProgressBar,
     out_dir: Option<&'a Path>,
-    kind: &'static str,
     first: u64,
     last: u64,
     checkpoint_every: u64,
@@ -758,15 +757,11 @@ impl TrainingLoop<'_> {
         })
     }
 
-    /// Counts the step that brought the run to `done` steps: every ten steps and at the last
-    /// the bar shows `message`, every `checkpoint_every` and at the last the run directory
-    /// takes the checkpoint of `trainer` (its state and couplings).
-    fn counted<'t, S: Serialize>(
-        &self,
-        done: u64,
-        message: impl FnOnce() -> String,
-        trainer: impl FnOnce() -> (S, &'t Couplings),
-    ) -> Result<()> {
+    /// Counts the step that brought `trainer` to its steps done: every ten steps and at the
+    /// last the bar shows `message`, every `checkpoint_every` and at the last the run
+    /// directory takes the checkpoint of `trainer`.
+    fn counted(&self, trainer: &impl Trainer, message: impl FnOnce() -> String) -> Result<()> {
+        let done = trainer.steps_done();
         self.bar.inc(1);
         if !self.bar.is_hidden() && (done.is_multiple_of(10) || done == self.last) {
             self.bar.set_message(message());
@@ -774,21 +769,19 @@ impl TrainingLoop<'_> {
         if let Some(dir) = self.out_dir
             && (done.is_multiple_of(self.checkpoint_every) || done == self.last)
         {
-            let (state, couplings) = trainer();
-            save_run(dir, self.kind, &state, couplings)?;
+            save_run(dir, trainer)?;
         }
         Ok(())
     }
 
     /// Clears the bar; a loop that took no step (the run was done) still leaves the
-    /// checkpoint of `trainer`, at `done` steps, in the run directory.
-    fn finish<'t, S: Serialize>(self, done: u64, trainer: impl FnOnce() -> (S, &'t Couplings)) -> Result<()> {
+    /// checkpoint of `trainer` in the run directory.
+    fn finish(self, trainer: &impl Trainer) -> Result<()> {
         self.bar.finish_and_clear();
         if let Some(dir) = self.out_dir
-            && self.first == done
+            && self.first == trainer.steps_done()
         {
-            let (state, couplings) = trainer();
-            save_run(dir, self.kind, &state, couplings)?;
+            save_run(dir, trainer)?;
         }
         Ok(())
     }
@@ -848,11 +841,15 @@ fn write_config<C: Serialize>(dir: &Path, config: &C) -> Result<()> {
     )
 }
 
-/// Writes a run's checkpoint (`state`, of checkpoint kind `kind`) and its couplings, as a
-/// qftml-couplings file, into `dir`.
-fn save_run<S: Serialize>(dir: &Path, kind: &str, state: &S, couplings: &Couplings) -> Result<()> {
-    checkpoint::save(dir.join(CHECKPOINT_FILE), kind, state).context("cannot write the checkpoint")?;
-    write_atomic(&dir.join(COUPLINGS_FILE), CouplingsFile::to_json(couplings)?.as_bytes())
+/// Writes the checkpoint of `trainer` and its couplings, as a qftml-couplings file, into
+/// `dir`.
+fn save_run<T: Trainer>(dir: &Path, trainer: &T) -> Result<()> {
+    checkpoint::save(dir.join(CHECKPOINT_FILE), T::CHECKPOINT_KIND, &trainer.state())
+        .context("cannot write the checkpoint")?;
+    write_atomic(
+        &dir.join(COUPLINGS_FILE),
+        CouplingsFile::to_json(trainer.couplings())?.as_bytes(),
+    )
 }
 
 /// Runs `f` on a pool of `threads` workers (all cores for `None`).
@@ -913,8 +910,8 @@ fn train(args: &VariationalArgs, plan: &Plan, start: Instant, place: &mut dyn Pl
     let out_dir = args.run.out_dir().filter(|_| place.is_root());
     let mut trainer = begin_run(
         (args.run.resume.as_deref(), out_dir),
-        (CHECKPOINT_KIND, "the flags"),
-        |state: TrainerState| VariationalTrainer::from_state(&plan.target, plan.train, state),
+        "the flags",
+        |state| VariationalTrainer::from_state(&plan.target, plan.train, state),
         || VariationalTrainer::new(&plan.target, plan.train),
     )?;
     let mut bounds: Vec<BoundPoint> = match &args.run.resume {
@@ -935,7 +932,6 @@ fn train(args: &VariationalArgs, plan: &Plan, start: Instant, place: &mut dyn Pl
     let progress = TrainingLoop {
         bar,
         out_dir,
-        kind: CHECKPOINT_KIND,
         first,
         last: plan.epochs,
         checkpoint_every: plan.checkpoint_every,
@@ -946,20 +942,16 @@ fn train(args: &VariationalArgs, plan: &Plan, start: Instant, place: &mut dyn Pl
     while trainer.epoch() < plan.epochs {
         let summary = progress.stepped(place.step_variational(&mut trainer))?;
         let epoch = trainer.epoch();
-        progress.counted(
-            epoch,
-            || {
-                let bound_text = last_bound.map_or(String::new(), |f| format!("𝓕 {f:.4} "));
-                format!(
-                    "{bound_text}KL≈{:.4} w {} a {} b {}",
-                    summary.gap.max(0.0),
-                    spread_text(&summary.spreads.w),
-                    spread_text(&summary.spreads.a),
-                    spread_text(&summary.spreads.b)
-                )
-            },
-            || (trainer.state(), trainer.couplings()),
-        )?;
+        progress.counted(&trainer, || {
+            let bound_text = last_bound.map_or(String::new(), |f| format!("𝓕 {f:.4} "));
+            format!(
+                "{bound_text}KL≈{:.4} w {} a {} b {}",
+                summary.gap.max(0.0),
+                spread_text(&summary.spreads.w),
+                spread_text(&summary.spreads.a),
+                spread_text(&summary.spreads.b)
+            )
+        })?;
         let due = (plan.bound_every > 0 && epoch % plan.bound_every == 0) || plan.bound_at.contains(&epoch);
         if due && epoch < plan.epochs {
             let t = Instant::now();
@@ -976,7 +968,7 @@ fn train(args: &VariationalArgs, plan: &Plan, start: Instant, place: &mut dyn Pl
         }
     }
     train_s += train_start.elapsed().as_secs_f64();
-    progress.finish(trainer.epoch(), || (trainer.state(), trainer.couplings()))?;
+    progress.finish(&trainer)?;
     let final_bound = trainer.bound(&plan.bound)?;
     let free_energy = free_energy_record(&final_bound, &plan.target);
     if bounds.last().is_none_or(|b| b.epoch != trainer.epoch()) {
@@ -1410,8 +1402,8 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, start: Instant, place: &
     let data = plan.set.values();
     let mut trainer = begin_run(
         (args.run.resume.as_deref(), out_dir),
-        (DATA_CHECKPOINT_KIND, "the flags and data"),
-        |state: DataTrainerState| DataTrainer::from_state(&plan.lattice, data, plan.train, state),
+        "the flags and data",
+        |state| DataTrainer::from_state(&plan.lattice, data, plan.train, state),
         || DataTrainer::new(&plan.lattice, data, plan.train),
     )?;
     if let Some(dir) = out_dir {
@@ -1423,7 +1415,6 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, start: Instant, place: &
     let progress = TrainingLoop {
         bar: progress_bar(total_steps.saturating_sub(first), "steps"),
         out_dir,
-        kind: DATA_CHECKPOINT_KIND,
         first,
         last: total_steps,
         checkpoint_every: plan.checkpoint_every,
@@ -1431,22 +1422,18 @@ fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, start: Instant, place: &
     let train_start = Instant::now();
     while trainer.steps_done() < total_steps {
         let summary = progress.stepped(place.step_data(&mut trainer))?;
-        progress.counted(
-            trainer.steps_done(),
-            || {
-                format!(
-                    "w {} a {} b {} r {}",
-                    spread_text(&summary.spreads.w),
-                    spread_text(&summary.spreads.a),
-                    spread_text(&summary.spreads.b),
-                    spread_text(&summary.spreads.r)
-                )
-            },
-            || (trainer.state(), trainer.couplings()),
-        )?;
+        progress.counted(&trainer, || {
+            format!(
+                "w {} a {} b {} r {}",
+                spread_text(&summary.spreads.w),
+                spread_text(&summary.spreads.a),
+                spread_text(&summary.spreads.b),
+                spread_text(&summary.spreads.r)
+            )
+        })?;
     }
     let train_s = train_start.elapsed().as_secs_f64();
-    progress.finish(trainer.steps_done(), || (trainer.state(), trainer.couplings()))?;
+    progress.finish(&trainer)?;
     let model_samples = trainer.model_samples(200, plan.moment_samples, 2);
     let model = trainer.moments_of(&model_samples);
     let data_moments = trainer.data_moments();

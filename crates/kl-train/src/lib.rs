@@ -91,8 +91,8 @@ pub use optimizer::{Optimizer, OptimizerState, Schedule};
 pub use overlap::{ActionDiffOverlap, DiffHistograms, OverlapOptions, overlap};
 pub use share::{AllChains, ChainShare};
 pub use trainer::{
-    CHECKPOINT_KIND, CouplingSpreads, EpochSummary, MAX_COUPLING, RunIdentity, Spread, TrainConfig, TrainerState,
-    VariationalTrainer,
+    CHECKPOINT_KIND, CouplingSpreads, EpochSummary, MAX_COUPLING, RunIdentity, Spread, TrainConfig, Trainer,
+    TrainerState, VariationalTrainer,
 };
 
 /// Errors of the trainer.

@@ -5,9 +5,11 @@ use mc_sampler::checkpoint::ChainState;
 use mc_sampler::{Algorithm, PersistentChains};
 use phi4_action::{Couplings, PairSet, ParamBlock};
 use rayon::prelude::*;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::data::{DATA_CHECKPOINT_KIND, DataTrainer, DataTrainerState, StepSummary};
 use crate::estimate::{ChainSums, reduce};
 use crate::free_energy::{Bound, IntegrationOptions, bound, check_target};
 use crate::optimizer::{Moments, Optimizer, OptimizerState, Schedule};
@@ -487,6 +489,98 @@ impl VariationalTrainer {
     pub fn bound(&self, options: &IntegrationOptions) -> Result<Bound, TrainError> {
         bound(&self.model.chains, &self.target, options)
     }
+}
+
+/// What both trainers do, for code that runs either: steps of the persistent chains (alone
+/// or shared among processes), the model they train, and checkpoints.  Each method is the
+/// trainer's own method of the same name.
+pub trait Trainer {
+    /// What one step measured ([`EpochSummary`], [`crate::StepSummary`]).
+    type Summary: Copy + PartialEq + std::fmt::Debug;
+    /// The payload of the checkpoints ([`TrainerState`], [`crate::DataTrainerState`]).
+    type State: Serialize + DeserializeOwned;
+    /// The kind of the checkpoints ([`CHECKPOINT_KIND`], [`crate::DATA_CHECKPOINT_KIND`]).
+    const CHECKPOINT_KIND: &'static str;
+
+    /// One step: measurements of every chain, then one optimiser step.
+    fn step(&mut self) -> Result<Self::Summary, TrainError>;
+
+    /// [`Trainer::step`] with the chains shared among processes.
+    fn step_shared(&mut self, share: &mut dyn ChainShare) -> Result<Self::Summary, TrainError>;
+
+    /// Steps (epochs or mini-batches) done.
+    fn steps_done(&self) -> u64;
+
+    /// One summary per step done.
+    fn history(&self) -> &[Self::Summary];
+
+    /// The current model couplings.
+    fn couplings(&self) -> &Couplings;
+
+    /// The current `θ = [w | a | b | r]`.
+    fn params(&self) -> &[f64];
+
+    /// The persistent chains.
+    fn chains(&self) -> &PersistentChains;
+
+    /// Replaces chains `first..` by chains restored from `states` (moved by another process).
+    fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError>;
+
+    /// The state to checkpoint.
+    fn state(&self) -> Self::State;
+}
+
+/// [`Trainer`] for each `trainer: summary, state, checkpoint kind, steps done`, by the
+/// trainer's own methods.
+macro_rules! impl_trainer {
+    ($($trainer:ty: $summary:ty, $state:ty, $kind:expr, $steps_done:ident;)*) => { $(
+        impl Trainer for $trainer {
+            type Summary = $summary;
+            type State = $state;
+            const CHECKPOINT_KIND: &'static str = $kind;
+
+            fn step(&mut self) -> Result<$summary, TrainError> {
+                <$trainer>::step(self)
+            }
+
+            fn step_shared(&mut self, share: &mut dyn ChainShare) -> Result<$summary, TrainError> {
+                <$trainer>::step_shared(self, share)
+            }
+
+            fn steps_done(&self) -> u64 {
+                <$trainer>::$steps_done(self)
+            }
+
+            fn history(&self) -> &[$summary] {
+                <$trainer>::history(self)
+            }
+
+            fn couplings(&self) -> &Couplings {
+                <$trainer>::couplings(self)
+            }
+
+            fn params(&self) -> &[f64] {
+                <$trainer>::params(self)
+            }
+
+            fn chains(&self) -> &PersistentChains {
+                <$trainer>::chains(self)
+            }
+
+            fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError> {
+                <$trainer>::set_chain_states(self, first, states)
+            }
+
+            fn state(&self) -> $state {
+                <$trainer>::state(self)
+            }
+        }
+    )* };
+}
+
+impl_trainer! {
+    VariationalTrainer: EpochSummary, TrainerState, CHECKPOINT_KIND, epoch;
+    DataTrainer: StepSummary, DataTrainerState, DATA_CHECKPOINT_KIND, steps_done;
 }
 
 /// What a trainer moves: the persistent chains at the couplings `θ`, the free parameters `u`
