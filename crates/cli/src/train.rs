@@ -445,9 +445,18 @@ fn lay<T: Clone>(setting: &mut Option<T>, flag: &Option<T>) {
     }
 }
 
-/// `--lattice` as stored in `config.json`: `LxLy`.
-fn lattice_setting(l: LatticeSize) -> String {
-    format!("{}x{}", l.lx, l.ly)
+/// Lays the `--lattice` flag, when given, over `setting` as stored in `config.json`: `LxLy`.
+fn lay_lattice(setting: &mut Option<String>, flag: Option<LatticeSize>) {
+    if let Some(l) = flag {
+        *setting = Some(format!("{}x{}", l.lx, l.ly));
+    }
+}
+
+/// Lays a switch over `setting`: given, it stores `true`.
+fn lay_switch(setting: &mut Option<bool>, flag: bool) {
+    if flag {
+        *setting = Some(true);
+    }
 }
 
 /// The stored `--lattice` `size`, which must have the extents `[lx, ly]` of `what` (e.g. "the
@@ -558,12 +567,8 @@ fn merged(mut config: TrainRunConfig, a: &VariationalArgs) -> TrainRunConfig {
         overlap_samples
     );
     config.optimiser().lay(&a.optimiser);
-    if let Some(l) = a.lattice {
-        config.lattice = Some(lattice_setting(l));
-    }
-    if a.train_linear {
-        config.train_linear = Some(true);
-    }
+    lay_lattice(&mut config.lattice, a.lattice);
+    lay_switch(&mut config.train_linear, a.train_linear);
     config
 }
 
@@ -1264,15 +1269,9 @@ fn merged_data(mut config: DataRunConfig, a: &DataTrainArgs) -> DataRunConfig {
         moment_samples
     );
     config.optimiser().lay(&a.optimiser);
-    if let Some(l) = a.lattice {
-        config.lattice = Some(lattice_setting(l));
-    }
-    if a.gaussian {
-        config.gaussian = Some(true);
-    }
-    if a.diagonal {
-        config.diagonal = Some(true);
-    }
+    lay_lattice(&mut config.lattice, a.lattice);
+    lay_switch(&mut config.gaussian, a.gaussian);
+    lay_switch(&mut config.diagonal, a.diagonal);
     config
 }
 
