@@ -79,26 +79,32 @@ pub fn check_finite(flag: &str, value: Option<f64>) -> Result<()> {
     }
 }
 
-/// Refuses a lattice of more than [`MAX_SITES`] sites.
-pub fn check_sites(lx: usize, ly: usize) -> Result<()> {
-    let sites = lx as u128 * ly as u128;
-    if sites > MAX_SITES as u128 {
-        bail!(
-            "--lattice {lx}x{ly} has {sites} sites, more than the {MAX_SITES} qftml handles (8192x8192); use a smaller --lattice"
-        );
+/// Refuses a product `x·y` (computed without overflow) above `max`, with the message
+/// `refusal` makes of it.
+fn check_product(x: usize, y: usize, max: usize, refusal: impl FnOnce(u128) -> String) -> Result<()> {
+    let product = x as u128 * y as u128;
+    if product > max as u128 {
+        bail!(refusal(product));
     }
     Ok(())
 }
 
+/// Refuses a lattice of more than [`MAX_SITES`] sites.
+pub fn check_sites(lx: usize, ly: usize) -> Result<()> {
+    check_product(lx, ly, MAX_SITES, |sites| {
+        format!(
+            "--lattice {lx}x{ly} has {sites} sites, more than the {MAX_SITES} qftml handles (8192x8192); use a smaller --lattice"
+        )
+    })
+}
+
 /// Refuses a complete bipartite graph of more than [`MAX_BIPARTITE_EDGES`] edges.
 pub fn check_bipartite(visible: usize, hidden: usize) -> Result<()> {
-    let edges = visible as u128 * hidden as u128;
-    if edges > MAX_BIPARTITE_EDGES as u128 {
-        bail!(
+    check_product(visible, hidden, MAX_BIPARTITE_EDGES, |edges| {
+        format!(
             "--visible {visible} --hidden {hidden} gives {edges} edges, more than the {MAX_BIPARTITE_EDGES} qftml handles; use fewer units"
-        );
-    }
-    Ok(())
+        )
+    })
 }
 
 /// What a Markov-chain run asks for, for [`check_run`].

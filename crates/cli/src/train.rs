@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use datasets::{Dataset, PixelMap};
 use kl_train::{
-    ActionDiffOverlap, Agreement, Bound, CHECKPOINT_KIND, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer,
-    DataTrainerState, EpochSummary, FieldMoments, IntegrationOptions, Optimizer, OverlapOptions, Schedule, Spread,
-    StepSummary, TrainConfig, TrainError, TrainerState, VariationalTrainer, gaussian_free_energy, overlap,
+    ActionDiffOverlap, Agreement, Bound, DataConfig, DataTrainer, EpochSummary, FieldMoments, IntegrationOptions,
+    Optimizer, OverlapOptions, Schedule, Spread, StepSummary, TrainConfig, TrainError, Trainer, VariationalTrainer,
+    gaussian_free_energy, overlap,
 };
 use mc_sampler::{Algorithm, checkpoint};
 use mrf_graph::Lattice;
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::couplings_file::CouplingsFile;
 use crate::geometry::LatticeSize;
-use crate::mpi_share::{Alone, Placement};
+use crate::mpi_share::{Alone, Placement, StepError};
 use crate::output::{Output, progress_bar, provenance, write_atomic};
 use crate::sample::HomogeneousArgs;
 
@@ -247,6 +247,19 @@ pub struct CouplingSummaries {
 }
 
 impl CouplingSummaries {
+    /// The summaries of `c`'s blocks: `w` split at `diagonal_from` where the model has
+    /// diagonal pairs, `r` only `with_r`.
+    fn of(c: &Couplings, diagonal_from: Option<usize>, with_r: bool) -> Self {
+        let n_nn = diagonal_from.unwrap_or(c.w().len());
+        Self {
+            w: Spread::of(&c.w()[..n_nn]).into(),
+            w_diagonal: diagonal_from.map(|n_nn| Spread::of(&c.w()[n_nn..]).into()),
+            a: Spread::of(c.a()).into(),
+            b: Spread::of(c.b()).into(),
+            r: with_r.then(|| Spread::of(c.r()).into()),
+        }
+    }
+
     /// Prints the blocks, a line each.
     fn print(&self) {
         for (name, s) in [
@@ -373,6 +386,14 @@ pub struct TrainTiming {
 }
 
 impl TrainTiming {
+    /// The times of an invocation that began at `start` and trained for `train_s` seconds.
+    fn since(start: Instant, train_s: f64) -> Self {
+        Self {
+            wall_s: start.elapsed().as_secs_f64(),
+            train_s,
+        }
+    }
+
     /// Prints the times, a line.
     fn print(&self) {
         println!("timing: {:.2} s wall ({:.2} s training)", self.wall_s, self.train_s);
@@ -424,9 +445,32 @@ fn lay<T: Clone>(setting: &mut Option<T>, flag: &Option<T>) {
     }
 }
 
-/// `--lattice` as stored in `config.json`: `LxLy`.
-fn lattice_setting(l: LatticeSize) -> String {
-    format!("{}x{}", l.lx, l.ly)
+/// Lays the `--lattice` flag, when given, over `setting` as stored in `config.json`: `LxLy`.
+fn lay_lattice(setting: &mut Option<String>, flag: Option<LatticeSize>) {
+    if let Some(l) = flag {
+        *setting = Some(format!("{}x{}", l.lx, l.ly));
+    }
+}
+
+/// Lays a switch over `setting`: given, it stores `true`.
+fn lay_switch(setting: &mut Option<bool>, flag: bool) {
+    if flag {
+        *setting = Some(true);
+    }
+}
+
+/// The stored `--lattice` `size`, which must have the extents `[lx, ly]` of `what` (e.g. "the
+/// images").
+fn lattice_agreeing(size: &str, [lx, ly]: [usize; 2], what: &str) -> Result<LatticeSize> {
+    let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
+    if (l.lx, l.ly) != (lx, ly) {
+        bail!(
+            "--lattice {}x{} disagrees with {what} ({lx}x{ly}); drop --lattice",
+            l.lx,
+            l.ly
+        );
+    }
+    Ok(l)
 }
 
 /// The optimiser settings of a run's `config.json`, borrowed: to lay the flags of
@@ -523,12 +567,8 @@ fn merged(mut config: TrainRunConfig, a: &VariationalArgs) -> TrainRunConfig {
         overlap_samples
     );
     config.optimiser().lay(&a.optimiser);
-    if let Some(l) = a.lattice {
-        config.lattice = Some(lattice_setting(l));
-    }
-    if a.train_linear {
-        config.train_linear = Some(true);
-    }
+    lay_lattice(&mut config.lattice, a.lattice);
+    lay_switch(&mut config.train_linear, a.train_linear);
     config
 }
 
@@ -553,16 +593,7 @@ fn target_of(config: &TrainRunConfig) -> Result<Couplings> {
         let c = CouplingsFile::read(path)?;
         let (lattice, _) = c.lattice().context("the target couplings have no lattice")?;
         if let Some(size) = &config.lattice {
-            let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
-            if (l.lx, l.ly) != (lattice.lx(), lattice.ly()) {
-                bail!(
-                    "--lattice {}x{} disagrees with the target couplings ({}x{}); drop --lattice",
-                    l.lx,
-                    l.ly,
-                    lattice.lx(),
-                    lattice.ly()
-                );
-            }
+            lattice_agreeing(size, [lattice.lx(), lattice.ly()], "the target couplings")?;
         }
         return Ok(c);
     }
@@ -682,17 +713,101 @@ fn log_spaced(n: usize) -> impl Iterator<Item = usize> {
     keep.into_iter().filter(move |&i| i < n)
 }
 
-/// Refuses to start a new run in a directory that holds one.
-fn refuse_existing_run(out_dir: Option<&Path>) -> Result<()> {
-    if let Some(dir) = out_dir
-        && dir.join(CHECKPOINT_FILE).exists()
-    {
-        bail!(
-            "{} already holds a training run; continue it with --resume {0} or choose another --out",
-            dir.display()
-        );
+/// The trainer a run starts from: restored by `restore` from the checkpoint in the `resume`
+/// directory, or, where `out_dir` holds no run, new from `start`.  A resume of a different
+/// run is refused with what to resume it with (`started_with`, e.g. "the flags").
+fn begin_run<T: Trainer>(
+    (resume, out_dir): (Option<&Path>, Option<&Path>),
+    started_with: &str,
+    restore: impl FnOnce(T::State) -> Result<T, TrainError>,
+    start: impl FnOnce() -> Result<T, TrainError>,
+) -> Result<T> {
+    Ok(match resume {
+        Some(dir) => {
+            let state = checkpoint::load(dir.join(CHECKPOINT_FILE), T::CHECKPOINT_KIND)
+                .context("cannot resume from this directory")?;
+            restore(state).map_err(|e| resume_error(dir, started_with, e))?
+        }
+        None => {
+            if let Some(dir) = out_dir
+                && dir.join(CHECKPOINT_FILE).exists()
+            {
+                bail!(
+                    "{} already holds a training run; continue it with --resume {0} or choose another --out",
+                    dir.display()
+                );
+            }
+            start()?
+        }
+    })
+}
+
+/// The progress bar and the checkpoints of a training loop, from `first` to `last` steps
+/// (epochs or mini-batches) done.
+struct TrainingLoop<'a> {
+    bar: indicatif::ProgressBar,
+    out_dir: Option<&'a Path>,
+    first: u64,
+    last: u64,
+    checkpoint_every: u64,
+}
+
+impl TrainingLoop<'_> {
+    /// The summary of a step, or (the bar abandoned) its error and where the last good
+    /// checkpoint is.
+    fn stepped<T>(&self, step: Result<T, StepError>) -> Result<T> {
+        step.map_err(|e| {
+            self.bar.abandon();
+            anyhow::anyhow!("{e}{}", kept_checkpoint(self.out_dir))
+        })
     }
-    Ok(())
+
+    /// Counts the step that brought `trainer` to its steps done: every ten steps and at the
+    /// last the bar shows `message`, every `checkpoint_every` and at the last the run
+    /// directory takes the checkpoint of `trainer`.
+    fn counted(&self, trainer: &impl Trainer, message: impl FnOnce() -> String) -> Result<()> {
+        let done = trainer.steps_done();
+        self.bar.inc(1);
+        if !self.bar.is_hidden() && (done.is_multiple_of(10) || done == self.last) {
+            self.bar.set_message(message());
+        }
+        if let Some(dir) = self.out_dir
+            && (done.is_multiple_of(self.checkpoint_every) || done == self.last)
+        {
+            save_run(dir, trainer)?;
+        }
+        Ok(())
+    }
+
+    /// Clears the bar; a loop that took no step (the run was done) still leaves the
+    /// checkpoint of `trainer` in the run directory.
+    fn finish(self, trainer: &impl Trainer) -> Result<()> {
+        self.bar.finish_and_clear();
+        if let Some(dir) = self.out_dir
+            && self.first == trainer.steps_done()
+        {
+            save_run(dir, trainer)?;
+        }
+        Ok(())
+    }
+}
+
+/// Ends a run: `record` becomes `results.json` of `out_dir` and, where `place` is the root,
+/// the output.
+fn conclude<R: Record>(
+    record: &R,
+    out_dir: Option<&Path>,
+    place: &dyn Placement,
+    output: &Output,
+    print_text: fn(&R),
+) -> Result<()> {
+    if let Some(dir) = out_dir {
+        write_atomic(&dir.join(RESULTS_FILE), records::to_json(record).as_bytes())?;
+    }
+    if !place.is_root() {
+        return Ok(());
+    }
+    output.emit(record, print_text)
 }
 
 /// Where the last good checkpoint of a failed run is, in words (empty without one).
@@ -731,11 +846,15 @@ fn write_config<C: Serialize>(dir: &Path, config: &C) -> Result<()> {
     )
 }
 
-/// Writes a run's checkpoint (`state`, of checkpoint kind `kind`) and its couplings, as a
-/// qftml-couplings file, into `dir`.
-fn save_run<S: Serialize>(dir: &Path, kind: &str, state: &S, couplings: &Couplings) -> Result<()> {
-    checkpoint::save(dir.join(CHECKPOINT_FILE), kind, state).context("cannot write the checkpoint")?;
-    write_atomic(&dir.join(COUPLINGS_FILE), CouplingsFile::to_json(couplings)?.as_bytes())
+/// Writes the checkpoint of `trainer` and its couplings, as a qftml-couplings file, into
+/// `dir`.
+fn save_run<T: Trainer>(dir: &Path, trainer: &T) -> Result<()> {
+    checkpoint::save(dir.join(CHECKPOINT_FILE), T::CHECKPOINT_KIND, &trainer.state())
+        .context("cannot write the checkpoint")?;
+    write_atomic(
+        &dir.join(COUPLINGS_FILE),
+        CouplingsFile::to_json(trainer.couplings())?.as_bytes(),
+    )
 }
 
 /// Runs `f` on a pool of `threads` workers (all cores for `None`).
@@ -751,26 +870,9 @@ fn spread_text(s: &Spread) -> String {
     format!("{:.4}±{:.4}", s.mean, s.std)
 }
 
-/// The files of the run directory.
-struct RunDir<'a> {
-    dir: &'a Path,
-}
-
-impl RunDir<'_> {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn checkpoint(&self, trainer: &VariationalTrainer) -> Result<()> {
-        save_run(self.dir, CHECKPOINT_KIND, &trainer.state(), trainer.couplings())
-    }
-
-    fn bounds(&self, bounds: &[BoundPoint]) -> Result<()> {
-        write_atomic(
-            &self.path(BOUNDS_FILE),
-            serde_json::to_string_pretty(bounds)?.as_bytes(),
-        )
-    }
+/// Writes `bounds.json` of the run directory `dir`.
+fn write_bounds(dir: &Path, bounds: &[BoundPoint]) -> Result<()> {
+    write_atomic(&dir.join(BOUNDS_FILE), serde_json::to_string_pretty(bounds)?.as_bytes())
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
@@ -780,54 +882,50 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 /// [`run`] with the chains where `place` puts them (e.g. shared among MPI ranks).
 pub fn run_placed(args: &TrainArgs, place: &mut dyn Placement) -> Result<()> {
     match &args.mode {
-        TrainMode::Variational(v) => variational(v, place),
-        TrainMode::Data(d) => data_training(d, place),
+        TrainMode::Variational(v) => run_command(
+            &v.run,
+            "training config (is this a `qftml train --out` directory?)",
+            |stored| plan(merged(stored, v)),
+            |plan, start| train(v, plan, start, place),
+        ),
+        TrainMode::Data(d) => run_command(
+            &d.run,
+            "training config (is this a `qftml train data --out` directory?)",
+            |stored| data_plan(merged_data(stored, d)),
+            |plan, start| train_on_data(d, plan, start, place),
+        ),
     }
 }
 
-fn variational(args: &VariationalArgs, place: &mut dyn Placement) -> Result<()> {
+/// Runs a training command: `plan` resolves its settings (those stored in the `--resume`
+/// directory, `what` naming the file in errors, under the flags), then `train` runs on the
+/// worker threads, given the time the command began.
+fn run_command<C: DeserializeOwned + Default, P: Sync>(
+    run: &RunDirArgs,
+    what: &str,
+    plan: impl FnOnce(C) -> Result<P>,
+    train: impl FnOnce(&P, Instant) -> Result<()> + Send,
+) -> Result<()> {
     let start = Instant::now();
-    let stored = args
-        .run
-        .stored_config("training config (is this a `qftml train --out` directory?)")?;
-    let plan = plan(merged(stored, args))?;
-    on_threads(args.run.threads, || {
-        train(args, &plan, args.run.out_dir(), start, place)
-    })
+    let plan = plan(run.stored_config(what)?)?;
+    on_threads(run.threads, || train(&plan, start))
 }
 
-fn train(
-    args: &VariationalArgs,
-    plan: &Plan,
-    out_dir: Option<&Path>,
-    start: Instant,
-    place: &mut dyn Placement,
-) -> Result<()> {
-    let out_dir = out_dir.filter(|_| place.is_root());
-    let (mut trainer, mut bounds) = match &args.run.resume {
-        Some(dir) => {
-            let state: TrainerState = checkpoint::load(dir.join(CHECKPOINT_FILE), CHECKPOINT_KIND)
-                .context("cannot resume from this directory")?;
-            let epoch = state.epoch;
-            let trainer = VariationalTrainer::from_state(&plan.target, plan.train, state)
-                .map_err(|e| resume_error(dir, "the flags", e))?;
-            let bounds_path = dir.join(BOUNDS_FILE);
-            let mut bounds: Vec<BoundPoint> = if bounds_path.exists() {
-                read_json(&bounds_path, "bounds file")?
-            } else {
-                Vec::new()
-            };
-            bounds.retain(|b| b.epoch <= epoch);
-            (trainer, bounds)
-        }
-        None => {
-            refuse_existing_run(out_dir)?;
-            (VariationalTrainer::new(&plan.target, plan.train)?, Vec::new())
-        }
+fn train(args: &VariationalArgs, plan: &Plan, start: Instant, place: &mut dyn Placement) -> Result<()> {
+    let out_dir = args.run.out_dir().filter(|_| place.is_root());
+    let mut trainer = begin_run(
+        (args.run.resume.as_deref(), out_dir),
+        "the flags",
+        |state| VariationalTrainer::from_state(&plan.target, plan.train, state),
+        || VariationalTrainer::new(&plan.target, plan.train),
+    )?;
+    let mut bounds: Vec<BoundPoint> = match &args.run.resume {
+        Some(dir) if dir.join(BOUNDS_FILE).exists() => read_json(&dir.join(BOUNDS_FILE), "bounds file")?,
+        _ => Vec::new(),
     };
-    let run_dir = out_dir.map(|dir| RunDir { dir });
-    if let Some(rd) = &run_dir {
-        write_config(rd.dir, &plan.config)?;
+    bounds.retain(|b| b.epoch <= trainer.epoch());
+    if let Some(dir) = out_dir {
+        write_config(dir, &plan.config)?;
     }
     let first = trainer.epoch();
     let bar = progress_bar(plan.epochs.saturating_sub(first), "epochs");
@@ -836,34 +934,29 @@ fn train(
     {
         bar.set_style(style.progress_chars("=> "));
     }
+    let progress = TrainingLoop {
+        bar,
+        out_dir,
+        first,
+        last: plan.epochs,
+        checkpoint_every: plan.checkpoint_every,
+    };
     let mut last_bound = bounds.last().map(|b| b.free_energy.bound.mean);
     let train_start = Instant::now();
     let mut train_s = 0.0;
     while trainer.epoch() < plan.epochs {
-        let summary = match place.step_variational(&mut trainer) {
-            Ok(s) => s,
-            Err(e) => {
-                bar.abandon();
-                bail!("{e}{}", kept_checkpoint(out_dir));
-            }
-        };
+        let summary = progress.stepped(place.step_variational(&mut trainer))?;
         let epoch = trainer.epoch();
-        bar.inc(1);
-        if !bar.is_hidden() && (epoch % 10 == 0 || epoch == plan.epochs) {
+        progress.counted(&trainer, || {
             let bound_text = last_bound.map_or(String::new(), |f| format!("𝓕 {f:.4} "));
-            bar.set_message(format!(
+            format!(
                 "{bound_text}KL≈{:.4} w {} a {} b {}",
                 summary.gap.max(0.0),
                 spread_text(&summary.spreads.w),
                 spread_text(&summary.spreads.a),
                 spread_text(&summary.spreads.b)
-            ));
-        }
-        if let Some(rd) = &run_dir
-            && (epoch % plan.checkpoint_every == 0 || epoch == plan.epochs)
-        {
-            rd.checkpoint(&trainer)?;
-        }
+            )
+        })?;
         let due = (plan.bound_every > 0 && epoch % plan.bound_every == 0) || plan.bound_at.contains(&epoch);
         if due && epoch < plan.epochs {
             let t = Instant::now();
@@ -873,19 +966,14 @@ fn train(
                 free_energy: free_energy_record(&b, &plan.target),
             });
             last_bound = Some(b.bound.mean);
-            if let Some(rd) = &run_dir {
-                rd.bounds(&bounds)?;
+            if let Some(dir) = out_dir {
+                write_bounds(dir, &bounds)?;
             }
             train_s -= t.elapsed().as_secs_f64();
         }
     }
     train_s += train_start.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    if let Some(rd) = &run_dir
-        && first == trainer.epoch()
-    {
-        rd.checkpoint(&trainer)?;
-    }
+    progress.finish(&trainer)?;
     let final_bound = trainer.bound(&plan.bound)?;
     let free_energy = free_energy_record(&final_bound, &plan.target);
     if bounds.last().is_none_or(|b| b.epoch != trainer.epoch()) {
@@ -909,33 +997,20 @@ fn train(
         schema: TrainRecord::SCHEMA,
         mode: "variational".into(),
         n_sites: c.n_sites(),
-        couplings: CouplingSummaries {
-            w: Spread::of(c.w()).into(),
-            w_diagonal: None,
-            a: Spread::of(c.a()).into(),
-            b: Spread::of(c.b()).into(),
-            r: plan.train.train_linear.then(|| Spread::of(c.r()).into()),
-        },
+        couplings: CouplingSummaries::of(c, None, plan.train.train_linear),
         free_energy,
         epochs: trainer.epoch(),
-        timing: TrainTiming {
-            wall_s: start.elapsed().as_secs_f64(),
-            train_s,
-        },
+        timing: TrainTiming::since(start, train_s),
         history: thinned(trainer.history()),
         bounds,
         overlap,
         config: plan.config.clone(),
         provenance: provenance(),
     };
-    if let Some(rd) = &run_dir {
-        rd.bounds(&record.bounds)?;
-        write_atomic(&rd.path(RESULTS_FILE), records::to_json(&record).as_bytes())?;
+    if let Some(dir) = out_dir {
+        write_bounds(dir, &record.bounds)?;
     }
-    if !place.is_root() {
-        return Ok(());
-    }
-    args.run.output.emit(&record, print_text)
+    conclude(&record, out_dir, place, &args.run.output, print_text)
 }
 
 fn print_text(r: &TrainRecord) {
@@ -1194,15 +1269,9 @@ fn merged_data(mut config: DataRunConfig, a: &DataTrainArgs) -> DataRunConfig {
         moment_samples
     );
     config.optimiser().lay(&a.optimiser);
-    if let Some(l) = a.lattice {
-        config.lattice = Some(lattice_setting(l));
-    }
-    if a.gaussian {
-        config.gaussian = Some(true);
-    }
-    if a.diagonal {
-        config.diagonal = Some(true);
-    }
+    lay_lattice(&mut config.lattice, a.lattice);
+    lay_switch(&mut config.gaussian, a.gaussian);
+    lay_switch(&mut config.diagonal, a.diagonal);
     config
 }
 
@@ -1245,17 +1314,7 @@ fn load_data(config: &mut DataRunConfig) -> Result<(Lattice, Dataset)> {
     let lattice = match (set.shape(), &config.lattice) {
         (Some([h, w]), None) => Lattice::new(w, h)
             .with_context(|| format!("the images are {h}x{w}; the lattice must be at least 4 in each direction"))?,
-        (Some([h, w]), Some(size)) => {
-            let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
-            if (l.lx, l.ly) != (w, h) {
-                bail!(
-                    "--lattice {}x{} disagrees with the images ({w}x{h}); drop --lattice",
-                    l.lx,
-                    l.ly
-                );
-            }
-            l.lattice()?
-        }
+        (Some([h, w]), Some(size)) => lattice_agreeing(size, [w, h], "the images")?.lattice()?,
         (None, Some(size)) => {
             let l: LatticeSize = size.parse().map_err(anyhow::Error::msg)?;
             l.lattice()?
@@ -1337,79 +1396,43 @@ fn step_record(s: &StepSummary) -> StepRecord {
     }
 }
 
-fn save_data_run(dir: &Path, trainer: &DataTrainer) -> Result<()> {
-    save_run(dir, DATA_CHECKPOINT_KIND, &trainer.state(), trainer.couplings())
-}
-
-fn data_training(args: &DataTrainArgs, place: &mut dyn Placement) -> Result<()> {
-    let start = Instant::now();
-    let stored = args
-        .run
-        .stored_config("training config (is this a `qftml train data --out` directory?)")?;
-    let plan = data_plan(merged_data(stored, args))?;
-    on_threads(args.run.threads, || {
-        train_on_data(args, &plan, args.run.out_dir(), start, place)
-    })
-}
-
-fn train_on_data(
-    args: &DataTrainArgs,
-    plan: &DataPlan,
-    out_dir: Option<&Path>,
-    start: Instant,
-    place: &mut dyn Placement,
-) -> Result<()> {
-    let out_dir = out_dir.filter(|_| place.is_root());
+fn train_on_data(args: &DataTrainArgs, plan: &DataPlan, start: Instant, place: &mut dyn Placement) -> Result<()> {
+    let out_dir = args.run.out_dir().filter(|_| place.is_root());
     let data = plan.set.values();
-    let mut trainer = match &args.run.resume {
-        Some(dir) => {
-            let state: DataTrainerState = checkpoint::load(dir.join(CHECKPOINT_FILE), DATA_CHECKPOINT_KIND)
-                .context("cannot resume from this directory")?;
-            DataTrainer::from_state(&plan.lattice, data, plan.train, state)
-                .map_err(|e| resume_error(dir, "the flags and data", e))?
-        }
-        None => {
-            refuse_existing_run(out_dir)?;
-            DataTrainer::new(&plan.lattice, data, plan.train)?
-        }
-    };
+    let mut trainer = begin_run(
+        (args.run.resume.as_deref(), out_dir),
+        "the flags and data",
+        |state| DataTrainer::from_state(&plan.lattice, data, plan.train, state),
+        || DataTrainer::new(&plan.lattice, data, plan.train),
+    )?;
     if let Some(dir) = out_dir {
         write_config(dir, &plan.config)?;
     }
     let n_samples = plan.set.n_samples() as u64;
     let total_steps = (plan.epochs * n_samples).div_ceil(plan.train.batch as u64);
     let first = trainer.steps_done();
-    let bar = progress_bar(total_steps.saturating_sub(first), "steps");
+    let progress = TrainingLoop {
+        bar: progress_bar(total_steps.saturating_sub(first), "steps"),
+        out_dir,
+        first,
+        last: total_steps,
+        checkpoint_every: plan.checkpoint_every,
+    };
     let train_start = Instant::now();
     while trainer.steps_done() < total_steps {
-        let summary = place.step_data(&mut trainer).map_err(|e| {
-            bar.abandon();
-            anyhow::anyhow!("{e}{}", kept_checkpoint(out_dir))
-        })?;
-        let step = trainer.steps_done();
-        bar.inc(1);
-        if !bar.is_hidden() && step % 10 == 0 {
-            bar.set_message(format!(
+        let summary = progress.stepped(place.step_data(&mut trainer))?;
+        progress.counted(&trainer, || {
+            format!(
                 "w {} a {} b {} r {}",
                 spread_text(&summary.spreads.w),
                 spread_text(&summary.spreads.a),
                 spread_text(&summary.spreads.b),
                 spread_text(&summary.spreads.r)
-            ));
-        }
-        if let Some(dir) = out_dir
-            && (step % plan.checkpoint_every == 0 || step == total_steps)
-        {
-            save_data_run(dir, &trainer)?;
-        }
+            )
+        })?;
     }
     let train_s = train_start.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    if let Some(dir) = out_dir
-        && first == trainer.steps_done()
-    {
-        save_data_run(dir, &trainer)?;
-    }
+    progress.finish(&trainer)?;
     let model_samples = trainer.model_samples(200, plan.moment_samples, 2);
     let model = trainer.moments_of(&model_samples);
     let data_moments = trainer.data_moments();
@@ -1422,13 +1445,7 @@ fn train_on_data(
         mode: "data".into(),
         lattice: [plan.lattice.lx(), plan.lattice.ly()],
         n_samples: plan.set.n_samples(),
-        couplings: CouplingSummaries {
-            w: Spread::of(&c.w()[..n_nn]).into(),
-            w_diagonal: diagonal.then(|| Spread::of(&c.w()[n_nn..]).into()),
-            a: Spread::of(c.a()).into(),
-            b: Spread::of(c.b()).into(),
-            r: Some(Spread::of(c.r()).into()),
-        },
+        couplings: CouplingSummaries::of(c, diagonal.then_some(n_nn), true),
         moments: MomentComparison {
             mean: Agreement::of(&model.mean, &data_moments.mean),
             variance: Agreement::of(&model.variance, &data_moments.variance),
@@ -1436,10 +1453,7 @@ fn train_on_data(
         },
         steps: trainer.steps_done(),
         epochs: (trainer.steps_done() * plan.train.batch as u64) as f64 / n_samples as f64,
-        timing: TrainTiming {
-            wall_s: start.elapsed().as_secs_f64(),
-            train_s,
-        },
+        timing: TrainTiming::since(start, train_s),
         history: log_spaced(trainer.history().len())
             .map(|i| step_record(&trainer.history()[i]))
             .collect(),
@@ -1465,12 +1479,8 @@ fn train_on_data(
             model_samples: rows(&model_samples, true),
         };
         write_atomic(&dir.join(MOMENTS_FILE), records::to_json(&moments).as_bytes())?;
-        write_atomic(&dir.join(RESULTS_FILE), records::to_json(&record).as_bytes())?;
     }
-    if !place.is_root() {
-        return Ok(());
-    }
-    args.run.output.emit(&record, print_data_text)
+    conclude(&record, out_dir, place, &args.run.output, print_data_text)
 }
 
 fn print_data_text(r: &DataTrainRecord) {

@@ -74,12 +74,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Array, DataError> {
         .and_then(|n| n.checked_mul(size))
         .ok_or_else(|| bad(format!("dimensions {shape:?} are too large")))?;
     let data = &bytes[header_len..];
-    if data.len() != count {
-        let what = if data.len() < count {
-            "the file is truncated"
-        } else {
-            "trailing bytes after the data"
-        };
+    if let Some(what) = crate::length_mismatch(data.len(), count) {
         return Err(bad(format!(
             "dimensions {shape:?} need {count} data bytes, the file has {}: {what}",
             data.len()

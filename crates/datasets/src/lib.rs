@@ -90,6 +90,16 @@ impl DataError {
     }
 }
 
+/// How `len` data bytes fall short of, or run past, the `need` bytes a header announces, in
+/// words; `None` when they match.
+pub(crate) fn length_mismatch(len: usize, need: usize) -> Option<&'static str> {
+    match len.cmp(&need) {
+        std::cmp::Ordering::Less => Some("the file is truncated"),
+        std::cmp::Ordering::Equal => None,
+        std::cmp::Ordering::Greater => Some("trailing bytes after the data"),
+    }
+}
+
 /// Reads a whole file, gunzipping it when it starts with the gzip magic.
 pub(crate) fn read_maybe_gz(path: &Path, format: &'static str) -> Result<Vec<u8>, DataError> {
     let io = |source| DataError::Io {

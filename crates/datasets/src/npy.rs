@@ -84,12 +84,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Array, DataError> {
         .checked_mul(size)
         .ok_or_else(|| bad(format!("shape {shape:?} is too large")))?;
     let data = &bytes[start + header_len..];
-    if data.len() != need {
-        let what = if data.len() < need {
-            "the file is truncated"
-        } else {
-            "trailing bytes after the data"
-        };
+    if let Some(what) = crate::length_mismatch(data.len(), need) {
         return Err(bad(format!(
             "shape {shape:?} of {descr} needs {need} data bytes, the file has {}: {what}",
             data.len()

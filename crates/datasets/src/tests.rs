@@ -306,36 +306,35 @@ fn every_truncation_and_header_flip_of_a_small_file_is_refused() {
     bytes.extend(digits.values().iter().map(|&x| x as u8));
     let path = Path::new("ten-digits.idx");
     assert_eq!(idx::parse(&bytes, path).unwrap().data, digits.values());
-    for cut in 0..bytes.len() {
-        assert!(
-            idx::parse(&bytes[..cut], path).is_err(),
-            "truncated at {cut} was accepted"
-        );
-    }
-    let header_len = 4 + 4 * 3;
-    for bit in 0..8 * header_len {
-        let mut flipped = bytes.clone();
-        flipped[bit / 8] ^= 1 << (bit % 8);
-        if let Ok(array) = idx::parse(&flipped, path) {
-            let n: usize = array.shape.iter().product();
-            assert_eq!(n, array.data.len(), "bit {bit}: shape and data disagree");
-        }
-    }
-    // The same for the labels and for a .npy file.
+    assert_truncations_refused_and_flips_consistent("", &bytes, 4 + 4 * 3, |b| {
+        idx::parse(b, path).ok().map(|a| (a.shape, a.data.len()))
+    });
+    // The same for a .npy file.
     let npy_bytes = npy::encode_f64(&[10, 64], digits.values());
-    for cut in 0..npy_bytes.len() {
-        assert!(
-            npy::parse(&npy_bytes[..cut], path).is_err(),
-            "npy truncated at {cut} was accepted"
-        );
-    }
     let header_end = npy_bytes.len() - 8 * 640;
-    for bit in 0..8 * header_end {
-        let mut flipped = npy_bytes.clone();
+    assert_truncations_refused_and_flips_consistent("npy ", &npy_bytes, header_end, |b| {
+        npy::parse(b, path).ok().map(|a| (a.shape, a.data.len()))
+    });
+}
+
+/// `parse` (the shape and the number of values of what it accepts) refuses every truncation
+/// of `bytes`, and what it accepts after one bit of the first `header_len` bytes is flipped
+/// has as many values as its shape says; `label` begins the messages.
+fn assert_truncations_refused_and_flips_consistent(
+    label: &str,
+    bytes: &[u8],
+    header_len: usize,
+    parse: impl Fn(&[u8]) -> Option<(Vec<usize>, usize)>,
+) {
+    for cut in 0..bytes.len() {
+        assert!(parse(&bytes[..cut]).is_none(), "{label}truncated at {cut} was accepted");
+    }
+    for bit in 0..8 * header_len {
+        let mut flipped = bytes.to_vec();
         flipped[bit / 8] ^= 1 << (bit % 8);
-        if let Ok(array) = npy::parse(&flipped, path) {
-            let n: usize = array.shape.iter().product();
-            assert_eq!(n, array.data.len(), "npy bit {bit}: shape and data disagree");
+        if let Some((shape, n_values)) = parse(&flipped) {
+            let n: usize = shape.iter().product();
+            assert_eq!(n, n_values, "{label}bit {bit}: shape and data disagree");
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::optimizer::{Moments, Optimizer, OptimizerState, Schedule};
 use crate::share::{AllChains, ChainShare, checked_local, exchange};
-use crate::trainer::{CouplingSpreads, free_params, optimiser_step, theta_of};
+use crate::trainer::{CouplingSpreads, TrainedModel, free_params, theta_of};
 
 /// The kind of the data trainer's checkpoints (see [`mc_sampler::checkpoint`]).
 pub const DATA_CHECKPOINT_KIND: &str = "kl-train-data";
@@ -254,11 +254,7 @@ pub struct DataTrainer {
     n_sites: usize,
     config: DataConfig,
     identity: String,
-    chains: PersistentChains,
-    free: Vec<f64>,
-    theta: Vec<f64>,
-    trained: Vec<bool>,
-    moments: Moments,
+    model: TrainedModel,
     step: u64,
     history: Vec<StepSummary>,
     order: (u64, Vec<usize>),
@@ -352,14 +348,10 @@ impl DataTrainer {
             data: data.to_vec(),
             n_sites: lattice.n_sites(),
             identity: run_identity(lattice, data, &config),
-            theta: model.params(),
             grad: vec![0.0; n],
             order: (u64::MAX, Vec::new()),
             config,
-            chains,
-            free,
-            trained,
-            moments,
+            model: TrainedModel::new(chains, free, moments, trained),
             step,
             history,
         })
@@ -408,7 +400,7 @@ impl DataTrainer {
         let mut g = vec![0.0; n_params];
         let mut data_sum = vec![0.0; n_params];
         let indices = self.batch_indices(self.step);
-        let model = self.chains.couplings();
+        let model = self.model.chains.couplings();
         for &k in &indices {
             model.grad_action(&self.data[k * self.n_sites..(k + 1) * self.n_sites], &mut g);
             data_sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
@@ -427,9 +419,10 @@ impl DataTrainer {
         // Per local chain, the gradients of its samples back to back.
         let samples = self.config.samples_per_step;
         let mut mine = vec![0.0; local.len() * samples * n_params];
+        let chains = &mut self.model.chains;
         for k in 0..samples {
-            self.chains.sweep_range(local.clone(), self.config.sweeps_per_sample);
-            let measured = self.chains.measure_range_with(local.clone(), |s, phi| {
+            chains.sweep_range(local.clone(), self.config.sweeps_per_sample);
+            let measured = chains.measure_range_with(local.clone(), |s, phi| {
                 let mut g = vec![0.0; n_params];
                 s.grad_action(phi, &mut g);
                 g
@@ -449,35 +442,19 @@ impl DataTrainer {
         for ((g, d), m) in self.grad.iter_mut().zip(&data_sum).zip(&model_sum) {
             *g = d / n_batch - m / n_model;
         }
-        let model = self.chains.couplings();
         let step = self.step;
         let summary = StepSummary {
             step,
             rate: self.config.schedule.rate(step),
             grad_norm: self.grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
-            spreads: CouplingSpreads::of(model),
+            spreads: CouplingSpreads::of(self.couplings()),
         };
-        let diverged = |reason: String| TrainError::Diverged {
-            epoch: step,
-            reason,
-            rate: summary.rate,
-        };
-        if !self.grad.iter().all(|g| g.is_finite()) {
-            return Err(diverged("the gradient is not finite".into()));
-        }
-        let (free, moments, theta) = optimiser_step(
-            &mut self.chains,
-            self.config.optimizer,
-            summary.rate,
-            (&self.free, &self.moments),
+        self.model.step(
+            (self.config.optimizer, summary.rate, step),
             &mut self.grad,
-            &self.trained,
             !self.config.quartic,
-        )
-        .map_err(diverged)?;
-        self.free = free;
-        self.moments = moments;
-        self.theta = theta;
+            "the gradient is not finite",
+        )?;
         self.step += 1;
         self.history.push(summary);
         Ok(summary)
@@ -485,12 +462,12 @@ impl DataTrainer {
 
     /// The current model couplings.
     pub fn couplings(&self) -> &Couplings {
-        self.chains.couplings()
+        self.model.chains.couplings()
     }
 
     /// The current `θ = [w | a | b | r]`.
     pub fn params(&self) -> &[f64] {
-        &self.theta
+        self.model.theta()
     }
 
     /// The settings.
@@ -525,7 +502,7 @@ impl DataTrainer {
     /// order, on copies of the trainer's chains (which do not move).  The last
     /// `n_chains × n_sites` values are one configuration of every chain.
     pub fn model_samples(&self, n_therm: u64, n_samples: usize, sweeps: u64) -> Vec<f64> {
-        let mut chains = self.chains.clone();
+        let mut chains = self.model.chains.clone();
         chains.sweep(n_therm);
         let mut configurations = Vec::with_capacity(n_samples * chains.n_chains() * self.n_sites);
         for _ in 0..n_samples {
@@ -548,13 +525,13 @@ impl DataTrainer {
 
     /// The persistent chains.
     pub fn chains(&self) -> &PersistentChains {
-        &self.chains
+        &self.model.chains
     }
 
     /// Replaces chains `first..` by chains restored from `states` (moved by another process,
     /// see [`DataTrainer::step_shared`]).
     pub fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError> {
-        Ok(self.chains.set_states(first, states)?)
+        Ok(self.model.chains.set_states(first, states)?)
     }
 
     /// The state to checkpoint (kind [`DATA_CHECKPOINT_KIND`]).
@@ -562,9 +539,9 @@ impl DataTrainer {
         DataTrainerState {
             identity: self.identity.clone(),
             step: self.step,
-            optimizer: OptimizerState::new(&self.free, &self.moments),
+            optimizer: self.model.optimizer_state(),
             history: self.history.clone(),
-            chains: self.chains.states(),
+            chains: self.model.chains.states(),
         }
     }
 }

@@ -91,8 +91,8 @@ pub use optimizer::{Optimizer, OptimizerState, Schedule};
 pub use overlap::{ActionDiffOverlap, DiffHistograms, OverlapOptions, overlap};
 pub use share::{AllChains, ChainShare};
 pub use trainer::{
-    CHECKPOINT_KIND, CouplingSpreads, EpochSummary, MAX_COUPLING, RunIdentity, Spread, TrainConfig, TrainerState,
-    VariationalTrainer,
+    CHECKPOINT_KIND, CouplingSpreads, EpochSummary, MAX_COUPLING, RunIdentity, Spread, TrainConfig, Trainer,
+    TrainerState, VariationalTrainer,
 };
 
 /// Errors of the trainer.
@@ -123,6 +123,13 @@ pub enum TrainError {
         /// The learning rate of that epoch.
         rate: f64,
     },
+}
+
+impl TrainError {
+    /// The divergence, for a reason, of the step numbered `epoch` at learning rate `rate`.
+    pub(crate) fn diverged(epoch: u64, rate: f64) -> impl Fn(String) -> TrainError {
+        move |reason| TrainError::Diverged { epoch, reason, rate }
+    }
 }
 
 #[cfg(test)]

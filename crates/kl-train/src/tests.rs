@@ -412,18 +412,15 @@ impl ChainShare for ThreadShare {
     }
 }
 
-/// Runs `steps` steps of `n_ranks` trainers made by `make`, each sweeping its consecutive
+/// Runs `n_steps` steps of `n_ranks` trainers made by `make`, each sweeping its consecutive
 /// share of `n_chains` chains (on its own thread), then installs every rank's chain states
 /// in rank 0's trainer; returns rank 0's parameters and chain states, and checks that every
 /// rank has the same parameters.
-fn shared_run<T: Send>(
+fn shared_run<T: Trainer + Send>(
     n_ranks: usize,
     n_chains: usize,
     make: impl Fn() -> T + Sync,
-    step: impl Fn(&mut T, &mut ThreadShare) + Sync,
-    params: impl Fn(&T) -> Vec<f64> + Sync,
-    states: impl Fn(&T) -> Vec<mc_sampler::checkpoint::ChainState> + Sync,
-    install: impl Fn(&mut T, usize, Vec<mc_sampler::checkpoint::ChainState>),
+    n_steps: usize,
 ) -> (Vec<f64>, Vec<mc_sampler::checkpoint::ChainState>) {
     let board = std::sync::Arc::new((
         std::sync::Mutex::new(vec![Vec::new(); n_ranks]),
@@ -446,23 +443,48 @@ fn shared_run<T: Send>(
                     local: local.clone(),
                     board: board.clone(),
                 };
-                let (make, step) = (&make, &step);
+                let make = &make;
                 scope.spawn(move || {
                     let mut trainer = make();
-                    step(&mut trainer, &mut share);
+                    for _ in 0..n_steps {
+                        trainer.step_shared(&mut share).unwrap();
+                    }
                     trainer
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let first = params(&trainers[0]);
-    assert!(trainers.iter().all(|t| params(t) == first), "ranks disagree");
+    let first = trainers[0].params().to_vec();
+    assert!(trainers.iter().all(|t| t.params() == first), "ranks disagree");
     for (rank, local) in ranges.iter().enumerate().skip(1) {
-        let moved = states(&trainers[rank])[local.clone()].to_vec();
-        install(&mut trainers[0], local.start, moved);
+        let moved = trainers[rank].chains().states()[local.clone()].to_vec();
+        trainers[0].set_chain_states(local.start, moved).unwrap();
     }
-    (first, states(&trainers[0]))
+    (first, trainers[0].chains().states())
+}
+
+/// `n_steps` steps of the trainers `make` makes, with their `n_chains` chains shared among
+/// 1, 2 and 3 processes, give the parameters and chain states of one process (`what` names
+/// the trainer in the messages).
+fn assert_shared_runs_match_one_process<T: Trainer + Send>(
+    what: &str,
+    n_chains: usize,
+    make: impl Fn() -> T + Sync,
+    n_steps: usize,
+) {
+    let mut alone = make();
+    (0..n_steps).for_each(|_| {
+        alone.step().unwrap();
+    });
+    for n_ranks in 1..=3 {
+        let (params, states) = shared_run(n_ranks, n_chains, &make, n_steps);
+        assert_eq!(params, alone.params(), "{what}, {n_ranks} ranks");
+        assert!(
+            same_chains(&states, &alone.chains().states()),
+            "{what}, {n_ranks} ranks: chains"
+        );
+    }
 }
 
 fn same_chains(a: &[mc_sampler::checkpoint::ChainState], b: &[mc_sampler::checkpoint::ChainState]) -> bool {
@@ -482,30 +504,12 @@ fn shared_chains_train_bit_identically() {
         n_therm: 20,
         ..TrainConfig::recommended(4)
     };
-    let mut alone = VariationalTrainer::new(&target, config).unwrap();
-    (0..8).for_each(|_| {
-        alone.step().unwrap();
-    });
-    for n_ranks in 1..=3 {
-        let (params, states) = shared_run(
-            n_ranks,
-            7,
-            || VariationalTrainer::new(&target, config).unwrap(),
-            |t, share| {
-                (0..8).for_each(|_| {
-                    t.step_shared(share).unwrap();
-                })
-            },
-            |t| t.params().to_vec(),
-            |t| t.chains().states(),
-            |t, first, s| t.set_chain_states(first, s).unwrap(),
-        );
-        assert_eq!(params, alone.params(), "variational, {n_ranks} ranks");
-        assert!(
-            same_chains(&states, &alone.chains().states()),
-            "variational, {n_ranks} ranks: chains"
-        );
-    }
+    assert_shared_runs_match_one_process(
+        "variational",
+        7,
+        || VariationalTrainer::new(&target, config).unwrap(),
+        8,
+    );
 
     let lattice = lattice(4);
     let data: Vec<f64> = (0..64 * 16)
@@ -516,28 +520,5 @@ fn shared_chains_train_bit_identically() {
         n_chains: 5,
         ..DataConfig::recommended(2)
     };
-    let mut alone = DataTrainer::new(&lattice, &data, config).unwrap();
-    (0..6).for_each(|_| {
-        alone.step().unwrap();
-    });
-    for n_ranks in 1..=3 {
-        let (params, states) = shared_run(
-            n_ranks,
-            5,
-            || DataTrainer::new(&lattice, &data, config).unwrap(),
-            |t, share| {
-                (0..6).for_each(|_| {
-                    t.step_shared(share).unwrap();
-                })
-            },
-            |t| t.params().to_vec(),
-            |t| t.chains().states(),
-            |t, first, s| t.set_chain_states(first, s).unwrap(),
-        );
-        assert_eq!(params, alone.params(), "data, {n_ranks} ranks");
-        assert!(
-            same_chains(&states, &alone.chains().states()),
-            "data, {n_ranks} ranks: chains"
-        );
-    }
+    assert_shared_runs_match_one_process("data", 5, || DataTrainer::new(&lattice, &data, config).unwrap(), 6);
 }

@@ -5,9 +5,11 @@ use mc_sampler::checkpoint::ChainState;
 use mc_sampler::{Algorithm, PersistentChains};
 use phi4_action::{Couplings, PairSet, ParamBlock};
 use rayon::prelude::*;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::data::{DATA_CHECKPOINT_KIND, DataTrainer, DataTrainerState, StepSummary};
 use crate::estimate::{ChainSums, reduce};
 use crate::free_energy::{Bound, IntegrationOptions, bound, check_target};
 use crate::optimizer::{Moments, Optimizer, OptimizerState, Schedule};
@@ -270,11 +272,7 @@ pub struct VariationalTrainer {
     target: Couplings,
     config: TrainConfig,
     identity: RunIdentity,
-    chains: PersistentChains,
-    free: Vec<f64>,
-    theta: Vec<f64>,
-    trained: Vec<bool>,
-    moments: Moments,
+    model: TrainedModel,
     epoch: u64,
     shift: f64,
     history: Vec<EpochSummary>,
@@ -357,14 +355,10 @@ impl VariationalTrainer {
         Ok(Self {
             target: target.clone(),
             identity: RunIdentity::new(target, &config),
-            theta: model.params(),
             sums: vec![ChainSums::new(n); config.n_chains],
             grad: vec![0.0; n],
             config,
-            chains,
-            free,
-            trained,
-            moments,
+            model: TrainedModel::new(chains, free, moments, trained),
             epoch,
             shift,
             history,
@@ -391,9 +385,10 @@ impl VariationalTrainer {
         let shift = self.shift;
         self.sums.iter_mut().for_each(ChainSums::clear);
         let n_params = self.grad.len();
+        let chains = &mut self.model.chains;
         for _ in 0..self.config.samples_per_epoch {
-            self.chains.sweep_range(local.clone(), self.config.sweeps_per_sample);
-            let measured = self.chains.measure_range_with(local.clone(), |s, phi| {
+            chains.sweep_range(local.clone(), self.config.sweeps_per_sample);
+            let measured = chains.measure_range_with(local.clone(), |s, phi| {
                 let mut g = vec![0.0; n_params];
                 s.grad_action(phi, &mut g);
                 (target.action(phi) - s.action(phi) - shift, g)
@@ -410,7 +405,6 @@ impl VariationalTrainer {
             sums.set_record(record);
         }
         let estimate = reduce(&self.sums, shift, &mut self.grad);
-        let model = self.chains.couplings();
         let epoch = self.epoch;
         let summary = EpochSummary {
             epoch,
@@ -418,31 +412,19 @@ impl VariationalTrainer {
             mean_diff: estimate.mean_diff,
             gap: estimate.gap,
             grad_norm: self.grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
-            spreads: CouplingSpreads::of(model),
+            spreads: CouplingSpreads::of(self.couplings()),
         };
-        let diverged = |reason: String| TrainError::Diverged {
-            epoch,
-            reason,
-            rate: summary.rate,
-        };
-        if !(estimate.mean_diff.is_finite() && self.grad.iter().all(|g| g.is_finite())) {
-            return Err(diverged(
+        if !estimate.mean_diff.is_finite() {
+            return Err(TrainError::diverged(epoch, summary.rate)(
                 "the action difference A - S or the gradient is not finite".into(),
             ));
         }
-        let (free, moments, theta) = optimiser_step(
-            &mut self.chains,
-            self.config.optimizer,
-            summary.rate,
-            (&self.free, &self.moments),
+        self.model.step(
+            (self.config.optimizer, summary.rate, epoch),
             &mut self.grad,
-            &self.trained,
             false,
-        )
-        .map_err(diverged)?;
-        self.free = free;
-        self.moments = moments;
-        self.theta = theta;
+            "the action difference A - S or the gradient is not finite",
+        )?;
         self.shift = estimate.mean_diff;
         self.epoch += 1;
         self.history.push(summary);
@@ -451,12 +433,12 @@ impl VariationalTrainer {
 
     /// The current model couplings.
     pub fn couplings(&self) -> &Couplings {
-        self.chains.couplings()
+        self.model.chains.couplings()
     }
 
     /// The current `θ = [w | a | b | r]`.
     pub fn params(&self) -> &[f64] {
-        &self.theta
+        self.model.theta()
     }
 
     /// The target action.
@@ -481,13 +463,13 @@ impl VariationalTrainer {
 
     /// The persistent chains.
     pub fn chains(&self) -> &PersistentChains {
-        &self.chains
+        &self.model.chains
     }
 
     /// Replaces chains `first..` by chains restored from `states` (moved by another process,
     /// see [`VariationalTrainer::step_shared`]).
     pub fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError> {
-        Ok(self.chains.set_states(first, states)?)
+        Ok(self.model.chains.set_states(first, states)?)
     }
 
     /// The state to checkpoint (kind [`CHECKPOINT_KIND`]).
@@ -495,17 +477,175 @@ impl VariationalTrainer {
         TrainerState {
             identity: self.identity.clone(),
             epoch: self.epoch,
-            optimizer: OptimizerState::new(&self.free, &self.moments),
+            optimizer: self.model.optimizer_state(),
             shift: self.shift,
             history: self.history.clone(),
-            chains: self.chains.states(),
+            chains: self.model.chains.states(),
         }
     }
 
     /// The Bogoliubov bound of the current model ([`crate::bound`]); the trainer's chains
     /// do not move.
     pub fn bound(&self, options: &IntegrationOptions) -> Result<Bound, TrainError> {
-        bound(&self.chains, &self.target, options)
+        bound(&self.model.chains, &self.target, options)
+    }
+}
+
+/// What both trainers do, for code that runs either: steps of the persistent chains (alone
+/// or shared among processes), the model they train, and checkpoints.  Each method is the
+/// trainer's own method of the same name.
+pub trait Trainer {
+    /// What one step measured ([`EpochSummary`], [`crate::StepSummary`]).
+    type Summary: Copy + PartialEq + std::fmt::Debug;
+    /// The payload of the checkpoints ([`TrainerState`], [`crate::DataTrainerState`]).
+    type State: Serialize + DeserializeOwned;
+    /// The kind of the checkpoints ([`CHECKPOINT_KIND`], [`crate::DATA_CHECKPOINT_KIND`]).
+    const CHECKPOINT_KIND: &'static str;
+
+    /// One step: measurements of every chain, then one optimiser step.
+    fn step(&mut self) -> Result<Self::Summary, TrainError>;
+
+    /// [`Trainer::step`] with the chains shared among processes.
+    fn step_shared(&mut self, share: &mut dyn ChainShare) -> Result<Self::Summary, TrainError>;
+
+    /// Steps (epochs or mini-batches) done.
+    fn steps_done(&self) -> u64;
+
+    /// One summary per step done.
+    fn history(&self) -> &[Self::Summary];
+
+    /// The current model couplings.
+    fn couplings(&self) -> &Couplings;
+
+    /// The current `θ = [w | a | b | r]`.
+    fn params(&self) -> &[f64];
+
+    /// The persistent chains.
+    fn chains(&self) -> &PersistentChains;
+
+    /// Replaces chains `first..` by chains restored from `states` (moved by another process).
+    fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError>;
+
+    /// The state to checkpoint.
+    fn state(&self) -> Self::State;
+}
+
+/// [`Trainer`] for each `trainer: summary, state, checkpoint kind, steps done`, by the
+/// trainer's own methods.
+macro_rules! impl_trainer {
+    ($($trainer:ty: $summary:ty, $state:ty, $kind:expr, $steps_done:ident;)*) => { $(
+        impl Trainer for $trainer {
+            type Summary = $summary;
+            type State = $state;
+            const CHECKPOINT_KIND: &'static str = $kind;
+
+            fn step(&mut self) -> Result<$summary, TrainError> {
+                <$trainer>::step(self)
+            }
+
+            fn step_shared(&mut self, share: &mut dyn ChainShare) -> Result<$summary, TrainError> {
+                <$trainer>::step_shared(self, share)
+            }
+
+            fn steps_done(&self) -> u64 {
+                <$trainer>::$steps_done(self)
+            }
+
+            fn history(&self) -> &[$summary] {
+                <$trainer>::history(self)
+            }
+
+            fn couplings(&self) -> &Couplings {
+                <$trainer>::couplings(self)
+            }
+
+            fn params(&self) -> &[f64] {
+                <$trainer>::params(self)
+            }
+
+            fn chains(&self) -> &PersistentChains {
+                <$trainer>::chains(self)
+            }
+
+            fn set_chain_states(&mut self, first: usize, states: Vec<ChainState>) -> Result<(), TrainError> {
+                <$trainer>::set_chain_states(self, first, states)
+            }
+
+            fn state(&self) -> $state {
+                <$trainer>::state(self)
+            }
+        }
+    )* };
+}
+
+impl_trainer! {
+    VariationalTrainer: EpochSummary, TrainerState, CHECKPOINT_KIND, epoch;
+    DataTrainer: StepSummary, DataTrainerState, DATA_CHECKPOINT_KIND, steps_done;
+}
+
+/// What a trainer moves: the persistent chains at the couplings `θ`, the free parameters `u`
+/// with the optimiser's moments, and which entries of `θ` are trained.
+#[derive(Debug, Clone)]
+pub(crate) struct TrainedModel {
+    pub(crate) chains: PersistentChains,
+    free: Vec<f64>,
+    theta: Vec<f64>,
+    trained: Vec<bool>,
+    moments: Moments,
+}
+
+impl TrainedModel {
+    /// The model of `chains` (at `θ` of the free parameters `free`), the optimiser at
+    /// `moments`, the entries with `trained[k] == false` held.
+    pub(crate) fn new(chains: PersistentChains, free: Vec<f64>, moments: Moments, trained: Vec<bool>) -> Self {
+        Self {
+            theta: chains.couplings().params(),
+            chains,
+            free,
+            trained,
+            moments,
+        }
+    }
+
+    /// The current `θ`.
+    pub(crate) fn theta(&self) -> &[f64] {
+        &self.theta
+    }
+
+    /// The free parameters and the optimiser's moments, to checkpoint.
+    pub(crate) fn optimizer_state(&self) -> OptimizerState {
+        OptimizerState::new(&self.free, &self.moments)
+    }
+
+    /// One step of `optimizer` at `rate` (the step numbered `step`) along `grad`
+    /// ([`optimiser_step`]; with `b_zero` every `b_i` stays 0).  A gradient that is not
+    /// finite (`not_finite` says what), or a step the optimiser refuses, is
+    /// [`TrainError::Diverged`], and nothing changes.
+    pub(crate) fn step(
+        &mut self,
+        (optimizer, rate, step): (Optimizer, f64, u64),
+        grad: &mut [f64],
+        b_zero: bool,
+        not_finite: &str,
+    ) -> Result<(), TrainError> {
+        let diverged = TrainError::diverged(step, rate);
+        if !grad.iter().all(|g| g.is_finite()) {
+            return Err(diverged(not_finite.into()));
+        }
+        let (free, moments, theta) = optimiser_step(
+            &mut self.chains,
+            optimizer,
+            rate,
+            (&self.free, &self.moments),
+            grad,
+            &self.trained,
+            b_zero,
+        )
+        .map_err(diverged)?;
+        self.free = free;
+        self.moments = moments;
+        self.theta = theta;
+        Ok(())
     }
 }
 

@@ -8,10 +8,7 @@
 
 use std::path::PathBuf;
 
-use kl_train::{
-    CHECKPOINT_KIND, DATA_CHECKPOINT_KIND, DataConfig, DataTrainer, DataTrainerState, TrainConfig, TrainerState,
-    VariationalTrainer,
-};
+use kl_train::{DataConfig, DataTrainer, TrainConfig, Trainer, VariationalTrainer};
 use mc_sampler::checkpoint;
 use mrf_graph::Lattice;
 use phi4_action::targets;
@@ -39,12 +36,10 @@ fn bits(x: &[f64]) -> Vec<u64> {
     x.iter().map(|v| v.to_bits()).collect()
 }
 
-#[test]
-fn a_stored_variational_checkpoint_resumes_bit_identically() {
-    let lattice = Lattice::square(4).unwrap();
-    let target = targets::a(&lattice).unwrap();
-    let config = TrainConfig::recommended(5);
-    let mut straight = VariationalTrainer::new(&target, config).unwrap();
+/// Runs `straight` for [`ALL`] steps; the stored checkpoint `name` (or, when asked to, its
+/// state after [`HALF`] steps written as it) restores, by `restore`, to a trainer that
+/// continues bit for bit like `straight`.
+fn assert_stored_checkpoint_resumes<T: Trainer>(name: &str, mut straight: T, restore: impl FnOnce(T::State) -> T) {
     let mut half = None;
     for step in 0..ALL {
         if step == HALF {
@@ -52,14 +47,26 @@ fn a_stored_variational_checkpoint_resumes_bit_identically() {
         }
         straight.step().unwrap();
     }
-    let bytes = stored_or_written("variational-4x4.ckpt", CHECKPOINT_KIND, &half.unwrap());
-    let state: TrainerState = checkpoint::from_bytes(CHECKPOINT_KIND, &bytes).unwrap();
-    let mut resumed = VariationalTrainer::from_state(&target, config, state).unwrap();
+    let bytes = stored_or_written(name, T::CHECKPOINT_KIND, &half.unwrap());
+    let state: T::State = checkpoint::from_bytes(T::CHECKPOINT_KIND, &bytes).unwrap();
+    let mut resumed = restore(state);
     for _ in HALF..ALL {
         resumed.step().unwrap();
     }
     assert_eq!(bits(straight.params()), bits(resumed.params()));
     assert_eq!(straight.history(), resumed.history());
+}
+
+#[test]
+fn a_stored_variational_checkpoint_resumes_bit_identically() {
+    let lattice = Lattice::square(4).unwrap();
+    let target = targets::a(&lattice).unwrap();
+    let config = TrainConfig::recommended(5);
+    assert_stored_checkpoint_resumes(
+        "variational-4x4.ckpt",
+        VariationalTrainer::new(&target, config).unwrap(),
+        |state| VariationalTrainer::from_state(&target, config, state).unwrap(),
+    );
 }
 
 #[test]
@@ -76,20 +83,9 @@ fn a_stored_data_checkpoint_resumes_bit_identically() {
         n_therm: 20,
         ..DataConfig::recommended(9)
     };
-    let mut straight = DataTrainer::new(&lattice, &data, config).unwrap();
-    let mut half = None;
-    for step in 0..ALL {
-        if step == HALF {
-            half = Some(straight.state());
-        }
-        straight.step().unwrap();
-    }
-    let bytes = stored_or_written("data-4x4.ckpt", DATA_CHECKPOINT_KIND, &half.unwrap());
-    let state: DataTrainerState = checkpoint::from_bytes(DATA_CHECKPOINT_KIND, &bytes).unwrap();
-    let mut resumed = DataTrainer::from_state(&lattice, &data, config, state).unwrap();
-    for _ in HALF..ALL {
-        resumed.step().unwrap();
-    }
-    assert_eq!(bits(straight.params()), bits(resumed.params()));
-    assert_eq!(straight.history(), resumed.history());
+    assert_stored_checkpoint_resumes(
+        "data-4x4.ckpt",
+        DataTrainer::new(&lattice, &data, config).unwrap(),
+        |state| DataTrainer::from_state(&lattice, &data, config, state).unwrap(),
+    );
 }

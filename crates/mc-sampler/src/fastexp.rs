@@ -8,6 +8,20 @@
 //! so the acceptance probabilities are those of the action to double precision.  There is
 //! no fused multiply–add, so results are identical on every x86-64 and aarch64 machine.
 
+/// `(…(c₀·r + c₁)·r + …)·r + cₙ` for the coefficients `c₀, c₁, …, cₙ` (highest power
+/// first): Horner's scheme, written out step by step where it stands, so the polynomials of
+/// the kernels compile to the same multiplies and adds (no fused multiply–add) as by hand.
+/// The type (`f64` or `f32`) is that of `r`.
+macro_rules! horner {
+    ($r:expr; $first:expr $(, $c:expr)* $(,)?) => {{
+        let r = $r;
+        let p = $first;
+        $( let p = p * r + $c; )*
+        p
+    }};
+}
+pub(crate) use horner;
+
 /// `1.5 · 2⁵²`: adding it rounds a small `f64` to an integer held in the low mantissa bits.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 const LN2_HI: f64 = 0.693_147_180_369_123_8;
@@ -33,20 +47,11 @@ fn reduce(x: f64) -> (f64, f64) {
 #[inline(always)]
 pub fn exp_neg(x: f64) -> f64 {
     let (r, scale) = reduce(x);
-    // Taylor coefficients 1/n!, Horner from the top.
-    let mut p = 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    // Taylor coefficients 1/n!.
+    let p = horner!(r;
+        1.0 / 479_001_600.0, 1.0 / 39_916_800.0, 1.0 / 3_628_800.0, 1.0 / 362_880.0, 1.0 / 40_320.0,
+        1.0 / 5_040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0
+    );
     p * scale
 }
 
@@ -60,13 +65,7 @@ pub(crate) const APPROX_REL_ERR: f64 = 1e-5;
 #[inline(always)]
 pub(crate) fn exp_neg_approx(x: f64) -> f64 {
     let (r, scale) = reduce(x);
-    let mut p = 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    p * scale
+    horner!(r; 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0) * scale
 }
 
 /// Uniform in `[0, 1)` with 53 random bits.

@@ -48,7 +48,7 @@ use rand::distr::Distribution;
 use rand::{Rng, RngCore};
 use rand_distr::StandardNormal;
 
-use crate::fastexp::{APPROX_REL_ERR, exp_neg, exp_neg_approx, uniform53};
+use crate::fastexp::{APPROX_REL_ERR, exp_neg, exp_neg_approx, horner, uniform53};
 use crate::keystream::fill_u64;
 use crate::simd::Isa;
 use crate::{SamplerError, SimRng};
@@ -147,16 +147,10 @@ pub(crate) fn ln_uniform(w: u64) -> f64 {
     let e = (f64::from_bits(MAGIC_BITS | (bits >> 52)) - MAGIC) - if big { 1022.0 } else { 1023.0 };
     let s = (m - 1.0) / (m + 1.0);
     let z = s * s;
-    let mut p = 1.0 / 21.0;
-    p = p * z + 1.0 / 19.0;
-    p = p * z + 1.0 / 17.0;
-    p = p * z + 1.0 / 15.0;
-    p = p * z + 1.0 / 13.0;
-    p = p * z + 1.0 / 11.0;
-    p = p * z + 1.0 / 9.0;
-    p = p * z + 1.0 / 7.0;
-    p = p * z + 1.0 / 5.0;
-    p = p * z + 1.0 / 3.0;
+    let p = horner!(z;
+        1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0,
+        1.0 / 3.0
+    );
     let ln_m = 2.0 * s + 2.0 * s * (z * p);
     e * LN2_HI + (e * LN2_LO + ln_m)
 }

@@ -19,6 +19,16 @@ fn binary_digits() -> Data {
     digits(PixelMap::unit()).1.binarized(0.5)
 }
 
+/// A Bernoulli–Bernoulli network of the 64 digit pixels and `n_hidden` hidden units, its
+/// weights drawn by the generator of seed `seed` (stream 0).
+fn binary_network(n_hidden: usize, seed: u64) -> Network {
+    Network::initial(
+        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, n_hidden),
+        &mut chain_rng(seed, 0),
+    )
+    .unwrap()
+}
+
 fn init(visible: UnitKind, hidden: UnitKind, nv: usize, nh: usize) -> NetworkInit {
     let coefficients = |k: UnitKind| match k {
         UnitKind::Phi4 => [0.0, -0.5, 0.5],
@@ -65,11 +75,7 @@ fn free_energy_is_the_textbook_rbm_formula() {
     // scikit-learn's `_free_energy`: F(v) = −v·b_v − Σ_j ln(1 + exp(v·W_j + b_h,j)), with
     // b_v = −r and b_h = −s in the sign convention of the action.
     let data = binary_digits();
-    let net = Network::initial(
-        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 16),
-        &mut chain_rng(3, 0),
-    )
-    .unwrap();
+    let net = binary_network(16, 3);
     let mut net = net;
     let mut theta = net.params();
     let mut rng = chain_rng(4, 0);
@@ -100,11 +106,7 @@ fn pseudo_log_likelihood_is_in_the_band_of_scikit_learn() {
     // units −15.58, −15.62, −16.10 (score_samples, one random unit: −16.89, −16.37, −16.53).
     // The band allows for the different data order and generator.
     let data = binary_digits();
-    let net = Network::initial(
-        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 64),
-        &mut chain_rng(0, 0),
-    )
-    .unwrap();
+    let net = binary_network(64, 0);
     let untrained = eval::pseudo_log_likelihood(&net, &data, PllMode::AllUnits).unwrap();
     let trainer = train(net, sklearn_config(10, 0.05, 0), &data, 20);
     let pll = eval::pseudo_log_likelihood(trainer.network(), &data, PllMode::AllUnits).unwrap();
@@ -122,11 +124,7 @@ fn pseudo_log_likelihood_is_in_the_band_of_scikit_learn() {
 fn ais_agrees_with_exact_enumeration() {
     // 64 visible × 12 hidden binary units: ln Z exactly by enumerating the 2¹² hidden states.
     let data = binary_digits();
-    let net = Network::initial(
-        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 12),
-        &mut chain_rng(1, 0),
-    )
-    .unwrap();
+    let net = binary_network(12, 1);
     let trainer = train(net, sklearn_config(10, 0.05, 1), &data, 5);
     let net = trainer.network();
     let exact = eval::exact_log_partition(net).unwrap();
@@ -232,11 +230,7 @@ fn trained_parameters_are_stable() {
     let (set, _) = digits(PixelMap::unit());
     let zeros = set.with_classes(&[0]).unwrap();
     let data = Data::from_rows(zeros.values(), 64).unwrap().binarized(0.5);
-    let net = Network::initial(
-        &init(UnitKind::Bernoulli, UnitKind::Bernoulli, 64, 4),
-        &mut chain_rng(8, 0),
-    )
-    .unwrap();
+    let net = binary_network(4, 8);
     let trainer = train(net, sklearn_config(10, 0.05, 8), &data, 2);
     let net = trainer.network();
     let round = |xs: &[f64]| xs.iter().map(|x| (x * 1e4).round() / 1e4).collect::<Vec<f64>>();

@@ -137,11 +137,16 @@ fn lattice8() -> Lattice {
     Lattice::new(8, 8).unwrap()
 }
 
+/// The free field at κ = μ² = 1 on [`lattice8`] and `n_chains` batches of `n_per_chain` of
+/// its exact draws ([`draws`]).
+fn unit_free_field_draws(n_chains: u64, n_per_chain: usize, seed: u64) -> (Lattice, Target, ReweightEnsemble) {
+    let (lattice, s) = (lattice8(), free(1.0, 1.0));
+    (lattice, s, draws(lattice, s, n_chains, n_per_chain, seed))
+}
+
 #[test]
 fn diagonal_coupling_reproduces_exact_free_field() {
-    let lattice = lattice8();
-    let s = free(1.0, 1.0);
-    let ensemble = draws(lattice, s, 2, 10_000, 11);
+    let (lattice, s, ensemble) = unit_free_field_draws(2, 10_000, 11);
     let opts = ReweightOptions::recommended();
     for g in [0.04, 0.08, -0.1] {
         let r = reweight(&ensemble, &s.with_g_nnn(g), &opts).unwrap();
@@ -168,9 +173,7 @@ fn diagonal_coupling_reproduces_exact_free_field() {
 
 #[test]
 fn imaginary_mass_reproduces_exact_complex_expectations_and_phase() {
-    let lattice = lattice8();
-    let s = free(1.0, 1.0);
-    let ensemble = draws(lattice, s, 2, 10_000, 12);
+    let (lattice, s, ensemble) = unit_free_field_draws(2, 10_000, 12);
     let opts = ReweightOptions::recommended();
     for (g, c) in [(0.0, 0.1), (0.0, 0.25), (0.05, 0.15)] {
         let r = reweight(&ensemble, &s.with_g_nnn(g).with_imag_mass(c), &opts).unwrap();
@@ -181,9 +184,7 @@ fn imaginary_mass_reproduces_exact_complex_expectations_and_phase() {
 
 #[test]
 fn chain_of_reweightings_equals_direct_one() {
-    let lattice = lattice8();
-    let s = free(1.0, 1.0);
-    let ensemble = draws(lattice, s, 2, 3_000, 13);
+    let (_, s, ensemble) = unit_free_field_draws(2, 3_000, 13);
     let opts = ReweightOptions::recommended();
     let (t1, t2) = (
         s.with_g_nnn(0.05).with_imag_mass(0.1),
@@ -327,9 +328,7 @@ fn reweighting_to_the_sampled_action_is_the_identity() {
 /// the grid of two scans has the first scan varying slowest.
 #[test]
 fn scan_points_equal_single_reweightings() {
-    let lattice = lattice8();
-    let s = free(1.0, 1.0);
-    let ensemble = draws(lattice, s, 1, 2_000, 15);
+    let (_, s, ensemble) = unit_free_field_draws(1, 2_000, 15);
     let opts = ReweightOptions::recommended();
     let line: Scan = "g-nnn=0:0.1:6".parse().unwrap();
     let points = scan(&ensemble, &trajectory(s, &[line]), &opts).unwrap();
@@ -349,9 +348,7 @@ fn scan_points_equal_single_reweightings() {
 /// imaginary mass the average phase is lost in its noise.
 #[test]
 fn poor_overlap_and_lost_phase_are_flagged() {
-    let lattice = lattice8();
-    let s = free(1.0, 1.0);
-    let ensemble = draws(lattice, s, 1, 2_000, 16);
+    let (_, s, ensemble) = unit_free_field_draws(1, 2_000, 16);
     let opts = ReweightOptions::recommended();
     let good = reweight(&ensemble, &s.with_g_nnn(0.02), &opts).unwrap();
     assert!(!good.flagged, "{:?}", good.reason);
@@ -462,9 +459,7 @@ fn slow_high_statistics_complex_reweighting() {
     if !trust::slow("slow_high_statistics_complex_reweighting") {
         return;
     }
-    let lattice = lattice8();
-    let s = free(1.0, 1.0);
-    let ensemble = draws(lattice, s, 4, 50_000, 17);
+    let (lattice, s, ensemble) = unit_free_field_draws(4, 50_000, 17);
     let opts = ReweightOptions::recommended();
     for (g, c) in [(0.1, 0.0), (0.1, 0.3), (0.0, 0.5)] {
         let r = reweight(&ensemble, &s.with_g_nnn(g).with_imag_mass(c), &opts).unwrap();

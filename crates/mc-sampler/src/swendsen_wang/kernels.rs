@@ -3,7 +3,7 @@
 //! that runs the cheap tests branch-free over one odd row (AVX-512 where the CPU has it,
 //! [`super::avx512`]).
 
-use crate::fastexp::exp_neg;
+use crate::fastexp::{exp_neg, horner};
 use crate::simd::Isa;
 
 /// Relative error bound of [`exp_neg_cheap`]`(x as f32)` against [`exp_neg`]`(x)` for the
@@ -33,12 +33,7 @@ pub(crate) fn exp_neg_cheap(x: f32) -> f32 {
     let k = t.to_bits().wrapping_sub(ROUND_MAGIC_F32.to_bits()) as i32;
     let kf = t - ROUND_MAGIC_F32;
     let r = (y - kf * LN2_HI_F32) - kf * LN2_LO_F32;
-    let mut p = 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    let p = horner!(r; 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0);
     let scale = f32::from_bits(((k + 127) as u32) << 23);
     p * scale
 }

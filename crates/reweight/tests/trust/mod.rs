@@ -11,7 +11,7 @@ use reweight::{
     SampledAction, Target, multi_histogram, reweight, scan,
 };
 
-use crate::{draws, exact, free, free_ensembles, lattice8};
+use crate::{draws, exact, free, free_ensembles, lattice8, unit_free_field_draws};
 
 mod coverage;
 mod scans;
@@ -217,9 +217,7 @@ fn repeated_or_overlapping_ensembles_are_refused() {
 /// Each flag on its own, with its reason: a point that fails only that rule.
 #[test]
 fn each_flag_carries_its_own_reason() {
-    let lattice = lattice8();
-    let s = free(1.0, 1.0);
-    let ensemble = draws(lattice, s, 1, 4_000, 330);
+    let (lattice, s, ensemble) = unit_free_field_draws(1, 4_000, 330);
     let opts = ReweightOptions::recommended();
     let only = |r: &Reweighted, code: &str, fragment: &str| {
         assert_eq!(codes(&r.flags), [code], "{:?}", r.reason);
