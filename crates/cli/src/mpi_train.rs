@@ -108,15 +108,19 @@ impl Placement for SharedChains {
     }
 
     fn step_variational(&mut self, trainer: &mut VariationalTrainer) -> Result<EpochSummary, StepError> {
-        self.begin(trainer.config().n_chains)?;
-        let summary = trainer.step_shared(self).map_err(StepError::Train)?;
-        let mine = trainer.chains().states()[self.local()].to_vec();
-        self.exchange_states(&mine, |first, states| trainer.set_chain_states(first, states))?;
-        Ok(summary)
+        self.step_with(trainer)
     }
 
     fn step_data(&mut self, trainer: &mut DataTrainer) -> Result<StepSummary, StepError> {
-        self.begin(trainer.config().n_chains)?;
+        self.step_with(trainer)
+    }
+}
+
+impl SharedChains {
+    /// One step of either trainer with the chains shared among the ranks; afterwards every
+    /// rank holds every chain's state.
+    fn step_with<T: kl_train::Trainer>(&mut self, trainer: &mut T) -> Result<T::Summary, StepError> {
+        self.begin(trainer.chains().n_chains())?;
         let summary = trainer.step_shared(self).map_err(StepError::Train)?;
         let mine = trainer.chains().states()[self.local()].to_vec();
         self.exchange_states(&mine, |first, states| trainer.set_chain_states(first, states))?;
