@@ -4,6 +4,7 @@
 use mc_sampler::{SimRng, chain_rng};
 use nalgebra::DMatrix;
 use rand::Rng;
+use rayon::prelude::*;
 
 use crate::units::{UnitKind, softplus};
 use crate::{Data, Network, RbmError};
@@ -52,15 +53,29 @@ pub fn pseudo_log_likelihood(network: &Network, data: &Data, mode: PllMode) -> R
     };
     let (nv, nh) = (network.n_visible(), network.n_hidden());
     let w = network.weights();
-    let mut rng = match mode {
-        PllMode::RandomUnit { seed } => Some(chain_rng(seed, 0)),
+    let weights_t = network.weights_t().as_slice();
+    // The flipped unit of every example, drawn in example order (scikit-learn's estimate).
+    let units: Option<Vec<usize>> = match mode {
+        PllMode::RandomUnit { seed } => {
+            let mut rng = chain_rng(seed, 0);
+            Some((0..data.n_samples()).map(|_| rng.random_range(0..nv)).collect())
+        }
         PllMode::AllUnits => None,
     };
     let log_sigmoid = |x: f64| -softplus(-x);
-    let mut total = 0.0;
-    for k in 0..data.n_samples() {
+    let example_pll = |k: usize| {
         let v = data.example(k);
-        let t = network.hidden_field(v);
+        // t = Wᵀ v from the rows of Wᵀ of the non-zero units, in unit order: per hidden
+        // unit the same sum as the dot product of its feature map with v (zero terms add
+        // nothing), with the hidden units as independent lanes.
+        let mut t = vec![0.0; nh];
+        for (i, &vi) in v.iter().enumerate() {
+            if vi != 0.0 {
+                for (tj, &wij) in t.iter_mut().zip(&weights_t[i * nh..(i + 1) * nh]) {
+                    *tj += wij * vi;
+                }
+            }
+        }
         let log_z: f64 = (0..nh).map(|j| network.hidden().log_z(j, t[j])).sum();
         let delta_f = |i: usize| {
             let flipped = if v[i] == lo { hi } else { lo };
@@ -71,11 +86,14 @@ pub fn pseudo_log_likelihood(network: &Network, data: &Data, mode: PllMode) -> R
                 - log_z;
             layer.energy(i, flipped) - layer.energy(i, v[i]) - dz
         };
-        total += match rng.as_mut() {
-            Some(rng) => nv as f64 * log_sigmoid(delta_f(rng.random_range(0..nv))),
+        match &units {
+            Some(units) => nv as f64 * log_sigmoid(delta_f(units[k])),
             None => (0..nv).map(|i| log_sigmoid(delta_f(i))).sum::<f64>(),
-        };
-    }
+        }
+    };
+    // Examples in parallel, summed in example order: the same result on any number of threads.
+    let per_example: Vec<f64> = (0..data.n_samples()).into_par_iter().map(example_pll).collect();
+    let total: f64 = per_example.iter().sum();
     Ok(total / data.n_samples() as f64)
 }
 
