@@ -13,6 +13,8 @@ use serde_json::Value;
 
 mod common;
 
+use common::shape;
+
 /// The words of a one-line command.
 fn words(cmdline: &str) -> Vec<&str> {
     cmdline.split_whitespace().collect()
@@ -62,25 +64,6 @@ fn check_refused(cmdline: &str, needle: &str) {
 /// A fresh temporary directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
     common::scratch(name)
-}
-
-/// The shape of a JSON value for a snapshot: numbers become their kind, arrays keep their
-/// first two entries and their length.
-fn shape(v: &Value) -> Value {
-    match v {
-        Value::Number(n) if n.is_f64() => Value::from("<f64>"),
-        Value::Number(_) => Value::from("<int>"),
-        Value::String(_) => Value::from("<string>"),
-        Value::Array(a) => {
-            let mut out: Vec<Value> = a.iter().take(2).map(shape).collect();
-            if a.len() > 2 {
-                out.push(Value::from(format!("… {} entries", a.len())));
-            }
-            Value::Array(out)
-        }
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
-        other => other.clone(),
-    }
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+mod common;
+
 fn qftml(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_qftml")).args(args).output().unwrap()
 }
@@ -48,6 +50,17 @@ fn a_small_scan_gives_every_size_and_a_typed_record() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record["schema"], 3);
+    // The record's sections and the shape of one size's entry (the lengths of the other
+    // sections follow from what the numbers of the run find, so they are asserted above).
+    let sections: Vec<&String> = record.as_object().unwrap().keys().collect();
+    insta::assert_json_snapshot!(
+        "irg_shape",
+        serde_json::json!({
+            "sections": sections,
+            "size": common::shape(&record["points"][0]["sizes"][0]),
+            "exponents": common::shape(&record["exponents"]["gamma_over_nu"]),
+        })
+    );
     let points = record["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
     assert_eq!(sizes_of(&points[0]), [8, 16, 32]);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{fresh_path as tmp, json, qftml};
+use common::{fresh_path as tmp, json, qftml, shape};
 use serde_json::Value;
 
 fn cat<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<&'a str> {
@@ -139,6 +139,9 @@ fn train_eval_and_sample_records() {
     let samples = sample["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 3);
     assert!(samples.iter().all(|r| r.as_array().unwrap().len() == 64));
+    insta::assert_json_snapshot!("rbm_train_shape", shape(&train));
+    insta::assert_json_snapshot!("rbm_eval_shape", shape(&eval));
+    insta::assert_json_snapshot!("rbm_sample_shape", shape(&sample));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -236,6 +239,7 @@ fn export_and_stack_two_layers() {
     assert_eq!(record["n_hidden"], 12);
     assert_eq!(record["n_samples"], 200);
     assert_eq!(record["files"].as_array().unwrap().len(), 8);
+    insta::assert_json_snapshot!("rbm_export_shape", shape(&record));
     // A C-ordered <f8 array: the header, then 64 × 12 values.
     let weights = std::fs::read(export.join("weights.npy")).unwrap();
     assert_eq!(&weights[..6], b"\x93NUMPY");

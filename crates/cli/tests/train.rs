@@ -5,7 +5,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{failure, json, scratch};
+use common::{failure, json, scratch, shape};
 use serde_json::Value;
 
 /// A short run of the talk's target on 4×4.
@@ -48,6 +48,7 @@ fn trained_couplings_are_sampled_and_reweighted() {
     ]));
     assert_eq!(record["schema"], 1);
     assert_eq!(record["epochs"], 60);
+    insta::assert_json_snapshot!("train_variational_shape", shape(&record));
     for block in ["w", "a", "b"] {
         for key in ["mean", "std", "min", "max"] {
             assert!(record["couplings"][block][key].is_f64(), "{block}.{key}");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{failure, json, scratch};
+use common::{failure, json, scratch, shape};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -78,6 +78,7 @@ fn learned_gaussian_reproduces_the_data_moments() {
     let trained = train_gaussian(&npy, &run, &[]);
     assert_eq!(trained["mode"], "data");
     assert_eq!(trained["steps"], 2000);
+    insta::assert_json_snapshot!("train_data_shape", shape(&trained));
     assert_eq!(trained["couplings"]["b"]["max"], 0.0);
     for (key, truth) in [("w", 0.2), ("a", 0.65), ("r", -0.25)] {
         let learned = trained["couplings"][key]["mean"].as_f64().unwrap();

@@ -67,3 +67,22 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The shape of a JSON value for a snapshot: numbers become their kind, arrays keep their
+/// first two entries and their length.
+pub fn shape(v: &Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => Value::from("<f64>"),
+        Value::Number(_) => Value::from("<int>"),
+        Value::String(_) => Value::from("<string>"),
+        Value::Array(a) => {
+            let mut out: Vec<Value> = a.iter().take(2).map(shape).collect();
+            if a.len() > 2 {
+                out.push(Value::from(format!("… {} entries", a.len())));
+            }
+            Value::Array(out)
+        }
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        other => other.clone(),
+    }
+}
