@@ -755,18 +755,19 @@ fn run_sample(args: &SampleArgs) -> Result<()> {
     if args.means && args.model.len() < 2 {
         bail!("--means applies to a stack: give two or more --model directories, or drop --means");
     }
-    let mut runs = Vec::with_capacity(args.model.len());
-    for dir in &args.model {
-        let (record, state) = read_run(dir)?;
-        runs.push((record, state.network()?));
+    // The bottom network's record gives the image shape.
+    let (record, state) = read_run(&args.model[0])?;
+    let mut networks = vec![state.network()?];
+    for dir in &args.model[1..] {
+        networks.push(read_run(dir)?.1.network()?);
     }
-    let (record, network) = &runs[0];
-    let feature_maps = (0..args.features.min(network.n_hidden()))
-        .map(|j| network.feature_map(j).to_vec())
+    let feature_maps = (0..args.features.min(networks[0].n_hidden()))
+        .map(|j| networks[0].feature_map(j).to_vec())
         .collect();
     let start = Instant::now();
-    let samples = if runs.len() == 1 {
-        let mut chains = NetworkChains::new(network.clone(), args.n, args.seed)?;
+    let samples = if networks.len() == 1 {
+        let network = networks.pop().expect("one network");
+        let mut chains = NetworkChains::new(network, args.n, args.seed)?;
         let bar = progress_bar(args.sweeps, "sweeps");
         for _ in 0..args.sweeps {
             chains.sweep(1);
@@ -775,8 +776,7 @@ fn run_sample(args: &SampleArgs) -> Result<()> {
         bar.finish_and_clear();
         chains.visible_rows()
     } else {
-        let stack: Vec<Network> = runs.iter().map(|(_, n)| n.clone()).collect();
-        phi4_rbm::sample_stack(&stack, args.n, args.sweeps, args.seed, args.means)
+        phi4_rbm::sample_stack(&networks, args.n, args.sweeps, args.seed, args.means)
             .context("the --model directories do not form a stack")?
     };
     let sec_per_sweep = start.elapsed().as_secs_f64() / args.sweeps.max(1) as f64;

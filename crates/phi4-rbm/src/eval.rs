@@ -53,29 +53,23 @@ pub fn pseudo_log_likelihood(network: &Network, data: &Data, mode: PllMode) -> R
     };
     let (nv, nh) = (network.n_visible(), network.n_hidden());
     let w = network.weights();
-    let weights_t = network.weights_t().as_slice();
+    // t = Wᵀ v of every example (columns), summed over the non-zero units in unit order:
+    // per hidden unit the same sum as the dot product of its feature map with v.
+    let n = data.n_samples();
+    let mut fields = DMatrix::zeros(nh, n);
+    crate::gibbs::sparse_product(network.weights_t(), data.matrix(), n, &mut fields);
     // The flipped unit of every example, drawn in example order (scikit-learn's estimate).
     let units: Option<Vec<usize>> = match mode {
         PllMode::RandomUnit { seed } => {
             let mut rng = chain_rng(seed, 0);
-            Some((0..data.n_samples()).map(|_| rng.random_range(0..nv)).collect())
+            Some((0..n).map(|_| rng.random_range(0..nv)).collect())
         }
         PllMode::AllUnits => None,
     };
     let log_sigmoid = |x: f64| -softplus(-x);
     let example_pll = |k: usize| {
         let v = data.example(k);
-        // t = Wᵀ v from the rows of Wᵀ of the non-zero units, in unit order: per hidden
-        // unit the same sum as the dot product of its feature map with v (zero terms add
-        // nothing), with the hidden units as independent lanes.
-        let mut t = vec![0.0; nh];
-        for (i, &vi) in v.iter().enumerate() {
-            if vi != 0.0 {
-                for (tj, &wij) in t.iter_mut().zip(&weights_t[i * nh..(i + 1) * nh]) {
-                    *tj += wij * vi;
-                }
-            }
-        }
+        let t = &fields.as_slice()[k * nh..(k + 1) * nh];
         let log_z: f64 = (0..nh).map(|j| network.hidden().log_z(j, t[j])).sum();
         let delta_f = |i: usize| {
             let flipped = if v[i] == lo { hi } else { lo };
@@ -92,9 +86,9 @@ pub fn pseudo_log_likelihood(network: &Network, data: &Data, mode: PllMode) -> R
         }
     };
     // Examples in parallel, summed in example order: the same result on any number of threads.
-    let per_example: Vec<f64> = (0..data.n_samples()).into_par_iter().map(example_pll).collect();
+    let per_example: Vec<f64> = (0..n).into_par_iter().map(example_pll).collect();
     let total: f64 = per_example.iter().sum();
-    Ok(total / data.n_samples() as f64)
+    Ok(total / n as f64)
 }
 
 /// Running `ln Σ exp(x)`.

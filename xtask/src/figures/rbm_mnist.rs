@@ -159,12 +159,13 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         runs.push((label, out, train, eval, sample));
     }
     let shape = runs[0].4.shape.unwrap_or([28, 28]);
-    let grid = |title: String, images: Vec<Vec<f64>>, columns, diverging, range| ImageGrid {
+    // Every grid here: 25 images, 5 columns.
+    let grid = |title: String, images: Vec<Vec<f64>>, diverging, range| ImageGrid {
         title,
         images,
         labels: Vec::new(),
         shape,
-        columns,
+        columns: 5,
         diverging,
         range,
     };
@@ -176,7 +177,6 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         &grid(
             format!("{phi4_label}: feature maps w_ij, j fixed (hidden units 1–25; red > 0, blue < 0)"),
             phi4_sample.feature_maps.iter().take(25).cloned().collect(),
-            5,
             true,
             None,
         ),
@@ -187,7 +187,6 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         &grid(
             format!("{phi4_label}: samples after {sweeps} Gibbs steps (grey scale 0 … 1)"),
             phi4_sample.samples.clone(),
-            5,
             false,
             Some((0.0, 1.0)),
         ),
@@ -340,8 +339,7 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         "rbm-mnist-stack-samples",
         &grid(
             format!("Stack, top-down: {sweeps} Gibbs steps of layer 2, then E[φ | h] of layer 1 (0 … 1)"),
-            top_down.samples.clone(),
-            5,
+            top_down.samples,
             false,
             Some((0.0, 1.0)),
         ),
@@ -392,7 +390,6 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         &grid(
             "Second layer: Σ_k w¹_ik w²_kj, j fixed (hidden units 1–25 of the second layer)".to_owned(),
             projected,
-            5,
             true,
             None,
         ),
