@@ -4,7 +4,9 @@
 Both train 784 x 256 units, batch 10, learning rate 0.05, persistent CD-1, 5 epochs, on the
 digits binarised at 0.5 (pixel / 255 >= 0.5), with the same seeds, taking the mini-batches in
 the order of the data as scikit-learn's `fit` does (`--data-order`).  The pseudo-likelihood after
-5 epochs varies from seed to seed by about 1.5 nats, so compare means over several seeds.  Both trained models are
+5 epochs varies from seed to seed by about 1.5 nats, so compare means over several seeds.
+`--sklearn-order shuffled` gives scikit-learn a new permutation of the rows every epoch instead
+(its own update on each mini-batch), to measure what the order alone does.  Both trained models are
 then scored by the same estimators on the training data:
 
 - scikit-learn's own `BernoulliRBM.score_samples` (one random unit flipped per example),
@@ -52,6 +54,8 @@ def parse_args():
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--data-order", choices=["given", "shuffled"], default="given",
                    help="qftml's order of the examples (scikit-learn's fit keeps the given order)")
+    p.add_argument("--sklearn-order", choices=["given", "shuffled"], default="given",
+                   help="scikit-learn's order: its own fit, or its update on a new permutation every epoch")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--score-seeds", type=int, default=100)
     p.add_argument("--exact-examples", type=int, default=1000)
@@ -117,7 +121,7 @@ def averaged_score(rbm, x, n_seeds):
 
 
 def train_sklearn(x, seed, out):
-    path = out / f"sklearn-seed{seed}.npz"
+    path = out / f"sklearn-{ARGS.sklearn_order}-seed{seed}.npz"
     if ARGS.reuse and path.exists():
         z = np.load(path)
         rbm = BernoulliRBM(n_components=ARGS.n_hidden, random_state=seed)
@@ -133,13 +137,35 @@ def train_sklearn(x, seed, out):
         random_state=seed,
     )
     start, cpu_start = time.perf_counter(), time.process_time()
-    rbm.fit(x)
+    if ARGS.sklearn_order == "given":
+        rbm.fit(x)
+    else:
+        fit_shuffled(rbm, x, seed)
     sec_per_epoch = (time.perf_counter() - start) / ARGS.epochs
     cpu_per_epoch = (time.process_time() - cpu_start) / ARGS.epochs
     np.savez(path, components=rbm.components_, intercept_visible=rbm.intercept_visible_,
              intercept_hidden=rbm.intercept_hidden_, sec_per_epoch=sec_per_epoch,
              cpu_per_epoch=cpu_per_epoch)
     return rbm, sec_per_epoch, cpu_per_epoch
+
+
+def fit_shuffled(rbm, x, seed):
+    """scikit-learn's `fit` with a new permutation of the rows every epoch: its own
+    initialisation and per-batch update (`BernoulliRBM._fit`), batches of consecutive rows of
+    the permuted data (the order from NumPy's generator seeded with `seed`)."""
+    from sklearn.utils import check_random_state
+    rng = check_random_state(rbm.random_state)
+    rbm.components_ = np.asarray(rng.normal(0, 0.01, (ARGS.n_hidden, x.shape[1])), order="F")
+    rbm._n_features_out = ARGS.n_hidden
+    rbm.intercept_hidden_ = np.zeros(ARGS.n_hidden)
+    rbm.intercept_visible_ = np.zeros(x.shape[1])
+    rbm.h_samples_ = np.zeros((ARGS.batch, ARGS.n_hidden))
+    rbm.n_features_in_ = x.shape[1]
+    order = np.random.default_rng(seed)
+    for _ in range(ARGS.epochs):
+        perm = order.permutation(len(x))
+        for start in range(0, len(x), ARGS.batch):
+            rbm._fit(x[perm[start:start + ARGS.batch]], rng)
 
 
 def run_json(cmd):
