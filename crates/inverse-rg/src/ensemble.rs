@@ -193,13 +193,14 @@ impl RescaledEnsemble {
         let lineages: Vec<(Vec<Observables>, f64)> = flat
             .par_iter()
             .enumerate()
-            .map(|(n, phi)| {
+            .map_init(Vec::new, |chains, (n, phi)| {
                 let t = Instant::now();
-                let obs = inverse.lineage(
+                let obs = inverse.lineage_with(
                     &parents.lattice,
                     phi,
                     &couplings,
                     chain_rng(seed, n as u64),
+                    chains,
                     |level, l, f| visit(n, level, l, f),
                 )?;
                 progress(1);

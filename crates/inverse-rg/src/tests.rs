@@ -227,6 +227,32 @@ fn rescaling_is_reproducible_and_reweighting_to_the_same_point_is_the_identity()
     assert!(at_mu2(&[mu2, f64::NAN]).is_err());
 }
 
+/// A refinement chain reused from lineage to lineage (field and generator replaced) gives
+/// the bits of a chain built for each configuration.
+#[test]
+fn reused_refinement_chains_give_the_bits_of_new_ones() {
+    let parents = parents(8, 4, 9);
+    let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, 1).unwrap();
+    for local in [LocalUpdate::Metropolis, LocalUpdate::HeatBath] {
+        let refinement = Refinement {
+            local,
+            ..metropolis(0.05, 3)
+        };
+        let inverse = InverseRg::new(conv.clone(), refinement, NEAR_CRITICAL).unwrap();
+        let couplings: Vec<_> = [8, 16, 32].map(|l| inverse.couplings(&lattice(l)).unwrap()).into();
+        let mut chains = Vec::new();
+        for (n, phi) in parents.configs().enumerate() {
+            let rng = || mc_sampler::chain_rng(3, n as u64);
+            let fresh = inverse.lineage(&lattice(8), phi, &couplings, rng(), |_, _, _| {}).unwrap();
+            let reused = inverse
+                .lineage_with(&lattice(8), phi, &couplings, rng(), &mut chains, |_, _, _| {})
+                .unwrap();
+            assert_eq!(fresh, reused, "{local:?}, parent {n}");
+        }
+        assert_eq!(chains.len(), 2);
+    }
+}
+
 #[test]
 fn bad_refinements_are_errors() {
     let conv = random_conv(1, 7);

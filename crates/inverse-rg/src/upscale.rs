@@ -141,7 +141,22 @@ impl InverseRg {
         coarse: &Lattice,
         phi: &[f64],
         fine_couplings: &Couplings,
+        rng: SimRng,
+    ) -> Result<(Vec<f64>, SimRng), IrgError> {
+        self.upscale_with(coarse, phi, fine_couplings, rng, &mut None)
+    }
+
+    /// [`InverseRg::upscale`] with the refinement chain `cached`: built on first use and
+    /// then reused (its field and generator replaced), which gives the same bits as a new
+    /// chain and saves building one per configuration.  `cached` must only ever see the
+    /// same `fine_couplings`.
+    fn upscale_with(
+        &self,
+        coarse: &Lattice,
+        phi: &[f64],
+        fine_couplings: &Couplings,
         mut rng: SimRng,
+        cached: &mut Option<Chain>,
     ) -> Result<(Vec<f64>, SimRng), IrgError> {
         let (fine, mut out) = self.conv.apply(coarse, phi)?;
         if fine_couplings.n_sites() != fine.n_sites() {
@@ -169,15 +184,23 @@ impl InverseRg {
         if sweeps == 0 {
             return Ok((out, rng));
         }
-        let mut chain = Chain::new(fine_couplings, local.algorithm(), rng)?;
-        if let Some(step) = self.step {
-            chain.set_step_size(step)?;
-        }
+        let chain = match cached {
+            Some(chain) => chain,
+            None => {
+                let mut chain = Chain::new(fine_couplings, local.algorithm(), mc_sampler::chain_rng(0, 0))?;
+                if let Some(step) = self.step {
+                    chain.set_step_size(step)?;
+                }
+                cached.insert(chain)
+            }
+        };
         chain.set_field(&out)?;
+        chain.swap_rng(&mut rng);
         for _ in 0..sweeps {
             chain.sweep();
         }
-        Ok(chain.into_parts())
+        chain.swap_rng(&mut rng);
+        Ok((chain.field(), rng))
     }
 
     /// The lineage of one parent configuration `phi` on `base`: `steps` inverse steps, each
@@ -191,6 +214,21 @@ impl InverseRg {
         phi: &[f64],
         couplings: &[Couplings],
         rng: SimRng,
+        visit: impl FnMut(usize, &Lattice, &[f64]),
+    ) -> Result<Vec<Observables>, IrgError> {
+        self.lineage_with(base, phi, couplings, rng, &mut Vec::new(), visit)
+    }
+
+    /// [`InverseRg::lineage`] reusing the refinement chains `chains` (one per level, built
+    /// on first use; the same bits as new chains).  Every call with the same `chains` must
+    /// pass the same `couplings`.
+    pub(crate) fn lineage_with(
+        &self,
+        base: &Lattice,
+        phi: &[f64],
+        couplings: &[Couplings],
+        rng: SimRng,
+        chains: &mut Vec<Option<Chain>>,
         mut visit: impl FnMut(usize, &Lattice, &[f64]),
     ) -> Result<Vec<Observables>, IrgError> {
         check_field(base, phi, "parent configuration")?;
@@ -205,7 +243,10 @@ impl InverseRg {
         let mut out = vec![Observables::measure(first, &field)];
         visit(0, &lattice, &field);
         for (level, fine_couplings) in couplings.iter().enumerate().skip(1) {
-            let (next, r) = self.upscale(&lattice, &field, fine_couplings, rng)?;
+            if chains.len() < level {
+                chains.resize_with(level, || None);
+            }
+            let (next, r) = self.upscale_with(&lattice, &field, fine_couplings, rng, &mut chains[level - 1])?;
             rng = r;
             lattice = crate::blocking::fine_lattice(&lattice)?;
             field = next;

@@ -455,6 +455,13 @@ impl Chain {
         &self.rng
     }
 
+    /// Exchanges the chain's generator with `rng`: a chain reused for another configuration
+    /// (with [`Chain::set_field`]) then draws from that configuration's stream, exactly as a
+    /// new chain built on it would, and the stream's state comes back by a second exchange.
+    pub fn swap_rng(&mut self, rng: &mut SimRng) {
+        std::mem::swap(&mut self.rng, rng);
+    }
+
     /// The Metropolis step size `δ` (proposals `φ + δ(u − ½)`), if the schedule uses
     /// Metropolis.
     pub fn step_size(&self) -> Option<f64> {
