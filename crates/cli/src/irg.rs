@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use inverse_rg::analysis::Estimate;
 use inverse_rg::{
-    BlockRule, DirectEnsemble, InverseRg, LocalUpdate, ParentRun, Parents, Refinement, RescaledEnsemble,
+    BlockRule, DirectEnsemble, InverseRg, LocalUpdate, Multilevel, ParentRun, Parents, Refinement, RescaledEnsemble,
     binder_crossings, direct_grid, inverse_flow, scaling,
 };
 use mrf_graph::Lattice;
@@ -108,6 +108,12 @@ pub struct IrgArgs {
     /// represents (needs two or more --mu2 and --validate sizes that are rescaled sizes).
     #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = limits::whole_usize)]
     pub flow_passes: usize,
+    /// Multilevel rescaling: of the lineages that reach a size, only one in RATIO goes on to
+    /// the next (parent n reaches level l if RATIO^l divides n), and every size's moments are
+    /// multilevel estimates, telescoping sums over the levels with control variates; 1: every
+    /// lineage reaches the largest size. The largest size needs at least 16 lineages.
+    #[arg(long, value_name = "RATIO", default_value_t = 1, allow_hyphen_values = true, value_parser = limits::whole_usize)]
+    pub multilevel: usize,
     /// Record the lineage of the first parent at the central μ² (one configuration per size)
     /// in the result, as images.
     #[arg(long)]
@@ -168,6 +174,9 @@ pub struct IrgConfig {
     /// Passes of the rescaling (refinement at the previous pass's flow).
     #[serde(default = "one_pass")]
     pub flow_passes: usize,
+    /// Multilevel ratio (1: every lineage reaches the largest size).
+    #[serde(default = "one_pass")]
+    pub multilevel: usize,
     /// Whether the lineage of one parent is recorded.
     pub images: bool,
     /// The μ² and error given for the fixed point, if any.
@@ -212,6 +221,9 @@ pub struct IrgPoint {
     pub parents_cpu_s: f64,
     /// CPU seconds of the rescaled configurations (all sizes).
     pub rescale_cpu_s: f64,
+    /// Lineages that reached each size (parents first).
+    #[serde(default)]
+    pub lineages: Vec<usize>,
 }
 
 /// Finite-size scaling across the scan.
@@ -621,6 +633,10 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         );
     }
     let fit_levels = first_fit..steps + 1;
+    let schedule = Multilevel { ratio: args.multilevel };
+    schedule
+        .check(args.chains * args.configs, steps)
+        .context("--multilevel, --configs and --chains do not fit together")?;
     let centre = {
         let mut sorted = args.mu2.clone();
         sorted.sort_by(f64::total_cmp);
@@ -700,10 +716,11 @@ pub fn run(args: &IrgArgs) -> Result<()> {
         ensembles.clear();
         for (j, (parents, inverse)) in bases.iter().enumerate() {
             let ensemble = pool.install(|| {
-                RescaledEnsemble::rescale_at(
+                RescaledEnsemble::rescale_multilevel(
                     parents,
                     inverse,
                     &refine[j],
+                    schedule,
                     args.seed.wrapping_add(2 * j as u64 + 1),
                     |parent, _, lattice, field| {
                         if args.images && j == centre_index && parent == 0 {
@@ -756,6 +773,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             metropolis_step: inverse.metropolis_step(),
             parents_cpu_s: parents.cpu_seconds,
             rescale_cpu_s: ensemble.cpu_seconds,
+            lineages: ensemble.lineages.clone(),
         });
     }
     let mut images = images.into_inner().expect("no panics while recording");
@@ -941,6 +959,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             validate: args.validate.clone(),
             direct_configs: args.direct_configs,
             flow_passes: args.flow_passes,
+            multilevel: args.multilevel,
             images: args.images,
             fixed_point: args.fixed_point.clone(),
             seed: args.seed,
@@ -961,14 +980,18 @@ fn print_text(r: &IrgRecord) {
     let pm = |x: &MeanErr| format!("{:.5} ± {:.5}", x.mean, x.err);
     for p in &r.points {
         println!("mu2 = {}  (rescaling {:.1} s CPU)", p.mu2, p.rescale_cpu_s);
-        println!("  {:>6} {:>22} {:>22} {:>22}", "L", "<|m|>", "chi", "U");
-        for s in &p.sizes {
+        println!(
+            "  {:>6} {:>22} {:>22} {:>22} {:>9}",
+            "L", "<|m|>", "chi", "U", "lineages"
+        );
+        for (k, s) in p.sizes.iter().enumerate() {
             println!(
-                "  {:>6} {:>22} {:>22} {:>22}",
+                "  {:>6} {:>22} {:>22} {:>22} {:>9}",
                 s.size,
                 pm(&s.m_abs),
                 pm(&s.chi),
-                pm(&s.binder)
+                pm(&s.binder),
+                p.lineages.get(k).map_or_else(String::new, usize::to_string)
             );
         }
         println!("  gamma/nu over the rescaled sizes: {}", pm(&p.gamma_over_nu));

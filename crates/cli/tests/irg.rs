@@ -183,4 +183,39 @@ fn bad_input_is_refused_with_the_flag_to_change() {
     check_refused(&[("--seed", "-1")], "negative");
     check_refused(&[("--fit-from", "32")], "lower --fit-from");
     check_refused(&[("--flow-passes", "0")], "--flow-passes 0");
+    check_refused(&[("--multilevel", "0")], "multilevel ratio is 0");
+    // 2 × 40 parents, ratio 4, two steps: 5 lineages reach 32², fewer than 16.
+    check_refused(&[("--multilevel", "4")], "give at least 241 parents");
+}
+
+/// `--multilevel 2`: half of the lineages of each size go on to the next, the record says
+/// how many reached each size, and the carried lineages are those of the plain run.
+#[test]
+fn multilevel_rescaling_carries_a_fraction_of_the_lineages() {
+    let run = |extra: &[&'static str]| -> serde_json::Value {
+        let mut args = SMALL.to_vec();
+        args.extend(["--json"]);
+        args.extend(extra);
+        let out = qftml(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let plain = run(&[]);
+    let multi = run(&["--multilevel", "2"]);
+    assert_eq!(multi["config"]["multilevel"], 2);
+    assert_eq!(multi["points"][0]["lineages"], serde_json::json!([80, 40, 20]));
+    assert_eq!(plain["points"][0]["lineages"], serde_json::json!([80, 80, 80]));
+    // The parents are the same; the rescaled sizes are other estimates of the same means.
+    assert_eq!(multi["points"][0]["sizes"][0], plain["points"][0]["sizes"][0]);
+    let rescale_cpu = |r: &serde_json::Value| r["points"][0]["rescale_cpu_s"].as_f64().unwrap();
+    assert!(rescale_cpu(&multi) > 0.0 && rescale_cpu(&plain) > 0.0);
+    for l in 1..3 {
+        let (a, b) = (
+            &multi["points"][0]["sizes"][l]["m_abs"],
+            &plain["points"][0]["sizes"][l]["m_abs"],
+        );
+        let diff = a["mean"].as_f64().unwrap() - b["mean"].as_f64().unwrap();
+        let err = a["err"].as_f64().unwrap().hypot(b["err"].as_f64().unwrap());
+        assert!(diff.abs() < 3.0 * err, "level {l}: {a} vs {b}");
+    }
 }

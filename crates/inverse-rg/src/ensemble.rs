@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::IrgError;
 use crate::blocking::{BlockRule, block, coarse_lattice};
+use crate::multilevel::{LevelMoments, Multilevel};
 use crate::transposed::TransposedConv;
 use crate::upscale::InverseRg;
 
@@ -127,9 +128,18 @@ pub struct RescaledEnsemble {
     /// Sums of every parent configuration, `parent_sums[c][k]` for configuration `k` of chain
     /// `c`: what reweighting in the parents' couplings needs.
     pub parent_sums: Vec<Vec<SufficientStats>>,
-    /// `levels[l][c][k]`: observables at level `l` of the descendant of configuration `k`
-    /// of chain `c`.
-    pub levels: Vec<Vec<Vec<Observables>>>,
+    /// `levels[l][c][k]`: the moments at level `l` of the descendant of configuration `k`
+    /// of chain `c`, or under a multilevel schedule that parent's terms of the level's
+    /// multilevel estimates (see [`crate::multilevel`]); either way their means over
+    /// parents are the level's moments.
+    pub levels: Vec<Vec<Vec<LevelMoments>>>,
+    /// The schedule that decided which lineages reach which level.
+    pub multilevel: Multilevel,
+    /// How many lineages reached each level (parents first).
+    pub lineages: Vec<usize>,
+    /// The control-variate slopes `β_l` of `(|m|, m², m⁴)` of levels `1..` (empty when
+    /// every lineage reaches every level).
+    pub slopes: Vec<[f64; 3]>,
     /// Seconds spent producing and measuring the rescaled configurations, summed over the
     /// lineages (each lineage runs on one thread, so this is their CPU time).
     pub cpu_seconds: f64,
@@ -165,7 +175,25 @@ impl RescaledEnsemble {
         visit: impl Fn(usize, usize, &Lattice, &[f64]) + Sync,
         progress: impl Fn(u64) + Sync,
     ) -> Result<Self, IrgError> {
+        Self::rescale_multilevel(parents, inverse, refine_mu2, Multilevel::NONE, seed, visit, progress)
+    }
+
+    /// Like [`RescaledEnsemble::rescale_at`], but parent `n` is carried only as far as the
+    /// multilevel schedule `schedule` says ([`Multilevel::depth`]), and every level's
+    /// moments become multilevel estimates (see [`crate::multilevel`]).  The lineage of
+    /// parent `n` draws from the same stream as without the schedule, so the lineages that
+    /// are carried have the same bits.
+    pub fn rescale_multilevel(
+        parents: &Parents,
+        inverse: &InverseRg,
+        refine_mu2: &[f64],
+        schedule: Multilevel,
+        seed: u64,
+        visit: impl Fn(usize, usize, &Lattice, &[f64]) + Sync,
+        progress: impl Fn(u64) + Sync,
+    ) -> Result<Self, IrgError> {
         let steps = refine_mu2.len();
+        schedule.check(parents.len(), steps)?;
         if let Some(bad) = refine_mu2.iter().find(|m| !m.is_finite()) {
             return Err(IrgError::Parameter(format!(
                 "a refinement μ² is {bad}; give finite couplings"
@@ -198,7 +226,7 @@ impl RescaledEnsemble {
                 let obs = inverse.lineage_with(
                     &parents.lattice,
                     phi,
-                    &couplings,
+                    &couplings[..=schedule.depth(n, steps)],
                     chain_rng(seed, n as u64),
                     chains,
                     |level, l, f| visit(n, level, l, f),
@@ -208,13 +236,18 @@ impl RescaledEnsemble {
             })
             .collect::<Result<_, IrgError>>()?;
         let cpu_seconds = lineages.iter().map(|(_, s)| s).sum();
+        let raw: Vec<Vec<LevelMoments>> = lineages
+            .iter()
+            .map(|(obs, _)| obs.iter().map(LevelMoments::from).collect())
+            .collect();
+        let (slopes, terms) = crate::multilevel::terms(&raw, steps, schedule);
         let mut levels = vec![Vec::with_capacity(parents.chains.len()); steps + 1];
-        let mut it = lineages.into_iter();
+        let mut it = terms.into_iter();
         for chain in &parents.chains {
             let mut per_level = vec![Vec::with_capacity(chain.len()); steps + 1];
             for _ in chain {
-                let (obs, _) = it.next().expect("one lineage per parent");
-                for (l, o) in obs.into_iter().enumerate() {
+                let moments = it.next().expect("one lineage per parent");
+                for (l, o) in moments.into_iter().enumerate() {
                     per_level[l].push(o);
                 }
             }
@@ -236,6 +269,9 @@ impl RescaledEnsemble {
             target: parents.target,
             parent_sums,
             levels,
+            multilevel: schedule,
+            lineages: schedule.lineages(parents.len(), steps),
+            slopes,
             cpu_seconds,
         })
     }

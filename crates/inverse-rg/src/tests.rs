@@ -1,6 +1,6 @@
 use mc_sampler::chain_rng;
 use mrf_graph::Lattice;
-use phi4_action::{Homogeneous, Observables};
+use phi4_action::Homogeneous;
 use rand::Rng;
 
 use crate::*;
@@ -181,7 +181,7 @@ fn least_squares_inverse_of_the_plain_average_keeps_the_magnetisation() {
     assert!((conv.weights().iter().sum::<f64>() - 4.0).abs() < 1e-10);
     let inverse = InverseRg::new(conv, Refinement::NONE, NEAR_CRITICAL).unwrap();
     let ensemble = RescaledEnsemble::rescale(&parents, &inverse, 2, 3, |_, _, _, _| {}, |_| {}).unwrap();
-    let m = |l: usize| -> Vec<f64> { ensemble.levels[l].iter().flatten().map(|o: &Observables| o.m).collect() };
+    let m = |l: usize| -> Vec<f64> { ensemble.levels[l].iter().flatten().map(|o| o.m_abs).collect() };
     for level in 1..3 {
         for (a, b) in m(0).iter().zip(&m(level)) {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
@@ -243,7 +243,9 @@ fn reused_refinement_chains_give_the_bits_of_new_ones() {
         let mut chains = Vec::new();
         for (n, phi) in parents.configs().enumerate() {
             let rng = || mc_sampler::chain_rng(3, n as u64);
-            let fresh = inverse.lineage(&lattice(8), phi, &couplings, rng(), |_, _, _| {}).unwrap();
+            let fresh = inverse
+                .lineage(&lattice(8), phi, &couplings, rng(), |_, _, _| {})
+                .unwrap();
             let reused = inverse
                 .lineage_with(&lattice(8), phi, &couplings, rng(), &mut chains, |_, _, _| {})
                 .unwrap();
@@ -251,6 +253,72 @@ fn reused_refinement_chains_give_the_bits_of_new_ones() {
         }
         assert_eq!(chains.len(), 2);
     }
+}
+
+/// The multilevel schedule carries parent `n` to level `l` iff `R^l` divides `n`, and each
+/// level's multilevel estimate is the telescoping sum with control variates, computed here
+/// from the lineages of a full run (every lineage reaches every level on the same streams,
+/// so the carried lineages have the same bits).
+#[test]
+fn multilevel_estimates_are_telescoping_sums_over_the_carried_lineages() {
+    let schedule = Multilevel { ratio: 2 };
+    assert_eq!(
+        (0..9).map(|n| schedule.depth(n, 2)).collect::<Vec<_>>(),
+        [2, 0, 1, 0, 2, 0, 1, 0, 2]
+    );
+    assert_eq!(schedule.lineages(9, 2), [9, 5, 3]);
+    assert_eq!(Multilevel::NONE.lineages(9, 2), [9, 9, 9]);
+    let parents = parents(8, 16, 10);
+    let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, 1).unwrap();
+    let inverse = InverseRg::new(conv, metropolis(0.0, 5), NEAR_CRITICAL).unwrap();
+    let mu2 = [NEAR_CRITICAL.mu2; 2];
+    let full = RescaledEnsemble::rescale_at(&parents, &inverse, &mu2, 4, |_, _, _, _| {}, |_| {}).unwrap();
+    let multi =
+        RescaledEnsemble::rescale_multilevel(&parents, &inverse, &mu2, schedule, 4, |_, _, _, _| {}, |_| {}).unwrap();
+    assert_eq!(multi.lineages, [64, 32, 16]);
+    assert_eq!(multi.levels[0], full.levels[0]);
+    let flat = |e: &RescaledEnsemble, l: usize| -> Vec<[f64; 3]> {
+        e.levels[l].iter().flatten().map(|o| [o.m_abs, o.m2, o.m4]).collect()
+    };
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    for k in 0..3 {
+        let mut previous = mean(&flat(&full, 0).iter().map(|o| o[k]).collect::<Vec<_>>());
+        for l in 1..=2 {
+            let stride = 2usize.pow(l as u32);
+            let (coarse, fine): (Vec<f64>, Vec<f64>) = flat(&full, l - 1)
+                .into_iter()
+                .zip(flat(&full, l))
+                .enumerate()
+                .filter(|(n, _)| n % stride == 0)
+                .map(|(_, (a, b))| (a[k], b[k]))
+                .unzip();
+            let (mc, mf) = (mean(&coarse), mean(&fine));
+            let sxx: f64 = coarse.iter().map(|x| (x - mc).powi(2)).sum();
+            let sxy: f64 = coarse.iter().zip(&fine).map(|(x, y)| (x - mc) * (y - mf)).sum();
+            let beta = sxy / sxx;
+            assert!((multi.slopes[l - 1][k] - beta).abs() < 1e-12 * beta.abs().max(1.0));
+            // The carried lineages' mean, corrected by how far their parents lie from the
+            // estimate of the level below.
+            let expected = mf - beta * (mc - previous);
+            let got = mean(&flat(&multi, l).iter().map(|o| o[k]).collect::<Vec<_>>());
+            assert!(
+                (got - expected).abs() < 1e-12 * expected.abs(),
+                "level {l}, moment {k}: {got} vs {expected}"
+            );
+            previous = expected;
+        }
+    }
+    // Too few lineages at the top, and a ratio of 0, are errors that say what to change.
+    let few = Multilevel { ratio: 4 };
+    let err = RescaledEnsemble::rescale_multilevel(&parents, &inverse, &mu2, few, 4, |_, _, _, _| {}, |_| {});
+    assert!(err.unwrap_err().to_string().contains("give at least 241 parents"));
+    assert!(Multilevel { ratio: 0 }.check(100, 2).is_err());
+}
+
+/// The multilevel estimate of 32² from 8² parents (ratio 2) agrees with direct simulation.
+#[test]
+fn multilevel_rescaled_32_agrees_with_direct_simulation() {
+    check_against_direct(2, 500, 2000, Multilevel { ratio: 2 });
 }
 
 #[test]
@@ -276,14 +344,16 @@ fn bad_refinements_are_errors() {
     assert!(InverseRg::new(conv, Refinement::NONE, not_normalisable).is_err());
 }
 
-/// 8² parents rescaled twice with 100 Metropolis sweeps per step against direct
-/// simulation of 32² at the same couplings: `⟨|m|⟩`, `χ` and `U` within 3 combined
-/// standard errors.
-fn check_against_direct(steps: usize, n_configs: usize, n_sweeps: u64) {
+/// 8² parents rescaled `steps` times with 100 Metropolis sweeps per step under `schedule`
+/// against direct simulation of the largest size at the same couplings: `⟨|m|⟩`, `χ` and `U`
+/// within 3 combined standard errors.
+fn check_against_direct(steps: usize, n_configs: usize, n_sweeps: u64, schedule: Multilevel) {
     let parents = parents(8, n_configs, 3);
     let conv = parents.fit_inverse(BlockRule::Average { rescale: 1.0 }, 1).unwrap();
     let inverse = InverseRg::new(conv, metropolis(0.0, 100), NEAR_CRITICAL).unwrap();
-    let ensemble = RescaledEnsemble::rescale(&parents, &inverse, steps, 5, |_, _, _, _| {}, |_| {}).unwrap();
+    let mu2 = vec![NEAR_CRITICAL.mu2; steps];
+    let ensemble =
+        RescaledEnsemble::rescale_multilevel(&parents, &inverse, &mu2, schedule, 5, |_, _, _, _| {}, |_| {}).unwrap();
     let rescaled = ensemble.observables()[steps];
     let run = ParentRun {
         n_chains: 4,
@@ -313,7 +383,7 @@ fn check_against_direct(steps: usize, n_configs: usize, n_sweeps: u64) {
 
 #[test]
 fn rescaled_32_agrees_with_direct_simulation() {
-    check_against_direct(2, 250, 2000);
+    check_against_direct(2, 250, 2000, Multilevel::NONE);
 }
 
 #[test]
@@ -322,7 +392,7 @@ fn rescaled_64_agrees_with_direct_simulation() {
         eprintln!("skipping rescaled_64_agrees_with_direct_simulation: set QFTML_SLOW=1 to run it");
         return;
     }
-    check_against_direct(3, 1000, 8000);
+    check_against_direct(3, 1000, 8000, Multilevel::NONE);
 }
 
 /// A direct ensemble whose bins give exactly `U(μ²) = binder(μ²)` on `grid` (every bin the
@@ -354,15 +424,10 @@ fn synthetic_rescaled(mu2: f64, sizes: &[usize], binders: &[f64]) -> RescaledEns
     let levels = binders
         .iter()
         .map(|&u| {
-            let o = Observables {
-                m: 0.5,
+            let o = LevelMoments {
                 m_abs: 0.5,
                 m2: 1.0,
                 m4: 3.0 * (1.0 - u),
-                phi2: 1.0,
-                phi4: 1.0,
-                nn: 0.0,
-                action_density: 0.0,
             };
             vec![vec![o; n]]
         })
@@ -379,6 +444,9 @@ fn synthetic_rescaled(mu2: f64, sizes: &[usize], binders: &[f64]) -> RescaledEns
         target: Homogeneous { mu2, ..NEAR_CRITICAL },
         parent_sums: vec![vec![sums; n]],
         levels,
+        multilevel: Multilevel::NONE,
+        lineages: vec![n; sizes.len()],
+        slopes: Vec::new(),
         cpu_seconds: 0.0,
     }
 }
