@@ -156,6 +156,7 @@
 //! | 1000, every one to 512² | 49 s | 0.90 | 0.20 | 0.62 |
 //! | multilevel R = 2 (3125 reach 512²) | 301 s | 5.1 | 0.97 | 4.3 |
 //! | multilevel R = 3 (275 reach 512²) | 42 s | 7.5 | 1.7 | 7.2 |
+//! | the same, `--seed 2` | 45 s | 8.7 | 2.4 | 10.6 |
 //! | multilevel R = 4 (49 reach 512²) | 18 s | 5.7 | 1.2 | 5.8 |
 //!
 //! [`multilevel`] is what makes the inverse RG pay: a lineage's levels are strongly coupled
