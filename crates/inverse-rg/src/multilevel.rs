@@ -149,6 +149,19 @@ pub(crate) fn terms(
             std::array::from_fn(|k| slope(members.iter().map(|r| (r[l - 1].get(k), r[l].get(k)))))
         })
         .collect();
+    let residual = |r: &[LevelMoments], l: usize, k: usize| r[l].get(k) - slopes[l - 1][k] * r[l - 1].get(k);
+    // The mean residual of each level over its lineages: every parent carries it, and the
+    // lineages carry their deviations from it.  The estimate is the same as with the raw
+    // residuals, but a jackknife sample that drops a bin no longer moves it by the bin's
+    // share of the mean residual times the number of lineages the bin happens to hold.
+    let mean_residual: Vec<[f64; 3]> = (1..=steps)
+        .map(|l| {
+            std::array::from_fn(|k| {
+                let members = raw.iter().filter(|r| r.len() > l);
+                members.clone().map(|r| residual(r, l, k)).sum::<f64>() / members.count() as f64
+            })
+        })
+        .collect();
     let terms = raw
         .iter()
         .map(|r| {
@@ -158,10 +171,10 @@ pub(crate) fn terms(
                 let fraction = counts[l] as f64 / n as f64;
                 let below = out[l - 1];
                 let x = std::array::from_fn(|k| {
-                    let beta = slopes[l - 1][k];
-                    let carried = beta * below.get(k);
+                    let mean = mean_residual[l - 1][k];
+                    let carried = slopes[l - 1][k] * below.get(k) + mean;
                     match r.get(l) {
-                        Some(fine) => carried + (fine.get(k) - beta * r[l - 1].get(k)) / fraction,
+                        Some(_) => carried + (residual(r, l, k) - mean) / fraction,
                         None => carried,
                     }
                 });
