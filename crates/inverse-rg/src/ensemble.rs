@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::IrgError;
 use crate::blocking::{BlockRule, block, coarse_lattice};
-use crate::multilevel::{LevelMoments, Multilevel};
+use crate::multilevel::{Coefficients, LevelMoments, Multilevel};
 use crate::transposed::TransposedConv;
 use crate::upscale::InverseRg;
 
@@ -137,9 +137,9 @@ pub struct RescaledEnsemble {
     pub multilevel: Multilevel,
     /// How many lineages reached each level (parents first).
     pub lineages: Vec<usize>,
-    /// The control-variate slopes `β_l` of `(|m|, m², m⁴)` of levels `1..` (empty when
+    /// The control-variate coefficients `B_l` of `(|m|, m², m⁴)` of levels `1..` (empty when
     /// every lineage reaches every level).
-    pub slopes: Vec<[f64; 3]>,
+    pub coefficients: Vec<Coefficients>,
     /// Seconds spent producing and measuring the rescaled configurations, summed over the
     /// lineages (each lineage runs on one thread, so this is their CPU time).
     pub cpu_seconds: f64,
@@ -240,7 +240,7 @@ impl RescaledEnsemble {
             .iter()
             .map(|(obs, _)| obs.iter().map(LevelMoments::from).collect())
             .collect();
-        let (slopes, terms) = crate::multilevel::terms(&raw, steps, schedule);
+        let (coefficients, terms) = crate::multilevel::terms(&raw, steps, schedule);
         let mut levels = vec![Vec::with_capacity(parents.chains.len()); steps + 1];
         let mut it = terms.into_iter();
         for chain in &parents.chains {
@@ -271,7 +271,7 @@ impl RescaledEnsemble {
             levels,
             multilevel: schedule,
             lineages: schedule.lineages(parents.len(), steps),
-            slopes,
+            coefficients,
             cpu_seconds,
         })
     }

@@ -213,7 +213,7 @@ pub use flow::{
     Crossing, DirectEnsemble, InverseFlow, LevelFit, LevelFlow, StepExponent, binder_crossings, direct_grid,
     inverse_flow,
 };
-pub use multilevel::{LevelMoments, Multilevel};
+pub use multilevel::{Coefficients, LevelMoments, Multilevel};
 pub use scaling::{Scaling, scaling};
 pub use transposed::TransposedConv;
 pub use upscale::{InverseRg, LocalUpdate, Refinement};

@@ -280,33 +280,53 @@ fn multilevel_estimates_are_telescoping_sums_over_the_carried_lineages() {
     let flat = |e: &RescaledEnsemble, l: usize| -> Vec<[f64; 3]> {
         e.levels[l].iter().flatten().map(|o| [o.m_abs, o.m2, o.m4]).collect()
     };
-    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
-    for k in 0..3 {
-        let mut previous = mean(&flat(&full, 0).iter().map(|o| o[k]).collect::<Vec<_>>());
-        for l in 1..=2 {
-            let stride = 2usize.pow(l as u32);
-            let (coarse, fine): (Vec<f64>, Vec<f64>) = flat(&full, l - 1)
-                .into_iter()
-                .zip(flat(&full, l))
-                .enumerate()
-                .filter(|(n, _)| n % stride == 0)
-                .map(|(_, (a, b))| (a[k], b[k]))
-                .unzip();
-            let (mc, mf) = (mean(&coarse), mean(&fine));
-            let sxx: f64 = coarse.iter().map(|x| (x - mc).powi(2)).sum();
-            let sxy: f64 = coarse.iter().zip(&fine).map(|(x, y)| (x - mc) * (y - mf)).sum();
-            let beta = sxy / sxx;
-            assert!((multi.slopes[l - 1][k] - beta).abs() < 1e-12 * beta.abs().max(1.0));
-            // The carried lineages' mean, corrected by how far their parents lie from the
-            // estimate of the level below.
-            let expected = mf - beta * (mc - previous);
-            let got = mean(&flat(&multi, l).iter().map(|o| o[k]).collect::<Vec<_>>());
-            assert!(
-                (got - expected).abs() < 1e-12 * expected.abs(),
-                "level {l}, moment {k}: {got} vs {expected}"
-            );
-            previous = expected;
+    let mean = |xs: &[[f64; 3]]| -> [f64; 3] {
+        std::array::from_fn(|k| xs.iter().map(|x| x[k]).sum::<f64>() / xs.len() as f64)
+    };
+    let mut previous = mean(&flat(&full, 0));
+    for l in 1..=2 {
+        let stride = 2usize.pow(l as u32);
+        let (coarse, fine): (Vec<[f64; 3]>, Vec<[f64; 3]>) = flat(&full, l - 1)
+            .into_iter()
+            .zip(flat(&full, l))
+            .enumerate()
+            .filter(|(n, _)| n % stride == 0)
+            .map(|(_, pair)| pair)
+            .unzip();
+        let (mc, mf) = (mean(&coarse), mean(&fine));
+        let b = multi.coefficients[l - 1];
+        let predict = |x: [f64; 3]| -> [f64; 3] { std::array::from_fn(|k| (0..3).map(|j| b[k][j] * x[j]).sum()) };
+        // Least squares: every residual is orthogonal to every centred moment of the level
+        // below (the normal equations), to rounding.
+        for k in 0..3 {
+            for j in 0..3 {
+                let (mut dot, mut scale) = (0.0, 0.0);
+                for (x, y) in coarse.iter().zip(&fine) {
+                    let dx: [f64; 3] = std::array::from_fn(|i| x[i] - mc[i]);
+                    let residual = y[k] - mf[k] - predict(dx)[k];
+                    dot += residual * dx[j];
+                    scale += (y[k] - mf[k]).abs() * dx[j].abs();
+                }
+                assert!(
+                    dot.abs() <= 1e-9 * scale,
+                    "level {l}: residual {k} against moment {j}: {dot} (scale {scale})"
+                );
+            }
         }
+        // The estimate: the carried lineages' mean, corrected by how far their parents lie
+        // from the estimate of the level below.
+        let (pc, pp) = (predict(mc), predict(previous));
+        let expected: [f64; 3] = std::array::from_fn(|k| mf[k] - pc[k] + pp[k]);
+        let got = mean(&flat(&multi, l));
+        for k in 0..3 {
+            assert!(
+                (got[k] - expected[k]).abs() <= 1e-12 * expected[k].abs(),
+                "level {l}, moment {k}: {} vs {}",
+                got[k],
+                expected[k]
+            );
+        }
+        previous = expected;
     }
     // Too few lineages at the top, and a ratio of 0, are errors that say what to change.
     let few = Multilevel { ratio: 4 };
@@ -488,7 +508,7 @@ fn synthetic_rescaled(mu2: f64, sizes: &[usize], binders: &[f64]) -> RescaledEns
         levels,
         multilevel: Multilevel::NONE,
         lineages: vec![n; sizes.len()],
-        slopes: Vec::new(),
+        coefficients: Vec::new(),
         cpu_seconds: 0.0,
     }
 }
