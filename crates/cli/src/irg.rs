@@ -224,6 +224,9 @@ pub struct IrgPoint {
     /// Lineages that reached each size (parents first).
     #[serde(default)]
     pub lineages: Vec<usize>,
+    /// CPU seconds of each size (parents first: measuring them), summed over lineages.
+    #[serde(default)]
+    pub level_cpu_s: Vec<f64>,
 }
 
 /// Finite-size scaling across the scan.
@@ -774,6 +777,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             parents_cpu_s: parents.cpu_seconds,
             rescale_cpu_s: ensemble.cpu_seconds,
             lineages: ensemble.lineages.clone(),
+            level_cpu_s: ensemble.level_cpu_seconds.clone(),
         });
     }
     let mut images = images.into_inner().expect("no panics while recording");
@@ -981,17 +985,18 @@ fn print_text(r: &IrgRecord) {
     for p in &r.points {
         println!("mu2 = {}  (rescaling {:.1} s CPU)", p.mu2, p.rescale_cpu_s);
         println!(
-            "  {:>6} {:>22} {:>22} {:>22} {:>9}",
-            "L", "<|m|>", "chi", "U", "lineages"
+            "  {:>6} {:>22} {:>22} {:>22} {:>9} {:>9}",
+            "L", "<|m|>", "chi", "U", "lineages", "CPU s"
         );
         for (k, s) in p.sizes.iter().enumerate() {
             println!(
-                "  {:>6} {:>22} {:>22} {:>22} {:>9}",
+                "  {:>6} {:>22} {:>22} {:>22} {:>9} {:>9}",
                 s.size,
                 pm(&s.m_abs),
                 pm(&s.chi),
                 pm(&s.binder),
-                p.lineages.get(k).map_or_else(String::new, usize::to_string)
+                p.lineages.get(k).map_or_else(String::new, usize::to_string),
+                p.level_cpu_s.get(k).map_or_else(String::new, |t| format!("{t:.2}"))
             );
         }
         println!("  gamma/nu over the rescaled sizes: {}", pm(&p.gamma_over_nu));

@@ -205,6 +205,14 @@ fn multilevel_rescaling_carries_a_fraction_of_the_lineages() {
     assert_eq!(multi["config"]["multilevel"], 2);
     assert_eq!(multi["points"][0]["lineages"], serde_json::json!([80, 40, 20]));
     assert_eq!(plain["points"][0]["lineages"], serde_json::json!([80, 80, 80]));
+    let level_cpu: Vec<f64> = multi["points"][0]["level_cpu_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert_eq!(level_cpu.len(), 3);
+    assert!((level_cpu.iter().sum::<f64>() - multi["points"][0]["rescale_cpu_s"].as_f64().unwrap()).abs() < 1e-6);
     // The parents are the same; the rescaled sizes are other estimates of the same means.
     assert_eq!(multi["points"][0]["sizes"][0], plain["points"][0]["sizes"][0]);
     let rescale_cpu = |r: &serde_json::Value| r["points"][0]["rescale_cpu_s"].as_f64().unwrap();

@@ -143,6 +143,8 @@ pub struct RescaledEnsemble {
     /// Seconds spent producing and measuring the rescaled configurations, summed over the
     /// lineages (each lineage runs on one thread, so this is their CPU time).
     pub cpu_seconds: f64,
+    /// The same per level (parents first: measuring them), what a multilevel ratio trades.
+    pub level_cpu_seconds: Vec<f64>,
 }
 
 impl RescaledEnsemble {
@@ -218,24 +220,36 @@ impl RescaledEnsemble {
             couplings.push(Couplings::homogeneous(l, target)?);
         }
         let flat: Vec<&[f64]> = parents.configs().collect();
-        let lineages: Vec<(Vec<Observables>, f64)> = flat
+        let lineages: Vec<(Vec<Observables>, Vec<f64>)> = flat
             .par_iter()
             .enumerate()
             .map_init(Vec::new, |chains, (n, phi)| {
-                let t = Instant::now();
+                let mut seconds = Vec::with_capacity(steps + 1);
+                let mut last = Instant::now();
                 let obs = inverse.lineage_with(
                     &parents.lattice,
                     phi,
                     &couplings[..=schedule.depth(n, steps)],
                     chain_rng(seed, n as u64),
                     chains,
-                    |level, l, f| visit(n, level, l, f),
+                    |level, l, f| {
+                        visit(n, level, l, f);
+                        let now = Instant::now();
+                        seconds.push((now - last).as_secs_f64());
+                        last = now;
+                    },
                 )?;
                 progress(1);
-                Ok((obs, t.elapsed().as_secs_f64()))
+                Ok((obs, seconds))
             })
             .collect::<Result<_, IrgError>>()?;
-        let cpu_seconds = lineages.iter().map(|(_, s)| s).sum();
+        let mut level_cpu_seconds = vec![0.0; steps + 1];
+        for (_, seconds) in &lineages {
+            for (total, s) in level_cpu_seconds.iter_mut().zip(seconds) {
+                *total += s;
+            }
+        }
+        let cpu_seconds = level_cpu_seconds.iter().sum();
         let raw: Vec<Vec<LevelMoments>> = lineages
             .iter()
             .map(|(obs, _)| obs.iter().map(LevelMoments::from).collect())
@@ -273,6 +287,7 @@ impl RescaledEnsemble {
             lineages: schedule.lineages(parents.len(), steps),
             coefficients,
             cpu_seconds,
+            level_cpu_seconds,
         })
     }
 }
