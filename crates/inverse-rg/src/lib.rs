@@ -145,34 +145,40 @@
 //! the rescaled ensemble is not cheaper than the cluster hybrid: at 512² the hybrid has
 //! `τ_int(m²)` ≈ 9.5 sweeps at 3.6 ms a sweep, about 70 ms per independent configuration, a
 //! lineage costs 50 ms, and a rescaled configuration fluctuates more than an independent
-//! direct one (`χ` most).  Measured on an idle two-core machine at μ² = −0.9507 (`qftml irg
+//! direct one (`χ` most).  Measured at μ² = −0.9507 on two cores, one thread per run (the
+//! other core busy with an unrelated job, so both sides ran alike) (`qftml irg
 //! --base-lattice 8 --max-lattice 512 --mu2=-0.9507 --chains 4 --validate 512
-//! --direct-configs 2000 --threads 2`, with `--configs 250` for every lineage to 512², and
-//! `--configs 50000 --multilevel R` for the multilevel estimates below), direct CPU for
-//! the rescaled error over rescaled CPU:
+//! --direct-configs 2000 --threads 1`, with `--configs 250` for every lineage to 512², and
+//! `--configs 50000 --multilevel R` for the multilevel estimates below), direct CPU for the
+//! rescaled error over rescaled CPU:
 //!
 //! | lineages | rescaled CPU | `⟨|m|⟩` | `χ` | `U` |
 //! |---|---|---|---|---|
-//! | 1000, every one to 512² | 49 s | 0.90 | 0.20 | 0.62 |
-//! | multilevel R = 2 (3125 reach 512²) | 301 s | 5.1 | 0.97 | 4.3 |
-//! | multilevel R = 3 (275 reach 512²) | 42 s | 7.5 | 1.7 | 7.2 |
-//! | the same, `--seed 2` | 45 s | 8.7 | 2.4 | 10.6 |
-//! | multilevel R = 4 (49 reach 512²) | 18 s | 5.7 | 1.2 | 5.8 |
+//! | 1000, every one to 512² | 54 s | 0.89 | 0.20 | 0.61 |
+//! | multilevel R = 3 (275 reach 512²) | 46 s | 14.6 | 3.2 | 12.0 |
+//! | the same, `--seed 2` | 44 s | 15.2 | 3.9 | 16.3 |
+//! | multilevel R = 4 (49 reach 512²) | 19 s | 11.1 | 2.8 | 9.1 |
+//! | R = 3 from 16² parents (`--base-lattice 16 --configs 25000`) | 54 s | 16.2 | 3.8 | 13.4 |
 //!
 //! [`multilevel`] is what makes the inverse RG pay: a lineage's levels are strongly coupled
 //! (the sweeps of a large lattice relax only short wavelengths; `|m|` of 256² and 512²
 //! correlate at 0.997), so few lineages need to reach the large sizes and most of the
-//! statistics come from the cheap ones.  Other choices measured worse: regressing each
-//! moment on all three moments of the level below (the coefficients of nearly collinear
-//! moments amplify the errors of the lower levels: `χ` 0.15×), and moments centred so that
-//! `χ` and `U` are linear in them (`χ` 0.20×).  Even so `χ`, a small difference of two
-//! moments, gains least, and 50× (the target) is out of reach against a cluster
-//! algorithm that has almost no critical slowing down in two dimensions: per independent
-//! 512² configuration the hybrid costs about 220 Metropolis sweeps of 512², so 50× would
-//! leave the inverse RG four sweeps of 512² per independent estimate, and with fewer than
-//! about 50 sweeps per step `χ` leaves direct simulation (the trap).  Against local
+//! statistics come from the cheap ones (`level_cpu_s` of the record: with R = 3 every size
+//! from 16² to 512² takes 5–11 s).  Regressing each moment on its own counterpart alone,
+//! instead of on all three moments of the level below, gives 13.6, 2.9 and 10.2 (seed 1).
+//! Even so `χ`, a small difference of two moments, gains least, and 50× (the issue's
+//! target) is out of reach against a cluster algorithm that has almost no critical slowing
+//! down in two dimensions: per independent 512² configuration the hybrid costs about 220
+//! Metropolis sweeps of 512², the multilevel estimate already spreads its time evenly over
+//! the sizes, and what remains is the refinement itself, 100 sweeps per step (with fewer
+//! than about 50, `χ` leaves direct simulation: the trap).  Against local
 //! Metropolis, whose `τ_int(|m|)` at the talk's point grows from 444 sweeps (32²) to
-//! 43,000 (256²), the rescaled estimates are cheaper by orders of magnitude.
+//! 43,000 (256²) and about 3·10⁵ at 512² (`qftml sample --lattice 512 --kappa 1 --mu2
+//! -0.9515 --lambda 0.7 --algorithm metropolis --chains 1 --therm 1000000 --sweeps 10000000
+//! --measure-every 10 --threads 1`: 2.9(1.3)·10⁵ sweeps, a run of only 34 `τ_int` that
+//! qftml flags as unreliable; 1.3 ns per site update, 75 min), the rescaled estimates are
+//! cheaper by orders of magnitude: that run's ⟨|m|⟩ error, 0.031 after 3800 s of CPU, would
+//! need about 3.5·10⁶ s to reach the multilevel estimate's 0.0010, which took 46 s.
 //!
 //! # Example
 //!
