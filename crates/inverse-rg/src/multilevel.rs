@@ -45,11 +45,8 @@ pub struct LevelMoments {
 }
 
 impl LevelMoments {
-    fn get(&self, k: usize) -> f64 {
-        [self.m_abs, self.m2, self.m4][k]
-    }
-
-    fn to_array(self) -> [f64; 3] {
+    /// `[|m|, m², m⁴]`.
+    pub fn to_array(self) -> [f64; 3] {
         [self.m_abs, self.m2, self.m4]
     }
 
@@ -94,9 +91,6 @@ impl Multilevel {
 
     /// The deepest level (at most `steps`) that parent `n` reaches.
     pub fn depth(&self, n: usize, steps: usize) -> usize {
-        if self.ratio <= 1 {
-            return steps;
-        }
         (1..=steps)
             .take_while(|&l| self.stride(l).is_some_and(|s| n.is_multiple_of(s)))
             .last()
@@ -160,7 +154,8 @@ pub(crate) fn terms(
         .collect();
     let residual = |r: &[LevelMoments], l: usize| -> [f64; 3] {
         let predicted = apply(&coefficients[l - 1], r[l - 1].to_array());
-        std::array::from_fn(|k| r[l].get(k) - predicted[k])
+        let fine = r[l].to_array();
+        std::array::from_fn(|k| fine[k] - predicted[k])
     };
     let mean_residual: Vec<[f64; 3]> = (1..=steps)
         .map(|l| {

@@ -61,15 +61,7 @@ pub(crate) fn ensemble_bins(e: &RescaledEnsemble, levels: &std::ops::Range<usize
             quantities.push(
                 e.levels[l]
                     .iter()
-                    .map(|c| {
-                        c.iter()
-                            .map(|o| match k {
-                                0 => o.m_abs,
-                                1 => o.m2,
-                                _ => o.m4,
-                            })
-                            .collect()
-                    })
+                    .map(|c| c.iter().map(|o| o.to_array()[k]).collect())
                     .collect(),
             );
         }

@@ -58,6 +58,18 @@ fn correlation(x: &[f64], y: &[f64]) -> f64 {
 }
 
 /// The per-pixel mean of a set of images.
+/// Checks that `corr`, the correlation that `what` names, is at least `min` (a measured
+/// bound: samples that have learnt the digits correlate far above it).
+fn check_mean_correlation(fig: &mut FigureCtx<'_>, what: &str, corr: f64, min: f64) {
+    fig.check(Check::within(
+        format!("{what} with the digits' (≥ {min})"),
+        corr,
+        1.0,
+        Tolerance::Abs(1.0 - min),
+        "measured bound",
+    ));
+}
+
 fn pixel_means(images: &[Vec<f64>]) -> Vec<f64> {
     let n = images.len().max(1) as f64;
     let len = images.first().map_or(0, Vec::len);
@@ -233,15 +245,12 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         table_means.row([(*label).to_owned(), format!("{corr:.3}")]);
         // The φ⁴–Bernoulli network, the first case, is the one checked.
         if k == 0 {
-            fig.check(Check::within(
-                format!(
-                    "{label}: correlation of the per-pixel means of 25 samples with the digits' (≥ {MIN_MEAN_CORRELATION})"
-                ),
+            check_mean_correlation(
+                fig,
+                &format!("{label}: correlation of the per-pixel means of 25 samples"),
                 corr,
-                1.0,
-                Tolerance::Abs(1.0 - MIN_MEAN_CORRELATION),
-                "measured bound",
-            ));
+                MIN_MEAN_CORRELATION,
+            );
         }
     }
     fig.table(
@@ -326,15 +335,12 @@ pub fn mnist(fig: &mut FigureCtx<'_>) -> Result<()> {
         &seed_s, "--means",
     ])?;
     let top_down_corr = correlation(&pixel_means(&top_down.samples), &moments.data.mean);
-    fig.check(Check::within(
-        format!(
-            "stack: correlation of the per-pixel means of 25 top-down samples with the digits' (≥ {MIN_STACK_CORRELATION})"
-        ),
+    check_mean_correlation(
+        fig,
+        "stack: correlation of the per-pixel means of 25 top-down samples",
         top_down_corr,
-        1.0,
-        Tolerance::Abs(1.0 - MIN_STACK_CORRELATION),
-        "measured bound",
-    ));
+        MIN_STACK_CORRELATION,
+    );
     fig.plot_named(
         "rbm-mnist-stack-samples",
         &grid(
