@@ -737,7 +737,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
                     |n| bar.inc(n),
                 )
             })?;
-            all_passes_rescale_cpu_s += ensemble.cpu_seconds;
+            all_passes_rescale_cpu_s += ensemble.cpu_seconds();
             ensembles.push(ensemble);
         }
         flow_result = (ensembles.len() >= 2 && !direct.is_empty()).then(|| inverse_flow(&ensembles, &direct));
@@ -775,7 +775,7 @@ pub fn run(args: &IrgArgs) -> Result<()> {
             kernel: inverse.conv().weights().to_vec(),
             metropolis_step: inverse.metropolis_step(),
             parents_cpu_s: parents.cpu_seconds,
-            rescale_cpu_s: ensemble.cpu_seconds,
+            rescale_cpu_s: ensemble.cpu_seconds(),
             lineages: ensemble.lineages.clone(),
             level_cpu_s: ensemble.level_cpu_seconds.clone(),
         });

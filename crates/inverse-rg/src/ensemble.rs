@@ -140,14 +140,18 @@ pub struct RescaledEnsemble {
     /// The control-variate coefficients `B_l` of `(|m|, m², m⁴)` of levels `1..` (empty when
     /// every lineage reaches every level).
     pub coefficients: Vec<Coefficients>,
-    /// Seconds spent producing and measuring the rescaled configurations, summed over the
-    /// lineages (each lineage runs on one thread, so this is their CPU time).
-    pub cpu_seconds: f64,
-    /// The same per level (parents first: measuring them), what a multilevel ratio trades.
+    /// Seconds spent producing and measuring each level (parents first: measuring them),
+    /// summed over the lineages (each lineage runs on one thread, so this is their CPU
+    /// time): what a multilevel ratio trades.
     pub level_cpu_seconds: Vec<f64>,
 }
 
 impl RescaledEnsemble {
+    /// Seconds spent producing and measuring the rescaled configurations, all levels.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.level_cpu_seconds.iter().sum()
+    }
+
     /// Rescales every parent `steps` times with `inverse` (lineage of parent `n`, counted
     /// over chains in order, on `chain_rng(seed, n)`), in parallel over parents.
     /// `visit(parent, level, lattice, field)` sees every configuration (e.g. to keep a few
@@ -249,7 +253,6 @@ impl RescaledEnsemble {
                 *total += s;
             }
         }
-        let cpu_seconds = level_cpu_seconds.iter().sum();
         let raw: Vec<Vec<LevelMoments>> = lineages
             .iter()
             .map(|(obs, _)| obs.iter().map(LevelMoments::from).collect())
@@ -286,7 +289,6 @@ impl RescaledEnsemble {
             multilevel: schedule,
             lineages: schedule.lineages(parents.len(), steps),
             coefficients,
-            cpu_seconds,
             level_cpu_seconds,
         })
     }
